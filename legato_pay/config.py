@@ -1,0 +1,268 @@
+"""Settings: ``config/default.yaml``, then a user file, then ``LEGATO_*`` environment variables.
+
+Validated once on load; a bad value raises ``ConfigError`` naming its key (``revenue.content.
+writer_percent``), so an operator never meets a half-loaded configuration at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from legato_pay.errors import ConfigError
+from legato_pay.money import CURRENCY_EXPONENTS
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+
+#: Environment variables with a meaning of their own (not ``section__key`` overrides).
+_RESERVED_ENV = {
+    "LEGATO_CONFIG",
+    "LEGATO_ACTOR",
+    "LEGATO_HOME",
+    "LEGATO_TEST_DATABASE_URL",
+    "LEGATO_OUTPUT",
+}
+_ENV_ALIASES = {
+    "LEGATO_DATABASE_URL": ("database", "url"),
+    "LEGATO_ENABLE_MULTI_CURRENCY": ("features", "enable_multi_currency"),
+    "LEGATO_ENABLE_AUTOMATIC_RELEASES": ("features", "enable_automatic_releases"),
+    "LEGATO_ENABLE_DISPUTE_RESOLUTION": ("features", "enable_dispute_resolution"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_currency(code: str) -> str:
+    if code not in CURRENCY_EXPONENTS:
+        raise ValueError(f"unknown currency {code!r}")
+    return code
+
+
+def _check_percent(value: Any) -> str:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal percentage") from None
+    if not number.is_finite() or number < 0 or number > 100:
+        raise ValueError(f"{value!r} must be between 0 and 100")
+    return str(value)
+
+
+class DatabaseSettings(_Strict):
+    url: str | None = None
+    sqlite_busy_timeout_ms: int = Field(30000, ge=0)
+    max_retries: int = Field(20, ge=0)
+
+
+class FeatureFlags(_Strict):
+    enable_multi_currency: bool = True
+    enable_automatic_releases: bool = False
+    enable_dispute_resolution: bool = True
+
+
+class CoinSettings(_Strict):
+    value_minor: int = Field(1, gt=0)
+    value_currency: str = "USD"
+    spend_order: Literal["bonus_first", "paid_first"] = "bonus_first"
+    bonus_rounding: Literal["floor"] = "floor"
+
+    _currency = field_validator("value_currency")(_check_currency)
+
+
+class PackageSettings(_Strict):
+    id: str = Field(min_length=1)
+    name: str
+    coins: int = Field(gt=0)
+    bonus_percent: str = "0"
+    price_usd: int = Field(gt=0)
+    prices: dict[str, int] = Field(default_factory=dict)
+
+    _percent = field_validator("bonus_percent", mode="before")(_check_percent)
+
+
+class ContentSettings(_Strict):
+    default_prices: dict[Literal["chapter", "story", "exclusive"], int]
+    refund_hold_days: int = Field(7, ge=0)
+
+
+class TierSettings(_Strict):
+    rank: int = Field(gt=0)
+    prices: dict[str, int]
+
+
+class SubscriptionSettings(_Strict):
+    tiers: dict[str, TierSettings]
+    period_days: int = Field(30, gt=0)
+
+
+class SplitSettings(_Strict):
+    writer_percent: str
+    platform_percent: str
+
+    _percent = field_validator("writer_percent", "platform_percent", mode="before")(_check_percent)
+
+    @model_validator(mode="after")
+    def _adds_to_100(self) -> SplitSettings:
+        if Decimal(self.writer_percent) + Decimal(self.platform_percent) != 100:
+            raise ValueError("writer_percent + platform_percent must equal 100")
+        return self
+
+
+class RevenueSettings(_Strict):
+    content: SplitSettings
+    subscription: SplitSettings
+    licensing: SplitSettings
+    ads: SplitSettings
+    tips: SplitSettings
+
+
+class RateSettings(_Strict):
+    max_age_hours: int = Field(24, gt=0)
+    provider_url: str | None = None
+
+
+class GatewaySettings(_Strict):
+    default: Literal["sandbox", "stripe", "paystack"] = "sandbox"
+    by_currency: dict[str, Literal["sandbox", "stripe", "paystack"]] = Field(default_factory=dict)
+    mode: Literal["test", "live"] = "test"
+    timeout_seconds: float = Field(10, gt=0)
+    max_retries: int = Field(2, ge=0)
+
+
+class PayoutSettings(_Strict):
+    minimum: dict[str, int] = Field(default_factory=dict)
+    approval_threshold: dict[str, int] = Field(default_factory=dict)
+
+
+class EscrowSettings(_Strict):
+    release_threshold: dict[str, int] = Field(default_factory=dict)
+    required_approvers: int = Field(2, ge=1)
+
+
+class LedgerSettings(_Strict):
+    seal_batch_size: int = Field(50000, gt=0)
+
+
+class Settings(_Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    base_currency: str = "USD"
+    currencies: list[str]
+    features: FeatureFlags = FeatureFlags()
+    coins: CoinSettings = CoinSettings()
+    packages: list[PackageSettings]
+    content: ContentSettings
+    subscriptions: SubscriptionSettings
+    revenue: RevenueSettings
+    rates: RateSettings = RateSettings()
+    gateways: GatewaySettings = GatewaySettings()
+    payouts: PayoutSettings = PayoutSettings()
+    escrow: EscrowSettings = EscrowSettings()
+    ledger: LedgerSettings = LedgerSettings()
+
+    _base = field_validator("base_currency")(_check_currency)
+
+    @field_validator("currencies")
+    @classmethod
+    def _known_currencies(cls, value: list[str]) -> list[str]:
+        for code in value:
+            _check_currency(code)
+        return value
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror}", details={"path": str(path)}
+        ) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}", details={"path": str(path)}) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path} must hold a mapping at the top level", details={"path": str(path)}
+        )
+    return data
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("LEGATO_") or name in _RESERVED_ENV:
+            continue
+        path = _ENV_ALIASES.get(name) or tuple(
+            part.lower() for part in name[len("LEGATO_") :].split("__")
+        )
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        if path[-1] == "url" and value is not None:
+            value = raw
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return overrides
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Defaults, then the user file (argument or ``LEGATO_CONFIG``), then the environment."""
+    env = dict(os.environ if environ is None else environ)
+    data = _read_yaml(DEFAULT_CONFIG_PATH)
+    user_file = config_file or env.get("LEGATO_CONFIG")
+    if user_file:
+        data = _deep_merge(data, _read_yaml(Path(user_file)))
+    data = _deep_merge(data, _env_overrides(env))
+    if overrides:
+        data = _deep_merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        problems = [
+            {"key": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]}
+            for err in exc.errors()
+        ]
+        raise ConfigError(
+            f"invalid configuration at {key}: {first['msg']}",
+            details={"key": key, "problems": problems},
+        ) from None
+
+
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("LEGATO_HOME"):
+        return Path(env["LEGATO_HOME"])
+    xdg = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "legato-pay"
+
+
+def default_database_url(environ: dict[str, str] | None = None) -> str:
+    """The embedded SQLite file: ``$LEGATO_HOME/legato-pay.db`` (default ~/.local/share/legato-pay)."""
+    return f"sqlite:///{default_data_dir(environ) / 'legato-pay.db'}"

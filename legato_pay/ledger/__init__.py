@@ -1,0 +1,47 @@
+"""The double-entry ledger everything else stands on.
+
+Accounts hold one currency and running totals; journal entries of two or more legs balance per
+currency and are never edited; pending entries are posted or voided by later entries; mistakes
+are undone by reversals; a hash chain sealed after the fact makes tampering evident.
+"""
+
+from legato_pay.ledger.accounts import get_account, list_accounts, open_account, resolve_accounts
+from legato_pay.ledger.posting import (
+    expired_pending_ids,
+    post_entries,
+    resolve_pending,
+    reverse_entry,
+)
+from legato_pay.ledger.queries import get_balance, get_entry, history
+from legato_pay.ledger.seal import seal
+from legato_pay.ledger.types import (
+    Account,
+    Balance,
+    EntrySpec,
+    EntryView,
+    LegSpec,
+    transfer,
+)
+from legato_pay.ledger.verify import verify_ledger
+
+__all__ = [
+    "Account",
+    "Balance",
+    "EntrySpec",
+    "EntryView",
+    "LegSpec",
+    "expired_pending_ids",
+    "get_account",
+    "get_balance",
+    "get_entry",
+    "history",
+    "list_accounts",
+    "open_account",
+    "post_entries",
+    "resolve_accounts",
+    "resolve_pending",
+    "reverse_entry",
+    "seal",
+    "transfer",
+    "verify_ledger",
+]

@@ -1,0 +1,167 @@
+"""Accounts: opening, lookup (with a per-process cache of their immutable attributes) and listing.
+
+``world:<CUR>`` is the unlimited outside world for a currency: it funds opening balances and
+tests, is opened on first use, and is *hot* (its totals are rolled up at each seal, so it is
+never a lock that every posting waits on).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
+from legato_pay.ledger.types import Account, Side, as_utc, utcnow
+from legato_pay.money import normalize_currency
+from legato_pay.store.engine import insert_ignore, on_commit
+from legato_pay.store.models import LedgerAccount
+
+ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}$")
+_WORLD = re.compile(r"^world:([A-Z]{3,4})$")
+
+_cache: dict[tuple[str, str], Account] = {}
+
+
+def clear_account_cache() -> None:
+    _cache.clear()
+
+
+def _cache_key(session: Session, code: str) -> tuple[str, str]:
+    return (str(session.get_bind().engine.url), code)
+
+
+def _row_to_account(row: Any) -> Account:
+    return Account(
+        id=row.id,
+        code=row.code,
+        currency=row.currency,
+        normal_side=row.normal_side,
+        no_overdraft=bool(row.no_overdraft),
+        hot=bool(row.hot),
+        metadata=json.loads(row.metadata_json) if row.metadata_json else None,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def validate_code(code: str) -> str:
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise InvalidInput(
+            f"{code!r} is not a valid account code (letters, digits and : _ - . @ /, "
+            "starting with a letter or digit, at most 200 characters)",
+            details={"code": code},
+            code="INVALID_ACCOUNT_CODE",
+        )
+    return code
+
+
+def open_account(
+    session: Session,
+    code: str,
+    currency: str,
+    *,
+    no_overdraft: bool = False,
+    hot: bool = False,
+    normal_side: Side = "credit",
+    metadata: dict[str, Any] | None = None,
+    exist_ok: bool = False,
+) -> Account:
+    """Open an account. With ``exist_ok`` an identical existing account is returned as is."""
+    validate_code(code)
+    currency = normalize_currency(currency)
+    if hot and no_overdraft:
+        raise InvalidInput(
+            "a hot account cannot have a no-overdraft limit (its totals are rolled up later)",
+            details={"code": code},
+        )
+    if normal_side not in ("debit", "credit"):
+        raise InvalidInput("normal side must be debit or credit", details={"side": normal_side})
+    inserted = session.execute(
+        insert_ignore(session, ACCOUNTS, ["code"]).values(
+            code=code,
+            currency=currency,
+            normal_side=normal_side,
+            no_overdraft=no_overdraft,
+            hot=hot,
+            metadata_json=json.dumps(metadata, sort_keys=True) if metadata else None,
+            created_at=utcnow(),
+            debits_posted=0,
+            credits_posted=0,
+            debits_pending=0,
+            credits_pending=0,
+        )
+    ).rowcount
+    account = get_account(session, code)
+    if not inserted:
+        same = (account.currency, account.no_overdraft, account.hot, account.normal_side) == (
+            currency,
+            no_overdraft,
+            hot,
+            normal_side,
+        )
+        if not exist_ok or not same:
+            raise AlreadyExists(
+                f"account {code} already exists",
+                details={
+                    "code": code,
+                    "currency": account.currency,
+                    "no_overdraft": account.no_overdraft,
+                    "hot": account.hot,
+                },
+            )
+    return account
+
+
+def get_account(session: Session, code: str) -> Account:
+    return resolve_accounts(session, [code])[code]
+
+
+def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Account]:
+    """Look accounts up by code, opening ``world:<CUR>`` on first use; unknown codes raise."""
+    wanted = set(codes)
+    found: dict[str, Account] = {}
+    missing = []
+    for code in wanted:
+        cached = _cache.get(_cache_key(session, code))
+        if cached is not None:
+            found[code] = cached
+        else:
+            missing.append(code)
+    if missing:
+        rows = session.execute(select(ACCOUNTS).where(ACCOUNTS.c.code.in_(missing))).all()
+        fresh = {row.code: _row_to_account(row) for row in rows}
+        for code in missing:
+            if code not in fresh:
+                world = _WORLD.match(code)
+                if not world:
+                    raise AccountNotFound(f"no account {code}", details={"account": code})
+                fresh[code] = _open_world(session, code, world.group(1))
+        found.update(fresh)
+        url = _cache_key(session, "")[0]
+        on_commit(session, lambda: _remember(url, fresh))
+    return found
+
+
+def _remember(url: str, accounts: dict[str, Account]) -> None:
+    for code, account in accounts.items():
+        _cache[(url, code)] = account
+
+
+def _open_world(session: Session, code: str, currency: str) -> Account:
+    return open_account(session, code, currency, hot=True, normal_side="credit", exist_ok=True)
+
+
+def list_accounts(
+    session: Session, *, prefix: str | None = None, limit: int = 1000, after: str | None = None
+) -> list[Account]:
+    query = select(ACCOUNTS).order_by(ACCOUNTS.c.code).limit(limit)
+    if prefix:
+        query = query.where(ACCOUNTS.c.code.startswith(prefix, autoescape=True))
+    if after:
+        query = query.where(ACCOUNTS.c.code > after)
+    return [_row_to_account(row) for row in session.execute(query)]

@@ -1,0 +1,309 @@
+"""``ledger verify``: recompute every total from the journal and check every invariant.
+
+Problem codes (also listed in README):
+
+- ``ENTRY_UNBALANCED``   an entry's debits and credits differ in some currency
+- ``ENTRY_TOO_FEW_LEGS`` an entry has fewer than two legs
+- ``LEG_CURRENCY``       a leg's currency differs from its account's
+- ``TOTALS_MISMATCH``    an account's stored totals differ from the sum of its legs
+- ``RUNNING_TOTALS``     a leg's running totals differ from the sum of the legs before it
+- ``OVERDRAWN``          a no-overdraft account has a negative available balance
+- ``PENDING_STATE``      a pending entry's state disagrees with the entries that resolve it
+- ``REVERSAL``           a reversal does not mirror the posted legs of the entry it reverses
+- ``SEAL_CHAIN``         a seal's hash, count or link does not match the journal
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import case, func, select, text
+from sqlalchemy.orm import Session
+
+from legato_pay.ledger.accounts import ACCOUNTS, _row_to_account
+from legato_pay.ledger.queries import ENTRIES, LEGS, PENDING, SEALS, leg_sums
+from legato_pay.ledger.seal import GENESIS_HASH, chain, entry_digest_lines
+from legato_pay.ledger.types import Totals, balance_from_totals
+from legato_pay.store.engine import is_postgres
+
+MAX_LISTED_PROBLEMS = 200
+
+
+@dataclass
+class VerifyReport:
+    accounts: int = 0
+    entries: int = 0
+    sealed_entries: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    problem_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    def add(self, code: str, message: str, **details: Any) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append({"code": code, "message": message, "details": details})
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "accounts": self.accounts,
+            "entries": self.entries,
+            "sealed_entries": self.sealed_entries,
+            "problem_count": self.problem_count,
+            "problems": self.problems,
+        }
+
+
+def verify_ledger(session: Session) -> VerifyReport:
+    if is_postgres(session):
+        session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+    report = VerifyReport()
+    report.accounts = session.execute(select(func.count()).select_from(ACCOUNTS)).scalar_one()
+    report.entries = session.execute(select(func.count()).select_from(ENTRIES)).scalar_one()
+    _check_entries(session, report)
+    sealed_to = _check_seals(session, report)
+    _check_totals(session, report, sealed_to)
+    _check_running_totals(session, report)
+    _check_pending(session, report)
+    _check_reversals(session, report)
+    return report
+
+
+def _signed(column: Any) -> Any:
+    return func.sum(case((LEGS.c.is_debit, column), else_=-column))
+
+
+def _check_entries(session: Session, report: VerifyReport) -> None:
+    for row in session.execute(
+        select(
+            LEGS.c.entry_id, LEGS.c.currency, _signed(LEGS.c.amount), _signed(LEGS.c.pending_amount)
+        )
+        .group_by(LEGS.c.entry_id, LEGS.c.currency)
+        .having((_signed(LEGS.c.amount) != 0) | (_signed(LEGS.c.pending_amount) != 0))
+    ):
+        report.add(
+            "ENTRY_UNBALANCED",
+            f"entry {row[0]} does not balance in {row[1]}",
+            entry_id=row[0],
+            currency=row[1],
+            posted_difference=int(row[2]),
+            pending_difference=int(row[3]),
+        )
+    counts = (
+        select(LEGS.c.entry_id, func.count().label("legs")).group_by(LEGS.c.entry_id).subquery()
+    )
+    for row in session.execute(
+        select(ENTRIES.c.id, counts.c.legs)
+        .outerjoin(counts, counts.c.entry_id == ENTRIES.c.id)
+        .where((counts.c.legs.is_(None)) | (counts.c.legs < 2))
+    ):
+        report.add(
+            "ENTRY_TOO_FEW_LEGS", f"entry {row.id} has {row.legs or 0} legs", entry_id=row.id
+        )
+    for row in session.execute(
+        select(LEGS.c.id, LEGS.c.entry_id, LEGS.c.currency, ACCOUNTS.c.code, ACCOUNTS.c.currency)
+        .join(ACCOUNTS, ACCOUNTS.c.id == LEGS.c.account_id)
+        .where(LEGS.c.currency != ACCOUNTS.c.currency)
+    ):
+        report.add(
+            "LEG_CURRENCY",
+            f"leg {row[0]} of entry {row[1]} is in {row[2]} but {row[3]} holds {row[4]}",
+            entry_id=row[1],
+            account=row[3],
+        )
+
+
+def _check_totals(session: Session, report: VerifyReport, sealed_to: int) -> None:
+    all_sums = {
+        row[0]: Totals(*(int(v) for v in row[1:]))
+        for row in session.execute(
+            select(LEGS.c.account_id, *leg_sums()).group_by(LEGS.c.account_id)
+        )
+    }
+    sealed_sums = {
+        row[0]: Totals(*(int(v) for v in row[1:]))
+        for row in session.execute(
+            select(LEGS.c.account_id, *leg_sums())
+            .join(ACCOUNTS, ACCOUNTS.c.id == LEGS.c.account_id)
+            .where(ACCOUNTS.c.hot.is_(True), LEGS.c.entry_id <= sealed_to)
+            .group_by(LEGS.c.account_id)
+        )
+    }
+    for row in session.execute(select(ACCOUNTS)):
+        account = _row_to_account(row)
+        stored = Totals(
+            row.debits_posted, row.credits_posted, row.debits_pending, row.credits_pending
+        )
+        expected = (sealed_sums if account.hot else all_sums).get(account.id, Totals())
+        if stored != expected:
+            report.add(
+                "TOTALS_MISMATCH",
+                f"account {account.code} totals differ from its legs",
+                account=account.code,
+                stored=_totals_json(stored),
+                from_legs=_totals_json(expected),
+            )
+        current = all_sums.get(account.id, Totals())
+        if account.no_overdraft and balance_from_totals(account, current).available < 0:
+            report.add(
+                "OVERDRAWN",
+                f"no-overdraft account {account.code} is overdrawn",
+                account=account.code,
+                available=balance_from_totals(account, current).available,
+            )
+
+
+def _totals_json(totals: Totals) -> dict[str, int]:
+    return {
+        "debits_posted": totals.debits_posted,
+        "credits_posted": totals.credits_posted,
+        "debits_pending": totals.debits_pending,
+        "credits_pending": totals.credits_pending,
+    }
+
+
+def _check_running_totals(session: Session, report: VerifyReport) -> None:
+    """Every leg of a non-hot account carries the cumulative totals up to and including it."""
+    order = (LEGS.c.entry_id, LEGS.c.id)
+
+    def cumulative(column: Any, debit: bool) -> Any:
+        value = (
+            case((LEGS.c.is_debit, column), else_=0)
+            if debit
+            else case((LEGS.c.is_debit, 0), else_=column)
+        )
+        return func.sum(value).over(partition_by=LEGS.c.account_id, order_by=order)
+
+    running = (
+        select(
+            LEGS.c.id,
+            LEGS.c.entry_id,
+            LEGS.c.account_id,
+            LEGS.c.debits_posted_after,
+            LEGS.c.credits_posted_after,
+            LEGS.c.debits_pending_after,
+            LEGS.c.credits_pending_after,
+            cumulative(LEGS.c.amount, True).label("dp"),
+            cumulative(LEGS.c.amount, False).label("cp"),
+            cumulative(LEGS.c.pending_amount, True).label("dpe"),
+            cumulative(LEGS.c.pending_amount, False).label("cpe"),
+        )
+        .join(ACCOUNTS, ACCOUNTS.c.id == LEGS.c.account_id)
+        .where(ACCOUNTS.c.hot.is_(False))
+        .subquery()
+    )
+    for row in session.execute(
+        select(running, ACCOUNTS.c.code)
+        .join(ACCOUNTS, ACCOUNTS.c.id == running.c.account_id)
+        .where(
+            (running.c.debits_posted_after.is_(None))
+            | (running.c.debits_posted_after != running.c.dp)
+            | (running.c.credits_posted_after != running.c.cp)
+            | (running.c.debits_pending_after != running.c.dpe)
+            | (running.c.credits_pending_after != running.c.cpe)
+        )
+    ):
+        report.add(
+            "RUNNING_TOTALS",
+            f"leg {row.id} of entry {row.entry_id} on {row.code} has wrong running totals",
+            entry_id=row.entry_id,
+            account=row.code,
+        )
+
+
+def _check_pending(session: Session, report: VerifyReport) -> None:
+    pending_entries = {
+        row.id: row
+        for row in session.execute(
+            select(ENTRIES.c.id, PENDING.c.status, PENDING.c.resolved_entry_id)
+            .outerjoin(PENDING, PENDING.c.entry_id == ENTRIES.c.id)
+            .where(ENTRIES.c.kind == "pending")
+        )
+    }
+    resolutions: dict[int, list[tuple[int, str]]] = {}
+    for row in session.execute(
+        select(ENTRIES.c.id, ENTRIES.c.kind, ENTRIES.c.target_entry_id).where(
+            ENTRIES.c.kind.in_(["post_pending", "void_pending"])
+        )
+    ):
+        resolutions.setdefault(row.target_entry_id, []).append((row.id, row.kind))
+    expected_kind = {"posted": "post_pending", "voided": "void_pending"}
+    for entry_id, row in pending_entries.items():
+        resolved = resolutions.pop(entry_id, [])
+        if row.status is None:
+            report.add("PENDING_STATE", f"pending entry {entry_id} has no state", entry_id=entry_id)
+        elif row.status == "pending" and resolved:
+            report.add(
+                "PENDING_STATE", f"entry {entry_id} is open but was resolved", entry_id=entry_id
+            )
+        elif row.status in expected_kind and (
+            len(resolved) != 1 or resolved[0] != (row.resolved_entry_id, expected_kind[row.status])
+        ):
+            report.add(
+                "PENDING_STATE",
+                f"entry {entry_id} is {row.status} but its resolution does not match",
+                entry_id=entry_id,
+            )
+    for target, resolved in resolutions.items():
+        report.add(
+            "PENDING_STATE",
+            f"entries {[r[0] for r in resolved]} resolve {target}, which is not pending",
+            entry_id=target,
+        )
+
+
+def _check_reversals(session: Session, report: VerifyReport) -> None:
+    reversals = session.execute(
+        select(ENTRIES.c.id, ENTRIES.c.reverses_entry_id).where(ENTRIES.c.kind == "reversal")
+    ).all()
+    if not reversals:
+        return
+    legs: dict[int, list[tuple[int, bool, int]]] = {}
+    ids = {r.id for r in reversals} | {r.reverses_entry_id for r in reversals}
+    id_list = list(ids)
+    for start in range(0, len(id_list), 500):
+        for row in session.execute(
+            select(LEGS.c.entry_id, LEGS.c.account_id, LEGS.c.is_debit, LEGS.c.amount).where(
+                LEGS.c.entry_id.in_(id_list[start : start + 500])
+            )
+        ):
+            if row.amount:
+                legs.setdefault(row.entry_id, []).append((row.account_id, row.is_debit, row.amount))
+    for reversal in reversals:
+        mirrored = sorted(
+            (a, not d, amount) for a, d, amount in legs.get(reversal.reverses_entry_id, [])
+        )
+        if sorted(legs.get(reversal.id, [])) != mirrored:
+            report.add(
+                "REVERSAL",
+                f"entry {reversal.id} does not mirror entry {reversal.reverses_entry_id}",
+                entry_id=reversal.id,
+            )
+
+
+def _check_seals(session: Session, report: VerifyReport) -> int:
+    previous_to, previous_hash = 0, GENESIS_HASH
+    for seal in session.execute(select(SEALS).order_by(SEALS.c.to_entry_id)):
+        if seal.prev_hash != previous_hash:
+            report.add(
+                "SEAL_CHAIN", f"seal {seal.id} does not link to the previous seal", seal_id=seal.id
+            )
+        digest, count = previous_hash, 0
+        for _, canonical, _ in entry_digest_lines(session, previous_to, seal.to_entry_id):
+            digest = chain(digest, canonical)
+            count += 1
+        if count != seal.entry_count or digest != seal.hash:
+            report.add(
+                "SEAL_CHAIN",
+                f"entries {previous_to + 1}..{seal.to_entry_id} do not match seal {seal.id}",
+                seal_id=seal.id,
+                expected_entries=seal.entry_count,
+                found_entries=count,
+            )
+        report.sealed_entries += count
+        previous_to, previous_hash = seal.to_entry_id, seal.hash
+    return previous_to

@@ -1,0 +1,183 @@
+"""Engines and units of work. The only module that builds engines; nothing connects at import.
+
+SQLite: WAL mode, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` for write units so
+concurrent writers queue on the file lock instead of failing half-way. PostgreSQL (psycopg 3):
+READ COMMITTED with row locks; deadlocks and serialization failures are retried, never shown.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from legato_pay.errors import ConfigError, LegatoError, RetryableConflict
+
+T = TypeVar("T")
+
+#: Alembic head revision; a test checks it against the migration scripts.
+HEAD_REVISION = "0001_ledger"
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+_engines: dict[str, Engine] = {}
+
+
+def is_postgres(engine_or_session: Engine | Session) -> bool:
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
+    return bind.dialect.name == "postgresql"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def get_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
+    """One engine per URL per process."""
+    url = normalize_url(url)
+    if url in _engines:
+        return _engines[url]
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(f"not a database URL: {url!r}", details={"key": "database.url"}) from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url, parsed.database, busy_timeout_ms)
+    elif parsed.get_backend_name() == "postgresql":
+        engine = create_engine(url, pool_pre_ping=False, pool_size=5, max_overflow=5)
+    else:
+        raise ConfigError(
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql",
+            details={"key": "database.url"},
+        )
+    _engines[url] = engine
+    return engine
+
+
+def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, poolclass=NullPool, connect_args={"timeout": busy_timeout_ms / 1000}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        immediate = connection.get_execution_options().get("legato_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, RetryableConflict):
+        return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in _RETRYABLE_SQLSTATES:
+            return True
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+            return True
+    return False
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    connection = engine.connect()
+    if write:
+        connection = connection.execution_options(legato_write=True)
+    callbacks: list[Callable[[], None]] = []
+    try:
+        with connection.begin():
+            session = Session(bind=connection, expire_on_commit=False, autoflush=False)
+            try:
+                yield session
+                session.flush()
+                callbacks = session.info.get("after_commit", [])
+            finally:
+                session.close()
+    finally:
+        connection.close()
+    for callback in callbacks:
+        callback()
+
+
+def run_in_transaction(
+    engine: Engine,
+    work: Callable[[Session], T],
+    *,
+    write: bool = True,
+    max_retries: int = 20,
+) -> T:
+    """Run ``work`` in one transaction; rerun it from the start when it loses a race.
+
+    ``work`` must be safe to rerun: everything it did is rolled back before the next attempt.
+    A unique-key race on an idempotency key is retried too, so the rerun finds the winner's row.
+    """
+    attempt = 0
+    while True:
+        try:
+            with session_scope(engine, write=write) as session:
+                return work(session)
+        except LegatoError:
+            raise
+        except (RetryableConflict, DBAPIError) as exc:
+            retryable = _is_retryable(exc) or isinstance(exc, IntegrityError)
+            if not retryable or attempt >= max_retries:
+                raise
+            attempt += 1
+            time.sleep(min(0.5, 0.005 * 2**attempt) * random.random())
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` after the unit of work commits (e.g. to fill a cache), never on rollback."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def insert_ignore(session: Session, table, conflict_columns: list[str]):  # type: ignore[no-untyped-def]
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect."""
+    if is_postgres(session):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)

@@ -1,0 +1,72 @@
+"""Schema management through Alembic: ``db upgrade``, ``db current`` and first-run creation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect, text
+
+from legato_pay.errors import ConfigError
+from legato_pay.store.engine import HEAD_REVISION, is_postgres, session_scope
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_checked: set[str] = set()
+
+
+def _alembic_config(connection=None):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Apply migrations up to ``revision`` in one transaction, serialized across processes."""
+    from alembic import command
+
+    with session_scope(engine, write=True) as session:
+        connection = session.connection()
+        if is_postgres(engine):
+            connection.execute(text("SELECT pg_advisory_xact_lock(7210001)"))
+        command.upgrade(_alembic_config(connection), revision)
+    _checked.discard(str(engine.url))
+    return current_revision(engine)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create or upgrade the schema of a new database; refuse to silently migrate a live one.
+
+    SQLite files are upgraded automatically (the first run just works). A PostgreSQL database
+    is created from scratch automatically too, but an existing one behind the code's schema
+    needs an explicit ``legato-pay db upgrade``.
+    """
+    key = str(engine.url)
+    if key in _checked:
+        return
+    revision = current_revision(engine)
+    if revision != HEAD_REVISION:
+        if revision is None or not is_postgres(engine):
+            upgrade(engine)
+        else:
+            raise ConfigError(
+                f"database schema is at {revision}, the code needs {HEAD_REVISION}: "
+                "run `legato-pay db upgrade`",
+                details={"current": revision, "head": HEAD_REVISION},
+            )
+    _checked.add(key)
