@@ -1,0 +1,113 @@
+"""The ``legato-pay`` command: global options, command groups, and the one error boundary."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from commands import db as db_commands
+from commands import ledger as ledger_commands
+from commands.output import OUTPUT_FORMATS, CliState, report_error, set_state
+from legato_pay.errors import EXIT_STATUSES, LegatoError, UsageError
+
+_EXIT_HELP = "Exit status: " + ", ".join(f"{code} {text}" for code, text in EXIT_STATUSES.items())
+
+app = typer.Typer(
+    name="legato-pay",
+    help="Finance operations for a creator and investment platform.\n\n" + _EXIT_HELP + ".",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(ledger_commands.app, name="ledger")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="LEGATO_DATABASE_URL",
+            help="Database URL (default: the embedded SQLite file; "
+            "postgresql+psycopg://user@host/db for PostgreSQL).",
+            show_envvar=True,
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", envvar="LEGATO_CONFIG", help="YAML file overriding defaults."),
+    ] = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", envvar="LEGATO_OUTPUT", help="table, json or csv.", show_envvar=False
+        ),
+    ] = "table",
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", envvar="LEGATO_ACTOR", help="Who is acting (audit trail)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    if output not in OUTPUT_FORMATS:
+        raise UsageError(
+            f"--output must be one of {', '.join(OUTPUT_FORMATS)}", details={"output": output}
+        )
+    state = CliState(db=db, config=config, output=output, actor=actor, quiet=quiet, debug=debug)
+    set_state(state)
+    ctx.obj = state
+
+
+def _register_lazy_groups() -> None:
+    """Groups added by later modules register here; kept in one place so --help lists them all."""
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: the single place errors become exit statuses."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="legato-pay", standalone_mode=False)
+    except LegatoError as error:
+        sys.exit(report_error(error, args))
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except typer.TyperException as error:  # usage errors from the parser
+        if not _json(args):
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        usage = UsageError(error.format_message(), details={})  # type: ignore[attr-defined]
+        sys.exit(report_error(usage, args))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as error:  # the last line of defence: never a bare traceback by default
+        internal = LegatoError(
+            f"internal error: {type(error).__name__}: {error}",
+            details={"hint": "rerun with --debug for a traceback"},
+        )
+        status = report_error(internal, args)
+        sys.exit(status)
+    sys.exit(0)
+
+
+def _json(args: list[str]) -> bool:
+    from commands.output import json_mode_requested
+
+    return json_mode_requested(args) or os.environ.get("LEGATO_OUTPUT") == "json"
+
+
+if __name__ == "__main__":
+    run()

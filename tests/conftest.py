@@ -1,0 +1,145 @@
+"""Shared fixtures: one switch runs a test on SQLite and, when configured, on PostgreSQL.
+
+``LEGATO_TEST_DATABASE_URL`` (set by ``.ci/run``) points at a scratch PostgreSQL database that
+these fixtures empty before each test. Without it, PostgreSQL variants skip with a reason; with
+``LEGATO_REQUIRE_POSTGRES=1`` (also set by ``.ci/run``) a skipped PostgreSQL test fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("LEGATO_TEST_DATABASE_URL")
+REQUIRE_PG = os.environ.get("LEGATO_REQUIRE_POSTGRES") == "1"
+PG_SKIP_REASON = "LEGATO_TEST_DATABASE_URL is not set: PostgreSQL tests skipped"
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+_pg_outcomes = {"passed": 0, "skipped": 0}
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every legato table (keeping the schema) and forget cached account ids."""
+    from sqlalchemy import inspect, text
+
+    from legato_pay.ledger.accounts import clear_account_cache
+    from legato_pay.store.engine import get_engine
+    from legato_pay.store.schema import ensure_schema
+
+    engine = get_engine(url)
+    ensure_schema(engine)
+    with engine.begin() as connection:
+        tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+        if tables:
+            connection.execute(
+                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            )
+    clear_account_cache()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'legato.db'}"
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("LEGATO_REQUIRE_POSTGRES=1 but LEGATO_TEST_DATABASE_URL is not set")
+        pytest.skip(PG_SKIP_REASON)
+    reset_postgres(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'legato.db'}"
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Any]:
+    """An application context on a fresh database."""
+    from legato_pay.context import AppContext
+
+    context = AppContext.create(database_url=database_url, actor="test")
+    yield context
+
+
+def cli_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("LEGATO_") or key == "LEGATO_TEST_DATABASE_URL"
+    }
+    env.update(
+        LEGATO_DATABASE_URL=database_url,
+        LEGATO_ACTOR="test-cli",
+        NO_COLOR="1",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+class CliResult:
+    def __init__(self, completed: subprocess.CompletedProcess[str]) -> None:
+        self.status = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return json.loads(self.stderr)["error"]  # type: ignore[no-any-return]
+
+
+def run_cli(
+    database_url: str, *args: str, output: str = "json", timeout: float = 120, **env: str
+) -> CliResult:
+    """Run ``legato-pay`` in a real subprocess, as a script or an operator would."""
+    command = [sys.executable, "-m", "commands.main", "--output", output, *args]
+    completed = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=cli_env(database_url, **env),
+        cwd=ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return CliResult(completed)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "postgres" not in report.keywords:
+        return
+    if report.skipped:
+        _pg_outcomes["skipped"] += 1
+    elif report.when == "call" and report.passed:
+        _pg_outcomes["passed"] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_PG and (_pg_outcomes["skipped"] or not _pg_outcomes["passed"]):
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"PostgreSQL tests: {_pg_outcomes['passed']} passed, {_pg_outcomes['skipped']} skipped"
+        + ("" if PG_URL else f" ({PG_SKIP_REASON})")
+    )
+    if REQUIRE_PG and (_pg_outcomes["skipped"] or not _pg_outcomes["passed"]):
+        terminalreporter.write_line(
+            "FAILED: LEGATO_REQUIRE_POSTGRES=1 and PostgreSQL tests were skipped or none ran"
+        )
