@@ -15,14 +15,12 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
 )
 from sqlmodel import Field, SQLModel
 
-#: 64-bit ids on PostgreSQL; SQLite needs ``INTEGER PRIMARY KEY`` for its rowid alias.
-IdType = BigInteger().with_variant(Integer(), "sqlite")
+from legato_pay.store.columns import IdType
 
 
 def _money(nullable: bool = False) -> Column:  # type: ignore[type-arg]
@@ -157,5 +155,8 @@ class LedgerCheckpoint(SQLModel, table=True):
     debits_pending: int = Field(sa_column=Column(BigInteger, nullable=False))
     credits_pending: int = Field(sa_column=Column(BigInteger, nullable=False))
 
+
+# Every table module registers on the same metadata; import them so it is complete.
+from legato_pay.store import reader_models  # noqa: E402, F401
 
 metadata = SQLModel.metadata
