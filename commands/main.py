@@ -8,8 +8,23 @@ from typing import Annotated
 
 import typer
 
-from commands import db as db_commands
-from commands import ledger as ledger_commands
+from commands import (
+    access,
+    balances,
+    content,
+    db,
+    earnings,
+    engagement,
+    gifts,
+    ledger,
+    packages,
+    purchases,
+    rates,
+    reports,
+    subscriptions,
+    tips,
+    users,
+)
 from commands.output import OUTPUT_FORMATS, CliState, report_error, set_state
 from legato_pay.errors import EXIT_STATUSES, LegatoError, UsageError
 
@@ -23,8 +38,24 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(db_commands.app, name="db")
-app.add_typer(ledger_commands.app, name="ledger")
+for _name, _module in {
+    "db": db,
+    "ledger": ledger,
+    "users": users,
+    "packages": packages,
+    "rates": rates,
+    "purchases": purchases,
+    "balances": balances,
+    "content": content,
+    "access": access,
+    "subscriptions": subscriptions,
+    "engagement": engagement,
+    "tips": tips,
+    "gifts": gifts,
+    "earnings": earnings,
+    "reports": reports,
+}.items():
+    app.add_typer(_module.app, name=_name)
 
 
 @app.callback()
@@ -66,8 +97,15 @@ def main(
     ctx.obj = state
 
 
-def _register_lazy_groups() -> None:
-    """Groups added by later modules register here; kept in one place so --help lists them all."""
+@app.command("demo")
+def demo(
+    readers: Annotated[int, typer.Option("--readers", help="How many readers take part.")] = 40,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same day).")] = 7,
+) -> None:
+    """Run a realistic day of operations through the sandbox gateway, then print reports."""
+    from commands.demo import run_demo
+
+    run_demo(readers=readers, seed=seed)
 
 
 def run(argv: list[str] | None = None) -> None:

@@ -129,7 +129,7 @@ class RateSettings(_Strict):
 
 
 class GatewaySettings(_Strict):
-    default: Literal["sandbox", "stripe", "paystack"] = "sandbox"
+    default: Literal["sandbox", "stripe", "paystack", "auto"] = "sandbox"
     by_currency: dict[str, Literal["sandbox", "stripe", "paystack"]] = Field(default_factory=dict)
     mode: Literal["test", "live"] = "test"
     timeout_seconds: float = Field(10, gt=0)

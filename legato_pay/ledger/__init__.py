@@ -12,7 +12,7 @@ from legato_pay.ledger.posting import (
     resolve_pending,
     reverse_entry,
 )
-from legato_pay.ledger.queries import get_balance, get_entry, history
+from legato_pay.ledger.queries import get_balance, get_entry, history, lock_balances
 from legato_pay.ledger.seal import seal
 from legato_pay.ledger.types import (
     Account,
@@ -36,6 +36,7 @@ __all__ = [
     "get_entry",
     "history",
     "list_accounts",
+    "lock_balances",
     "open_account",
     "post_entries",
     "resolve_accounts",

@@ -250,3 +250,39 @@ def history(
         )
     next_cursor = _encode_cursor(page[-1].entry_id, page[-1].id) if len(rows) > limit else None
     return HistoryPage(account.code, account.currency, result, next_cursor)
+
+
+def lock_balances(session: Session, codes: Sequence[str]) -> dict[str, Balance]:
+    """Lock non-hot accounts (in id order, like postings) and return their current balances.
+
+    For decisions that depend on several balances at once (which coin bucket to spend first):
+    holding the rows until commit means the plan cannot be invalidated by a concurrent spend.
+    SQLite needs no row locks: a write unit already holds the database's write lock.
+    """
+    from legato_pay.ledger.accounts import resolve_accounts
+    from legato_pay.store.engine import is_postgres
+
+    accounts = resolve_accounts(session, codes)
+    ordinary = sorted((a for a in accounts.values() if not a.hot), key=lambda a: a.id)
+    result: dict[str, Balance] = {}
+    if ordinary:
+        query = (
+            select(
+                ACCOUNTS.c.id,
+                ACCOUNTS.c.debits_posted,
+                ACCOUNTS.c.credits_posted,
+                ACCOUNTS.c.debits_pending,
+                ACCOUNTS.c.credits_pending,
+            )
+            .where(ACCOUNTS.c.id.in_([a.id for a in ordinary]))
+            .order_by(ACCOUNTS.c.id)
+        )
+        if is_postgres(session):
+            query = query.with_for_update()
+        rows = {row.id: Totals(*row[1:]) for row in session.execute(query)}
+        for account in ordinary:
+            result[account.code] = balance_from_totals(account, rows[account.id])
+    for account in accounts.values():
+        if account.hot:
+            result[account.code] = balance_from_totals(account, account_totals(session, account))
+    return result

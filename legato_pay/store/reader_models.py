@@ -240,6 +240,7 @@ class CoinTransfer(SQLModel, table=True):
         default=None, sa_column=Column(String(200), nullable=True, unique=True)
     )
     entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
+    writer_entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
     created_at: datetime = Field(sa_column=_when(index=True))
 
 

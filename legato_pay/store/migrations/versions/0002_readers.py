@@ -2,7 +2,7 @@
 
 Revision ID: 0002_readers
 Revises: 0001_ledger
-Create Date: 2026-11-22 03:28:04.889276
+Create Date: 2026-11-22 03:29:41.561784
 
 """
 
@@ -87,6 +87,9 @@ def upgrade() -> None:
         sa.Column("platform_share", sa.BigInteger(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "writer_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["from_user"],

@@ -1,0 +1,106 @@
+"""Writers' earnings: splitting a value between writer and platform, and the refund hold.
+
+A split uses the configured percentages for the stream (content 70/30, tips, subscription,
+licensing, ads) with largest-remainder allocation, so writer + platform == value exactly. The
+writer's share is a *pending* entry while the refund hold lasts (it shows as pending, not
+available, in the writer's earnings account); ``release_held_earnings`` posts the matured ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from legato_pay import chart
+from legato_pay.config import Settings
+from legato_pay.ledger import EntrySpec, LegSpec, resolve_pending, transfer
+from legato_pay.ledger.queries import ENTRIES, PENDING
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.money import allocate_by_percent
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    value: int
+    currency: str
+    writer: int
+    platform: int
+
+
+def split_value(settings: Settings, stream: str, value: int, currency: str) -> Split:
+    shares = getattr(settings.revenue, stream)
+    writer, platform = allocate_by_percent(value, [shares.writer_percent, shares.platform_percent])
+    return Split(value, currency, writer, platform)
+
+
+def hold_until(settings: Settings, moment: datetime | None = None) -> datetime:
+    return (moment or utcnow()) + timedelta(days=settings.content.refund_hold_days)
+
+
+def platform_share_legs(split: Split, stream: str, source: str) -> list[LegSpec]:
+    """Legs moving the platform's share from ``source`` to the stream's revenue account."""
+    if not split.platform:
+        return []
+    return [
+        LegSpec(source, "debit", split.platform, split.currency),
+        LegSpec(
+            chart.platform_revenue(stream, split.currency), "credit", split.platform, split.currency
+        ),
+    ]
+
+
+def writer_share_entry(
+    settings: Settings,
+    session: Session,
+    split: Split,
+    *,
+    writer_id: str,
+    source: str,
+    key: str,
+    reason: str,
+    metadata: dict[str, Any] | None = None,
+) -> EntrySpec | None:
+    """The writer's share as its own entry: pending under the refund hold, else posted."""
+    if not split.writer:
+        return None
+    chart.open_writer_earnings(session, writer_id, split.currency)
+    held = settings.content.refund_hold_days > 0
+    return transfer(
+        source,
+        chart.writer_earnings(writer_id, split.currency),
+        split.writer,
+        split.currency,
+        pending=held,
+        idempotency_key=key,
+        reason=reason,
+        metadata={**(metadata or {}), "hold_until": hold_until(settings).isoformat()}
+        if held
+        else metadata,
+    )
+
+
+def release_held_earnings(
+    session: Session, *, actor: str, now: datetime | None = None, limit: int = 10000
+) -> list[int]:
+    """Post every writer-earnings hold whose ``hold_until`` has passed; returns their entry ids."""
+    moment = now or utcnow()
+    rows = session.execute(
+        select(ENTRIES.c.id, ENTRIES.c.metadata_json)
+        .join(PENDING, PENDING.c.entry_id == ENTRIES.c.id)
+        .where(PENDING.c.status == "pending", ENTRIES.c.metadata_json.like('%"hold_until"%'))
+        .order_by(ENTRIES.c.id)
+        .limit(limit)
+    ).all()
+    import json
+
+    released = []
+    for row in rows:
+        until = as_utc(datetime.fromisoformat(json.loads(row.metadata_json)["hold_until"]))
+        if until is not None and until <= moment:
+            resolve_pending(session, row.id, post=True, actor=actor, reason="refund hold over")
+            released.append(row.id)
+    return released
