@@ -33,16 +33,14 @@ def reset_postgres(url: str) -> None:
 
     from legato_pay.ledger.accounts import clear_account_cache
     from legato_pay.store.engine import get_engine
-    from legato_pay.store.schema import ensure_schema
+    from legato_pay.store.schema import upgrade
 
     engine = get_engine(url)
-    ensure_schema(engine)
+    upgrade(engine)  # a scratch database may predate the newest migration
     with engine.begin() as connection:
         tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
         if tables:
-            connection.execute(
-                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-            )
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     clear_account_cache()
 
 
