@@ -25,6 +25,7 @@ PG_SKIP_REASON = "LEGATO_TEST_DATABASE_URL is not set: PostgreSQL tests skipped"
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 _pg_outcomes = {"passed": 0, "skipped": 0}
+_upgraded: set[str] = set()
 
 
 def reset_postgres(url: str) -> None:
@@ -36,7 +37,9 @@ def reset_postgres(url: str) -> None:
     from legato_pay.store.schema import upgrade
 
     engine = get_engine(url)
-    upgrade(engine)  # a scratch database may predate the newest migration
+    if url not in _upgraded:
+        upgrade(engine)  # a scratch database may predate the newest migration
+        _upgraded.add(url)
     with engine.begin() as connection:
         tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
         if tables:
