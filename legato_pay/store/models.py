@@ -157,6 +157,6 @@ class LedgerCheckpoint(SQLModel, table=True):
 
 
 # Every table module registers on the same metadata; import them so it is complete.
-from legato_pay.store import reader_models  # noqa: E402, F401
+from legato_pay.store import reader_models, webhook_models  # noqa: E402, F401
 
 metadata = SQLModel.metadata
