@@ -24,6 +24,7 @@ from commands import (
     subscriptions,
     tips,
     users,
+    webhooks,
 )
 from commands.output import OUTPUT_FORMATS, CliState, report_error, set_state
 from legato_pay.errors import EXIT_STATUSES, LegatoError, UsageError
@@ -54,6 +55,7 @@ for _name, _module in {
     "gifts": gifts,
     "earnings": earnings,
     "reports": reports,
+    "webhooks": webhooks,
 }.items():
     app.add_typer(_module.app, name=_name)
 
@@ -95,6 +97,9 @@ def main(
     state = CliState(db=db, config=config, output=output, actor=actor, quiet=quiet, debug=debug)
     set_state(state)
     ctx.obj = state
+
+
+app.command("serve-webhooks")(webhooks.serve)
 
 
 @app.command("demo")

@@ -146,6 +146,12 @@ class EscrowSettings(_Strict):
     required_approvers: int = Field(2, ge=1)
 
 
+class WebhookSettings(_Strict):
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    stripe_tolerance_seconds: int = Field(300, gt=0)
+    graceful_shutdown_seconds: int = Field(30, ge=0)
+
+
 class LedgerSettings(_Strict):
     seal_batch_size: int = Field(50000, gt=0)
 
@@ -165,6 +171,7 @@ class Settings(_Strict):
     payouts: PayoutSettings = PayoutSettings()
     escrow: EscrowSettings = EscrowSettings()
     ledger: LedgerSettings = LedgerSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     _base = field_validator("base_currency")(_check_currency)
 

@@ -1,0 +1,88 @@
+"""``legato-pay webhooks …`` (the inbox) and ``legato-pay serve-webhooks`` (the listener)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from commands.output import emit, state
+from legato_pay.errors import UsageError
+
+app = typer.Typer(help="The webhook inbox: list, show and replay gateway events.")
+
+
+@app.command("list")
+def list_events(
+    status: Annotated[
+        str | None, typer.Option("--status", help="applied, ignored, flagged, failed, stored…")
+    ] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="stripe or paystack")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 100,
+) -> None:
+    """Stored events, newest first."""
+    from legato_pay.webhooks import inbox
+
+    rows = state().app.run(
+        lambda s: inbox.list_events(s, status=status, provider=provider, limit=limit), write=False
+    )
+    emit(
+        rows, columns=["id", "provider", "type", "object_ref", "status", "attempts", "received_at"]
+    )
+
+
+@app.command("show")
+def show(event_id: Annotated[int, typer.Argument()]) -> None:
+    """One stored event with its raw payload."""
+    from legato_pay.webhooks import inbox
+
+    emit(state().app.run(lambda s: inbox.show_event(s, event_id), write=False))
+
+
+@app.command("replay")
+def replay(
+    event_id: Annotated[int | None, typer.Argument(help="The event to reapply.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Reapply every failed event.")] = False,
+) -> None:
+    """Reapply events from the inbox (idempotent: nothing is credited twice)."""
+    from legato_pay.webhooks import inbox
+
+    cli = state()
+    if (event_id is None) == (not failed):
+        raise UsageError("give an event id or --failed (not both)")
+    ids = [event_id] if event_id is not None else cli.app.run(inbox.failed_ids, write=False)
+    results: list[dict[str, Any]] = []
+    for one in ids:
+        results.append(cli.app.run(lambda s, e=one: inbox.replay(s, e)))
+    emit(results, columns=["id", "provider", "type", "status"], message=f"replayed {len(results)}")
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+) -> None:
+    """Listen for Stripe and Paystack webhooks: POST /webhooks/stripe, /webhooks/paystack;
+    GET /healthz, /readyz, /metrics. Secrets: STRIPE_WEBHOOK_SECRET, PAYSTACK_SECRET_KEY."""
+    import uvicorn
+
+    cli = state()
+    context = cli.app
+    _ = context.engine  # create or check the schema once, before workers start
+    os.environ["LEGATO_DATABASE_URL"] = context.database_url
+    if cli.config:
+        os.environ["LEGATO_CONFIG"] = cli.config
+    os.environ["LEGATO_ACTOR"] = cli.actor or "webhooks"
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    uvicorn.run(
+        "legato_pay.webhooks.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=context.settings.webhooks.graceful_shutdown_seconds,
+    )

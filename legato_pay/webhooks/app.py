@@ -1,0 +1,191 @@
+"""The ASGI app behind ``legato-pay serve-webhooks`` (Starlette under uvicorn).
+
+Verify the signature over the raw body, then store and apply the event in one transaction, and
+only then answer 2xx. A bad or missing signature is 400 ``INVALID_SIGNATURE`` and stores
+nothing; a body over the size limit is 413. Listeners are stateless: run as many as needed
+against one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from legato_pay.context import AppContext
+from legato_pay.errors import InvalidInput, InvalidSignature, LegatoError
+from legato_pay.webhooks import inbox
+from legato_pay.webhooks.metrics import Metrics
+from legato_pay.webhooks.signatures import verify_paystack, verify_stripe
+
+log = logging.getLogger("legato_pay.webhooks")
+
+
+def _log(**fields: Any) -> None:
+    log.info(json.dumps({"ts": time.time(), **fields}, separators=(",", ":")))
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "details": {}}}, status)
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(context: AppContext | None = None) -> Starlette:
+    """Build the app; with no context, settings come from the environment (uvicorn workers)."""
+    app_context = context or AppContext.create(actor=os.environ.get("LEGATO_ACTOR") or "webhooks")
+    settings = app_context.settings.webhooks
+    metrics = Metrics()
+
+    def secret_for(provider: str) -> str | None:
+        name = "STRIPE_WEBHOOK_SECRET" if provider == "stripe" else "PAYSTACK_SECRET_KEY"
+        return os.environ.get(name) or None
+
+    def process(provider: str, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
+        started = time.perf_counter()
+        secret = secret_for(provider)
+        if secret is None:
+            metrics.reject(provider, "NOT_CONFIGURED")
+            return 503, {
+                "error": {
+                    "code": "GATEWAY_UNAVAILABLE",
+                    "message": f"{provider} webhooks are not configured",
+                    "details": {},
+                }
+            }
+        try:
+            if provider == "stripe":
+                data = verify_stripe(body, signature, secret, settings.stripe_tolerance_seconds)
+                event = inbox.parse_stripe(data)
+            else:
+                data = verify_paystack(body, signature, secret)
+                event = inbox.parse_paystack(data)
+        except (InvalidSignature, InvalidInput) as error:
+            metrics.reject(provider, error.code)
+            _log(event="webhook_rejected", provider=provider, code=error.code)
+            return 400, {
+                "error": {
+                    "code": "INVALID_SIGNATURE"
+                    if isinstance(error, InvalidSignature)
+                    else error.code,
+                    "message": error.message,
+                    "details": {},
+                }
+            }
+        raw = body.decode("utf-8")
+        try:
+            status, duplicate = app_context.run(lambda s: inbox.store_and_apply(s, event, raw))
+        except Exception as error:  # keep the event for replay, and let the provider retry
+            message = inbox.error_text(error)
+            try:
+                app_context.run(lambda s: inbox.record_failure(s, event, raw, message))
+            except Exception as inner:  # database down: nothing stored, provider retries
+                message += f"; not stored: {type(inner).__name__}"
+            metrics.observe(provider, event.type, "failed", time.perf_counter() - started)
+            _log(
+                event="webhook_failed",
+                provider=provider,
+                type=event.type,
+                key=event.key,
+                error=message,
+            )
+            return 500, {
+                "error": {
+                    "code": getattr(error, "code", "INTERNAL_ERROR"),
+                    "message": message,
+                    "details": {},
+                }
+            }
+        elapsed = time.perf_counter() - started
+        outcome = "duplicate" if duplicate else status
+        metrics.observe(provider, event.type, outcome, elapsed)
+        _log(
+            event="webhook",
+            provider=provider,
+            type=event.type,
+            key=event.key,
+            outcome=outcome,
+            ms=round(elapsed * 1000, 2),
+        )
+        return 200, {"received": True, "status": status, "duplicate": duplicate}
+
+    async def receive(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        if provider not in ("stripe", "paystack"):
+            return _error(404, "NOT_FOUND", f"no webhook endpoint for {provider}")
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except TooLarge:
+            metrics.reject(provider, "TOO_LARGE")
+            return _error(413, "VALIDATION_ERROR", "request body is too large")
+        header = "stripe-signature" if provider == "stripe" else "x-paystack-signature"
+        status, payload = await run_in_threadpool(
+            process, provider, body, request.headers.get(header)
+        )
+        return JSONResponse(payload, status)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def readyz(_: Request) -> Response:
+        from legato_pay.store.engine import ping
+
+        try:
+            await run_in_threadpool(lambda: ping(app_context.engine))
+        except (LegatoError, Exception) as error:
+            return JSONResponse({"ok": False, "error": type(error).__name__}, 503)
+        return JSONResponse({"ok": True})
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/{provider}", receive, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+        ]
+    )
+    app.state.context = app_context
+    app.state.metrics = metrics
+    return app
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn factory for worker processes: everything comes from LEGATO_* variables."""
+    configure_logging()
+    return create_app()

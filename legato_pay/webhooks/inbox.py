@@ -1,0 +1,207 @@
+"""The exactly-once inbox.
+
+An event is inserted (unique per provider and event key) and applied in the same database
+transaction as its ledger effect; only then is it acknowledged. A repeat delivery, or the same
+event at two listener processes at once, finds the row already there (PostgreSQL makes the
+second insert wait for the first transaction) and applies nothing. An event whose handler
+failed is kept as ``failed`` so a later delivery or ``webhooks replay`` applies it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from legato_pay.errors import InvalidInput, LegatoError, NotFound
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.store.engine import insert_ignore
+from legato_pay.store.webhook_models import WebhookEvent
+
+EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
+STATUSES = ("received", "applied", "ignored", "flagged", "failed", "stored")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    provider: str
+    key: str
+    type: str
+    object_ref: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a handler did: ``applied``, ``ignored`` (nothing to do), ``flagged`` (needs a
+    person, e.g. amount mismatch), or ``stored`` (kept for work that reads it later)."""
+
+    status: str
+    message: str = ""
+
+
+def parse_stripe(event: dict[str, Any]) -> ParsedEvent:
+    event_id = event.get("id")
+    event_type = event.get("type")
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        raise InvalidInput("a Stripe event needs string id and type")
+    obj = (event.get("data") or {}).get("object") or {}
+    return ParsedEvent("stripe", event_id, event_type, obj.get("id"), event)
+
+
+def parse_paystack(event: dict[str, Any]) -> ParsedEvent:
+    """Paystack events carry no id: the key is the event name, the object's id or reference,
+    and its status, so a retry of the same notification dedups and a new state does not."""
+    event_type = event.get("event")
+    data = event.get("data")
+    if not isinstance(event_type, str) or not isinstance(data, dict):
+        raise InvalidInput("a Paystack event needs an event name and a data object")
+    reference = data.get("reference") or data.get("transfer_code")
+    object_id = data.get("id") or reference or data.get("transaction_reference")
+    status = data.get("status", "")
+    if object_id is None:
+        raise InvalidInput("a Paystack event's data needs an id or reference")
+    key = f"{event_type}:{object_id}:{status}"
+    return ParsedEvent("paystack", key, event_type, str(reference or object_id), event)
+
+
+def store_and_apply(session: Session, event: ParsedEvent, raw_body: str) -> tuple[str, bool]:
+    """Store the event and apply it in this transaction. Returns (status, duplicate)."""
+    inserted = session.execute(
+        insert_ignore(session, EVENTS, ["provider", "event_key"]).values(
+            provider=event.provider,
+            event_key=event.key,
+            event_type=event.type,
+            object_ref=event.object_ref,
+            payload=raw_body,
+            status="received",
+            attempts=0,
+            received_at=utcnow(),
+        )
+    ).rowcount
+    row = session.execute(
+        select(EVENTS.c.id, EVENTS.c.status)
+        .where(EVENTS.c.provider == event.provider, EVENTS.c.event_key == event.key)
+        .with_for_update()
+    ).one()
+    if not inserted and row.status != "failed":
+        return row.status, True
+    return _apply(session, row.id, event), not inserted
+
+
+def _apply(session: Session, event_id: int, event: ParsedEvent) -> str:
+    from legato_pay.webhooks.handlers import handle
+
+    outcome = handle(session, event)
+    session.execute(
+        update(EVENTS)
+        .where(EVENTS.c.id == event_id)
+        .values(
+            status=outcome.status,
+            outcome=outcome.message or None,
+            attempts=EVENTS.c.attempts + 1,
+            applied_at=utcnow(),
+            last_error=None,
+        )
+    )
+    return outcome.status
+
+
+def record_failure(session: Session, event: ParsedEvent, raw_body: str, error: str) -> None:
+    """Keep an event whose handler failed, so nothing acknowledged-or-not is lost."""
+    session.execute(
+        insert_ignore(session, EVENTS, ["provider", "event_key"]).values(
+            provider=event.provider,
+            event_key=event.key,
+            event_type=event.type,
+            object_ref=event.object_ref,
+            payload=raw_body,
+            status="failed",
+            attempts=0,
+            received_at=utcnow(),
+        )
+    )
+    session.execute(
+        update(EVENTS)
+        .where(EVENTS.c.provider == event.provider, EVENTS.c.event_key == event.key)
+        .where(EVENTS.c.status.in_(["failed", "received"]))
+        .values(status="failed", attempts=EVENTS.c.attempts + 1, last_error=error[:2000])
+    )
+
+
+def parse_stored(provider: str, payload: str) -> ParsedEvent:
+    data = json.loads(payload)
+    return parse_stripe(data) if provider == "stripe" else parse_paystack(data)
+
+
+def replay(session: Session, event_id: int) -> dict[str, Any]:
+    """Reapply a stored event. Idempotent: handlers credit a payment once however often."""
+    row = session.execute(select(EVENTS).where(EVENTS.c.id == event_id)).first()
+    if row is None:
+        raise NotFound(f"no webhook event {event_id}", details={"id": event_id})
+    status = _apply(session, row.id, parse_stored(row.provider, row.payload))
+    return {"id": row.id, "provider": row.provider, "type": row.event_type, "status": status}
+
+
+def failed_ids(session: Session) -> list[int]:
+    return list(
+        session.execute(
+            select(EVENTS.c.id).where(EVENTS.c.status == "failed").order_by(EVENTS.c.id)
+        ).scalars()
+    )
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "provider": row.provider,
+        "event_key": row.event_key,
+        "type": row.event_type,
+        "object_ref": row.object_ref,
+        "status": row.status,
+        "outcome": row.outcome,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "received_at": _iso(row.received_at),
+        "applied_at": _iso(row.applied_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return as_utc(moment).isoformat() if moment else None  # type: ignore[union-attr]
+
+
+def list_events(
+    session: Session,
+    *,
+    status: str | None = None,
+    provider: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(
+            f"status must be one of {', '.join(STATUSES)}", details={"status": status}
+        )
+    query = select(EVENTS).order_by(EVENTS.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(EVENTS.c.status == status)
+    if provider:
+        query = query.where(EVENTS.c.provider == provider)
+    return [_summary(row) for row in session.execute(query)]
+
+
+def show_event(session: Session, event_id: int) -> dict[str, Any]:
+    row = session.execute(select(EVENTS).where(EVENTS.c.id == event_id)).first()
+    if row is None:
+        raise NotFound(f"no webhook event {event_id}", details={"id": event_id})
+    return {**_summary(row), "payload": json.loads(row.payload)}
+
+
+def error_text(error: BaseException) -> str:
+    if isinstance(error, LegatoError):
+        return f"{error.code}: {error.message}"
+    return f"{type(error).__name__}: {error}"
