@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.store.engine import insert_ignore
+from legato_pay.store.engine import insert_if_absent
 from legato_pay.store.reader_models import User
 
 USERS = User.__table__  # type: ignore[attr-defined]
@@ -61,11 +61,9 @@ def add_user(
         raise InvalidInput(
             f"user kind must be one of {', '.join(USER_KINDS)}", details={"kind": kind}
         )
-    inserted = session.execute(
-        insert_ignore(session, USERS, ["id"]).values(
-            id=user_id, kind=kind, email=email, name=name, created_at=utcnow()
-        )
-    ).rowcount
+    inserted = insert_if_absent(
+        session, USERS, ["id"], id=user_id, kind=kind, email=email, name=name, created_at=utcnow()
+    )
     user = get_user(session, user_id)
     if not inserted and not (exist_ok and user.kind == kind):
         raise AlreadyExists(

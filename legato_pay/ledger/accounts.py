@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
 from legato_pay.ledger.types import Account, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
-from legato_pay.store.engine import insert_ignore, on_commit
+from legato_pay.store.engine import insert_if_absent, on_commit
 from legato_pay.store.models import LedgerAccount
 
 ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
@@ -81,21 +81,22 @@ def open_account(
         )
     if normal_side not in ("debit", "credit"):
         raise InvalidInput("normal side must be debit or credit", details={"side": normal_side})
-    inserted = session.execute(
-        insert_ignore(session, ACCOUNTS, ["code"]).values(
-            code=code,
-            currency=currency,
-            normal_side=normal_side,
-            no_overdraft=no_overdraft,
-            hot=hot,
-            metadata_json=json.dumps(metadata, sort_keys=True) if metadata else None,
-            created_at=utcnow(),
-            debits_posted=0,
-            credits_posted=0,
-            debits_pending=0,
-            credits_pending=0,
-        )
-    ).rowcount
+    inserted = insert_if_absent(
+        session,
+        ACCOUNTS,
+        ["code"],
+        code=code,
+        currency=currency,
+        normal_side=normal_side,
+        no_overdraft=no_overdraft,
+        hot=hot,
+        metadata_json=json.dumps(metadata, sort_keys=True) if metadata else None,
+        created_at=utcnow(),
+        debits_posted=0,
+        credits_posted=0,
+        debits_pending=0,
+        credits_pending=0,
+    )
     account = get_account(session, code)
     if not inserted:
         same = (account.currency, account.no_overdraft, account.hot, account.normal_side) == (

@@ -181,3 +181,13 @@ def insert_ignore(session: Session, table, conflict_columns: list[str]):  # type
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+
+
+def insert_if_absent(session: Session, table, conflict_columns: list[str], **values) -> bool:  # type: ignore[no-untyped-def]
+    """Insert a row unless one with the same unique columns exists; True if this call inserted.
+
+    Decided by ``RETURNING`` rather than ``rowcount``, which psycopg reports as -1 here.
+    """
+    statement = insert_ignore(session, table, conflict_columns).values(**values)
+    returned = session.execute(statement.returning(*[table.c[c] for c in conflict_columns]))
+    return returned.first() is not None

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.store.engine import insert_ignore
+from legato_pay.store.engine import insert_if_absent, insert_ignore
 from legato_pay.store.webhook_models import WebhookEvent
 
 EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
@@ -71,18 +71,19 @@ def parse_paystack(event: dict[str, Any]) -> ParsedEvent:
 
 def store_and_apply(session: Session, event: ParsedEvent, raw_body: str) -> tuple[str, bool]:
     """Store the event and apply it in this transaction. Returns (status, duplicate)."""
-    inserted = session.execute(
-        insert_ignore(session, EVENTS, ["provider", "event_key"]).values(
-            provider=event.provider,
-            event_key=event.key,
-            event_type=event.type,
-            object_ref=event.object_ref,
-            payload=raw_body,
-            status="received",
-            attempts=0,
-            received_at=utcnow(),
-        )
-    ).rowcount
+    inserted = insert_if_absent(
+        session,
+        EVENTS,
+        ["provider", "event_key"],
+        provider=event.provider,
+        event_key=event.key,
+        event_type=event.type,
+        object_ref=event.object_ref,
+        payload=raw_body,
+        status="received",
+        attempts=0,
+        received_at=utcnow(),
+    )
     row = session.execute(
         select(EVENTS.c.id, EVENTS.c.status)
         .where(EVENTS.c.provider == event.provider, EVENTS.c.event_key == event.key)
