@@ -1,4 +1,9 @@
-"""Payment gateways behind one protocol: ``sandbox`` (offline default), ``stripe``, ``paystack``."""
+"""Payment gateways behind one protocol: ``sandbox`` (offline default), ``stripe``, ``paystack``.
+
+Each implementation is imported only when asked for (``stripe`` is a heavy import). Stripe and
+Paystack read their keys from the environment (``STRIPE_SECRET_KEY``, ``PAYSTACK_SECRET_KEY``,
+…) and refuse keys of the other mode (``PAYMENT_GATEWAY_MODE`` / ``gateways.mode``).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from legato_pay.errors import GatewayUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
-    from legato_pay.gateways.base import Gateway
+    from legato_pay.gateways.base import Gateway, TransferGateway
 
 GATEWAY_NAMES = ("sandbox", "stripe", "paystack")
+#: The gateways that implement ``TransferGateway`` (payouts).
+TRANSFER_GATEWAY_NAMES = ("stripe", "paystack")
 
 
 def choose_gateway_name(app: AppContext, currency: str, requested: str | None = None) -> str:
@@ -26,11 +33,31 @@ def choose_gateway_name(app: AppContext, currency: str, requested: str | None = 
 
 
 def get_gateway(app: AppContext, name: str) -> Gateway:
+    """Build the named gateway; a missing or wrong-mode key is a ``ConfigError`` naming the
+    environment variable (never its value). Stripe/Paystack gateways hold an HTTP connection
+    pool: ``close()`` them when done (they also close themselves when garbage-collected)."""
     if name == "sandbox":
         from legato_pay.gateways.sandbox import SandboxGateway
 
         return SandboxGateway(app.engine)
-    raise GatewayUnavailable(
-        f"the {name} gateway is not available in this build yet; use --gateway sandbox",
-        details={"gateway": name},
+    if name == "stripe":
+        from legato_pay.gateways.stripe import StripeGateway
+
+        return StripeGateway.from_env(app.settings.gateways)
+    if name == "paystack":
+        from legato_pay.gateways.paystack import PaystackGateway
+
+        return PaystackGateway.from_env(app.settings.gateways)
+    raise InvalidInput(
+        f"unknown gateway {name!r}", details={"gateway": name, "known": list(GATEWAY_NAMES)}
     )
+
+
+def get_transfer_gateway(app: AppContext, name: str) -> TransferGateway:
+    """A gateway that can pay out; the sandbox cannot (yet), so asking it is refused."""
+    if name not in TRANSFER_GATEWAY_NAMES:
+        raise GatewayUnavailable(
+            f"the {name} gateway cannot make transfers; use " + " or ".join(TRANSFER_GATEWAY_NAMES),
+            details={"gateway": name, "known": list(TRANSFER_GATEWAY_NAMES)},
+        )
+    return get_gateway(app, name)  # type: ignore[return-value]

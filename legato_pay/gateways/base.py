@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 #: Normalised payment statuses every gateway maps its own onto.
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
+#: Normalised refund statuses.
+REFUND_STATUSES = ("pending", "succeeded", "failed")
+#: Normalised transfer/payout statuses; ``otp_required`` waits for ``finalize_transfer`` (Paystack).
+TRANSFER_STATUSES = ("pending", "succeeded", "failed", "otp_required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,63 @@ class RefundResult:
     currency: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecipientDetails:
+    """Where a transfer goes. ``recipient_code`` (Paystack ``RCP_…``) skips recipient setup."""
+
+    name: str
+    account_number: str
+    bank_code: str
+    type: str = "nuban"
+    recipient_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """A payout: money leaves the platform's balance for a bank account.
+
+    Stripe pays out to the account's own bank account and ignores ``recipient``; Paystack sets
+    up (or reuses) a transfer recipient first.
+    """
+
+    reference: str
+    amount: int
+    currency: str
+    recipient: RecipientDetails
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    provider: str
+    reference: str
+    provider_transfer_id: str | None
+    status: str  # one of TRANSFER_STATUSES
+    amount: int
+    currency: str
+    raw_status: str | None = None
+    failure_reason: str | None = None
+    recipient_code: str | None = None
+
+
+def provider_error_details(
+    provider: str,
+    *,
+    http_status: int | None = None,
+    request_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``details`` of a wrapped provider error: what an operator needs, never a key."""
+    details: dict[str, Any] = {
+        "provider": provider,
+        "http_status": http_status,
+        "request_id": request_id,
+    }
+    details.update({key: value for key, value in extra.items() if value is not None})
+    return details
+
+
 class Gateway(Protocol):
     name: str
 
@@ -76,6 +137,19 @@ class Gateway(Protocol):
         currency: str,
         idempotency_key: str,
     ) -> RefundResult: ...
+
+
+class TransferGateway(Gateway, Protocol):
+    """A gateway that can also pay out (Stripe payouts, Paystack transfers).
+
+    Kept apart from ``Gateway`` so the offline sandbox, which has no transfers, still fits it.
+    """
+
+    def create_transfer(self, request: TransferRequest) -> TransferResult: ...
+
+    def verify_transfer(
+        self, reference: str, provider_transfer_id: str | None = None
+    ) -> TransferResult: ...
 
 
 def describe(result: Any) -> dict[str, Any]:

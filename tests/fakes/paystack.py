@@ -1,0 +1,550 @@
+"""A stateful fake of the Paystack API, answering the way GATEWAYS.md says Paystack does.
+
+Use it over real HTTP (``with fake.serve() as base_url``) or in-process
+(``httpx.Client(transport=fake.transport())``). What it models:
+
+* ``POST /transaction/initialize`` → pending transaction, ``authorization_url``; a reused
+  reference → 400 ``duplicate_reference``. ``GET /transaction/verify/{ref}`` answers 200 for
+  failed payments too (read ``data.status``); unknown → 400 ``transaction_not_found``.
+* ``POST /refund`` → ``pending`` refund (only of a paid transaction, at most what is left).
+* ``POST /transferrecipient`` → 201 ``RCP_…`` (the same account gets the same code back).
+* ``POST /transfer`` → ``pending`` (or ``otp`` when ``fake.otp_required``), ``TRF_…``;
+  ``POST /transfer/finalize_transfer`` with ``fake.otp_code``; ``GET /transfer/verify/{ref}``.
+  A reused transfer reference → 400 ``duplicate_reference`` (an assumption: GATEWAYS.md only
+  says transfer references are unique; the client must not pay twice either way).
+* Bearer auth with the fake's secret key, else 401.
+
+Test hooks, in process or over HTTP for subprocesses (``POST /_fake/transactions/{ref}`` with
+``{"status", "amount", "currency", "gateway_response"}``, ``POST /_fake/transfers/{ref}``,
+``POST /_fake/refunds/{id}`` with ``{"status"}``): ``settle``, ``set_transfer_status``,
+``set_refund_status``; ``fail_next`` queues error answers, ``delay_seconds`` slows answers.
+Every request is recorded in ``fake.requests`` (method, path, JSON body, never headers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+CURRENCIES = ("NGN", "GHS", "ZAR", "KES", "USD")
+TRANSACTION_STATUSES = (
+    "abandoned",
+    "failed",
+    "ongoing",
+    "pending",
+    "processing",
+    "queued",
+    "reversed",
+    "success",
+)
+TRANSFER_STATUSES = (
+    "pending",
+    "success",
+    "failed",
+    "otp",
+    "abandoned",
+    "reversed",
+    "blocked",
+    "rejected",
+    "received",
+)
+_TRANSACTION_REF = re.compile(r"[A-Za-z0-9.=-]+")
+_TRANSFER_REF = re.compile(r"[a-z0-9_-]+")
+
+Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    body: Any
+
+
+def _ok(data: Any, message: str = "OK", status: int = 200) -> Answer:
+    return status, {"status": True, "message": message, "data": data}
+
+
+def _error(
+    status: int, message: str, *, code: str | None = None, type: str = "validation_error"
+) -> Answer:
+    body: dict[str, Any] = {"status": False, "message": message, "type": type}
+    if code:
+        body["code"] = code
+    return status, body
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+class FakePaystack:
+    """One fake Paystack integration: its transactions, refunds, recipients and transfers."""
+
+    def __init__(
+        self,
+        secret_key: str = "sk_test_fakepaystack",
+        *,
+        initial_status: str = "pending",
+        transfer_status: str = "pending",
+    ) -> None:
+        self.secret_key = secret_key
+        self.initial_status = initial_status
+        self.transfer_status = transfer_status
+        self.otp_required = False
+        self.otp_code = "123456"
+        self.delay_seconds = 0.0
+        self.transactions: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[int, dict[str, Any]] = {}
+        self.recipients: dict[str, dict[str, Any]] = {}
+        self.transfers: dict[str, dict[str, Any]] = {}
+        self.requests: list[RecordedRequest] = []
+        self._failures: list[tuple[int, str]] = []
+        self._ids = itertools.count(1_000_001)
+        self._lock = threading.RLock()
+
+    # -- test hooks -----------------------------------------------------------------------------
+
+    def fail_next(
+        self, status: int = 503, times: int = 1, message: str = "Service unavailable"
+    ) -> None:
+        """Answer the next ``times`` API calls with ``status`` (after recording them)."""
+        with self._lock:
+            self._failures.extend([(status, message)] * times)
+
+    def transaction(self, reference: str) -> dict[str, Any]:
+        """By Paystack reference, or by the project's reference kept in ``metadata.reference``."""
+        with self._lock:
+            if reference in self.transactions:
+                return self.transactions[reference]
+            for txn in self.transactions.values():
+                if (txn.get("metadata") or {}).get("reference") == reference:
+                    return txn
+        raise KeyError(f"no fake Paystack transaction {reference!r}")
+
+    def settle(
+        self,
+        reference: str,
+        status: str = "success",
+        *,
+        amount: int | None = None,
+        currency: str | None = None,
+        gateway_response: str | None = None,
+    ) -> dict[str, Any]:
+        """What the payer did at checkout: ``success`` (optionally paying another amount or
+        currency), ``failed``, ``abandoned``, …"""
+        if status not in TRANSACTION_STATUSES:
+            raise ValueError(f"not a Paystack transaction status: {status}")
+        with self._lock:
+            txn = self.transaction(reference)
+            txn["status"] = status
+            if amount is not None:
+                txn["amount"] = amount
+            if currency is not None:
+                txn["currency"] = currency
+            txn["gateway_response"] = gateway_response or {
+                "success": "Successful",
+                "failed": "Declined",
+                "abandoned": "The transaction was not completed",
+            }.get(status, status.capitalize())
+            if status == "success":
+                txn["paid_at"] = _now()
+                txn["channel"] = "card"
+                txn["fees"] = min(txn["amount"] * 15 // 1000 + 10000, 200000)
+            return dict(txn)
+
+    def set_transfer_status(self, reference: str, status: str) -> dict[str, Any]:
+        if status not in TRANSFER_STATUSES:
+            raise ValueError(f"not a Paystack transfer status: {status}")
+        with self._lock:
+            transfer = self.transfers[reference]
+            transfer["status"] = status
+            transfer["updatedAt"] = _now()
+            return dict(transfer)
+
+    def set_refund_status(self, refund_id: int, status: str) -> dict[str, Any]:
+        with self._lock:
+            refund = self.refunds[int(refund_id)]
+            refund["status"] = status
+            return dict(refund)
+
+    def count(self, method: str, path: str) -> int:
+        """How many requests came in for ``method`` on ``path`` (a prefix if it ends in ``/``)."""
+        return sum(
+            1
+            for r in self.requests
+            if r.method == method
+            and (r.path == path or (path.endswith("/") and r.path.startswith(path)))
+        )
+
+    # -- webhook payloads -----------------------------------------------------------------------
+
+    def charge_event(self, reference: str) -> dict[str, Any]:
+        """The ``charge.success`` body Paystack would send for a transaction as it stands."""
+        return {
+            "event": "charge.success",
+            "data": self._transaction_view(self.transaction(reference)),
+        }
+
+    def transfer_event(self, reference: str) -> dict[str, Any]:
+        """``transfer.success`` / ``transfer.failed`` / ``transfer.reversed`` for a transfer."""
+        data = self._transfer_view(self.transfers[reference])
+        return {"event": f"transfer.{data['status']}", "data": data}
+
+    def refund_event(self, refund_id: int) -> dict[str, Any]:
+        """``refund.<status>``; like Paystack, the amount comes as a string here."""
+        refund = self.refunds[int(refund_id)]
+        data = {
+            "status": refund["status"],
+            "transaction_reference": refund["transaction"]["reference"],
+            "refund_reference": f"RF_{refund['id']}",
+            "amount": str(refund["amount"]),
+            "currency": refund["currency"],
+            "id": refund["id"],
+        }
+        return {"event": f"refund.{refund['status']}", "data": data}
+
+    # -- the API --------------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        """Answer one request: (HTTP status, JSON body)."""
+        path = unquote(urlsplit(target).path)
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            payload = body.decode("utf-8", "replace")
+        with self._lock:
+            self.requests.append(RecordedRequest(method, path, payload))
+            if path.startswith("/_fake/"):
+                return self._hook(method, path, payload if isinstance(payload, dict) else {})
+            if headers.get("authorization") != f"Bearer {self.secret_key}":
+                return _error(401, "Invalid key", type="api_error")
+            if self._failures:
+                status, message = self._failures.pop(0)
+                return _error(status, message, type="api_error")
+            if payload is not None and not isinstance(payload, dict):
+                return _error(400, "Invalid JSON body")
+            data = payload or {}
+            routes = {
+                ("POST", "/transaction/initialize"): self._initialize,
+                ("POST", "/refund"): self._refund,
+                ("POST", "/transferrecipient"): self._recipient,
+                ("POST", "/transfer"): self._transfer,
+                ("POST", "/transfer/finalize_transfer"): self._finalize,
+            }
+            if (method, path) in routes:
+                return routes[(method, path)](data)
+            if method == "GET" and path.startswith("/transaction/verify/"):
+                return self._verify(path.removeprefix("/transaction/verify/"))
+            if method == "GET" and path.startswith("/transfer/verify/"):
+                return self._verify_transfer(path.removeprefix("/transfer/verify/"))
+            return _error(404, f"Route not found: {method} {path}", type="api_error")
+
+    def _initialize(self, data: dict[str, Any]) -> Answer:
+        email, amount = data.get("email"), data.get("amount")
+        if not email or "@" not in str(email):
+            return _error(400, "Invalid Email Address Passed")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            return _error(400, "Invalid Amount Sent")
+        currency = data.get("currency") or "NGN"
+        if currency not in CURRENCIES:
+            return _error(400, "Currency not supported by merchant", code="unsupported_currency")
+        reference = data.get("reference") or f"T{secrets.token_hex(7)}"
+        if not _TRANSACTION_REF.fullmatch(reference):
+            return _error(400, "Invalid transaction reference", code="invalid_reference")
+        if reference in self.transactions:
+            return _error(400, "Duplicate Transaction Reference", code="duplicate_reference")
+        access_code = secrets.token_hex(8)
+        self.transactions[reference] = {
+            "id": next(self._ids),
+            "reference": reference,
+            "status": self.initial_status,
+            "amount": amount,
+            "requested_amount": amount,
+            "currency": currency,
+            "email": email,
+            "metadata": data.get("metadata") or {},
+            "gateway_response": "Pending",
+            "paid_at": None,
+            "channel": None,
+            "fees": None,
+            "refunded": 0,
+            "access_code": access_code,
+            "created_at": _now(),
+        }
+        return _ok(
+            {
+                "authorization_url": f"https://checkout.paystack.test/{access_code}",
+                "access_code": access_code,
+                "reference": reference,
+            },
+            "Authorization URL created",
+        )
+
+    def _transaction_view(self, txn: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "id": txn["id"],
+            "domain": "test",
+            "status": txn["status"],
+            "reference": txn["reference"],
+            "amount": txn["amount"],
+            "currency": txn["currency"],
+            "gateway_response": txn["gateway_response"],
+            "paid_at": txn["paid_at"],
+            "created_at": txn["created_at"],
+            "channel": txn["channel"],
+            "fees": txn["fees"],
+            "customer": {"email": txn["email"], "customer_code": f"CUS_{txn['id']}"},
+            "metadata": txn["metadata"],
+            "requested_amount": txn["requested_amount"],
+        }
+
+    def _verify(self, reference: str) -> Answer:
+        txn = self.transactions.get(reference)
+        if txn is None:
+            return _error(400, "Transaction reference not found", code="transaction_not_found")
+        return _ok(self._transaction_view(txn), "Verification successful")
+
+    def _refund(self, data: dict[str, Any]) -> Answer:
+        key = str(data.get("transaction", ""))
+        txn = self.transactions.get(key) or next(
+            (t for t in self.transactions.values() if str(t["id"]) == key), None
+        )
+        if txn is None:
+            return _error(404, "Transaction not found", code="transaction_not_found")
+        if txn["status"] != "success":
+            return _error(400, "Cannot refund a transaction that was not successful")
+        left = txn["amount"] - txn["refunded"]
+        amount = data.get("amount", left)
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            return _error(400, "Invalid amount")
+        if amount > left:
+            return _error(400, "Refund amount cannot be greater than the amount left to refund")
+        if data.get("currency") not in (None, txn["currency"]):
+            return _error(400, "Currency does not match the transaction's")
+        txn["refunded"] += amount
+        refund = {
+            "id": next(self._ids),
+            "transaction": {
+                "id": txn["id"],
+                "reference": txn["reference"],
+                "amount": txn["amount"],
+            },
+            "amount": amount,
+            "deducted_amount": 0,
+            "currency": txn["currency"],
+            "channel": txn["channel"],
+            "merchant_note": data.get("merchant_note"),
+            "customer_note": data.get("customer_note"),
+            "status": "pending",
+            "createdAt": _now(),
+        }
+        self.refunds[refund["id"]] = refund
+        return _ok(dict(refund), "Refund has been queued for processing")
+
+    def _recipient(self, data: dict[str, Any]) -> Answer:
+        for field in ("type", "name", "account_number", "bank_code"):
+            if not data.get(field):
+                return _error(400, f"{field} is required")
+        if not str(data["account_number"]).isdigit():
+            return _error(400, "Cannot resolve account", code="invalid_account")
+        key = f"{data['type']}:{data['bank_code']}:{data['account_number']}"
+        if key not in self.recipients:
+            number = next(self._ids)
+            self.recipients[key] = {
+                "id": number,
+                "recipient_code": f"RCP_{secrets.token_hex(8)}",
+                "type": data["type"],
+                "name": data["name"],
+                "currency": data.get("currency") or "NGN",
+                "active": True,
+                "details": {
+                    "account_number": data["account_number"],
+                    "account_name": data["name"],
+                    "bank_code": data["bank_code"],
+                },
+                "createdAt": _now(),
+            }
+        return _ok(dict(self.recipients[key]), "Transfer recipient created successfully", 201)
+
+    def _recipient_by_code(self, code: str) -> dict[str, Any] | None:
+        return next((r for r in self.recipients.values() if r["recipient_code"] == code), None)
+
+    def _transfer(self, data: dict[str, Any]) -> Answer:
+        amount, reference = data.get("amount"), data.get("reference")
+        if data.get("source") != "balance":
+            return _error(400, "Invalid source")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            return _error(400, "Invalid amount")
+        recipient = self._recipient_by_code(str(data.get("recipient")))
+        if recipient is None:
+            return _error(400, "Recipient specified is invalid", code="invalid_recipient")
+        if not reference or not _TRANSFER_REF.fullmatch(reference):
+            return _error(400, "Invalid transfer reference", code="invalid_reference")
+        if reference in self.transfers:
+            return _error(400, "Duplicate Transfer Reference", code="duplicate_reference")
+        status = "otp" if self.otp_required else self.transfer_status
+        transfer = {
+            "id": next(self._ids),
+            "transfer_code": f"TRF_{secrets.token_hex(8)}",
+            "reference": reference,
+            "amount": amount,
+            "currency": data.get("currency") or "NGN",
+            "source": "balance",
+            "reason": data.get("reason"),
+            "recipient": recipient["id"],
+            "status": status,
+            "failures": None,
+            "createdAt": _now(),
+            "updatedAt": _now(),
+        }
+        self.transfers[reference] = transfer
+        message = (
+            "Transfer requires OTP to continue" if status == "otp" else "Transfer has been queued"
+        )
+        return _ok(dict(transfer), message)
+
+    def _finalize(self, data: dict[str, Any]) -> Answer:
+        code = data.get("transfer_code")
+        transfer = next((t for t in self.transfers.values() if t["transfer_code"] == code), None)
+        if transfer is None:
+            return _error(400, "Transfer code is invalid", code="transfer_not_found")
+        if transfer["status"] != "otp":
+            return _error(400, "Transfer is not currently awaiting OTP")
+        if str(data.get("otp")) != self.otp_code:
+            return _error(400, "Invalid OTP", code="invalid_otp")
+        transfer["status"] = "success"
+        transfer["updatedAt"] = _now()
+        return _ok(dict(transfer), "Transfer has been queued")
+
+    def _transfer_view(self, transfer: Mapping[str, Any]) -> dict[str, Any]:
+        recipient = next(r for r in self.recipients.values() if r["id"] == transfer["recipient"])
+        return {**transfer, "recipient": dict(recipient)}
+
+    def _verify_transfer(self, reference: str) -> Answer:
+        transfer = self.transfers.get(reference)
+        if transfer is None:
+            return _error(400, "Transfer not found", code="transfer_not_found")
+        return _ok(self._transfer_view(transfer), "Transfer retrieved")
+
+    def _hook(self, method: str, path: str, data: dict[str, Any]) -> Answer:
+        kind, _, key = path.removeprefix("/_fake/").partition("/")
+        try:
+            if method == "POST" and kind == "transactions":
+                return _ok(
+                    self.settle(
+                        key,
+                        data.get("status", "success"),
+                        amount=data.get("amount"),
+                        currency=data.get("currency"),
+                        gateway_response=data.get("gateway_response"),
+                    )
+                )
+            if method == "POST" and kind == "transfers":
+                return _ok(self.set_transfer_status(key, data.get("status", "success")))
+            if method == "POST" and kind == "refunds":
+                return _ok(self.set_refund_status(int(key), data.get("status", "processed")))
+        except (KeyError, ValueError) as exc:
+            return _error(404, str(exc))
+        return _error(404, f"no fake hook {method} {path}")
+
+    # -- serving --------------------------------------------------------------------------------
+
+    def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
+        return self.handle(method, target, headers, body)
+
+    def transport(self) -> httpx.MockTransport:
+        """In-process: an httpx transport answering from this fake (wrap it to inject faults)."""
+
+        def respond(request: httpx.Request) -> httpx.Response:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            status, body = self._answer(
+                request.method, request.url.raw_path.decode(), headers, request.read()
+            )
+            return httpx.Response(status, json=body)
+
+        return httpx.MockTransport(respond)
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """Serve over HTTP on a free local port in a thread; yields the base URL."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _dispatch(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, answer = fake._answer(self.command, self.path, headers, body)
+                raw = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+
+            def log_message(self, *_: Any) -> None:  # quiet: tests read fake.requests instead
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that timed out and hung up is expected in timeout tests
+
+        server = Server(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fake-paystack", daemon=True
+        )
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+
+def sign_paystack_webhook(
+    event: Mapping[str, Any] | bytes, secret_key: str
+) -> tuple[bytes, dict[str, str]]:
+    """The raw body and headers Paystack sends: ``x-paystack-signature`` is the hex
+    HMAC-SHA512 of the raw body keyed with the secret API key."""
+    body = event if isinstance(event, bytes) else json.dumps(event).encode()
+    signature = hmac.new(secret_key.encode(), body, hashlib.sha512).hexdigest()
+    return body, {"content-type": "application/json", "x-paystack-signature": signature}
+
+
+def post_paystack_webhook(
+    url: str,
+    event: Mapping[str, Any] | bytes,
+    secret_key: str,
+    *,
+    client: Any | None = None,
+    timeout: float = 10,
+) -> httpx.Response:
+    """Sign ``event`` and POST it to ``url`` (with ``client``, e.g. a Starlette TestClient,
+    or a fresh httpx client)."""
+    body, headers = sign_paystack_webhook(event, secret_key)
+    if client is not None:
+        return client.post(url, content=body, headers=headers)  # type: ignore[no-any-return]
+    with httpx.Client(timeout=timeout) as http:
+        return http.post(url, content=body, headers=headers)
