@@ -58,8 +58,17 @@ def planned_steps(readers: int) -> int:
 def run_demo_day(
     app: AppContext, *, readers: int = 40, seed: int = 7, progress: Progress | None = None
 ) -> DemoSummary:
-    from legato_pay import access, content, engagement, fx, purchases, subscriptions, tips, users
-    from legato_pay import ledger
+    from legato_pay import (
+        access,
+        content,
+        engagement,
+        fx,
+        ledger,
+        purchases,
+        subscriptions,
+        tips,
+        users,
+    )
 
     tick = progress or (lambda _: None)
     rng = random.Random(seed)
