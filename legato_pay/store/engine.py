@@ -96,9 +96,16 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
 
 
 def dispose_engines() -> None:
+    """Close every pool and forget what was learnt about the databases (schema checked, account
+    ids cached): for tools and tests that drop and recreate a database under the same URL."""
+    from legato_pay.ledger.accounts import clear_account_cache
+    from legato_pay.store.schema import forget_checked
+
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    forget_checked()
+    clear_account_cache()
 
 
 def _is_retryable(exc: BaseException) -> bool:

@@ -49,6 +49,10 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     return current_revision(engine)
 
 
+def forget_checked() -> None:
+    _checked.clear()
+
+
 def ensure_schema(engine: Engine) -> None:
     """Create or upgrade the schema of a new database; refuse to silently migrate a live one.
 
