@@ -2,6 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from commands.ledger import _parse_time
+from commands.output import emit, state
+
 app = typer.Typer(help="Writers' earnings and the refund hold.")
+
+
+@app.command("show")
+def show(writer_id: Annotated[str, typer.Argument()]) -> None:
+    """A writer's earnings per currency: posted, on hold (refund hold), reserved, available."""
+    from legato_pay.balances import writer_earnings
+
+    earnings = state().app.run(lambda s: writer_earnings(s, writer_id), write=False)
+    rows = [item.as_json() for item in earnings]
+    emit(
+        {"writer": writer_id, "earnings": rows},
+        rows=rows,
+        columns=["currency", "posted", "on_hold", "reserved", "available", "display"],
+        title=writer_id,
+        message=None if rows else f"{writer_id} has no earnings yet",
+    )
+
+
+@app.command("release")
+def release(
+    now: Annotated[
+        str | None, typer.Option("--now", help="Release holds matured by this time (ISO 8601).")
+    ] = None,
+) -> None:
+    """Post every writer-earnings hold whose refund hold is over (for cron)."""
+    from legato_pay.earnings import release_held_earnings
+    from legato_pay.ledger.types import utcnow
+
+    cli = state()
+    moment = _parse_time(now, "now") or utcnow()
+    released = cli.app.run(lambda s: release_held_earnings(s, actor=cli.app.actor, now=moment))
+    emit(
+        {"now": moment.isoformat(), "released": released, "count": len(released)},
+        message=f"released {len(released)} held earnings",
+        rows=[],
+    )

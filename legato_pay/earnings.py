@@ -60,7 +60,7 @@ def writer_share_entry(
     *,
     writer_id: str,
     source: str,
-    key: str,
+    key: str | None,
     reason: str,
     metadata: dict[str, Any] | None = None,
 ) -> EntrySpec | None:
