@@ -1,0 +1,966 @@
+"""Coin purchases: create at a gateway, verify and credit exactly once, refund with clawback.
+
+Gateway calls never run inside a database transaction. ``create_purchase`` records the pending
+purchase in one transaction, calls ``gateway.create_payment``, then stores what the payer needs
+(provider id, client secret, payment URL) in another. ``verify_purchase`` asks the gateway and
+then settles in one transaction.
+
+Crediting happens exactly once however often or concurrently a purchase is verified (CLI or
+webhook): one transaction makes a *conditional* status update (``pending``/``failed`` →
+``succeeded``, which only one transaction can win; PostgreSQL makes the others wait on the row
+and then match nothing) and posts ONE ledger entry keyed ``purchase:<reference>``::
+
+    gateway:<g>:<CUR>            debit   amount       cash now held at the gateway
+    platform:coin_sales:<CUR>    credit  amount
+    platform:coins:issuance      debit   coins+bonus  (COIN)
+    user:<u>:coins:paid          credit  coins
+    user:<u>:coins:bonus         credit  bonus
+
+A payment whose amount or currency differs from what was asked is ``flagged`` and credits
+nothing; a failed one is ``failed``; both are PAYMENT_FAILED (exit 7) after the status is saved.
+
+Refunds (full, or partial with ``amount``) reserve the amount on the purchase first (a conditional
+update, so concurrent refunds can never return more than was paid), call ``gateway.refund``
+with a per-refund idempotency key, then in one transaction claw the purchase's coins back:
+
+- coins due for a refund = ``floor(C × R_after / A) − floor(C × R_before / A)`` per bucket
+  (paid coins and bonus coins separately), where ``A`` is the amount paid and ``R`` the amount
+  refunded so far. A full refund therefore takes every coin; partial refunds that add up to the
+  whole take exactly every coin between them.
+- due coins come out of the reader's wallets (locked first): the matching bucket, then the
+  other one; whatever the wallets no longer hold was spent and is recorded as ``coins_lost``,
+  never as a negative wallet.
+- the refunded cash is split between the returned and the lost coins by largest remainder:
+  ``platform:coin_sales:<CUR>`` debit (returned share), ``platform:refund_losses:<CUR>`` debit
+  (spent share), ``gateway:<g>:<CUR>`` credit (the refund); coins go from the wallets back to
+  ``platform:coins:issuance``. One entry, keyed by the refund.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from legato_pay import chart
+from legato_pay.config import Settings
+from legato_pay.errors import (
+    GatewayError,
+    IdempotencyConflict,
+    InvalidAmount,
+    InvalidInput,
+    InvalidState,
+    LegatoError,
+    NotFound,
+)
+from legato_pay.gateways.base import PaymentRequest, PaymentStatus, RefundResult
+from legato_pay.ledger import EntrySpec, LegSpec, post_entries
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.money import allocate, format_amount, parse_amount
+from legato_pay.packages import money_json
+from legato_pay.store.engine import is_postgres
+from legato_pay.store.reader_models import Purchase, PurchaseRefund
+
+if TYPE_CHECKING:
+    from legato_pay.context import AppContext
+
+PURCHASES = Purchase.__table__  # type: ignore[attr-defined]
+REFUNDS = PurchaseRefund.__table__  # type: ignore[attr-defined]
+
+PURCHASE_STATUSES = ("pending", "succeeded", "failed", "flagged", "refunded", "partially_refunded")
+#: Statuses whose coins have been credited.
+CREDITED = ("succeeded", "partially_refunded", "refunded")
+#: Statuses a refund may start from.
+REFUNDABLE = ("succeeded", "partially_refunded")
+#: Statuses a gateway success may still credit from (a failed attempt can be retried and pay).
+CREDITABLE = ("pending", "failed")
+MAX_KEY_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RefundView:
+    id: int
+    reference: str
+    key: str
+    amount: int
+    currency: str
+    coins_clawed_back: int
+    coins_lost: int
+    gateway_refund_id: str | None
+    status: str  # requested | succeeded | failed
+    entry_id: int | None
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "key": self.key,
+            **money_json(self.amount, self.currency),
+            "coins_clawed_back": self.coins_clawed_back,
+            "coins_lost": self.coins_lost,
+            "gateway_refund_id": self.gateway_refund_id,
+            "status": self.status,
+            "entry_id": self.entry_id,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseView:
+    reference: str
+    idempotency_key: str | None
+    user_id: str
+    package_id: str
+    coins: int
+    bonus_coins: int
+    currency: str
+    amount: int
+    rate_id: int | None
+    rate: str | None
+    gateway: str
+    gateway_payment_id: str | None
+    client_secret: str | None
+    payment_url: str | None
+    payment_method: str | None
+    status: str
+    failure_reason: str | None
+    entry_id: int | None
+    refunded_amount: int
+    coins_clawed_back: int
+    coins_lost: int
+    created_at: datetime
+    updated_at: datetime
+    credited_at: datetime | None
+    refunds: tuple[RefundView, ...] = ()
+
+    @property
+    def total_coins(self) -> int:
+        return self.coins + self.bonus_coins
+
+    def as_json(self, *, refunds: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "reference": self.reference,
+            "idempotency_key": self.idempotency_key,
+            "user": self.user_id,
+            "package": self.package_id,
+            "status": self.status,
+            **money_json(self.amount, self.currency),
+            "coins": self.coins,
+            "bonus_coins": self.bonus_coins,
+            "total_coins": self.total_coins,
+            "rate_id": self.rate_id,
+            "rate": self.rate,
+            "gateway": self.gateway,
+            "provider_payment_id": self.gateway_payment_id,
+            "client_secret": self.client_secret,
+            "payment_url": self.payment_url,
+            "payment_method": self.payment_method,
+            "failure_reason": self.failure_reason,
+            "entry_id": self.entry_id,
+            "refunded": money_json(self.refunded_amount, self.currency),
+            "coins_clawed_back": self.coins_clawed_back,
+            "coins_lost": self.coins_lost,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "credited_at": self.credited_at.isoformat() if self.credited_at else None,
+        }
+        if refunds:
+            data["refunds"] = [refund.as_json() for refund in self.refunds]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    """What one verification did: ``credited`` is true only for the call that credited."""
+
+    purchase: PurchaseView
+    credited: bool
+    payment: PaymentStatus | None = None
+    error: LegatoError | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        verb = "credited" if self.credited else "no change"
+        return f"purchase {self.purchase.reference} {self.purchase.status} ({verb})"
+
+    def as_json(self) -> dict[str, Any]:
+        purchase = self.purchase
+        return {
+            "reference": purchase.reference,
+            "status": purchase.status,
+            "credited": self.credited,
+            "entry_id": purchase.entry_id,
+            "user": purchase.user_id,
+            **money_json(purchase.amount, purchase.currency),
+            "coins": purchase.coins,
+            "bonus_coins": purchase.bonus_coins,
+            "provider_payment_id": purchase.gateway_payment_id,
+            "paid": (
+                money_json(self.payment.amount, self.payment.currency)
+                if self.payment is not None and self.payment.status == "succeeded"
+                else None
+            ),
+            "failure_reason": purchase.failure_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    purchase: PurchaseView
+    price_source: str
+    replayed: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.purchase.as_json(refunds=False),
+            "price_source": self.price_source,
+            "replayed": self.replayed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    refund: RefundView
+    purchase: PurchaseView
+    replayed: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.refund.as_json(),
+            "purchase_status": self.purchase.status,
+            "refunded_total": money_json(self.purchase.refunded_amount, self.purchase.currency),
+            "replayed": self.replayed,
+        }
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _refund_view(row: Any, currency: str) -> RefundView:
+    reference = row.reference
+    key = row.idempotency_key[len(reference) + 1 :]
+    return RefundView(
+        id=row.id,
+        reference=reference,
+        key=key,
+        amount=row.amount,
+        currency=currency,
+        coins_clawed_back=row.coins_clawed_back,
+        coins_lost=row.coins_lost,
+        gateway_refund_id=row.gateway_refund_id,
+        status=row.status,
+        entry_id=row.entry_id,
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+    )
+
+
+def _purchase_view(session: Session, row: Any, *, with_refunds: bool = True) -> PurchaseView:
+    from legato_pay.fx import get_rate
+
+    rate = get_rate(session, row.rate_id) if row.rate_id is not None else None
+    refunds: tuple[RefundView, ...] = ()
+    if with_refunds:
+        refunds = tuple(
+            _refund_view(refund, row.currency)
+            for refund in session.execute(
+                select(REFUNDS).where(REFUNDS.c.reference == row.reference).order_by(REFUNDS.c.id)
+            )
+        )
+    return PurchaseView(
+        reference=row.reference,
+        idempotency_key=row.idempotency_key,
+        user_id=row.user_id,
+        package_id=row.package_id,
+        coins=row.coins,
+        bonus_coins=row.bonus_coins,
+        currency=row.currency,
+        amount=row.amount,
+        rate_id=row.rate_id,
+        rate=rate.rate if rate else None,
+        gateway=row.gateway,
+        gateway_payment_id=row.gateway_payment_id,
+        client_secret=row.client_secret,
+        payment_url=row.payment_url,
+        payment_method=row.payment_method,
+        status=row.status,
+        failure_reason=row.failure_reason,
+        entry_id=row.entry_id,
+        refunded_amount=row.refunded_amount,
+        coins_clawed_back=row.coins_clawed_back,
+        coins_lost=row.coins_lost,
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+        credited_at=as_utc(row.credited_at),
+        refunds=refunds,
+    )
+
+
+def _purchase_row(session: Session, reference: str, *, lock: bool = False) -> Any:
+    query = select(PURCHASES).where(PURCHASES.c.reference == reference)
+    if lock and is_postgres(session):
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"no purchase {reference}", details={"purchase": reference})
+    return row
+
+
+def get_purchase(session: Session, reference: str) -> PurchaseView:
+    return _purchase_view(session, _purchase_row(session, reference))
+
+
+def list_purchases(
+    session: Session, *, user_id: str | None = None, status: str | None = None, limit: int = 100
+) -> list[PurchaseView]:
+    """Newest first, without their refunds (``show`` has those)."""
+    if status is not None and status not in PURCHASE_STATUSES:
+        raise InvalidInput(
+            f"status must be one of {', '.join(PURCHASE_STATUSES)}", details={"status": status}
+        )
+    if limit < 1 or limit > 10000:
+        raise InvalidInput("limit must be between 1 and 10000", details={"limit": limit})
+    query = (
+        select(PURCHASES)
+        .order_by(PURCHASES.c.created_at.desc(), PURCHASES.c.reference)
+        .limit(limit)
+    )
+    if user_id is not None:
+        query = query.where(PURCHASES.c.user_id == user_id)
+    if status is not None:
+        query = query.where(PURCHASES.c.status == status)
+    return [_purchase_view(session, row, with_refunds=False) for row in session.execute(query)]
+
+
+# -- creating --------------------------------------------------------------------------------
+
+
+def _check_key(key: str | None, *, field: str = "key") -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"an idempotency key must be 1 to {MAX_KEY_LENGTH} characters",
+            details={field: key},
+            code="INVALID_IDEMPOTENCY_KEY",
+        )
+    return key
+
+
+def new_reference(key: str | None = None) -> str:
+    """``pur_`` + 24 hex digits: random, or derived from the idempotency key so that two
+    concurrent creates with one key collide on the primary key and the loser finds the winner."""
+    if key is None:
+        return f"pur_{secrets.token_hex(12)}"
+    return f"pur_{hashlib.sha256(f'purchase-key:{key}'.encode()).hexdigest()[:24]}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    user_id: str
+    package_id: str
+    currency: str
+    gateway: str
+    payment_method: str | None
+    key: str | None
+
+
+def _price_source(purchase: PurchaseView) -> str:
+    """How a stored purchase was priced (see ``packages.price_in``)."""
+    from legato_pay.packages import PRICE_CURRENCY
+
+    if purchase.rate_id is not None:
+        return "converted"
+    return "usd" if purchase.currency == PRICE_CURRENCY else "fixed"
+
+
+def _record_purchase(
+    session: Session, settings: Settings, request: _Request
+) -> tuple[PurchaseView, str, bool]:
+    """Transaction 1: the pending purchase (or, for a known key, the one already recorded)."""
+    from legato_pay import packages
+    from legato_pay.users import get_user
+
+    if request.key is not None:
+        existing = session.execute(
+            select(PURCHASES).where(PURCHASES.c.idempotency_key == request.key)
+        ).first()
+        if existing is not None:
+            wanted = {
+                "user": request.user_id,
+                "package": request.package_id,
+                "currency": request.currency,
+                "gateway": request.gateway,
+                "payment_method": request.payment_method,
+            }
+            stored = {
+                "user": existing.user_id,
+                "package": existing.package_id,
+                "currency": existing.currency,
+                "gateway": existing.gateway,
+                "payment_method": existing.payment_method,
+            }
+            differs = sorted(name for name in wanted if wanted[name] != stored[name])
+            if differs:
+                raise IdempotencyConflict(
+                    f"idempotency key {request.key!r} was already used for a different purchase",
+                    details={
+                        "key": request.key,
+                        "reference": existing.reference,
+                        "differs": differs,
+                    },
+                )
+            view = _purchase_view(session, existing)
+            return view, _price_source(view), True
+    get_user(session, request.user_id)
+    package = packages.buyable_package(session, settings, request.package_id)
+    quote = packages.price_in(session, settings, package, request.currency)
+    reference = new_reference(request.key)
+    now = utcnow()
+    session.execute(
+        PURCHASES.insert().values(
+            reference=reference,
+            idempotency_key=request.key,
+            user_id=request.user_id,
+            package_id=package.id,
+            coins=package.coins,
+            bonus_coins=package.bonus_coins,
+            currency=quote.currency,
+            amount=quote.amount,
+            rate_id=quote.rate_id,
+            gateway=request.gateway,
+            payment_method=request.payment_method,
+            status="pending",
+            refunded_amount=0,
+            coins_clawed_back=0,
+            coins_lost=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return get_purchase(session, reference), quote.source, False
+
+
+def create_purchase(
+    app: AppContext,
+    *,
+    user_id: str,
+    package_id: str,
+    currency: str | None = None,
+    gateway: str | None = None,
+    key: str | None = None,
+    payment_method: str | None = None,
+) -> CreateResult:
+    """Record a pending purchase and open a payment for it at the gateway.
+
+    With ``key`` the same request returns the same purchase (``replayed``); a retry after a
+    gateway failure calls the gateway again with the same per-purchase idempotency key.
+    """
+    from legato_pay.fx import accepted_currency
+    from legato_pay.gateways import choose_gateway_name, get_gateway
+
+    settings = app.settings
+    code = accepted_currency(settings, currency or settings.base_currency)
+    gateway_name = choose_gateway_name(app, code, gateway)
+    if gateway_name == "sandbox" and payment_method is not None:
+        from legato_pay.gateways.sandbox import PAYMENT_METHODS
+
+        if payment_method not in PAYMENT_METHODS:
+            raise InvalidInput(
+                f"unknown sandbox payment method {payment_method!r}",
+                details={"payment_method": payment_method, "known": list(PAYMENT_METHODS)},
+            )
+    request = _Request(user_id, package_id, code, gateway_name, payment_method, _check_key(key))
+    purchase, source, replayed = app.run(lambda s: _record_purchase(s, settings, request))
+    if purchase.gateway_payment_id is not None or purchase.status not in CREDITABLE:
+        return CreateResult(purchase, source, replayed)
+
+    client = get_gateway(app, gateway_name)
+    payment = PaymentRequest(
+        reference=purchase.reference,
+        amount=purchase.amount,
+        currency=purchase.currency,
+        idempotency_key=f"purchase:{purchase.reference}:create",
+        customer_id=purchase.user_id,
+        description=f"{purchase.total_coins} coins ({purchase.package_id})",
+        payment_method=payment_method,
+        metadata={"reference": purchase.reference, "package": purchase.package_id},
+    )
+    try:
+        opened = client.create_payment(payment)
+    except LegatoError as error:
+        app.run(lambda s, e=error: _mark_create_failed(s, purchase.reference, e))
+        raise
+
+    def store(session: Session) -> PurchaseView:
+        session.execute(
+            update(PURCHASES)
+            .where(
+                PURCHASES.c.reference == purchase.reference,
+                PURCHASES.c.gateway_payment_id.is_(None),
+            )
+            .values(
+                gateway_payment_id=opened.provider_payment_id,
+                client_secret=opened.client_secret,
+                payment_url=opened.payment_url,
+                status="pending",
+                failure_reason=None,
+                updated_at=utcnow(),
+            )
+        )
+        return get_purchase(session, purchase.reference)
+
+    return CreateResult(app.run(store), source, replayed)
+
+
+def _mark_create_failed(session: Session, reference: str, error: LegatoError) -> None:
+    """The gateway refused to open the payment: ``failed`` (a retry with the key reopens it)."""
+    session.execute(
+        update(PURCHASES)
+        .where(PURCHASES.c.reference == reference, PURCHASES.c.gateway_payment_id.is_(None))
+        .values(
+            status="failed",
+            failure_reason=f"{error.code}: {error.message}"[:2000],
+            updated_at=utcnow(),
+        )
+    )
+
+
+# -- verifying and crediting -----------------------------------------------------------------
+
+
+def _payment_error(purchase: PurchaseView, payment: PaymentStatus | None) -> GatewayError:
+    details: dict[str, Any] = {
+        "reference": purchase.reference,
+        "status": purchase.status,
+        "failure_reason": purchase.failure_reason,
+        "expected": money_json(purchase.amount, purchase.currency),
+    }
+    if purchase.status == "flagged":
+        if payment is not None and payment.status == "succeeded":
+            details["paid"] = {
+                "amount": payment.amount,
+                "currency": payment.currency,
+                "display": _display(payment.amount, payment.currency),
+            }
+        return GatewayError(
+            f"purchase {purchase.reference} is flagged: {purchase.failure_reason}; "
+            "nothing was credited",
+            details=details,
+        )
+    return GatewayError(
+        f"payment for purchase {purchase.reference} failed: {purchase.failure_reason}",
+        details=details,
+    )
+
+
+def _display(amount: int, currency: str) -> str:
+    try:
+        return format_amount(amount, currency)
+    except LegatoError:  # a currency we do not know, reported by a gateway
+        return f"{amount} {currency} (minor units)"
+
+
+def _set_status(session: Session, reference: str, status: str, **values: Any) -> bool:
+    """Conditional transition from a creditable status; true if this call made it."""
+    row = session.execute(
+        update(PURCHASES)
+        .where(PURCHASES.c.reference == reference, PURCHASES.c.status.in_(CREDITABLE))
+        .values(status=status, updated_at=utcnow(), **values)
+        .returning(PURCHASES.c.reference)
+    ).first()
+    return row is not None
+
+
+def purchase_entry(purchase: PurchaseView) -> EntrySpec:
+    """The one entry that credits a purchase: cash in at the gateway, coins out to the wallets."""
+    currency = purchase.currency
+    legs = [
+        LegSpec(chart.gateway_cash(purchase.gateway, currency), "debit", purchase.amount, currency),
+        LegSpec(chart.coin_sales(currency), "credit", purchase.amount, currency),
+        LegSpec(chart.COIN_ISSUANCE, "debit", purchase.total_coins, chart.COIN),
+        LegSpec(chart.wallet_paid(purchase.user_id), "credit", purchase.coins, chart.COIN),
+    ]
+    if purchase.bonus_coins:
+        legs.append(
+            LegSpec(
+                chart.wallet_bonus(purchase.user_id), "credit", purchase.bonus_coins, chart.COIN
+            )
+        )
+    return EntrySpec(
+        legs=tuple(legs),
+        idempotency_key=f"purchase:{purchase.reference}",
+        reason=f"coin purchase {purchase.reference}",
+        metadata={
+            "purchase": purchase.reference,
+            "user": purchase.user_id,
+            "package": purchase.package_id,
+            "rate_id": purchase.rate_id,
+        },
+    )
+
+
+def open_purchase_accounts(session: Session, gateway: str, currency: str, user_id: str) -> None:
+    chart.open_system(session, chart.gateway_cash(gateway, currency), currency, debit_normal=True)
+    chart.open_system(session, chart.coin_sales(currency), currency)
+    chart.open_system(session, chart.COIN_ISSUANCE, chart.COIN)
+    chart.open_wallets(session, user_id)
+
+
+def settle_payment(session: Session, payment: PaymentStatus, *, actor: str) -> SettleResult:
+    """Apply a gateway's answer to its purchase, crediting at most once. Never raises for a
+    failed or mismatched payment: the result carries the error, so the status change commits."""
+    row = _purchase_row(session, payment.reference)
+    if payment.provider != row.gateway:
+        raise InvalidInput(
+            f"purchase {row.reference} was made through {row.gateway}, not {payment.provider}",
+            details={"purchase": row.reference, "gateway": row.gateway},
+            code="GATEWAY_MISMATCH",
+        )
+    reference = row.reference
+    known_id = {"gateway_payment_id": payment.provider_payment_id or row.gateway_payment_id}
+    if row.status in CREDITED:
+        return SettleResult(get_purchase(session, reference), False, payment)
+    if row.status == "flagged":  # needs a person; a later success does not unflag it
+        view = get_purchase(session, reference)
+        return SettleResult(view, False, payment, _payment_error(view, payment))
+    if payment.status == "pending":
+        view = get_purchase(session, reference)
+        error = _payment_error(view, payment) if view.status == "failed" else None
+        return SettleResult(view, False, payment, error)
+    if payment.status == "failed":
+        _set_status(
+            session,
+            reference,
+            "failed",
+            failure_reason=payment.failure_reason or payment.raw_status or "payment failed",
+            **known_id,
+        )
+        view = get_purchase(session, reference)
+        error = _payment_error(view, payment) if view.status in ("failed", "flagged") else None
+        return SettleResult(view, False, payment, error)
+    if payment.status != "succeeded":
+        raise InvalidInput(
+            f"unknown payment status {payment.status!r}", details={"status": payment.status}
+        )
+    if (payment.amount, payment.currency) != (row.amount, row.currency):
+        reason = (
+            f"paid {_display(payment.amount, payment.currency)}, "
+            f"expected {_display(row.amount, row.currency)}"
+        )
+        _set_status(session, reference, "flagged", failure_reason=reason, **known_id)
+        view = get_purchase(session, reference)
+        if view.status in CREDITED:  # a concurrent verify credited it first
+            return SettleResult(view, False, payment)
+        return SettleResult(view, False, payment, _payment_error(view, payment))
+
+    now = utcnow()
+    if not _set_status(
+        session, reference, "succeeded", failure_reason=None, credited_at=now, **known_id
+    ):
+        # Someone else moved it first (it waited on the row on PostgreSQL): report, no credit.
+        view = get_purchase(session, reference)
+        error = None if view.status in CREDITED else _payment_error(view, payment)
+        return SettleResult(view, False, payment, error)
+    purchase = get_purchase(session, reference)
+    open_purchase_accounts(session, purchase.gateway, purchase.currency, purchase.user_id)
+    entry = post_entries(session, [purchase_entry(purchase)], actor=actor)[0]
+    session.execute(
+        update(PURCHASES).where(PURCHASES.c.reference == reference).values(entry_id=entry.id)
+    )
+    return SettleResult(get_purchase(session, reference), True, payment)
+
+
+def apply_payment_status(
+    session: Session, payment: PaymentStatus, *, actor: str | None = None
+) -> SettleResult:
+    """Settle inside someone else's transaction (the webhook inbox).
+
+    Work runs in a savepoint, so an unexpected error leaves nothing half-done in the caller's
+    transaction; a failed or mismatched payment is saved and then raised as PAYMENT_FAILED.
+    """
+    with session.begin_nested():
+        result = settle_payment(session, payment, actor=actor or f"webhook:{payment.provider}")
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+def verify_purchase(app: AppContext, reference: str) -> SettleResult:
+    """Ask the gateway (no transaction held), then settle in one transaction.
+
+    Raises PAYMENT_FAILED (exit 7) for a failed or flagged purchase, after saving its status.
+    """
+    from legato_pay.gateways import get_gateway
+
+    purchase = app.run(lambda s: get_purchase(s, reference), write=False)
+    if purchase.status in CREDITED:
+        return SettleResult(purchase, False)
+    if purchase.gateway_payment_id is None and purchase.status == "failed":
+        raise _payment_error(purchase, None)  # the gateway never opened a payment
+    payment = get_gateway(app, purchase.gateway).verify_payment(
+        purchase.reference, purchase.gateway_payment_id
+    )
+    result = app.run(lambda s: settle_payment(s, payment, actor=app.actor))
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+# -- refunds ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Reservation:
+    refund: RefundView
+    purchase: PurchaseView
+    done: bool  # already applied earlier (an idempotent replay)
+
+
+def _refund_row_key(reference: str, key: str) -> str:
+    return f"{reference}:{key}"
+
+
+def _refund_row(session: Session, refund_id: int) -> Any:
+    return session.execute(select(REFUNDS).where(REFUNDS.c.id == refund_id)).one()
+
+
+def _reserve_refund(session: Session, reference: str, amount: str | None, key: str) -> _Reservation:
+    """Transaction 1: check the request and reserve its amount on the purchase."""
+    row = _purchase_row(session, reference, lock=True)
+    requested = parse_amount(amount, row.currency) if amount is not None else None
+    row_key = _refund_row_key(reference, key)
+    existing = session.execute(select(REFUNDS).where(REFUNDS.c.idempotency_key == row_key)).first()
+    if existing is not None:
+        if requested is not None and requested != existing.amount:
+            raise IdempotencyConflict(
+                f"refund key {key!r} was already used for a different amount",
+                details={"key": key, "amount": existing.amount, "requested": requested},
+            )
+        if existing.status != "failed":  # done, or in flight: finish it, never start another
+            return _Reservation(
+                _refund_view(existing, row.currency),
+                get_purchase(session, reference),
+                existing.status == "succeeded",
+            )
+        requested = existing.amount  # a failed attempt with this key: try it again
+    if row.status not in REFUNDABLE:
+        raise InvalidState(
+            f"purchase {reference} is {row.status}; only a succeeded purchase can be refunded",
+            details={"purchase": reference, "status": row.status},
+        )
+    refundable = row.amount - row.refunded_amount
+    if requested is None:
+        requested = refundable
+    if requested <= 0 or requested > refundable:
+        raise InvalidAmount(
+            f"cannot refund {_display(requested, row.currency)}: "
+            f"{_display(refundable, row.currency)} of {_display(row.amount, row.currency)} "
+            "is left to refund",
+            details={
+                "purchase": reference,
+                "paid": row.amount,
+                "refunded": row.refunded_amount,
+                "refundable": refundable,
+                "requested": requested,
+                "currency": row.currency,
+            },
+        )
+    reserved = session.execute(
+        update(PURCHASES)
+        .where(
+            PURCHASES.c.reference == reference,
+            PURCHASES.c.status.in_(REFUNDABLE),
+            PURCHASES.c.refunded_amount + requested <= PURCHASES.c.amount,
+        )
+        .values(refunded_amount=PURCHASES.c.refunded_amount + requested, updated_at=utcnow())
+        .returning(PURCHASES.c.reference)
+    ).first()
+    if reserved is None:  # lost a race on SQLite-free paths; rerun sees the new totals
+        from legato_pay.errors import RetryableConflict
+
+        raise RetryableConflict(f"purchase {reference} changed while reserving a refund")
+    if existing is not None:
+        session.execute(
+            update(REFUNDS).where(REFUNDS.c.id == existing.id).values(status="requested")
+        )
+        refund_id = existing.id
+    else:
+        refund_id = session.execute(
+            REFUNDS.insert()
+            .values(
+                reference=reference,
+                idempotency_key=row_key,
+                amount=requested,
+                coins_clawed_back=0,
+                coins_lost=0,
+                status="requested",
+                created_at=utcnow(),
+            )
+            .returning(REFUNDS.c.id)
+        ).scalar_one()
+    return _Reservation(
+        _refund_view(_refund_row(session, refund_id), row.currency),
+        get_purchase(session, reference),
+        False,
+    )
+
+
+def _release_refund(session: Session, refund_id: int) -> None:
+    """The gateway refused: give the reserved amount back and keep the attempt as failed."""
+    row = session.execute(
+        update(REFUNDS)
+        .where(REFUNDS.c.id == refund_id, REFUNDS.c.status == "requested")
+        .values(status="failed")
+        .returning(REFUNDS.c.reference, REFUNDS.c.amount)
+    ).first()
+    if row is not None:
+        session.execute(
+            update(PURCHASES)
+            .where(PURCHASES.c.reference == row.reference)
+            .values(refunded_amount=PURCHASES.c.refunded_amount - row.amount, updated_at=utcnow())
+        )
+
+
+def clawback_due(total: int, paid: int, refunded_before: int, refunded_after: int) -> int:
+    """Coins of one bucket a refund takes: the cumulative floor share, so the shares add up."""
+    return (total * refunded_after) // paid - (total * refunded_before) // paid
+
+
+def _apply_refund(
+    session: Session, refund_id: int, result: RefundResult, actor: str
+) -> RefundOutcome:
+    """Transaction 2: claw back coins and post the refund entry, exactly once per refund."""
+    from legato_pay.coins import lock_wallet
+
+    first = _refund_row(session, refund_id)
+    row = _purchase_row(session, first.reference, lock=True)
+    claimed = session.execute(
+        update(REFUNDS)
+        .where(REFUNDS.c.id == refund_id, REFUNDS.c.status == "requested")
+        .values(status="succeeded", gateway_refund_id=result.provider_refund_id)
+        .returning(REFUNDS.c.id)
+    ).first()
+    if claimed is None:
+        purchase = get_purchase(session, row.reference)
+        refund = _refund_view(_refund_row(session, refund_id), row.currency)
+        return RefundOutcome(refund, purchase, True)
+
+    amount = first.amount
+    before = session.execute(
+        select(func.coalesce(func.sum(REFUNDS.c.amount), 0)).where(
+            REFUNDS.c.reference == row.reference,
+            REFUNDS.c.status == "succeeded",
+            REFUNDS.c.id != refund_id,
+        )
+    ).scalar_one()
+    after = int(before) + amount
+    due_paid = clawback_due(row.coins, row.amount, int(before), after)
+    due_bonus = clawback_due(row.bonus_coins, row.amount, int(before), after)
+
+    wallet = lock_wallet(session, row.user_id)
+    take_paid = min(due_paid, wallet.paid)
+    take_bonus = min(due_bonus, wallet.bonus)
+    short = (due_paid - take_paid) + (due_bonus - take_bonus)
+    extra_paid = min(short, wallet.paid - take_paid)  # fungible coins: the other bucket next
+    short -= extra_paid
+    extra_bonus = min(short, wallet.bonus - take_bonus)
+    lost = short - extra_bonus
+    from_paid, from_bonus = take_paid + extra_paid, take_bonus + extra_bonus
+    clawed = from_paid + from_bonus
+
+    currency, gateway = row.currency, row.gateway
+    returned_share, lost_share = allocate(amount, [clawed, lost]) if clawed + lost else (amount, 0)
+    chart.open_system(session, chart.gateway_cash(gateway, currency), currency, debit_normal=True)
+    chart.open_system(session, chart.coin_sales(currency), currency)
+    legs: list[LegSpec] = []
+    if returned_share:
+        legs.append(LegSpec(chart.coin_sales(currency), "debit", returned_share, currency))
+    if lost_share:
+        chart.open_system(session, chart.refund_losses(currency), currency, debit_normal=True)
+        legs.append(LegSpec(chart.refund_losses(currency), "debit", lost_share, currency))
+    legs.append(LegSpec(chart.gateway_cash(gateway, currency), "credit", amount, currency))
+    if clawed:
+        chart.open_system(session, chart.COIN_ISSUANCE, chart.COIN)
+        if from_paid:
+            legs.append(LegSpec(chart.wallet_paid(row.user_id), "debit", from_paid, chart.COIN))
+        if from_bonus:
+            legs.append(LegSpec(chart.wallet_bonus(row.user_id), "debit", from_bonus, chart.COIN))
+        legs.append(LegSpec(chart.COIN_ISSUANCE, "credit", clawed, chart.COIN))
+    entry = post_entries(
+        session,
+        [
+            EntrySpec(
+                legs=tuple(legs),
+                idempotency_key=f"purchase-refund:{first.idempotency_key}",
+                reason=f"refund of coin purchase {row.reference}",
+                metadata={
+                    "purchase": row.reference,
+                    "refund_id": refund_id,
+                    "user": row.user_id,
+                    "coins_clawed_back": clawed,
+                    "coins_lost": lost,
+                    "gateway_refund_id": result.provider_refund_id,
+                },
+            )
+        ],
+        actor=actor,
+    )[0]
+    session.execute(
+        update(REFUNDS)
+        .where(REFUNDS.c.id == refund_id)
+        .values(coins_clawed_back=clawed, coins_lost=lost, entry_id=entry.id)
+    )
+    session.execute(
+        update(PURCHASES)
+        .where(PURCHASES.c.reference == row.reference)
+        .values(
+            status="refunded" if after >= row.amount else "partially_refunded",
+            coins_clawed_back=PURCHASES.c.coins_clawed_back + clawed,
+            coins_lost=PURCHASES.c.coins_lost + lost,
+            updated_at=utcnow(),
+        )
+    )
+    purchase = get_purchase(session, row.reference)
+    refund = _refund_view(_refund_row(session, refund_id), currency)
+    return RefundOutcome(refund, purchase, False)
+
+
+def refund_purchase(
+    app: AppContext, reference: str, *, amount: str | None = None, key: str | None = None
+) -> RefundOutcome:
+    """Refund all (default) or ``amount`` (a decimal string) of a succeeded purchase.
+
+    Pass ``key`` to make a retry safe: the same key never refunds twice, and a refund whose
+    bookkeeping was interrupted after the gateway accepted it is completed by the retry.
+    """
+    from legato_pay.gateways import get_gateway
+
+    refund_key = _check_key(key) or f"auto-{secrets.token_hex(8)}"
+    reservation = app.run(lambda s: _reserve_refund(s, reference, amount, refund_key))
+    if reservation.done:
+        return RefundOutcome(reservation.refund, reservation.purchase, True)
+    purchase, refund = reservation.purchase, reservation.refund
+    if purchase.gateway_payment_id is None:  # cannot happen for a credited purchase
+        raise InvalidState("the purchase has no gateway payment", details={"purchase": reference})
+    try:
+        result = get_gateway(app, purchase.gateway).refund(
+            provider_payment_id=purchase.gateway_payment_id,
+            reference=purchase.reference,
+            amount=refund.amount,
+            currency=purchase.currency,
+            idempotency_key=f"purchase-refund:{reference}:{refund.key}",
+        )
+        if result.status == "failed":
+            raise GatewayError(
+                f"the gateway declined the refund of {reference}",
+                details={"purchase": reference, "provider_refund_id": result.provider_refund_id},
+            )
+    except LegatoError:
+        app.run(lambda s: _release_refund(s, refund.id))
+        raise
+    return app.run(lambda s: _apply_refund(s, refund.id, result, app.actor))
