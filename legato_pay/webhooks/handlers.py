@@ -31,7 +31,9 @@ def _settle(session: Session, status: PaymentStatus) -> Outcome:
         result = purchases.apply_payment_status(session, status)
     except NotFound:
         return Outcome("ignored", f"no purchase {status.reference}")
-    except LegatoError as error:  # mismatch and the like: recorded on the purchase, flagged here
+    except LegatoError as error:  # recorded on the purchase (failed, or flagged for a person)
+        if status.status == "failed":
+            return Outcome("applied", f"purchase {status.reference} failed: {error.message}")
         return Outcome("flagged", f"{error.code}: {error.message}")
     return Outcome("applied", str(result))
 
@@ -76,11 +78,15 @@ def stripe_payment_failed(session: Session, event: ParsedEvent) -> Outcome:
 
 def paystack_charge_success(session: Session, event: ParsedEvent) -> Outcome:
     data = event.data["data"]
+    from legato_pay.gateways.paystack import project_reference
     from legato_pay.money import normalize_currency
 
+    reference = project_reference(data)
+    if not reference:
+        return Outcome("ignored", "charge without a reference")
     status = PaymentStatus(
         provider="paystack",
-        reference=str(data.get("reference")),
+        reference=reference,
         provider_payment_id=str(data.get("id")) if data.get("id") is not None else None,
         status="succeeded" if data.get("status") == "success" else "pending",
         amount=_amount(data.get("amount", 0)),
