@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from commands.ledger import _parse_time
-from commands.output import emit, state
+from commands.output import emit, parse_time, state
 
 app = typer.Typer(help="Writers' earnings and the refund hold.")
 
@@ -39,7 +38,7 @@ def release(
     from legato_pay.ledger.types import utcnow
 
     cli = state()
-    moment = _parse_time(now, "now") or utcnow()
+    moment = parse_time(now, "now") or utcnow()
     released = cli.app.run(lambda s: release_held_earnings(s, actor=cli.app.actor, now=moment))
     emit(
         {"now": moment.isoformat(), "released": released, "count": len(released)},

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from commands.output import emit, info, state
+from commands.output import emit, info, parse_time, state
 from legato_pay.errors import InvalidInput
 
 app = typer.Typer(help="The double-entry ledger: accounts, entries, balances, verification.")
-
-
-def _parse_time(value: str | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    from legato_pay.ledger.types import as_utc
-
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        raise InvalidInput(
-            f"{field} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z",
-            details={field: value},
-        ) from None
 
 
 def _entry_json(view: Any) -> dict[str, Any]:
@@ -149,7 +135,7 @@ def post(
         pending=pending,
         idempotency_key=key,
         reason=reason,
-        effective_at=_parse_time(effective_at, "effective_at"),
+        effective_at=parse_time(effective_at, "effective_at"),
         expires_at=utcnow() + timedelta(seconds=expires_in) if expires_in else None,
     )
     cli = state()
@@ -321,7 +307,7 @@ def balance(
     from legato_pay import ledger
     from legato_pay.money import format_amount
 
-    moment = _parse_time(as_of, "as_of")
+    moment = parse_time(as_of, "as_of")
     result = state().app.run(lambda s: ledger.get_balance(s, code, as_of=moment), write=False)
     data = result.as_json()
     rows = [

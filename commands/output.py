@@ -15,11 +15,12 @@ import sys
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from legato_pay.errors import LegatoError
+from legato_pay.errors import InvalidInput, LegatoError
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
@@ -62,6 +63,21 @@ def state(ctx: typer.Context | None = None) -> CliState:
 def set_state(new_state: CliState) -> None:
     global _state
     _state = new_state
+
+
+def parse_time(value: str | None, field: str) -> datetime | None:
+    """An ISO 8601 time from an option, in UTC; None stays None."""
+    if value is None:
+        return None
+    from legato_pay.ledger.types import as_utc
+
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        raise InvalidInput(
+            f"{field} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z",
+            details={field: value},
+        ) from None
 
 
 def _json_default(value: Any) -> Any:

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from commands.ledger import _parse_time
-from commands.output import emit, state
+from commands.output import emit, parse_time, state
 
 app = typer.Typer(help="Revenue reports.")
 
@@ -39,8 +38,8 @@ def content_revenue(
             by=by,
             content_id=content,
             writer_id=writer,
-            since=_parse_time(since, "since"),
-            until=_parse_time(until, "until"),
+            since=parse_time(since, "since"),
+            until=parse_time(until, "until"),
         ),
         write=False,
     )
