@@ -480,12 +480,16 @@ def create_purchase(
         return CreateResult(purchase, source, replayed)
 
     client = get_gateway(app, gateway_name)
+    from legato_pay.users import get_user
+
+    email = app.run(lambda s: get_user(s, purchase.user_id).email, write=False)
     payment = PaymentRequest(
         reference=purchase.reference,
         amount=purchase.amount,
         currency=purchase.currency,
         idempotency_key=f"purchase:{purchase.reference}:create",
         customer_id=purchase.user_id,
+        customer_email=email,
         description=f"{purchase.total_coins} coins ({purchase.package_id})",
         payment_method=payment_method,
         metadata={"reference": purchase.reference, "package": purchase.package_id},
