@@ -35,7 +35,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 #: even after summing many of them, and far beyond any real single payment.
 MAX_MINOR_UNITS = 10**15
 
-_PLAIN_DECIMAL = re.compile(r"^(\d+)(?:\.(\d+))?$")
+#: ASCII digits only: ``\d`` alone would also take "١٢" or fullwidth "１２" for 12.
+_PLAIN_DECIMAL = re.compile(r"^(\d+)(?:\.(\d+))?$", re.ASCII)
 
 
 def currency_exponent(currency: str) -> int:
@@ -160,7 +161,7 @@ def parse_minor_units(value: object, *, positive: bool = True, field: str = "amo
     if isinstance(value, (bool, float)):
         raise InvalidAmount(f"{field} must be a whole number", details={field: repr(value)})
     raw = str(value).strip()
-    if not re.fullmatch(r"[+-]?\d{1,18}", raw):
+    if not re.fullmatch(r"[+-]?\d{1,18}", raw, flags=re.ASCII):
         raise InvalidAmount(f"{field} must be a whole number", details={field: raw})
     number = int(raw)
     if abs(number) > MAX_MINOR_UNITS:
@@ -217,6 +218,8 @@ def allocate_by_percent(total: int, percents: Sequence[str | int]) -> list[int]:
     """Split by percentages given as decimal strings ("70", "12.5"); they must sum to 100."""
     scaled: list[int] = []
     for percent in percents:
+        if isinstance(percent, (bool, float)):
+            raise InvalidAmount(f"{percent!r}: percentages must be decimal strings, never float")
         try:
             value = Decimal(str(percent))
         except InvalidOperation:
@@ -231,7 +234,14 @@ def allocate_by_percent(total: int, percents: Sequence[str | int]) -> list[int]:
 
 def convert(minor: int, from_currency: str, to_currency: str, rate: str) -> int:
     """Convert with a decimal-string rate (units of ``to`` per unit of ``from``), half-even once."""
-    rate_value = Decimal(rate)
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise InvalidAmount("amounts must be whole minor units (int), never float")
+    if isinstance(rate, (bool, float)):
+        raise InvalidAmount("exchange rates must be decimal strings, never float")
+    try:
+        rate_value = Decimal(rate)
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidAmount("exchange rate is not a decimal", details={"rate": rate}) from None
     if not rate_value.is_finite() or rate_value <= 0:
         raise InvalidAmount("exchange rate must be a positive decimal", details={"rate": rate})
     shift = currency_exponent(to_currency) - currency_exponent(from_currency)

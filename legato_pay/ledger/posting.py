@@ -157,8 +157,8 @@ def _prepare(spec: EntrySpec, accounts: dict[str, Account]) -> _Prepared:
         content_hash=_content_hash(kind, None, shape),
         reason=spec.reason,
         metadata=spec.metadata,
-        effective_at=spec.effective_at,
-        expires_at=spec.expires_at,
+        effective_at=as_utc(spec.effective_at),
+        expires_at=as_utc(spec.expires_at),
     )
 
 
@@ -305,7 +305,8 @@ def _apply(
             raise _insufficient(session, account, outflow)
         running[account_id] = Totals(*row) - Totals(dp, cp, dpe, cpe)
 
-    created_at = now or utcnow()
+    # UTC throughout: SQLite keeps a time's wall clock and drops its offset.
+    created_at = as_utc(now) or utcnow()
     leg_rows: list[list[dict[str, Any]]] = []
     for entry in prepared:
         rows = []
@@ -457,7 +458,7 @@ def resolve_pending(
     replay = _replay_or_none(session, idempotency_key, content_hash)
     if replay is not None:
         return replay
-    moment = now or utcnow()
+    moment = as_utc(now) or utcnow()
     claimed = session.execute(
         update(PENDING)
         .where(PENDING.c.entry_id == entry_id, PENDING.c.status == "pending")
@@ -571,7 +572,7 @@ def reverse_entry(
 
 
 def expired_pending_ids(session: Session, *, now: datetime | None = None) -> list[int]:
-    moment = now or utcnow()
+    moment = as_utc(now) or utcnow()
     return list(
         session.execute(
             select(PENDING.c.entry_id)

@@ -133,7 +133,8 @@ def get_balance(session: Session, code: str, *, as_of: datetime | None = None) -
     account = get_account(session, code)
     if as_of is None:
         return balance_from_totals(account, account_totals(session, account))
-    return balance_from_totals(account, _totals_as_of(session, account, as_of), as_of)
+    moment = as_utc(as_of) or as_of  # UTC: SQLite compares stored wall clocks, not offsets
+    return balance_from_totals(account, _totals_as_of(session, account, moment), moment)
 
 
 def _totals_as_of(session: Session, account: Account, moment: datetime) -> Totals:
