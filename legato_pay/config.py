@@ -6,6 +6,8 @@ writer_percent``), so an operator never meets a half-loaded configuration at 3 a
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -194,6 +196,18 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+@functools.lru_cache(maxsize=8)
+def _read_yaml_cached(path: Path, mtime_ns: int) -> dict[str, Any]:
+    return _read_yaml(path)
+
+
+def _read_defaults() -> dict[str, Any]:
+    """The defaults, parsed once per process (a deep copy each time: callers merge into it)."""
+    return copy.deepcopy(
+        _read_yaml_cached(DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_PATH.stat().st_mtime_ns)
+    )
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -241,7 +255,7 @@ def load_settings(
 ) -> Settings:
     """Defaults, then the user file (argument or ``LEGATO_CONFIG``), then the environment."""
     env = dict(os.environ if environ is None else environ)
-    data = _read_yaml(DEFAULT_CONFIG_PATH)
+    data = _read_defaults()
     user_file = config_file or env.get("LEGATO_CONFIG")
     if user_file:
         data = _deep_merge(data, _read_yaml(Path(user_file)))

@@ -337,7 +337,8 @@ INVALID_AMOUNTS = [
 ]
 
 
-def test_invalid_input_is_refused_before_the_database(sqlite_url: str) -> None:
+def test_invalid_input_is_refused_before_the_database(tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'never-created.db'}"
     results = cli_session(
         sqlite_url,
         *(post("world:USD", "wallet", amount) for amount in INVALID_AMOUNTS),
