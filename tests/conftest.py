@@ -12,9 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -126,21 +127,72 @@ class CliResult:
         return json.loads(self.stderr)["error"]  # type: ignore[no-any-return]
 
 
+class _ForkServers:
+    """Warm launchers (see tests/cli_forkserver.py), one per concurrent caller: a thread takes
+    an idle one or starts another, so CLI calls from several threads still run at once."""
+
+    idle: ClassVar[list[subprocess.Popen[str]]] = []
+    lock = threading.Lock()
+
+    @classmethod
+    def _start(cls) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "cli_forkserver.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=cli_env("sqlite://"),
+        )
+
+    @classmethod
+    def run(cls, args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+        with cls.lock:
+            server = cls.idle.pop() if cls.idle else None
+        if server is None or server.poll() is not None:
+            server = cls._start()
+        assert server.stdin is not None and server.stdout is not None
+        request = {"args": args, "env": env, "cwd": str(ROOT), "timeout": timeout}
+        try:
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            answer: dict[str, Any] = json.loads(server.stdout.readline())
+        except BaseException:
+            server.kill()
+            raise
+        with cls.lock:
+            cls.idle.append(server)
+        return answer
+
+
 def run_cli(
     database_url: str, *args: str, output: str = "json", timeout: float = 120, **env: str
 ) -> CliResult:
-    """Run ``legato-pay`` in a real subprocess, as a script or an operator would."""
-    command = [sys.executable, "-m", "commands.main", "--output", output, *args]
-    completed = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        env=cli_env(database_url, **env),
-        cwd=ROOT,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
+    """Run ``legato-pay`` in its own process, as a script or an operator would.
+
+    The process is forked from a warm launcher (same entry point, environment, streams and exit
+    status as ``python -m commands.main``, without paying the imports each time). Set
+    ``LEGATO_TEST_COLD_CLI=1`` to start a fresh interpreter per call instead.
+    """
+    command_args = ["--output", output, *args]
+    environment = cli_env(database_url, **env)
+    if os.environ.get("LEGATO_TEST_COLD_CLI") == "1":
+        completed = subprocess.run(
+            [sys.executable, "-m", "commands.main", *command_args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=ROOT,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return CliResult(completed)
+    answer = _ForkServers.run(command_args, environment, timeout)
+    return CliResult(
+        subprocess.CompletedProcess(
+            command_args, answer["status"], answer["stdout"], answer["stderr"]
+        )
     )
-    return CliResult(completed)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
