@@ -3,6 +3,7 @@ code knows the head revision, and ``db upgrade`` / ``db current`` behave."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -69,7 +70,8 @@ def test_upgrading_twice_is_harmless_and_keeps_data(sqlite_url: str) -> None:
         assert [a.code for a in ledger.list_accounts(session)] == ["kept"]
 
 
-def test_db_current_and_upgrade_commands(sqlite_url: str) -> None:
+def test_db_current_and_upgrade_commands(tmp_path: Path) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'empty.db'}"  # not the migrated template copy
     before = run_cli(sqlite_url, "db", "current")
     assert before.status == 0, before.stderr
     assert before.json == {
