@@ -81,6 +81,13 @@ def open_account(
         )
     if normal_side not in ("debit", "credit"):
         raise InvalidInput("normal side must be debit or credit", details={"side": normal_side})
+    known = _cache.get(_cache_key(session, code))
+    if (
+        known is not None
+        and exist_ok
+        and _same_shape(known, currency, no_overdraft, hot, normal_side)
+    ):
+        return known  # committed before and never deleted: no round trip needed
     inserted = insert_if_absent(
         session,
         ACCOUNTS,
@@ -98,24 +105,30 @@ def open_account(
         credits_pending=0,
     )
     account = get_account(session, code)
-    if not inserted:
-        same = (account.currency, account.no_overdraft, account.hot, account.normal_side) == (
-            currency,
-            no_overdraft,
-            hot,
-            normal_side,
+    if not inserted and (
+        not exist_ok or not _same_shape(account, currency, no_overdraft, hot, normal_side)
+    ):
+        raise AlreadyExists(
+            f"account {code} already exists",
+            details={
+                "code": code,
+                "currency": account.currency,
+                "no_overdraft": account.no_overdraft,
+                "hot": account.hot,
+            },
         )
-        if not exist_ok or not same:
-            raise AlreadyExists(
-                f"account {code} already exists",
-                details={
-                    "code": code,
-                    "currency": account.currency,
-                    "no_overdraft": account.no_overdraft,
-                    "hot": account.hot,
-                },
-            )
     return account
+
+
+def _same_shape(
+    account: Account, currency: str, no_overdraft: bool, hot: bool, normal_side: str
+) -> bool:
+    return (account.currency, account.no_overdraft, account.hot, account.normal_side) == (
+        currency,
+        no_overdraft,
+        hot,
+        normal_side,
+    )
 
 
 def get_account(session: Session, code: str) -> Account:
