@@ -8,20 +8,24 @@ spends can never overdraw and no update is lost at READ COMMITTED), one multi-ro
 entries and one of the legs. Hot accounts are never updated here; ``seal`` rolls them up.
 
 On PostgreSQL each posting also takes a shared advisory lock that ``seal`` takes exclusively for
-an instant, so the seal's watermark never passes an entry that is still in flight.
+an instant, so the seal's watermark never passes an entry that is still in flight. There all
+of it (lock, idempotency-key lookup, the conditional updates chained in id order, the inserts)
+is one prepared statement on the unit of work's own psycopg connection: one round trip per
+batch (see ``_pg_post_statement``). SQLite runs the steps one by one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, bindparam, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import (
@@ -83,9 +87,13 @@ class _Prepared:
     reverses_entry_id: int | None = None
 
 
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _content_hash(kind: str, target: int | None, legs: Sequence[tuple[str, str, int, int]]) -> str:
     """What an idempotency key promises: the same kind, target and legs (not actor or times)."""
-    payload = json.dumps([kind, target, sorted(legs)], separators=(",", ":"))
+    payload = _COMPACT_JSON.encode([kind, target, sorted(legs)])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -175,20 +183,26 @@ def post_entries(
         raise InvalidInput("the same idempotency key appears twice in one batch")
     accounts = resolve_accounts(session, {leg.account for spec in specs for leg in spec.legs})
     prepared = [_prepare(spec, accounts) for spec in specs]
-    replays = _find_replays(session, prepared)
+    locked = False
+    if prepared and is_postgres(session):
+        # One statement looks the keys up and, if none was seen before, posts the batch.
+        try:
+            return _apply(session, prepared, actor=actor, now=now, find_replays=True)
+        except _KeysSeen as seen:  # nothing was posted; the journal lock is held
+            replays = _replays_from_rows(session, prepared, seen.rows)
+            locked = True
+    else:
+        replays = _find_replays(session, prepared)
     fresh = [entry for index, entry in enumerate(prepared) if index not in replays]
-    posted = iter(_apply(session, fresh, actor=actor, now=now))
+    posted = iter(_apply(session, fresh, actor=actor, now=now, locked=locked))
     return [replays[i] if i in replays else next(posted) for i in range(len(prepared))]
 
 
 def _find_replays(session: Session, prepared: Sequence[_Prepared]) -> dict[int, EntryView]:
-    by_key = {entry.key: index for index, entry in enumerate(prepared) if entry.key is not None}
-    if not by_key:
+    keys = [entry.key for entry in prepared if entry.key is not None]
+    if not keys:
         return {}
-    from legato_pay.ledger.queries import get_entries
-
-    rows = []
-    keys = list(by_key)
+    rows: list[tuple[int, str, str]] = []
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         rows += session.execute(
@@ -196,17 +210,26 @@ def _find_replays(session: Session, prepared: Sequence[_Prepared]) -> dict[int, 
                 ENTRIES.c.idempotency_key.in_(chunk)
             )
         ).all()
+    return _replays_from_rows(session, prepared, rows)
+
+
+def _replays_from_rows(
+    session: Session, prepared: Sequence[_Prepared], rows: Sequence[tuple[int, str, str]]
+) -> dict[int, EntryView]:
+    """Originals for the entries whose keys were found (rows of id, key, content hash)."""
     if not rows:
         return {}
-    for row in rows:
-        entry = prepared[by_key[row.idempotency_key]]
-        if row.content_hash != entry.content_hash:
+    from legato_pay.ledger.queries import get_entries
+
+    by_key = {entry.key: index for index, entry in enumerate(prepared) if entry.key is not None}
+    for entry_id, key, content_hash in rows:
+        if content_hash != prepared[by_key[key]].content_hash:
             raise IdempotencyConflict(
-                f"idempotency key {row.idempotency_key!r} was already used for different content",
-                details={"key": row.idempotency_key, "entry_id": row.id},
+                f"idempotency key {key!r} was already used for different content",
+                details={"key": key, "entry_id": entry_id},
             )
-    originals = get_entries(session, [row.id for row in rows])
-    return {by_key[row.idempotency_key]: _as_replay(originals[row.id]) for row in rows}
+    originals = get_entries(session, [entry_id for entry_id, _, _ in rows])
+    return {by_key[key]: _as_replay(originals[entry_id]) for entry_id, key, _ in rows}
 
 
 def _as_replay(view: EntryView) -> EntryView:
@@ -243,149 +266,319 @@ def _insufficient(session: Session, account: Account, requested: int) -> Insuffi
     )
 
 
-def _apply(
-    session: Session, prepared: Sequence[_Prepared], *, actor: str, now: datetime | None = None
-) -> list[EntryView]:
-    if not prepared:
-        return []
-    connection = session.connection()
-    if is_postgres(session):
-        connection.execute(
-            text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": JOURNAL_LOCK_KEY}
+# --- statements, built once ----------------------------------------------------------------
+#
+# The conditional update adds an account's share of the batch to its totals and returns the new
+# totals. For a no-overdraft account that loses value in the batch, the ``WHERE`` clause checks
+# the limit against the latest committed totals (the row is locked by the update itself).
+
+
+def _sa_update(limit: str | None) -> Any:
+    dp, cp = bindparam("d_dp", type_=BigInteger), bindparam("d_cp", type_=BigInteger)
+    dpe, cpe = bindparam("d_dpe", type_=BigInteger), bindparam("d_cpe", type_=BigInteger)
+    statement = (
+        update(ACCOUNTS)
+        .where(ACCOUNTS.c.id == bindparam("account_id", type_=BigInteger))
+        .values(
+            debits_posted=ACCOUNTS.c.debits_posted + dp,
+            credits_posted=ACCOUNTS.c.credits_posted + cp,
+            debits_pending=ACCOUNTS.c.debits_pending + dpe,
+            credits_pending=ACCOUNTS.c.credits_pending + cpe,
         )
+        .returning(
+            ACCOUNTS.c.debits_posted,
+            ACCOUNTS.c.credits_posted,
+            ACCOUNTS.c.debits_pending,
+            ACCOUNTS.c.credits_pending,
+        )
+    )
+    if limit == "credit":
+        statement = statement.where(
+            ACCOUNTS.c.debits_posted + dp + ACCOUNTS.c.debits_pending + dpe
+            <= ACCOUNTS.c.credits_posted + cp
+        )
+    elif limit == "debit":
+        statement = statement.where(
+            ACCOUNTS.c.credits_posted + cp + ACCOUNTS.c.credits_pending + cpe
+            <= ACCOUNTS.c.debits_posted + dp
+        )
+    return statement
+
+
+_SA_UPDATES = {limit: _sa_update(limit) for limit in (None, "credit", "debit")}
+_SA_INSERT_ENTRIES = ENTRIES.insert().returning(ENTRIES.c.id, sort_by_parameter_order=True)
+_SA_INSERT_LEGS = LEGS.insert()
+_SA_INSERT_PENDING = PENDING.insert()
+_LEG_COLUMNS = (
+    "entry_id",
+    "account_id",
+    "currency",
+    "is_debit",
+    "amount",
+    "pending_amount",
+    "debits_posted_after",
+    "credits_posted_after",
+    "debits_pending_after",
+    "credits_pending_after",
+)
+
+# PostgreSQL: plain SQL on the unit of work's own psycopg connection (same transaction), so each
+# statement is prepared once per connection, builds nothing per call and costs one round trip.
+
+_PG_TOTALS = "id, debits_posted, credits_posted, debits_pending, credits_pending"
+_PG_LIMITS = {
+    None: "",
+    "credit": " AND debits_posted + %(dp{i})s::bigint + debits_pending + %(dpe{i})s::bigint"
+    " <= credits_posted + %(cp{i})s::bigint",
+    "debit": " AND credits_posted + %(cp{i})s::bigint + credits_pending + %(cpe{i})s::bigint"
+    " <= debits_posted + %(dp{i})s::bigint",
+}
+_PG_ENTRIES = """new_entries AS (
+    INSERT INTO ledger_entries (id, idempotency_key, content_hash, kind, target_entry_id,
+        reverses_entry_id, actor, reason, metadata_json, created_at, effective_at, expires_at)
+    SELECT ids.id[u.ord], u.idempotency_key, u.content_hash, u.kind, u.target_entry_id,
+        u.reverses_entry_id, %(actor)s, u.reason, u.metadata_json, %(created_at)s,
+        u.effective_at::timestamptz, u.expires_at::timestamptz
+    FROM ids, unnest(%(keys)s::text[], %(hashes)s::text[], %(kinds)s::text[],
+        %(targets)s::bigint[], %(reverses)s::bigint[], %(reasons)s::text[], %(metadata)s::text[],
+        %(effective)s::text[], %(expires)s::text[])
+        WITH ORDINALITY AS u(idempotency_key, content_hash, kind, target_entry_id,
+            reverses_entry_id, reason, metadata_json, effective_at, expires_at, ord)
+    ORDER BY u.ord
+),
+new_legs AS (
+    INSERT INTO ledger_legs (entry_id, account_id, currency, is_debit, amount, pending_amount,
+        created_at, debits_posted_after, credits_posted_after, debits_pending_after,
+        credits_pending_after)
+    SELECT ids.id[l.entry_ord], l.account_id, l.currency, l.is_debit, l.amount, l.pending_amount,
+        %(created_at)s, t.debits_posted - l.sdp, t.credits_posted - l.scp,
+        t.debits_pending - l.sdpe, t.credits_pending - l.scpe
+    FROM ids, unnest(%(leg_entry)s::int[], %(leg_account)s::bigint[], %(leg_currency)s::text[],
+        %(leg_debit)s::bool[], %(leg_amount)s::bigint[], %(leg_pending)s::bigint[],
+        %(leg_sdp)s::bigint[], %(leg_scp)s::bigint[], %(leg_sdpe)s::bigint[],
+        %(leg_scpe)s::bigint[])
+        WITH ORDINALITY AS l(entry_ord, account_id, currency, is_debit, amount, pending_amount,
+            sdp, scp, sdpe, scpe, ord)
+    LEFT JOIN totals AS t ON t.id = l.account_id AND l.sdp IS NOT NULL
+    ORDER BY l.ord
+),
+new_pending AS (
+    INSERT INTO ledger_pending (entry_id, status, expires_at)
+    SELECT ids.id[p.entry_ord], 'pending', p.expires_at::timestamptz
+    FROM ids, unnest(%(pending_entry)s::int[], %(pending_expires)s::text[])
+        AS p(entry_ord, expires_at)
+)
+"""
+_PG_RESULT = (
+    "(SELECT id FROM ids), ARRAY(SELECT ARRAY[id, debits_posted, credits_posted,"
+    " debits_pending, credits_pending] FROM totals)"
+)
+
+
+# A no-overdraft account short after some entry of the batch (even if not after the last): its
+# totals then were its new totals less what the entries after that one add.
+_PG_SHORT = """SELECT FROM unnest(%(check_account)s::bigint[], %(check_credit)s::bool[],
+        %(check_sdp)s::bigint[], %(check_scp)s::bigint[], %(check_sdpe)s::bigint[],
+        %(check_scpe)s::bigint[]) AS c(account_id, credit_normal, sdp, scp, sdpe, scpe)
+    JOIN totals AS t ON t.id = c.account_id
+    WHERE CASE WHEN c.credit_normal
+        THEN (t.credits_posted - c.scp) - (t.debits_posted - c.sdp) - (t.debits_pending - c.sdpe)
+        ELSE (t.debits_posted - c.sdp) - (t.credits_posted - c.scp) - (t.credits_pending - c.scpe)
+        END < 0"""
+
+
+@lru_cache(maxsize=512)
+def _pg_post_statement(limits: tuple[str | None, ...], lock: bool, find: bool) -> str:
+    """One statement that posts a batch; ``limits`` per non-hot account in id order.
+
+    Order inside it is forced by data dependencies, not left to the planner: the journal lock
+    (``lock``) and, with ``find``, the lookup of the batch's idempotency keys gate the first
+    update (a key seen before stops everything; the caller sorts replays out and posts the rest
+    with a second statement); each conditional update runs only if the one before it
+    updated its row, so rows are locked in id order and the chain stops at the first account
+    short of funds; entry ids are drawn only once every update succeeded (so on every account,
+    entry id order is lock order, which running totals follow), in batch order; entries, legs
+    and pending states are inserted from those ids, legs in batch order (so leg ids follow too),
+    with running totals computed from the new account totals. Foreign keys are checked at the
+    end of the statement. It returns the entry ids and the new totals of the accounts updated.
+    """
+    parts = []
+    start = ""
+    if lock:
+        parts.append(
+            "journal_lock AS MATERIALIZED"
+            " (SELECT pg_advisory_xact_lock_shared(%(lock_key)s::bigint) AS locked)"
+        )
+        start += " AND EXISTS (SELECT FROM journal_lock)"
+    if find:
+        parts.append(
+            "seen AS MATERIALIZED (SELECT id, idempotency_key, content_hash FROM ledger_entries"
+            " WHERE idempotency_key = ANY(%(find_keys)s::text[]))"
+        )
+        start += " AND NOT EXISTS (SELECT FROM seen)"
+    previous = None
+    for i, limit in enumerate(limits):
+        after = f" AND EXISTS (SELECT FROM {previous})" if previous else start
+        parts.append(
+            f"u{i} AS (UPDATE ledger_accounts SET"
+            f" debits_posted = debits_posted + %(dp{i})s::bigint,"
+            f" credits_posted = credits_posted + %(cp{i})s::bigint,"
+            f" debits_pending = debits_pending + %(dpe{i})s::bigint,"
+            f" credits_pending = credits_pending + %(cpe{i})s::bigint"
+            f" WHERE id = %(id{i})s::bigint{_PG_LIMITS[limit].format(i=i)}{after}"
+            f" RETURNING {_PG_TOTALS})"
+        )
+        previous = f"u{i}"
+    if limits:
+        union = " UNION ALL ".join(f"SELECT {_PG_TOTALS} FROM u{i}" for i in range(len(limits)))
+        parts.append(f"totals AS MATERIALIZED ({union})")
+        gate = f" WHERE (SELECT count(*) FROM totals) = {len(limits)} AND NOT EXISTS ({_PG_SHORT})"
+    else:
+        parts.append(
+            "totals AS (SELECT NULL::bigint AS id, NULL::bigint AS debits_posted,"
+            " NULL::bigint AS credits_posted, NULL::bigint AS debits_pending,"
+            " NULL::bigint AS credits_pending WHERE false)"
+        )
+        gate = " WHERE true" + start
+    parts.append(
+        "ids AS MATERIALIZED (SELECT ARRAY(SELECT nextval('ledger_entries_id_seq'::regclass)"
+        f" FROM generate_series(1, %(n)s::int)) AS id{gate})"
+    )
+    seen = "ARRAY(SELECT ARRAY[id::text, idempotency_key, content_hash] FROM seen)"
+    result = f"SELECT {_PG_RESULT}, {seen if find else 'NULL::text[]'}"
+    return "WITH " + ",\n".join(parts) + ",\n" + _PG_ENTRIES + result
+
+
+def _pg_cursor(session: Session) -> Any:
+    """A cursor on the psycopg connection under the session's unit of work (same transaction)."""
+    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def _pg_execute(cursor: Any, statement: str, params: Any) -> None:
+    """Run a statement, raising psycopg errors as SQLAlchemy's (which the retry loop reads)."""
+    import psycopg
+
+    try:
+        cursor.execute(statement, params)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
+
+
+class _KeysSeen(Exception):
+    """Internal: some idempotency keys of the batch were used before (rows: id, key, hash)."""
+
+    def __init__(self, rows: list[tuple[int, str, str]]) -> None:
+        super().__init__("idempotency keys seen before")
+        self.rows = rows
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _batch_deltas(prepared: Sequence[_Prepared]) -> tuple[dict[int, Account], dict[int, list[int]]]:
+    """Each non-hot account's change over the whole batch: [dp, cp, dpe, cpe]."""
     accounts: dict[int, Account] = {}
     deltas: dict[int, list[int]] = {}
     for entry in prepared:
         for leg in entry.legs:
-            if leg.account.hot:
+            account = leg.account
+            if account.hot:
                 continue
-            accounts[leg.account.id] = leg.account
-            delta = deltas.setdefault(leg.account.id, [0, 0, 0, 0])
+            delta = deltas.get(account.id)
+            if delta is None:
+                accounts[account.id] = account
+                delta = deltas[account.id] = [0, 0, 0, 0]
             if leg.is_debit:
                 delta[0] += leg.amount
                 delta[2] += leg.pending_amount
             else:
                 delta[1] += leg.amount
                 delta[3] += leg.pending_amount
+    return accounts, deltas
 
-    running: dict[int, Totals] = {}
-    for account_id in sorted(deltas):
-        account = accounts[account_id]
-        dp, cp, dpe, cpe = deltas[account_id]
-        statement = (
-            update(ACCOUNTS)
-            .where(ACCOUNTS.c.id == account_id)
-            .values(
-                debits_posted=ACCOUNTS.c.debits_posted + dp,
-                credits_posted=ACCOUNTS.c.credits_posted + cp,
-                debits_pending=ACCOUNTS.c.debits_pending + dpe,
-                credits_pending=ACCOUNTS.c.credits_pending + cpe,
-            )
-            .returning(
-                ACCOUNTS.c.debits_posted,
-                ACCOUNTS.c.credits_posted,
-                ACCOUNTS.c.debits_pending,
-                ACCOUNTS.c.credits_pending,
-            )
-        )
-        outflow = (dp + dpe) if account.normal_side == "credit" else (cp + cpe)
-        if account.no_overdraft and outflow > 0:
-            if account.normal_side == "credit":
-                statement = statement.where(
-                    ACCOUNTS.c.debits_posted + dp + ACCOUNTS.c.debits_pending + dpe
-                    <= ACCOUNTS.c.credits_posted + cp
-                )
-            else:
-                statement = statement.where(
-                    ACCOUNTS.c.credits_posted + cp + ACCOUNTS.c.credits_pending + cpe
-                    <= ACCOUNTS.c.debits_posted + dp
-                )
-        row = connection.execute(statement).one_or_none()
-        if row is None:
-            raise _insufficient(session, account, outflow)
-        running[account_id] = Totals(*row) - Totals(dp, cp, dpe, cpe)
 
-    # UTC throughout: SQLite keeps a time's wall clock and drops its offset.
-    created_at = as_utc(now) or utcnow()
-    leg_rows: list[list[dict[str, Any]]] = []
-    for entry in prepared:
-        rows = []
-        touched = set()
+def _outflow(account: Account, delta: Sequence[int]) -> int:
+    dp, cp, dpe, cpe = delta
+    return (dp + dpe) if account.normal_side == "credit" else (cp + cpe)
+
+
+def _limit(account: Account, delta: Sequence[int]) -> str | None:
+    """Which conditional update an account gets: its normal side if its limit can bite."""
+    return account.normal_side if account.no_overdraft and _outflow(account, delta) > 0 else None
+
+
+def _running_legs(
+    session: Session,
+    prepared: Sequence[_Prepared],
+    accounts: dict[int, Account],
+    running: dict[int, list[int]],
+) -> list[tuple[Any, ...]]:
+    """Legs (entry index, account id, currency, is_debit, amount, pending amount, totals after)
+    with the running totals of their non-hot account after each; ``running`` starts at the
+    totals before the batch. A no-overdraft account may never be short after any entry."""
+    legs: list[tuple[Any, ...]] = []
+    for index, entry in enumerate(prepared):
+        touched: set[int] = set()
         for leg in entry.legs:
             account = leg.account
-            row: dict[str, Any] = {
-                "account_id": account.id,
-                "currency": account.currency,
-                "is_debit": leg.is_debit,
-                "amount": leg.amount,
-                "pending_amount": leg.pending_amount,
-                "created_at": created_at,
-                "debits_posted_after": None,
-                "credits_posted_after": None,
-                "debits_pending_after": None,
-                "credits_pending_after": None,
-            }
-            if not account.hot:
-                change = (
-                    Totals(leg.amount, 0, leg.pending_amount, 0)
-                    if leg.is_debit
-                    else Totals(0, leg.amount, 0, leg.pending_amount)
-                )
-                after = running[account.id] = running[account.id] + change
-                row.update(
-                    debits_posted_after=after.debits_posted,
-                    credits_posted_after=after.credits_posted,
-                    debits_pending_after=after.debits_pending,
-                    credits_pending_after=after.credits_pending,
-                )
-                touched.add(account.id)
-            rows.append(row)
+            if account.hot:
+                legs.append(
+                    (index, account.id, account.currency, leg.is_debit, leg.amount,
+                     leg.pending_amount, None, None, None, None)
+                )  # fmt: skip
+                continue
+            totals = running[account.id]
+            if leg.is_debit:
+                totals[0] += leg.amount
+                totals[2] += leg.pending_amount
+            else:
+                totals[1] += leg.amount
+                totals[3] += leg.pending_amount
+            legs.append(
+                (index, account.id, account.currency, leg.is_debit, leg.amount,
+                 leg.pending_amount, totals[0], totals[1], totals[2], totals[3])
+            )  # fmt: skip
+            touched.add(account.id)
         for account_id in touched:
-            if _limit_violated(accounts[account_id], running[account_id]):
+            if _limit_violated(accounts[account_id], Totals(*running[account_id])):
                 raise _insufficient(session, accounts[account_id], 0)
-        leg_rows.append(rows)
+    return legs
 
-    entry_rows = [
-        {
-            "idempotency_key": entry.key,
-            "content_hash": entry.content_hash,
-            "kind": entry.kind,
-            "target_entry_id": entry.target_entry_id,
-            "reverses_entry_id": entry.reverses_entry_id,
-            "actor": actor,
-            "reason": entry.reason,
-            "metadata_json": json.dumps(entry.metadata, sort_keys=True) if entry.metadata else None,
-            "created_at": created_at,
-            "effective_at": entry.effective_at or created_at,
-            "expires_at": entry.expires_at,
-        }
-        for entry in prepared
-    ]
-    try:
-        ids = [
-            row.id
-            for row in connection.execute(
-                ENTRIES.insert().returning(ENTRIES.c.id, sort_by_parameter_order=True), entry_rows
-            )
-        ]
-    except IntegrityError as exc:
-        # Another unit of work committed the same idempotency key (or reversal) first: rerun,
-        # and the rerun will find it.
-        raise RetryableConflict(str(exc.orig)) from exc
-    flat_legs = []
-    for entry_id, rows in zip(ids, leg_rows, strict=True):
-        for row in rows:
-            row["entry_id"] = entry_id
-            flat_legs.append(row)
-    connection.execute(LEGS.insert(), flat_legs)
-    pending_rows = [
-        {"entry_id": entry_id, "status": "pending", "expires_at": entry.expires_at}
-        for entry_id, entry in zip(ids, prepared, strict=True)
-        if entry.kind == "pending"
-    ]
-    if pending_rows:
-        connection.execute(PENDING.insert(), pending_rows)
 
+def _apply(
+    session: Session,
+    prepared: Sequence[_Prepared],
+    *,
+    actor: str,
+    now: datetime | None = None,
+    locked: bool = False,
+    find_replays: bool = False,
+) -> list[EntryView]:
+    """Post prepared entries. ``locked``: the caller already holds the journal lock.
+    ``find_replays`` (PostgreSQL): raise ``_KeysSeen``, posting nothing, if a key was used."""
+    if not prepared:
+        return []
+    accounts, deltas = _batch_deltas(prepared)
+    # UTC throughout: SQLite keeps a time's wall clock and drops its offset.
+    created_at = as_utc(now) or utcnow()
+    metadata = [
+        json.dumps(entry.metadata, sort_keys=True) if entry.metadata else None for entry in prepared
+    ]
+    if is_postgres(session):
+        ids = _pg_apply(
+            session,
+            prepared,
+            accounts,
+            deltas,
+            metadata,
+            actor,
+            created_at,
+            lock=not locked,
+            find=find_replays,
+        )
+    else:
+        ids = _sa_apply(session, prepared, accounts, deltas, metadata, actor, created_at)
     return [
         EntryView(
             id=entry_id,
@@ -413,6 +606,209 @@ def _apply(
         )
         for entry_id, entry in zip(ids, prepared, strict=True)
     ]
+
+
+def _ints(values: Iterable[int | None]) -> str:
+    """A PostgreSQL array literal of integers (NULL for None), for ``%s::bigint[]``."""
+    return "{" + ",".join(map(str, values)).replace("None", "NULL") + "}"
+
+
+def _bools(values: Iterable[bool]) -> str:
+    return "{" + ",".join(["t" if value else "f" for value in values]) + "}"
+
+
+def _texts(values: Iterable[str | None]) -> str:
+    """A PostgreSQL array literal of strings: each quoted, backslash and double quote escaped."""
+    return (
+        "{"
+        + ",".join(
+            [
+                "NULL"
+                if value is None
+                else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for value in values
+            ]
+        )
+        + "}"
+    )
+
+
+def _pg_apply(
+    session: Session,
+    prepared: Sequence[_Prepared],
+    accounts: dict[int, Account],
+    deltas: dict[int, list[int]],
+    metadata: Sequence[str | None],
+    actor: str,
+    created_at: datetime,
+    *,
+    lock: bool,
+    find: bool,
+) -> list[int]:
+    """The whole batch in one statement (see ``_pg_post_statement``). Arrays go as literals:
+    formatting them here is far cheaper than adapting lists value by value."""
+    order = sorted(deltas)
+    keys = [entry.key for entry in prepared if entry.key is not None] if find else []
+    params: dict[str, Any] = {
+        "lock_key": JOURNAL_LOCK_KEY,
+        "n": len(prepared),
+        "actor": actor,
+        "created_at": created_at,
+        "keys": _texts([entry.key for entry in prepared]),
+        "hashes": _texts([entry.content_hash for entry in prepared]),
+        "kinds": _texts([entry.kind for entry in prepared]),
+        "targets": _ints([entry.target_entry_id for entry in prepared]),
+        "reverses": _ints([entry.reverses_entry_id for entry in prepared]),
+        "reasons": _texts([entry.reason for entry in prepared]),
+        "metadata": _texts(metadata),
+        "effective": _texts([_iso(entry.effective_at or created_at) for entry in prepared]),
+        "expires": _texts([_iso(entry.expires_at) for entry in prepared]),
+        "find_keys": _texts(keys),
+    }
+    for i, account_id in enumerate(order):
+        dp, cp, dpe, cpe = deltas[account_id]
+        params.update({f"id{i}": account_id, f"dp{i}": dp, f"cp{i}": cp})
+        params.update({f"dpe{i}": dpe, f"cpe{i}": cpe})
+    pending = [index for index, entry in enumerate(prepared) if entry.kind == "pending"]
+    params["pending_entry"] = _ints([index + 1 for index in pending])
+    params["pending_expires"] = _texts([_iso(prepared[index].expires_at) for index in pending])
+
+    # Legs, and per leg of a non-hot account what the batch adds to that account after the leg
+    # (its running totals are the account's new totals less that; NULL for hot accounts).
+    # Per entry and no-overdraft account it touches: what the entries after it add.
+    legs: list[tuple[Any, ...]] = []
+    checks: list[tuple[Any, ...]] = []
+    rest = {account_id: list(delta) for account_id, delta in deltas.items()}
+    for index, entry in enumerate(prepared):
+        touched: list[int] = []
+        for leg in entry.legs:
+            account = leg.account
+            if account.hot:
+                after: tuple[Any, ...] = (None, None, None, None)
+            else:
+                left = rest[account.id]
+                if leg.is_debit:
+                    left[0] -= leg.amount
+                    left[2] -= leg.pending_amount
+                else:
+                    left[1] -= leg.amount
+                    left[3] -= leg.pending_amount
+                after = (left[0], left[1], left[2], left[3])
+                if account.no_overdraft and account.id not in touched:
+                    touched.append(account.id)
+            legs.append(
+                (index + 1, account.id, account.currency, leg.is_debit, leg.amount,
+                 leg.pending_amount, *after)
+            )  # fmt: skip
+        for account_id in touched:
+            left = rest[account_id]
+            credit = accounts[account_id].normal_side == "credit"
+            checks.append((account_id, credit, left[0], left[1], left[2], left[3]))
+    columns = list(zip(*legs, strict=True))
+    params["leg_entry"], params["leg_account"] = _ints(columns[0]), _ints(columns[1])
+    params["leg_currency"], params["leg_debit"] = _texts(columns[2]), _bools(columns[3])
+    params["leg_amount"], params["leg_pending"] = _ints(columns[4]), _ints(columns[5])
+    params["leg_sdp"], params["leg_scp"] = _ints(columns[6]), _ints(columns[7])
+    params["leg_sdpe"], params["leg_scpe"] = _ints(columns[8]), _ints(columns[9])
+    columns = list(zip(*checks, strict=True)) or [()] * 6
+    params["check_account"], params["check_credit"] = _ints(columns[0]), _bools(columns[1])
+    params["check_sdp"], params["check_scp"] = _ints(columns[2]), _ints(columns[3])
+    params["check_sdpe"], params["check_scpe"] = _ints(columns[4]), _ints(columns[5])
+
+    statement = _pg_post_statement(
+        tuple(_limit(accounts[account_id], deltas[account_id]) for account_id in order),
+        lock,
+        bool(keys),
+    )
+    cursor = _pg_cursor(session)
+    try:
+        _pg_execute(cursor, statement, params)
+    except IntegrityError as exc:
+        # Another unit of work committed the same idempotency key (or reversal) first: rerun,
+        # and the rerun will find it.
+        raise RetryableConflict(str(exc.orig)) from exc
+    ids, totals, seen = cursor.fetchone()
+    ids = ids or []
+    if seen:
+        raise _KeysSeen(
+            [(int(entry_id), key, content_hash) for entry_id, key, content_hash in seen]
+        )
+    if len(totals) < len(order):
+        # The chain stopped at the first account (in id order) whose limit would be broken.
+        account = accounts[order[len(totals)]]
+        raise _insufficient(session, account, _outflow(account, deltas[account.id]))
+    if len(ids) < len(prepared):
+        # Some no-overdraft account would be short after one of the entries: find which.
+        running = {}
+        for account_id, dp, cp, dpe, cpe in totals:
+            delta = deltas[account_id]
+            running[account_id] = [dp - delta[0], cp - delta[1], dpe - delta[2], cpe - delta[3]]
+        _running_legs(session, prepared, accounts, running)
+        raise RuntimeError("the posting statement inserted no entries, yet no limit is broken")
+    return list(ids)
+
+
+def _sa_apply(
+    session: Session,
+    prepared: Sequence[_Prepared],
+    accounts: dict[int, Account],
+    deltas: dict[int, list[int]],
+    metadata: Sequence[str | None],
+    actor: str,
+    created_at: datetime,
+) -> list[int]:
+    """Conditional updates in account id order, then entries, legs and pending states."""
+    connection = session.connection()
+    running: dict[int, list[int]] = {}
+    for account_id in sorted(deltas):
+        account = accounts[account_id]
+        dp, cp, dpe, cpe = deltas[account_id]
+        row = connection.execute(
+            _SA_UPDATES[_limit(account, deltas[account_id])],
+            {"account_id": account_id, "d_dp": dp, "d_cp": cp, "d_dpe": dpe, "d_cpe": cpe},
+        ).one_or_none()
+        if row is None:
+            raise _insufficient(session, account, _outflow(account, deltas[account_id]))
+        running[account_id] = [row[0] - dp, row[1] - cp, row[2] - dpe, row[3] - cpe]
+    legs = _running_legs(session, prepared, accounts, running)
+
+    entry_rows = [
+        {
+            "idempotency_key": entry.key,
+            "content_hash": entry.content_hash,
+            "kind": entry.kind,
+            "target_entry_id": entry.target_entry_id,
+            "reverses_entry_id": entry.reverses_entry_id,
+            "actor": actor,
+            "reason": entry.reason,
+            "metadata_json": metadata_json,
+            "created_at": created_at,
+            "effective_at": entry.effective_at or created_at,
+            "expires_at": entry.expires_at,
+        }
+        for entry, metadata_json in zip(prepared, metadata, strict=True)
+    ]
+    try:
+        ids = [row[0] for row in connection.execute(_SA_INSERT_ENTRIES, entry_rows)]
+    except IntegrityError as exc:
+        # Another unit of work committed the same idempotency key (or reversal) first: rerun,
+        # and the rerun will find it.
+        raise RetryableConflict(str(exc.orig)) from exc
+    leg_rows = []
+    for leg in legs:
+        row = dict(zip(_LEG_COLUMNS, leg, strict=True))
+        row["entry_id"] = ids[leg[0]]
+        row["created_at"] = created_at
+        leg_rows.append(row)
+    connection.execute(_SA_INSERT_LEGS, leg_rows)
+    pending_rows = [
+        {"entry_id": entry_id, "status": "pending", "expires_at": entry.expires_at}
+        for entry_id, entry in zip(ids, prepared, strict=True)
+        if entry.kind == "pending"
+    ]
+    if pending_rows:
+        connection.execute(_SA_INSERT_PENDING, pending_rows)
+    return ids
 
 
 def _entry_legs(session: Session, entry_id: int) -> list[tuple[Account, bool, int, int]]:
