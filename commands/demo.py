@@ -76,7 +76,10 @@ def _print_reports(summary: dict[str, Any], reports: dict[str, Any]) -> None:
         title="Top reader balances (coins)",
     )
     revenue = reports["content_revenue"]
-    rows = sorted(revenue["rows"], key=lambda r: -r["value"])[:10]
+    rows = [
+        {**row, "content": row["content"] or "(tips, no content)"}
+        for row in sorted(revenue["rows"], key=lambda r: -r["value"])[:10]
+    ]
     emit(
         rows,
         columns=[
