@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from legato_pay.content import CONTENT, id_in
 from legato_pay.errors import IdempotencyConflict, InvalidInput, LegatoError, NotFound
+from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.store.reader_models import Engagement
 from legato_pay.users import USERS
@@ -116,16 +117,6 @@ def parse_recorded_at(value: str, *, now: datetime | None = None) -> datetime:
     return moment
 
 
-def _check_key(key: str | None) -> str | None:
-    if key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
-        raise InvalidInput(
-            f"key must be 1 to {MAX_KEY_LENGTH} characters",
-            details={"key": key},
-            code="INVALID_IDEMPOTENCY_KEY",
-        )
-    return key
-
-
 def engagement_input(
     user_id: str,
     content_id: str,
@@ -147,7 +138,7 @@ def engagement_input(
         content_id=content_id.strip(),
         minutes=parse_minutes(minutes),
         recorded_at=when,
-        key=_check_key(key),
+        key=check_idempotency_key(key, max_length=MAX_KEY_LENGTH),
         line=line,
     )
 

@@ -60,6 +60,7 @@ from legato_pay.errors import (
 )
 from legato_pay.gateways.base import PaymentRequest, PaymentStatus, RefundResult
 from legato_pay.ledger import EntrySpec, LegSpec, post_entries
+from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import allocate, format_amount, parse_amount
 from legato_pay.packages import money_json
@@ -339,18 +340,6 @@ def list_purchases(
 # -- creating --------------------------------------------------------------------------------
 
 
-def _check_key(key: str | None, *, field: str = "key") -> str | None:
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"an idempotency key must be 1 to {MAX_KEY_LENGTH} characters",
-            details={field: key},
-            code="INVALID_IDEMPOTENCY_KEY",
-        )
-    return key
-
-
 def new_reference(key: str | None = None) -> str:
     """``pur_`` + 24 hex digits: random, or derived from the idempotency key so that two
     concurrent creates with one key collide on the primary key and the loser finds the winner."""
@@ -474,7 +463,14 @@ def create_purchase(
                 f"unknown sandbox payment method {payment_method!r}",
                 details={"payment_method": payment_method, "known": list(PAYMENT_METHODS)},
             )
-    request = _Request(user_id, package_id, code, gateway_name, payment_method, _check_key(key))
+    request = _Request(
+        user_id,
+        package_id,
+        code,
+        gateway_name,
+        payment_method,
+        check_idempotency_key(key, max_length=MAX_KEY_LENGTH),
+    )
     purchase, source, replayed = app.run(lambda s: _record_purchase(s, settings, request))
     if purchase.gateway_payment_id is not None or purchase.status not in CREDITABLE:
         return CreateResult(purchase, source, replayed)
@@ -944,7 +940,9 @@ def refund_purchase(
     """
     from legato_pay.gateways import get_gateway
 
-    refund_key = _check_key(key) or f"auto-{secrets.token_hex(8)}"
+    refund_key = (
+        check_idempotency_key(key, max_length=MAX_KEY_LENGTH) or f"auto-{secrets.token_hex(8)}"
+    )
     reservation = app.run(lambda s: _reserve_refund(s, reference, amount, refund_key))
     if reservation.done:
         return RefundOutcome(reservation.refund, reservation.purchase, True)

@@ -36,6 +36,7 @@ from legato_pay.ledger import (
     post_entries,
     resolve_accounts,
 )
+from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount
 from legato_pay.store.reader_models import CoinTransfer, ContentItem
@@ -131,7 +132,7 @@ def send_tip(
     request = _Request(
         "tip", from_user, to_user, parse_coins(coins), content_id, _check_message(message)
     )
-    key = _check_key(key)
+    key = check_idempotency_key(key, max_length=MAX_KEY_LENGTH)
     _check_parties(request)
     get_user(session, from_user)
     writer = get_user(session, to_user)
@@ -213,7 +214,7 @@ def send_gift(
 ) -> TransferView:
     """Give coins to another user: paid coins arrive as paid, bonus coins as bonus."""
     request = _Request("gift", from_user, to_user, parse_coins(coins), None, None)
-    key = _check_key(key)
+    key = check_idempotency_key(key, max_length=MAX_KEY_LENGTH)
     _check_parties(request)
     get_user(session, from_user)
     get_user(session, to_user)
@@ -268,18 +269,6 @@ def send_gift(
         entry_id=entry.id,
         writer_entry_id=None,
     )
-
-
-def _check_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not key.strip() or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters",
-            details={"key": key},
-            code="INVALID_IDEMPOTENCY_KEY",
-        )
-    return key
 
 
 def _check_message(message: str | None) -> str | None:

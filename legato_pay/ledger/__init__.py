@@ -7,6 +7,7 @@ are undone by reversals; a hash chain sealed after the fact makes tampering evid
 
 from legato_pay.ledger.accounts import get_account, list_accounts, open_account, resolve_accounts
 from legato_pay.ledger.posting import (
+    check_idempotency_key,
     expired_pending_ids,
     post_entries,
     resolve_pending,
@@ -30,6 +31,7 @@ __all__ = [
     "EntrySpec",
     "EntryView",
     "LegSpec",
+    "check_idempotency_key",
     "expired_pending_ids",
     "get_account",
     "get_balance",

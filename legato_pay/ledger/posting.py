@@ -97,13 +97,17 @@ def _content_hash(kind: str, target: int | None, legs: Sequence[tuple[str, str, 
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _check_key(key: str | None) -> str | None:
+def check_idempotency_key(
+    key: str | None, *, max_length: int = MAX_KEY_LENGTH, field: str = "key"
+) -> str | None:
+    """The one validator for idempotency keys from the edge. Services that derive ledger keys
+    from a caller's key (``tip:K``, ``purchase:K``) pass a shorter ``max_length`` for the prefix."""
     if key is None:
         return None
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+    if not isinstance(key, str) or not key.strip() or len(key) > max_length:
         raise InvalidInput(
-            f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters",
-            details={"key": key},
+            f"idempotency key must be 1 to {max_length} characters",
+            details={field: key},
             code="INVALID_IDEMPOTENCY_KEY",
         )
     return key
@@ -161,7 +165,7 @@ def _prepare(spec: EntrySpec, accounts: dict[str, Account]) -> _Prepared:
     return _Prepared(
         kind=kind,
         legs=legs,
-        key=_check_key(spec.idempotency_key),
+        key=check_idempotency_key(spec.idempotency_key),
         content_hash=_content_hash(kind, None, shape),
         reason=spec.reason,
         metadata=spec.metadata,
@@ -826,7 +830,7 @@ def _entry_legs(session: Session, entry_id: int) -> list[tuple[Account, bool, in
 def _replay_or_none(session: Session, key: str | None, content_hash: str) -> EntryView | None:
     if key is None:
         return None
-    probe = _Prepared(kind="", legs=[], key=_check_key(key), content_hash=content_hash)
+    probe = _Prepared(kind="", legs=[], key=check_idempotency_key(key), content_hash=content_hash)
     return _find_replays(session, [probe]).get(0)
 
 
@@ -907,7 +911,7 @@ def resolve_pending(
     prepared = _Prepared(
         kind=kind,
         legs=legs,
-        key=_check_key(idempotency_key),
+        key=check_idempotency_key(idempotency_key),
         content_hash=content_hash,
         reason=reason,
         target_entry_id=entry_id,
@@ -959,7 +963,7 @@ def reverse_entry(
     prepared = _Prepared(
         kind="reversal",
         legs=legs,
-        key=_check_key(idempotency_key),
+        key=check_idempotency_key(idempotency_key),
         content_hash=content_hash,
         reason=reason,
         reverses_entry_id=entry_id,
