@@ -523,7 +523,7 @@ def _running_legs(
     totals before the batch. A no-overdraft account may never be short after any entry."""
     legs: list[tuple[Any, ...]] = []
     for index, entry in enumerate(prepared):
-        touched: set[int] = set()
+        touched: dict[int, list[int]] = {}  # account id -> this entry's deltas on it
         for leg in entry.legs:
             account = leg.account
             if account.hot:
@@ -543,10 +543,13 @@ def _running_legs(
                 (index, account.id, account.currency, leg.is_debit, leg.amount,
                  leg.pending_amount, totals[0], totals[1], totals[2], totals[3])
             )  # fmt: skip
-            touched.add(account.id)
-        for account_id in touched:
+            delta = touched.setdefault(account.id, [0, 0, 0, 0])
+            delta[0 if leg.is_debit else 1] += leg.amount
+            delta[2 if leg.is_debit else 3] += leg.pending_amount
+        for account_id, delta in touched.items():
             if _limit_violated(accounts[account_id], Totals(*running[account_id])):
-                raise _insufficient(session, accounts[account_id], 0)
+                account = accounts[account_id]
+                raise _insufficient(session, account, _outflow(account, delta))
     return legs
 
 
