@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from legato_pay.ledger import Account, open_account
+from legato_pay.ledger import Account, AccountRequest, open_account
 
 COIN = "COIN"
 
@@ -65,11 +65,36 @@ def subscription_pool(period: str, currency: str) -> str:
     return f"subscriptions:pool:{period}:{currency}"
 
 
-def open_wallets(session: Session, user_id: str) -> tuple[Account, Account]:
+def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
+    """A reader's two coin wallets (paid, bonus): no overdraft."""
     return (
-        open_account(session, wallet_paid(user_id), COIN, no_overdraft=True, exist_ok=True),
-        open_account(session, wallet_bonus(user_id), COIN, no_overdraft=True, exist_ok=True),
+        AccountRequest(wallet_paid(user_id), COIN, no_overdraft=True),
+        AccountRequest(wallet_bonus(user_id), COIN, no_overdraft=True),
     )
+
+
+def system_account(code: str, currency: str, *, debit_normal: bool = False) -> AccountRequest:
+    """A hot system account (totals rolled up at each seal)."""
+    return AccountRequest(
+        code, currency, hot=True, normal_side="debit" if debit_normal else "credit"
+    )
+
+
+def _open(session: Session, request: AccountRequest) -> Account:
+    return open_account(
+        session,
+        request.code,
+        request.currency,
+        no_overdraft=request.no_overdraft,
+        hot=request.hot,
+        normal_side=request.normal_side,
+        exist_ok=True,
+    )
+
+
+def open_wallets(session: Session, user_id: str) -> tuple[Account, Account]:
+    paid, bonus = wallet_accounts(user_id)
+    return _open(session, paid), _open(session, bonus)
 
 
 def open_writer_earnings(session: Session, writer_id: str, currency: str) -> Account:
@@ -82,11 +107,4 @@ def open_system(
     session: Session, code: str, currency: str, *, debit_normal: bool = False
 ) -> Account:
     """Open (or fetch) a hot system account."""
-    return open_account(
-        session,
-        code,
-        currency,
-        hot=True,
-        normal_side="debit" if debit_normal else "credit",
-        exist_ok=True,
-    )
+    return _open(session, system_account(code, currency, debit_normal=debit_normal))

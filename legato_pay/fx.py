@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
@@ -242,8 +243,16 @@ def rate_for(
 
 
 def get_rate(session: Session, rate_id: int) -> RateView | None:
-    row = session.execute(select(RATES).where(RATES.c.id == rate_id)).first()
-    return _row_to_view(row) if row else None
+    return get_rates(session, [rate_id]).get(rate_id)
+
+
+def get_rates(session: Session, rate_ids: Iterable[int]) -> dict[int, RateView]:
+    """Several rates by id in one query (absent ids are left out)."""
+    wanted = sorted(set(rate_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(RATES).where(RATES.c.id.in_(wanted)))
+    return {row.id: _row_to_view(row) for row in rows}
 
 
 def list_rates(

@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from legato_pay import chart
@@ -59,7 +60,7 @@ from legato_pay.errors import (
     NotFound,
 )
 from legato_pay.gateways.base import PaymentRequest, PaymentStatus, RefundResult
-from legato_pay.ledger import EntrySpec, LegSpec, post_entries
+from legato_pay.ledger import AccountRequest, EntrySpec, LegSpec, open_accounts, post_entries
 from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import allocate, format_amount, parse_amount
@@ -261,44 +262,58 @@ def _refund_view(row: Any, currency: str) -> RefundView:
 
 
 def _purchase_view(session: Session, row: Any, *, with_refunds: bool = True) -> PurchaseView:
-    from legato_pay.fx import get_rate
+    return _purchase_views(session, [row], with_refunds=with_refunds)[0]
 
-    rate = get_rate(session, row.rate_id) if row.rate_id is not None else None
-    refunds: tuple[RefundView, ...] = ()
-    if with_refunds:
-        refunds = tuple(
-            _refund_view(refund, row.currency)
-            for refund in session.execute(
-                select(REFUNDS).where(REFUNDS.c.reference == row.reference).order_by(REFUNDS.c.id)
+
+def _purchase_views(
+    session: Session, rows: Sequence[Any], *, with_refunds: bool = True
+) -> list[PurchaseView]:
+    """Views of many rows with one query for their rates and one for their refunds."""
+    from legato_pay.fx import get_rates
+
+    rates = get_rates(session, (row.rate_id for row in rows if row.rate_id is not None))
+    refunds: dict[str, list[RefundView]] = {}
+    if with_refunds and rows:
+        currency = {row.reference: row.currency for row in rows}
+        for refund in session.execute(
+            select(REFUNDS).where(REFUNDS.c.reference.in_(list(currency))).order_by(REFUNDS.c.id)
+        ):
+            refunds.setdefault(refund.reference, []).append(
+                _refund_view(refund, currency[refund.reference])
+            )
+    views = []
+    for row in rows:
+        rate = rates.get(row.rate_id) if row.rate_id is not None else None
+        views.append(
+            PurchaseView(
+                reference=row.reference,
+                idempotency_key=row.idempotency_key,
+                user_id=row.user_id,
+                package_id=row.package_id,
+                coins=row.coins,
+                bonus_coins=row.bonus_coins,
+                currency=row.currency,
+                amount=row.amount,
+                rate_id=row.rate_id,
+                rate=rate.rate if rate else None,
+                gateway=row.gateway,
+                gateway_payment_id=row.gateway_payment_id,
+                client_secret=row.client_secret,
+                payment_url=row.payment_url,
+                payment_method=row.payment_method,
+                status=row.status,
+                failure_reason=row.failure_reason,
+                entry_id=row.entry_id,
+                refunded_amount=row.refunded_amount,
+                coins_clawed_back=row.coins_clawed_back,
+                coins_lost=row.coins_lost,
+                created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+                updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+                credited_at=as_utc(row.credited_at),
+                refunds=tuple(refunds.get(row.reference, ())),
             )
         )
-    return PurchaseView(
-        reference=row.reference,
-        idempotency_key=row.idempotency_key,
-        user_id=row.user_id,
-        package_id=row.package_id,
-        coins=row.coins,
-        bonus_coins=row.bonus_coins,
-        currency=row.currency,
-        amount=row.amount,
-        rate_id=row.rate_id,
-        rate=rate.rate if rate else None,
-        gateway=row.gateway,
-        gateway_payment_id=row.gateway_payment_id,
-        client_secret=row.client_secret,
-        payment_url=row.payment_url,
-        payment_method=row.payment_method,
-        status=row.status,
-        failure_reason=row.failure_reason,
-        entry_id=row.entry_id,
-        refunded_amount=row.refunded_amount,
-        coins_clawed_back=row.coins_clawed_back,
-        coins_lost=row.coins_lost,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
-        credited_at=as_utc(row.credited_at),
-        refunds=refunds,
-    )
+    return views
 
 
 def _purchase_row(session: Session, reference: str, *, lock: bool = False) -> Any:
@@ -334,7 +349,7 @@ def list_purchases(
         query = query.where(PURCHASES.c.user_id == user_id)
     if status is not None:
         query = query.where(PURCHASES.c.status == status)
-    return [_purchase_view(session, row, with_refunds=False) for row in session.execute(query)]
+    return _purchase_views(session, session.execute(query).all(), with_refunds=False)
 
 
 # -- creating --------------------------------------------------------------------------------
@@ -565,17 +580,6 @@ def _display(amount: int, currency: str) -> str:
         return f"{amount} {currency} (minor units)"
 
 
-def _set_status(session: Session, reference: str, status: str, **values: Any) -> bool:
-    """Conditional transition from a creditable status; true if this call made it."""
-    row = session.execute(
-        update(PURCHASES)
-        .where(PURCHASES.c.reference == reference, PURCHASES.c.status.in_(CREDITABLE))
-        .values(status=status, updated_at=utcnow(), **values)
-        .returning(PURCHASES.c.reference)
-    ).first()
-    return row is not None
-
-
 def purchase_entry(purchase: PurchaseView) -> EntrySpec:
     """The one entry that credits a purchase: cash in at the gateway, coins out to the wallets."""
     currency = purchase.currency
@@ -604,75 +608,192 @@ def purchase_entry(purchase: PurchaseView) -> EntrySpec:
     )
 
 
-def open_purchase_accounts(session: Session, gateway: str, currency: str, user_id: str) -> None:
-    chart.open_system(session, chart.gateway_cash(gateway, currency), currency, debit_normal=True)
-    chart.open_system(session, chart.coin_sales(currency), currency)
-    chart.open_system(session, chart.COIN_ISSUANCE, chart.COIN)
-    chart.open_wallets(session, user_id)
+def purchase_accounts(gateway: str, currency: str, user_id: str) -> list[AccountRequest]:
+    """The accounts ``purchase_entry`` posts to."""
+    return [
+        chart.system_account(chart.gateway_cash(gateway, currency), currency, debit_normal=True),
+        chart.system_account(chart.coin_sales(currency), currency),
+        chart.system_account(chart.COIN_ISSUANCE, chart.COIN),
+        *chart.wallet_accounts(user_id),
+    ]
 
 
 def settle_payment(session: Session, payment: PaymentStatus, *, actor: str) -> SettleResult:
     """Apply a gateway's answer to its purchase, crediting at most once. Never raises for a
     failed or mismatched payment: the result carries the error, so the status change commits."""
-    row = _purchase_row(session, payment.reference)
-    if payment.provider != row.gateway:
-        raise InvalidInput(
-            f"purchase {row.reference} was made through {row.gateway}, not {payment.provider}",
-            details={"purchase": row.reference, "gateway": row.gateway},
+    result = settle_payments(session, [payment], actor=actor)[0]
+    if isinstance(result, LegatoError):
+        raise result
+    return result
+
+
+def settle_payments(
+    session: Session, payments: Sequence[PaymentStatus], *, actor: str
+) -> list[SettleResult | LegatoError]:
+    """Apply many gateway answers in one go: what ``settle_payment`` gives each alone, in order
+    (a reference given twice sees the first answer's effect), with a fixed number of statements
+    per batch instead of several per payment (the webhook listener settles its batches here).
+
+    A payment that cannot apply at all (no such purchase, another gateway's, an unknown status)
+    gets its error in its place in the list; the others still apply.
+    """
+    results: list[SettleResult | LegatoError | None] = [None] * len(payments)
+    waiting = list(range(len(payments)))
+    while waiting:  # rounds of distinct references, so each row changes once per round
+        this_round: list[int] = []
+        later: list[int] = []
+        seen: set[str] = set()
+        for index in waiting:
+            reference = payments[index].reference
+            (later if reference in seen else this_round).append(index)
+            seen.add(reference)
+        _settle_round(session, payments, this_round, results, actor)
+        waiting = later
+    return results  # type: ignore[return-value]
+
+
+def _settle_round(
+    session: Session,
+    payments: Sequence[PaymentStatus],
+    indexes: list[int],
+    results: list[SettleResult | LegatoError | None],
+    actor: str,
+) -> None:
+    references = sorted({payments[index].reference for index in indexes})
+    query = (
+        select(PURCHASES)
+        .where(PURCHASES.c.reference.in_(references))
+        .order_by(PURCHASES.c.reference)  # rows lock in one order: batches never deadlock
+    )
+    if is_postgres(session):
+        query = query.with_for_update()
+    rows = {row.reference: row for row in session.execute(query)}
+    views = dict(zip(rows, _purchase_views(session, list(rows.values())), strict=True))
+    now = utcnow()
+    changed: dict[str, PurchaseView] = {}
+    credits: list[int] = []
+    for index in indexes:
+        payment = payments[index]
+        view = views.get(payment.reference)
+        if view is None:
+            results[index] = NotFound(
+                f"no purchase {payment.reference}", details={"purchase": payment.reference}
+            )
+            continue
+        outcome = _settlement(view, payment, now)
+        if isinstance(outcome, LegatoError):
+            results[index] = outcome
+            continue
+        results[index] = outcome
+        if outcome.purchase is not view:
+            changed[view.reference] = outcome.purchase
+            if outcome.credited:
+                credits.append(index)
+    if not changed:
+        return
+    if credits:
+        credited = [results[index].purchase for index in credits]  # type: ignore[union-attr]
+        open_accounts(
+            session,
+            [
+                request
+                for purchase in credited
+                for request in purchase_accounts(
+                    purchase.gateway, purchase.currency, purchase.user_id
+                )
+            ],
+        )
+        entries = post_entries(
+            session, [purchase_entry(purchase) for purchase in credited], actor=actor
+        )
+        for index, entry in zip(credits, entries, strict=True):
+            result = results[index]
+            purchase = replace(result.purchase, entry_id=entry.id)  # type: ignore[union-attr]
+            results[index] = replace(result, purchase=purchase)  # type: ignore[arg-type]
+            changed[purchase.reference] = purchase
+    session.execute(
+        update(PURCHASES)
+        .where(
+            PURCHASES.c.reference == bindparam("ref"),
+            PURCHASES.c.status.in_(CREDITABLE),  # the rows were locked: a guard, not a race
+        )
+        .values(
+            status=bindparam("new_status"),
+            failure_reason=bindparam("new_failure_reason"),
+            gateway_payment_id=bindparam("new_payment_id"),
+            credited_at=bindparam("new_credited_at"),
+            entry_id=bindparam("new_entry_id"),
+            updated_at=bindparam("new_updated_at"),
+        ),
+        [
+            {
+                "ref": purchase.reference,
+                "new_status": purchase.status,
+                "new_failure_reason": purchase.failure_reason,
+                "new_payment_id": purchase.gateway_payment_id,
+                "new_credited_at": purchase.credited_at,
+                "new_entry_id": purchase.entry_id,
+                "new_updated_at": purchase.updated_at,
+            }
+            for purchase in changed.values()
+        ],
+    )
+
+
+def _settlement(
+    view: PurchaseView, payment: PaymentStatus, now: datetime
+) -> SettleResult | LegatoError:
+    """What one answer does to one purchase (the rules of crediting, in one place). Returns
+    the purchase unchanged (the same object) when nothing is to be written."""
+    if payment.provider != view.gateway:
+        return InvalidInput(
+            f"purchase {view.reference} was made through {view.gateway}, not {payment.provider}",
+            details={"purchase": view.reference, "gateway": view.gateway},
             code="GATEWAY_MISMATCH",
         )
-    reference = row.reference
-    known_id = {"gateway_payment_id": payment.provider_payment_id or row.gateway_payment_id}
-    if row.status in CREDITED:
-        return SettleResult(get_purchase(session, reference), False, payment)
-    if row.status == "flagged":  # needs a person; a later success does not unflag it
-        view = get_purchase(session, reference)
+    if view.status in CREDITED:
+        return SettleResult(view, False, payment)
+    if view.status == "flagged":  # needs a person; a later success does not unflag it
         return SettleResult(view, False, payment, _payment_error(view, payment))
     if payment.status == "pending":
-        view = get_purchase(session, reference)
         error = _payment_error(view, payment) if view.status == "failed" else None
         return SettleResult(view, False, payment, error)
+    known_id = payment.provider_payment_id or view.gateway_payment_id
     if payment.status == "failed":
-        _set_status(
-            session,
-            reference,
-            "failed",
+        failed = replace(
+            view,
+            status="failed",
             failure_reason=payment.failure_reason or payment.raw_status or "payment failed",
-            **known_id,
+            gateway_payment_id=known_id,
+            updated_at=now,
         )
-        view = get_purchase(session, reference)
-        error = _payment_error(view, payment) if view.status in ("failed", "flagged") else None
-        return SettleResult(view, False, payment, error)
+        return SettleResult(failed, False, payment, _payment_error(failed, payment))
     if payment.status != "succeeded":
-        raise InvalidInput(
+        return InvalidInput(
             f"unknown payment status {payment.status!r}", details={"status": payment.status}
         )
-    if (payment.amount, payment.currency) != (row.amount, row.currency):
+    if (payment.amount, payment.currency) != (view.amount, view.currency):
         reason = (
             f"paid {_display(payment.amount, payment.currency)}, "
-            f"expected {_display(row.amount, row.currency)}"
+            f"expected {_display(view.amount, view.currency)}"
         )
-        _set_status(session, reference, "flagged", failure_reason=reason, **known_id)
-        view = get_purchase(session, reference)
-        if view.status in CREDITED:  # a concurrent verify credited it first
-            return SettleResult(view, False, payment)
-        return SettleResult(view, False, payment, _payment_error(view, payment))
-
-    now = utcnow()
-    if not _set_status(
-        session, reference, "succeeded", failure_reason=None, credited_at=now, **known_id
-    ):
-        # Someone else moved it first (it waited on the row on PostgreSQL): report, no credit.
-        view = get_purchase(session, reference)
-        error = None if view.status in CREDITED else _payment_error(view, payment)
-        return SettleResult(view, False, payment, error)
-    purchase = get_purchase(session, reference)
-    open_purchase_accounts(session, purchase.gateway, purchase.currency, purchase.user_id)
-    entry = post_entries(session, [purchase_entry(purchase)], actor=actor)[0]
-    session.execute(
-        update(PURCHASES).where(PURCHASES.c.reference == reference).values(entry_id=entry.id)
+        flagged = replace(
+            view,
+            status="flagged",
+            failure_reason=reason,
+            gateway_payment_id=known_id,
+            updated_at=now,
+        )
+        return SettleResult(flagged, False, payment, _payment_error(flagged, payment))
+    succeeded = replace(
+        view,
+        status="succeeded",
+        failure_reason=None,
+        credited_at=now,
+        gateway_payment_id=known_id,
+        updated_at=now,
     )
-    return SettleResult(get_purchase(session, reference), True, payment)
+    return SettleResult(succeeded, True, payment)
 
 
 def apply_payment_status(

@@ -5,7 +5,14 @@ currency and are never edited; pending entries are posted or voided by later ent
 are undone by reversals; a hash chain sealed after the fact makes tampering evident.
 """
 
-from legato_pay.ledger.accounts import get_account, list_accounts, open_account, resolve_accounts
+from legato_pay.ledger.accounts import (
+    AccountRequest,
+    get_account,
+    list_accounts,
+    open_account,
+    open_accounts,
+    resolve_accounts,
+)
 from legato_pay.ledger.posting import (
     check_idempotency_key,
     expired_pending_ids,
@@ -27,6 +34,7 @@ from legato_pay.ledger.verify import verify_ledger
 
 __all__ = [
     "Account",
+    "AccountRequest",
     "Balance",
     "EntrySpec",
     "EntryView",
@@ -40,6 +48,7 @@ __all__ = [
     "list_accounts",
     "lock_balances",
     "open_account",
+    "open_accounts",
     "post_entries",
     "resolve_accounts",
     "resolve_pending",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
 from legato_pay.ledger.types import Account, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
-from legato_pay.store.engine import insert_if_absent, on_commit
+from legato_pay.store.engine import insert_if_absent, insert_ignore, on_commit
 from legato_pay.store.models import LedgerAccount
 
 ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
@@ -72,15 +73,7 @@ def open_account(
     exist_ok: bool = False,
 ) -> Account:
     """Open an account. With ``exist_ok`` an identical existing account is returned as is."""
-    validate_code(code)
-    currency = normalize_currency(currency)
-    if hot and no_overdraft:
-        raise InvalidInput(
-            "a hot account cannot have a no-overdraft limit (its totals are rolled up later)",
-            details={"code": code},
-        )
-    if normal_side not in ("debit", "credit"):
-        raise InvalidInput("normal side must be debit or credit", details={"side": normal_side})
+    currency = _check_shape(code, currency, no_overdraft, hot, normal_side)
     known = _cache.get(_cache_key(session, code))
     if (
         known is not None
@@ -118,6 +111,85 @@ def open_account(
             },
         )
     return account
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRequest:
+    """An account to open if absent (``open_accounts``); an existing one must have this shape."""
+
+    code: str
+    currency: str
+    no_overdraft: bool = False
+    hot: bool = False
+    normal_side: Side = "credit"
+
+
+def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[str, Account]:
+    """Open many accounts at once, or fetch identical existing ones: for batches (the webhook
+    listener's) that would otherwise open each new wallet with two round trips."""
+    wanted: dict[str, AccountRequest] = {}
+    for request in requests:
+        currency = _check_shape(
+            request.code, request.currency, request.no_overdraft, request.hot, request.normal_side
+        )
+        wanted[request.code] = AccountRequest(
+            request.code, currency, request.no_overdraft, request.hot, request.normal_side
+        )
+    unknown = [
+        request
+        for code, request in sorted(wanted.items())  # one insertion order: no deadlocks
+        if _cache.get(_cache_key(session, code)) is None
+    ]
+    if unknown:
+        now = utcnow()
+        session.execute(
+            insert_ignore(session, ACCOUNTS, ["code"]),
+            [
+                {
+                    "code": request.code,
+                    "currency": request.currency,
+                    "normal_side": request.normal_side,
+                    "no_overdraft": request.no_overdraft,
+                    "hot": request.hot,
+                    "metadata_json": None,
+                    "created_at": now,
+                    "debits_posted": 0,
+                    "credits_posted": 0,
+                    "debits_pending": 0,
+                    "credits_pending": 0,
+                }
+                for request in unknown
+            ],
+        )
+    found = resolve_accounts(session, wanted)
+    for code, request in wanted.items():
+        account = found[code]
+        if not _same_shape(
+            account, request.currency, request.no_overdraft, request.hot, request.normal_side
+        ):
+            raise AlreadyExists(
+                f"account {code} already exists",
+                details={
+                    "code": code,
+                    "currency": account.currency,
+                    "no_overdraft": account.no_overdraft,
+                    "hot": account.hot,
+                },
+            )
+    return found
+
+
+def _check_shape(code: str, currency: str, no_overdraft: bool, hot: bool, normal_side: str) -> str:
+    """Validate a new account's attributes; returns the normalized currency."""
+    validate_code(code)
+    if hot and no_overdraft:
+        raise InvalidInput(
+            "a hot account cannot have a no-overdraft limit (its totals are rolled up later)",
+            details={"code": code},
+        )
+    if normal_side not in ("debit", "credit"):
+        raise InvalidInput("normal side must be debit or credit", details={"side": normal_side})
+    return normalize_currency(currency)
 
 
 def _same_shape(

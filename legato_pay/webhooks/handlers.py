@@ -7,7 +7,7 @@ transfer events are stored for the payouts work that reads them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from legato_pay.gateways.base import PaymentStatus
 from legato_pay.webhooks.inbox import Outcome, ParsedEvent
 
 Handler = Callable[[Session, ParsedEvent], Outcome]
+PaymentReader = Callable[[ParsedEvent], "PaymentStatus | Outcome"]
 
 
 def _amount(value: Any) -> int:
@@ -24,28 +25,27 @@ def _amount(value: Any) -> int:
     return int(str(value))
 
 
-def _settle(session: Session, status: PaymentStatus) -> Outcome:
-    from legato_pay import purchases
-
-    try:
-        result = purchases.apply_payment_status(session, status)
-    except NotFound:
-        return Outcome("ignored", f"no purchase {status.reference}")
-    except LegatoError as error:  # recorded on the purchase (failed, or flagged for a person)
-        if status.status == "failed":
-            return Outcome("applied", f"purchase {status.reference} failed: {error.message}")
+def settle_outcome(payment: PaymentStatus, result: Any) -> Outcome:
+    """What a settlement (``purchases.settle_payments``' result, or its error) means for the
+    inbox: a failed or mismatched payment is recorded on the purchase, the event is done."""
+    error = result if isinstance(result, LegatoError) else result.error
+    if isinstance(error, NotFound):
+        return Outcome("ignored", f"no purchase {payment.reference}")
+    if error is not None:
+        if payment.status == "failed":
+            return Outcome("applied", f"purchase {payment.reference} failed: {error.message}")
         return Outcome("flagged", f"{error.code}: {error.message}")
     return Outcome("applied", str(result))
 
 
-def stripe_payment_succeeded(session: Session, event: ParsedEvent) -> Outcome:
+def stripe_payment_succeeded(event: ParsedEvent) -> PaymentStatus | Outcome:
     intent = event.data["data"]["object"]
     reference = (intent.get("metadata") or {}).get("reference")
     if not reference:
         return Outcome("ignored", "PaymentIntent without a legato reference")
     from legato_pay.money import normalize_currency
 
-    status = PaymentStatus(
+    return PaymentStatus(
         provider="stripe",
         reference=reference,
         provider_payment_id=intent.get("id"),
@@ -54,16 +54,15 @@ def stripe_payment_succeeded(session: Session, event: ParsedEvent) -> Outcome:
         currency=normalize_currency(str(intent.get("currency", ""))),
         raw_status=intent.get("status"),
     )
-    return _settle(session, status)
 
 
-def stripe_payment_failed(session: Session, event: ParsedEvent) -> Outcome:
+def stripe_payment_failed(event: ParsedEvent) -> PaymentStatus | Outcome:
     intent = event.data["data"]["object"]
     reference = (intent.get("metadata") or {}).get("reference")
     if not reference:
         return Outcome("ignored", "PaymentIntent without a legato reference")
     error = intent.get("last_payment_error") or {}
-    status = PaymentStatus(
+    return PaymentStatus(
         provider="stripe",
         reference=reference,
         provider_payment_id=intent.get("id"),
@@ -73,10 +72,9 @@ def stripe_payment_failed(session: Session, event: ParsedEvent) -> Outcome:
         failure_reason=error.get("decline_code") or error.get("code") or "payment_failed",
         raw_status=intent.get("status"),
     )
-    return _settle(session, status)
 
 
-def paystack_charge_success(session: Session, event: ParsedEvent) -> Outcome:
+def paystack_charge_success(event: ParsedEvent) -> PaymentStatus | Outcome:
     data = event.data["data"]
     from legato_pay.gateways.paystack import project_reference
     from legato_pay.money import normalize_currency
@@ -84,7 +82,7 @@ def paystack_charge_success(session: Session, event: ParsedEvent) -> Outcome:
     reference = project_reference(data)
     if not reference:
         return Outcome("ignored", "charge without a reference")
-    status = PaymentStatus(
+    return PaymentStatus(
         provider="paystack",
         reference=reference,
         provider_payment_id=str(data.get("id")) if data.get("id") is not None else None,
@@ -93,7 +91,6 @@ def paystack_charge_success(session: Session, event: ParsedEvent) -> Outcome:
         currency=normalize_currency(str(data.get("currency", "NGN"))),
         raw_status=data.get("status"),
     )
-    return _settle(session, status)
 
 
 def refund_update(session: Session, event: ParsedEvent) -> Outcome:
@@ -109,18 +106,52 @@ def stored(_: Session, event: ParsedEvent) -> Outcome:
     return Outcome("stored", f"{event.type} kept for the payouts work")
 
 
-HANDLERS: dict[tuple[str, str], Handler] = {
+PAYMENT_EVENTS: dict[tuple[str, str], PaymentReader] = {
     ("stripe", "payment_intent.succeeded"): stripe_payment_succeeded,
     ("stripe", "payment_intent.payment_failed"): stripe_payment_failed,
+    ("paystack", "charge.success"): paystack_charge_success,
+}
+
+HANDLERS: dict[tuple[str, str], Handler] = {
     ("stripe", "charge.refunded"): refund_update,
     ("stripe", "refund.created"): refund_update,
     ("stripe", "refund.updated"): refund_update,
     ("stripe", "refund.failed"): refund_update,
-    ("paystack", "charge.success"): paystack_charge_success,
 }
 
 
 def handle(session: Session, event: ParsedEvent) -> Outcome:
+    return handle_many(session, [event])[0]
+
+
+def handle_many(session: Session, events: Sequence[ParsedEvent]) -> list[Outcome]:
+    """Apply events in order; every payment outcome among them is settled in one
+    ``purchases.settle_payments`` call (a few statements for the whole batch)."""
+    from legato_pay import purchases
+
+    outcomes: list[Outcome | None] = [None] * len(events)
+    payments: list[tuple[int, PaymentStatus]] = []
+    for index, event in enumerate(events):
+        reader = PAYMENT_EVENTS.get((event.provider, event.type))
+        if reader is None:
+            outcomes[index] = _handle_other(session, event)
+            continue
+        read = reader(event)
+        if isinstance(read, Outcome):
+            outcomes[index] = read
+        else:
+            payments.append((index, read))
+    for provider in sorted({payment.provider for _, payment in payments}):
+        group = [(index, payment) for index, payment in payments if payment.provider == provider]
+        results = purchases.settle_payments(
+            session, [payment for _, payment in group], actor=f"webhook:{provider}"
+        )
+        for (index, payment), result in zip(group, results, strict=True):
+            outcomes[index] = settle_outcome(payment, result)
+    return outcomes  # type: ignore[return-value]
+
+
+def _handle_other(session: Session, event: ParsedEvent) -> Outcome:
     handler = HANDLERS.get((event.provider, event.type))
     if handler is not None:
         return handler(session, event)

@@ -10,16 +10,17 @@ failed is kept as ``failed`` so a later delivery or ``webhooks replay`` applies 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.store.engine import insert_if_absent, insert_ignore
+from legato_pay.store.engine import insert_ignore
 from legato_pay.store.webhook_models import WebhookEvent
 
 EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
@@ -71,45 +72,111 @@ def parse_paystack(event: dict[str, Any]) -> ParsedEvent:
 
 def store_and_apply(session: Session, event: ParsedEvent, raw_body: str) -> tuple[str, bool]:
     """Store the event and apply it in this transaction. Returns (status, duplicate)."""
-    inserted = insert_if_absent(
-        session,
-        EVENTS,
-        ["provider", "event_key"],
-        provider=event.provider,
-        event_key=event.key,
-        event_type=event.type,
-        object_ref=event.object_ref,
-        payload=raw_body,
-        status="received",
-        attempts=0,
-        received_at=utcnow(),
+    return store_and_apply_many(session, [(event, raw_body)])[0]
+
+
+def store_and_apply_many(
+    session: Session, deliveries: Sequence[tuple[ParsedEvent, str]]
+) -> list[tuple[str, bool]]:
+    """Store and apply a batch of deliveries in this transaction, in a fixed number of
+    statements: one insert for the batch, one lookup of those already there, the handlers
+    (payments settled together), one status update. Returns (status, duplicate) per delivery.
+
+    A delivery whose event is already stored is a duplicate and applies nothing, unless the
+    stored one failed, which is applied again. A repeat within the batch is a duplicate of
+    the first. Rows are inserted and locked in key order, so concurrent batches cannot deadlock.
+    """
+    first: dict[tuple[str, str], int] = {}
+    for index, (event, _) in enumerate(deliveries):
+        first.setdefault((event.provider, event.key), index)
+    now = utcnow()
+    unique = sorted(first)
+    inserted = {
+        (row.provider, row.event_key): row.id
+        for row in session.execute(
+            insert_ignore(session, EVENTS, ["provider", "event_key"]).returning(
+                EVENTS.c.id, EVENTS.c.provider, EVENTS.c.event_key
+            ),
+            [
+                {
+                    "provider": provider,
+                    "event_key": key,
+                    "event_type": deliveries[first[provider, key]][0].type,
+                    "object_ref": deliveries[first[provider, key]][0].object_ref,
+                    "payload": deliveries[first[provider, key]][1],
+                    "status": "received",
+                    "attempts": 0,
+                    "received_at": now,
+                }
+                for provider, key in unique
+            ],
+        )
+    }
+    stored: dict[tuple[str, str], tuple[int, str]] = {}
+    existing = [pair for pair in unique if pair not in inserted]
+    if existing:
+        stored = {
+            (row.provider, row.event_key): (row.id, row.status)
+            for row in session.execute(
+                select(EVENTS.c.id, EVENTS.c.provider, EVENTS.c.event_key, EVENTS.c.status)
+                .where(tuple_(EVENTS.c.provider, EVENTS.c.event_key).in_(existing))
+                .order_by(EVENTS.c.provider, EVENTS.c.event_key)
+                .with_for_update()
+            )
+        }
+    to_apply = [
+        (inserted[pair] if pair in inserted else stored[pair][0], pair)
+        for pair in unique
+        if pair in inserted or stored[pair][1] == "failed"
+    ]
+    statuses = {pair: status for pair, (_, status) in stored.items()}
+    if to_apply:
+        statuses.update(
+            _apply_many(
+                session, [(row_id, deliveries[first[pair]][0]) for row_id, pair in to_apply]
+            )
+        )
+    results = []
+    for index, (event, _) in enumerate(deliveries):
+        pair = (event.provider, event.key)
+        results.append((statuses[pair], pair not in inserted or first[pair] != index))
+    return results
+
+
+def _apply_many(
+    session: Session, events: Sequence[tuple[int, ParsedEvent]]
+) -> dict[tuple[str, str], str]:
+    from legato_pay.webhooks.handlers import handle_many
+
+    outcomes = handle_many(session, [event for _, event in events])
+    session.execute(
+        update(EVENTS)
+        .where(EVENTS.c.id == bindparam("row_id"))
+        .values(
+            status=bindparam("new_status"),
+            outcome=bindparam("new_outcome"),
+            attempts=EVENTS.c.attempts + 1,
+            applied_at=bindparam("new_applied_at"),
+            last_error=None,
+        ),
+        [
+            {
+                "row_id": row_id,
+                "new_status": outcome.status,
+                "new_outcome": outcome.message or None,
+                "new_applied_at": utcnow(),
+            }
+            for (row_id, _), outcome in zip(events, outcomes, strict=True)
+        ],
     )
-    row = session.execute(
-        select(EVENTS.c.id, EVENTS.c.status)
-        .where(EVENTS.c.provider == event.provider, EVENTS.c.event_key == event.key)
-        .with_for_update()
-    ).one()
-    if not inserted and row.status != "failed":
-        return row.status, True
-    return _apply(session, row.id, event), not inserted
+    return {
+        (event.provider, event.key): outcome.status
+        for (_, event), outcome in zip(events, outcomes, strict=True)
+    }
 
 
 def _apply(session: Session, event_id: int, event: ParsedEvent) -> str:
-    from legato_pay.webhooks.handlers import handle
-
-    outcome = handle(session, event)
-    session.execute(
-        update(EVENTS)
-        .where(EVENTS.c.id == event_id)
-        .values(
-            status=outcome.status,
-            outcome=outcome.message or None,
-            attempts=EVENTS.c.attempts + 1,
-            applied_at=utcnow(),
-            last_error=None,
-        )
-    )
-    return outcome.status
+    return _apply_many(session, [(event_id, event)])[event.provider, event.key]
 
 
 def record_failure(session: Session, event: ParsedEvent, raw_body: str, error: str) -> None:
