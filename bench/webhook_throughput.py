@@ -15,7 +15,6 @@ one ledger entry, one inbox row per purchase).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import hmac
 import json
@@ -143,41 +142,27 @@ def signed_bodies(events: int, seed: int = 11) -> list[bytes]:
     return bodies
 
 
-async def _send_all(port: int, path: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
-    import httpx
+def signed_requests(bodies: list[bytes], path: str) -> list[bytes]:
+    """Whole HTTP requests, signed the Paystack way (HMAC-SHA512 of the body), before timing."""
+    from bench.http_load import build_request
 
-    statuses: dict[int, int] = {}
-    queue = iter(bodies)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
-    ) as client:
-
-        async def worker() -> None:
-            for body in queue:
-                signature = hmac.new(SECRET.encode(), body, hashlib.sha512).hexdigest()
-                response = await client.post(
-                    path,
-                    content=body,
-                    headers={"x-paystack-signature": signature, "content-type": "application/json"},
-                )
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {
-        "requests": len(bodies),
-        "seconds": round(elapsed, 3),
-        "requests_per_s": round(len(bodies) / elapsed, 1),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-    }
+    return [
+        build_request(
+            path,
+            body,
+            {
+                "x-paystack-signature": hmac.new(SECRET.encode(), body, hashlib.sha512).hexdigest(),
+                "content-type": "application/json",
+            },
+        )
+        for body in bodies
+    ]
 
 
 def _load(
     port: int, path: str, bodies: list[bytes], concurrency: int, senders: int
 ) -> dict[str, Any]:
-    """Send from ``senders`` processes so the load generator is not the bottleneck."""
+    """Send from ``senders`` processes (bench/http_load.py: raw keep-alive connections)."""
     import multiprocessing
 
     chunks = [bodies[i::senders] for i in range(senders)]
@@ -200,7 +185,9 @@ def _load(
 
 
 def _send_chunk(port: int, path: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
-    return asyncio.run(_send_all(port, path, bodies, concurrency))
+    from bench.http_load import send
+
+    return send(port, signed_requests(bodies, path), concurrency)
 
 
 def run_listener(
@@ -351,7 +338,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=4000, help="unique events per run")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--senders", type=int, default=2, help="load generator processes")
+    parser.add_argument("--senders", type=int, default=1, help="load generator processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run with few events")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     args = parser.parse_args()

@@ -153,6 +153,8 @@ class WebhookSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, gt=0)
     stripe_tolerance_seconds: int = Field(300, gt=0)
     graceful_shutdown_seconds: int = Field(30, ge=0)
+    max_batch_events: int = Field(200, ge=1, le=5000)
+    concurrent_batches: int = Field(2, ge=1, le=32)
 
 
 class LedgerSettings(_Strict):

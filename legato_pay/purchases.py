@@ -713,10 +713,7 @@ def _settle_round(
             changed[purchase.reference] = purchase
     session.execute(
         update(PURCHASES)
-        .where(
-            PURCHASES.c.reference == bindparam("ref"),
-            PURCHASES.c.status.in_(CREDITABLE),  # the rows were locked: a guard, not a race
-        )
+        .where(PURCHASES.c.reference == bindparam("ref"))  # rows locked above: no race
         .values(
             status=bindparam("new_status"),
             failure_reason=bindparam("new_failure_reason"),

@@ -1,7 +1,7 @@
 """The ASGI app behind ``legato-pay serve-webhooks`` (Starlette under uvicorn).
 
 Verify the signature over the raw body, then store and apply the event in one transaction, and
-only then answer 2xx. A bad or missing signature is 400 ``INVALID_SIGNATURE`` and stores
+only then answer 2xx (events arriving together share that transaction: ``batching``). A bad or missing signature is 400 ``INVALID_SIGNATURE`` and stores
 nothing; a body over the size limit is 413. Listeners are stateless: run as many as needed
 against one PostgreSQL database.
 """
@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from legato_pay.context import AppContext
 from legato_pay.errors import InvalidInput, InvalidSignature, LegatoError
 from legato_pay.webhooks import inbox
+from legato_pay.webhooks.batching import GroupCommitter
 from legato_pay.webhooks.metrics import Metrics
 from legato_pay.webhooks.signatures import verify_paystack, verify_stripe
 
@@ -36,6 +38,9 @@ def _log(**fields: Any) -> None:
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "details": {}}}, status)
+
+
+Delivery = tuple[inbox.ParsedEvent, str]  # the event and its raw body
 
 
 class TooLarge(Exception):
@@ -66,8 +71,10 @@ def create_app(context: AppContext | None = None) -> Starlette:
         name = "STRIPE_WEBHOOK_SECRET" if provider == "stripe" else "PAYSTACK_SECRET_KEY"
         return os.environ.get(name) or None
 
-    def process(provider: str, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
-        started = time.perf_counter()
+    def verify(
+        provider: str, body: bytes, signature: str | None
+    ) -> inbox.ParsedEvent | tuple[int, dict[str, Any]]:
+        """The event, or the refusal to answer with (nothing is stored for a refusal)."""
         secret = secret_for(provider)
         if secret is None:
             metrics.reject(provider, "NOT_CONFIGURED")
@@ -81,10 +88,8 @@ def create_app(context: AppContext | None = None) -> Starlette:
         try:
             if provider == "stripe":
                 data = verify_stripe(body, signature, secret, settings.stripe_tolerance_seconds)
-                event = inbox.parse_stripe(data)
-            else:
-                data = verify_paystack(body, signature, secret)
-                event = inbox.parse_paystack(data)
+                return inbox.parse_stripe(data)
+            return inbox.parse_paystack(verify_paystack(body, signature, secret))
         except (InvalidSignature, InvalidInput) as error:
             metrics.reject(provider, error.code)
             _log(event="webhook_rejected", provider=provider, code=error.code)
@@ -97,16 +102,49 @@ def create_app(context: AppContext | None = None) -> Starlette:
                     "details": {},
                 }
             }
-        raw = body.decode("utf-8")
+
+    def apply_batch(deliveries: Sequence[Delivery]) -> list[tuple[str, bool] | Exception]:
+        """One transaction for the batch; if it fails, each event alone, so one bad event
+        cannot hold back the others (the failed batch left nothing behind)."""
         try:
-            status, duplicate = app_context.run(lambda s: inbox.store_and_apply(s, event, raw))
-        except Exception as error:  # keep the event for replay, and let the provider retry
-            message = inbox.error_text(error)
+            return list(app_context.run(lambda s: inbox.store_and_apply_many(s, deliveries)))
+        except Exception as error:
+            if len(deliveries) == 1:
+                return [error]
+        results: list[tuple[str, bool] | Exception] = []
+        for event, raw in deliveries:
             try:
-                app_context.run(lambda s: inbox.record_failure(s, event, raw, message))
-            except Exception as inner:  # database down: nothing stored, provider retries
-                message += f"; not stored: {type(inner).__name__}"
-            metrics.observe(provider, event.type, "failed", time.perf_counter() - started)
+                results.append(app_context.run(lambda s: inbox.store_and_apply(s, event, raw)))  # noqa: B023 - called at once
+            except Exception as error:
+                results.append(error)
+        return results
+
+    committer: GroupCommitter[Delivery, tuple[str, bool] | Exception] = GroupCommitter(
+        apply_batch,
+        max_batch=settings.max_batch_events,
+        max_in_flight=settings.concurrent_batches,
+    )
+
+    def keep_failure(event: inbox.ParsedEvent, raw: str, error: Exception) -> str:
+        """Keep an event whose handler failed for replay; the provider retries it too."""
+        message = inbox.error_text(error)
+        try:
+            app_context.run(lambda s: inbox.record_failure(s, event, raw, message))
+        except Exception as inner:  # database down: nothing stored, provider retries
+            message += f"; not stored: {type(inner).__name__}"
+        return message
+
+    async def process(provider: str, body: bytes, signature: str | None) -> JSONResponse:
+        started = time.perf_counter()
+        verified = verify(provider, body, signature)
+        if isinstance(verified, tuple):
+            return JSONResponse(verified[1], verified[0])
+        event, raw = verified, body.decode("utf-8")
+        result = await committer.submit((event, raw))
+        elapsed = time.perf_counter() - started
+        if isinstance(result, Exception):
+            message = await run_in_threadpool(keep_failure, event, raw, result)
+            metrics.observe(provider, event.type, "failed", elapsed)
             _log(
                 event="webhook_failed",
                 provider=provider,
@@ -114,14 +152,9 @@ def create_app(context: AppContext | None = None) -> Starlette:
                 key=event.key,
                 error=message,
             )
-            return 500, {
-                "error": {
-                    "code": getattr(error, "code", "INTERNAL_ERROR"),
-                    "message": message,
-                    "details": {},
-                }
-            }
-        elapsed = time.perf_counter() - started
+            code = getattr(result, "code", "INTERNAL_ERROR")
+            return JSONResponse({"error": {"code": code, "message": message, "details": {}}}, 500)
+        status, duplicate = result
         outcome = "duplicate" if duplicate else status
         metrics.observe(provider, event.type, outcome, elapsed)
         _log(
@@ -132,7 +165,7 @@ def create_app(context: AppContext | None = None) -> Starlette:
             outcome=outcome,
             ms=round(elapsed * 1000, 2),
         )
-        return 200, {"received": True, "status": status, "duplicate": duplicate}
+        return JSONResponse({"received": True, "status": status, "duplicate": duplicate}, 200)
 
     async def receive(request: Request) -> Response:
         provider = request.path_params["provider"]
@@ -144,10 +177,7 @@ def create_app(context: AppContext | None = None) -> Starlette:
             metrics.reject(provider, "TOO_LARGE")
             return _error(413, "VALIDATION_ERROR", "request body is too large")
         header = "stripe-signature" if provider == "stripe" else "x-paystack-signature"
-        status, payload = await run_in_threadpool(
-            process, provider, body, request.headers.get(header)
-        )
-        return JSONResponse(payload, status)
+        return await process(provider, body, request.headers.get(header))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})
