@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from legato_pay import chart
@@ -65,7 +65,7 @@ from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import allocate, format_amount, parse_amount
 from legato_pay.packages import money_json
-from legato_pay.store.engine import is_postgres
+from legato_pay.store.engine import is_postgres, update_rows
 from legato_pay.store.reader_models import Purchase, PurchaseRefund
 
 if TYPE_CHECKING:
@@ -273,8 +273,9 @@ def _purchase_views(
 
     rates = get_rates(session, (row.rate_id for row in rows if row.rate_id is not None))
     refunds: dict[str, list[RefundView]] = {}
-    if with_refunds and rows:
-        currency = {row.reference: row.currency for row in rows}
+    credited = [row for row in rows if with_refunds and row.status in CREDITED]
+    if credited:  # only a credited purchase can have refunds
+        currency = {row.reference: row.currency for row in credited}
         for refund in session.execute(
             select(REFUNDS).where(REFUNDS.c.reference.in_(list(currency))).order_by(REFUNDS.c.id)
         ):
@@ -711,26 +712,19 @@ def _settle_round(
             purchase = replace(result.purchase, entry_id=entry.id)  # type: ignore[union-attr]
             results[index] = replace(result, purchase=purchase)  # type: ignore[arg-type]
             changed[purchase.reference] = purchase
-    session.execute(
-        update(PURCHASES)
-        .where(PURCHASES.c.reference == bindparam("ref"))  # rows locked above: no race
-        .values(
-            status=bindparam("new_status"),
-            failure_reason=bindparam("new_failure_reason"),
-            gateway_payment_id=bindparam("new_payment_id"),
-            credited_at=bindparam("new_credited_at"),
-            entry_id=bindparam("new_entry_id"),
-            updated_at=bindparam("new_updated_at"),
-        ),
+    update_rows(
+        session,
+        PURCHASES,
+        "reference",
         [
             {
-                "ref": purchase.reference,
-                "new_status": purchase.status,
-                "new_failure_reason": purchase.failure_reason,
-                "new_payment_id": purchase.gateway_payment_id,
-                "new_credited_at": purchase.credited_at,
-                "new_entry_id": purchase.entry_id,
-                "new_updated_at": purchase.updated_at,
+                "reference": purchase.reference,
+                "status": purchase.status,
+                "failure_reason": purchase.failure_reason,
+                "gateway_payment_id": purchase.gateway_payment_id,
+                "credited_at": purchase.credited_at,
+                "entry_id": purchase.entry_id,
+                "updated_at": purchase.updated_at,
             }
             for purchase in changed.values()
         ],

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.store.engine import insert_ignore
+from legato_pay.store.engine import insert_ignore, update_rows
 from legato_pay.store.webhook_models import WebhookEvent
 
 EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
@@ -112,30 +112,34 @@ def store_and_apply_many(
             ],
         )
     }
-    stored: dict[tuple[str, str], tuple[int, str]] = {}
+    stored: dict[tuple[str, str], tuple[int, str, int]] = {}
     existing = [pair for pair in unique if pair not in inserted]
     if existing:
         stored = {
-            (row.provider, row.event_key): (row.id, row.status)
+            (row.provider, row.event_key): (row.id, row.status, row.attempts)
             for row in session.execute(
-                select(EVENTS.c.id, EVENTS.c.provider, EVENTS.c.event_key, EVENTS.c.status)
+                select(
+                    EVENTS.c.id,
+                    EVENTS.c.provider,
+                    EVENTS.c.event_key,
+                    EVENTS.c.status,
+                    EVENTS.c.attempts,
+                )
                 .where(tuple_(EVENTS.c.provider, EVENTS.c.event_key).in_(existing))
                 .order_by(EVENTS.c.provider, EVENTS.c.event_key)
                 .with_for_update()
             )
         }
     to_apply = [
-        (inserted[pair] if pair in inserted else stored[pair][0], pair)
+        (inserted[pair], 0, deliveries[first[pair]][0])
+        if pair in inserted
+        else (stored[pair][0], stored[pair][2], deliveries[first[pair]][0])
         for pair in unique
         if pair in inserted or stored[pair][1] == "failed"
     ]
-    statuses = {pair: status for pair, (_, status) in stored.items()}
+    statuses = {pair: status for pair, (_, status, _) in stored.items()}
     if to_apply:
-        statuses.update(
-            _apply_many(
-                session, [(row_id, deliveries[first[pair]][0]) for row_id, pair in to_apply]
-            )
-        )
+        statuses.update(_apply_many(session, to_apply))
     results = []
     for index, (event, _) in enumerate(deliveries):
         pair = (event.provider, event.key)
@@ -144,39 +148,40 @@ def store_and_apply_many(
 
 
 def _apply_many(
-    session: Session, events: Sequence[tuple[int, ParsedEvent]]
+    session: Session, events: Sequence[tuple[int, int, ParsedEvent]]
 ) -> dict[tuple[str, str], str]:
+    """Run the handlers over stored events (row id, attempts so far, event); record outcomes."""
     from legato_pay.webhooks.handlers import handle_many
 
-    outcomes = handle_many(session, [event for _, event in events])
-    session.execute(
-        update(EVENTS)
-        .where(EVENTS.c.id == bindparam("row_id"))
-        .values(
-            status=bindparam("new_status"),
-            outcome=bindparam("new_outcome"),
-            attempts=EVENTS.c.attempts + 1,
-            applied_at=bindparam("new_applied_at"),
-            last_error=None,
-        ),
+    outcomes = handle_many(session, [event for _, _, event in events])
+    now = utcnow()
+    update_rows(
+        session,
+        EVENTS,
+        "id",
         [
             {
-                "row_id": row_id,
-                "new_status": outcome.status,
-                "new_outcome": outcome.message or None,
-                "new_applied_at": utcnow(),
+                "id": row_id,
+                "status": outcome.status,
+                "outcome": outcome.message or None,
+                "attempts": attempts + 1,
+                "applied_at": now,
+                "last_error": None,
             }
-            for (row_id, _), outcome in zip(events, outcomes, strict=True)
+            for (row_id, attempts, _), outcome in zip(events, outcomes, strict=True)
         ],
     )
     return {
         (event.provider, event.key): outcome.status
-        for (_, event), outcome in zip(events, outcomes, strict=True)
+        for (_, _, event), outcome in zip(events, outcomes, strict=True)
     }
 
 
 def _apply(session: Session, event_id: int, event: ParsedEvent) -> str:
-    return _apply_many(session, [(event_id, event)])[event.provider, event.key]
+    attempts = session.execute(
+        select(EVENTS.c.attempts).where(EVENTS.c.id == event_id).with_for_update()
+    ).scalar_one()
+    return _apply_many(session, [(event_id, attempts, event)])[event.provider, event.key]
 
 
 def record_failure(session: Session, event: ParsedEvent, raw_body: str, error: str) -> None:
