@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
 from legato_pay.ledger.types import Account, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
-from legato_pay.store.engine import insert_if_absent, insert_ignore, on_commit
+from legato_pay.store.engine import insert_if_absent, insert_rows_ignore, on_commit
 from legato_pay.store.models import LedgerAccount
 
 ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
@@ -27,6 +28,7 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}$")
 _WORLD = re.compile(r"^world:([A-Z]{3,4})$")
 
 _cache: dict[tuple[str, str], Account] = {}
+_urls: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
 
 
 def clear_account_cache() -> None:
@@ -34,7 +36,11 @@ def clear_account_cache() -> None:
 
 
 def _cache_key(session: Session, code: str) -> tuple[str, str]:
-    return (str(session.get_bind().engine.url), code)
+    engine = session.get_bind().engine
+    url = _urls.get(engine)
+    if url is None:  # rendering a URL costs microseconds; postings look up several accounts
+        url = _urls[engine] = str(engine.url)
+    return (url, code)
 
 
 def _row_to_account(row: Any) -> Account:
@@ -142,8 +148,10 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
     ]
     if unknown:
         now = utcnow()
-        session.execute(
-            insert_ignore(session, ACCOUNTS, ["code"]),
+        insert_rows_ignore(
+            session,
+            ACCOUNTS,
+            ["code"],
             [
                 {
                     "code": request.code,
@@ -160,6 +168,7 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
                 }
                 for request in unknown
             ],
+            ["id"],
         )
     found = resolve_accounts(session, wanted)
     for code, request in wanted.items():

@@ -231,3 +231,32 @@ def update_rows(session: Session, table, key: str, rows: list[dict]) -> None:  #
             for row in rows
         ],
     )
+
+
+def insert_rows_ignore(
+    session: Session, table, conflict_columns: list[str], rows: list[dict], returning: list[str]
+) -> list:  # type: ignore[no-untyped-def]
+    """Insert many rows, skipping those whose unique columns exist; returns ``returning`` of
+    the rows this call inserted. On PostgreSQL one ``INSERT … SELECT FROM unnest(…)`` with a
+    fixed text (one plan, cached by the driver whatever the batch size); elsewhere a multi-row
+    insert. Every row gives the same columns."""
+    if not rows:
+        return []
+    if is_postgres(session):
+        dialect = session.get_bind().dialect
+        names = list(rows[0])
+        arrays = ", ".join(
+            f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names
+        )
+        statement = text(
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+            f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
+            f" RETURNING {', '.join(returning)}"
+        )
+        return list(
+            session.execute(statement, {name: [row[name] for row in rows] for name in names})
+        )
+    statement = insert_ignore(session, table, conflict_columns).returning(
+        *[table.c[name] for name in returning]
+    )
+    return list(session.execute(statement, rows))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.store.engine import insert_ignore, update_rows
+from legato_pay.store.engine import insert_ignore, insert_rows_ignore, update_rows
 from legato_pay.store.webhook_models import WebhookEvent
 
 EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
@@ -93,10 +93,10 @@ def store_and_apply_many(
     unique = sorted(first)
     inserted = {
         (row.provider, row.event_key): row.id
-        for row in session.execute(
-            insert_ignore(session, EVENTS, ["provider", "event_key"]).returning(
-                EVENTS.c.id, EVENTS.c.provider, EVENTS.c.event_key
-            ),
+        for row in insert_rows_ignore(
+            session,
+            EVENTS,
+            ["provider", "event_key"],
             [
                 {
                     "provider": provider,
@@ -110,6 +110,7 @@ def store_and_apply_many(
                 }
                 for provider, key in unique
             ],
+            ["id", "provider", "event_key"],
         )
     }
     stored: dict[tuple[str, str], tuple[int, str, int]] = {}
