@@ -337,7 +337,7 @@ def run_baseline(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=4000, help="unique events per run")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=64, help="open connections")
     parser.add_argument("--senders", type=int, default=1, help="load generator processes")
     parser.add_argument("--quick", action="store_true", help="a smoke run with few events")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
