@@ -255,3 +255,59 @@ def test_listener_answers_each_request_after_its_batch_commits(
     assert wallet(app, "r1")["paid"] == 2000
     assert sum(batches) == 30 and len(batches) < 30
     assert_ledger_ok(app)
+
+
+def test_batch_helpers_round_trip_awkward_values(app: Any) -> None:
+    """The batched insert and update (array literals on PostgreSQL, executemany on SQLite)
+    keep quotes, backslashes, braces, commas, NULLs and non-ASCII text exactly."""
+    from sqlalchemy import select
+
+    from legato_pay.store.engine import insert_rows_ignore, update_rows
+    from legato_pay.store.webhook_models import WebhookEvent
+
+    events = WebhookEvent.__table__  # type: ignore[attr-defined]
+    awkward = ['{"a": "b\\\\c"}', "NULL", "x,y} {z", 'é "quoted" ₦', ""]
+    rows = [
+        {
+            "provider": "paystack",
+            "event_key": f"k{n}",
+            "event_type": "test",
+            "object_ref": None,
+            "payload": text,
+            "status": "received",
+            "attempts": 0,
+            "received_at": NOW,
+        }
+        for n, text in enumerate(awkward)
+    ]
+    inserted = app.run(
+        lambda s: insert_rows_ignore(
+            s, events, ["provider", "event_key"], rows, ["id", "event_key"]
+        )
+    )
+    assert sorted(row.event_key for row in inserted) == [f"k{n}" for n in range(5)]
+    again = app.run(
+        lambda s: insert_rows_ignore(s, events, ["provider", "event_key"], rows[:2], ["id"])
+    )
+    assert again == []  # already there: skipped, nothing returned
+    ids = {row.event_key: row.id for row in inserted}
+    app.run(
+        lambda s: update_rows(
+            s,
+            events,
+            "id",
+            [
+                {"id": ids[f"k{n}"], "outcome": text[::-1] or None, "attempts": n}
+                for n, text in enumerate(awkward)
+            ],
+        )
+    )
+    stored = app.run(
+        lambda s: s.execute(
+            select(events.c.event_key, events.c.payload, events.c.outcome, events.c.attempts)
+        ).all(),
+        write=False,
+    )
+    assert sorted(tuple(row) for row in stored) == [
+        (f"k{n}", text, text[::-1] or None, n) for n, text in enumerate(awkward)
+    ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -53,6 +53,7 @@ from legato_pay.ledger.types import (
     utcnow,
 )
 from legato_pay.money import MAX_MINOR_UNITS, format_amount
+from legato_pay.store import arrays
 from legato_pay.store.engine import is_postgres
 from legato_pay.store.models import LedgerEntry, LedgerLeg, LedgerPending
 
@@ -615,31 +616,6 @@ def _apply(
     ]
 
 
-def _ints(values: Iterable[int | None]) -> str:
-    """A PostgreSQL array literal of integers (NULL for None), for ``%s::bigint[]``."""
-    return "{" + ",".join(map(str, values)).replace("None", "NULL") + "}"
-
-
-def _bools(values: Iterable[bool]) -> str:
-    return "{" + ",".join(["t" if value else "f" for value in values]) + "}"
-
-
-def _texts(values: Iterable[str | None]) -> str:
-    """A PostgreSQL array literal of strings: each quoted, backslash and double quote escaped."""
-    return (
-        "{"
-        + ",".join(
-            [
-                "NULL"
-                if value is None
-                else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                for value in values
-            ]
-        )
-        + "}"
-    )
-
-
 def _pg_apply(
     session: Session,
     prepared: Sequence[_Prepared],
@@ -661,24 +637,26 @@ def _pg_apply(
         "n": len(prepared),
         "actor": actor,
         "created_at": created_at,
-        "keys": _texts([entry.key for entry in prepared]),
-        "hashes": _texts([entry.content_hash for entry in prepared]),
-        "kinds": _texts([entry.kind for entry in prepared]),
-        "targets": _ints([entry.target_entry_id for entry in prepared]),
-        "reverses": _ints([entry.reverses_entry_id for entry in prepared]),
-        "reasons": _texts([entry.reason for entry in prepared]),
-        "metadata": _texts(metadata),
-        "effective": _texts([_iso(entry.effective_at or created_at) for entry in prepared]),
-        "expires": _texts([_iso(entry.expires_at) for entry in prepared]),
-        "find_keys": _texts(keys),
+        "keys": arrays.texts([entry.key for entry in prepared]),
+        "hashes": arrays.texts([entry.content_hash for entry in prepared]),
+        "kinds": arrays.texts([entry.kind for entry in prepared]),
+        "targets": arrays.ints([entry.target_entry_id for entry in prepared]),
+        "reverses": arrays.ints([entry.reverses_entry_id for entry in prepared]),
+        "reasons": arrays.texts([entry.reason for entry in prepared]),
+        "metadata": arrays.texts(metadata),
+        "effective": arrays.texts([_iso(entry.effective_at or created_at) for entry in prepared]),
+        "expires": arrays.texts([_iso(entry.expires_at) for entry in prepared]),
+        "find_keys": arrays.texts(keys),
     }
     for i, account_id in enumerate(order):
         dp, cp, dpe, cpe = deltas[account_id]
         params.update({f"id{i}": account_id, f"dp{i}": dp, f"cp{i}": cp})
         params.update({f"dpe{i}": dpe, f"cpe{i}": cpe})
     pending = [index for index, entry in enumerate(prepared) if entry.kind == "pending"]
-    params["pending_entry"] = _ints([index + 1 for index in pending])
-    params["pending_expires"] = _texts([_iso(prepared[index].expires_at) for index in pending])
+    params["pending_entry"] = arrays.ints([index + 1 for index in pending])
+    params["pending_expires"] = arrays.texts(
+        [_iso(prepared[index].expires_at) for index in pending]
+    )
 
     # Legs, and per leg of a non-hot account what the batch adds to that account after the leg
     # (its running totals are the account's new totals less that; NULL for hot accounts).
@@ -712,15 +690,18 @@ def _pg_apply(
             credit = accounts[account_id].normal_side == "credit"
             checks.append((account_id, credit, left[0], left[1], left[2], left[3]))
     columns = list(zip(*legs, strict=True))
-    params["leg_entry"], params["leg_account"] = _ints(columns[0]), _ints(columns[1])
-    params["leg_currency"], params["leg_debit"] = _texts(columns[2]), _bools(columns[3])
-    params["leg_amount"], params["leg_pending"] = _ints(columns[4]), _ints(columns[5])
-    params["leg_sdp"], params["leg_scp"] = _ints(columns[6]), _ints(columns[7])
-    params["leg_sdpe"], params["leg_scpe"] = _ints(columns[8]), _ints(columns[9])
+    params["leg_entry"], params["leg_account"] = arrays.ints(columns[0]), arrays.ints(columns[1])
+    params["leg_currency"], params["leg_debit"] = arrays.texts(columns[2]), arrays.bools(columns[3])
+    params["leg_amount"], params["leg_pending"] = arrays.ints(columns[4]), arrays.ints(columns[5])
+    params["leg_sdp"], params["leg_scp"] = arrays.ints(columns[6]), arrays.ints(columns[7])
+    params["leg_sdpe"], params["leg_scpe"] = arrays.ints(columns[8]), arrays.ints(columns[9])
     columns = list(zip(*checks, strict=True)) or [()] * 6
-    params["check_account"], params["check_credit"] = _ints(columns[0]), _bools(columns[1])
-    params["check_sdp"], params["check_scp"] = _ints(columns[2]), _ints(columns[3])
-    params["check_sdpe"], params["check_scpe"] = _ints(columns[4]), _ints(columns[5])
+    params["check_account"], params["check_credit"] = (
+        arrays.ints(columns[0]),
+        arrays.bools(columns[1]),
+    )
+    params["check_sdp"], params["check_scp"] = arrays.ints(columns[2]), arrays.ints(columns[3])
+    params["check_sdpe"], params["check_scpe"] = arrays.ints(columns[4]), arrays.ints(columns[5])
 
     statement = _pg_post_statement(
         tuple(_limit(accounts[account_id], deltas[account_id]) for account_id in order),

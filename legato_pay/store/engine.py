@@ -218,7 +218,7 @@ def update_rows(session: Session, table, key: str, rows: list[dict]) -> None:  #
             f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)})"
             f" WHERE {table.name}.{key} = v.{key}"
         )
-        session.execute(statement, {name: [row[name] for row in rows] for name in names})
+        session.execute(statement, _array_params(names, rows))
         return
     from sqlalchemy import bindparam, update
 
@@ -253,10 +253,14 @@ def insert_rows_ignore(
             f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
             f" RETURNING {', '.join(returning)}"
         )
-        return list(
-            session.execute(statement, {name: [row[name] for row in rows] for name in names})
-        )
+        return list(session.execute(statement, _array_params(names, rows)))
     statement = insert_ignore(session, table, conflict_columns).returning(
         *[table.c[name] for name in returning]
     )
     return list(session.execute(statement, rows))
+
+
+def _array_params(names: list[str], rows: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
+    from legato_pay.store.arrays import literal
+
+    return {name: literal([row[name] for row in rows]) for name in names}
