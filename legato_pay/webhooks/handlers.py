@@ -1,8 +1,9 @@
 """What each gateway event does, applied inside the inbox's transaction.
 
 Payment outcomes go through the same purchase service as ``purchases verify``, so a webhook
-racing a verify (or a provider retry under a new event id) credits a purchase once. Payout and
-transfer events are stored for the payouts work that reads them.
+racing a verify (or a provider retry under a new event id) credits a purchase once. Refund
+outcomes complete, release or undo our refunds (``purchases.update_refunds_from_event``). Payout
+and transfer events are stored for the payouts work that reads them.
 """
 
 from __future__ import annotations
@@ -94,12 +95,16 @@ def paystack_charge_success(event: ParsedEvent) -> PaymentStatus | Outcome:
 
 
 def refund_update(session: Session, event: ParsedEvent) -> Outcome:
+    """Paystack ``refund.*`` and Stripe refund outcomes update our refunds: ``flagged`` if any
+    refund in the event needs a person, ``applied`` if one of ours was found, else ``ignored``."""
     from legato_pay import purchases
 
-    update = getattr(purchases, "apply_refund_event", None)
-    if update is None:
-        return Outcome("stored", "refund outcome kept for reconciliation")
-    return Outcome("applied", str(update(session, event.provider, event.data)))
+    results = purchases.update_refunds_from_event(session, event.provider, event.data)
+    if not results:
+        return Outcome("ignored", f"{event.type} names no refund")
+    outcomes = {result.outcome for result in results}
+    status = next(s for s in ("flagged", "applied", "ignored") if s in outcomes)
+    return Outcome(status, "; ".join(result.message for result in results))
 
 
 def stored(_: Session, event: ParsedEvent) -> Outcome:

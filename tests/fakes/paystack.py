@@ -6,7 +6,8 @@ Use it over real HTTP (``with fake.serve() as base_url``) or in-process
 * ``POST /transaction/initialize`` → pending transaction, ``authorization_url``; a reused
   reference → 400 ``duplicate_reference``. ``GET /transaction/verify/{ref}`` answers 200 for
   failed payments too (read ``data.status``); unknown → 400 ``transaction_not_found``.
-* ``POST /refund`` → ``pending`` refund (only of a paid transaction, at most what is left).
+* ``POST /refund`` → ``pending`` refund (only of a paid transaction, at most what is left;
+  a refund set to ``failed`` no longer counts). ``refund_event`` gives its ``refund.*`` webhook.
 * ``POST /transferrecipient`` → 201 ``RCP_…`` (the same account gets the same code back).
 * ``POST /transfer`` → ``pending`` (or ``otp`` when ``fake.otp_required``), ``TRF_…``;
   ``POST /transfer/finalize_transfer`` with ``fake.otp_code``; ``GET /transfer/verify/{ref}``.
@@ -179,6 +180,10 @@ class FakePaystack:
     def set_refund_status(self, refund_id: int, status: str) -> dict[str, Any]:
         with self._lock:
             refund = self.refunds[int(refund_id)]
+            was_failed, now_failed = refund["status"] == "failed", status == "failed"
+            if was_failed != now_failed:  # a failed refund leaves its amount refundable again
+                txn = self.transactions[refund["transaction"]["reference"]]
+                txn["refunded"] += refund["amount"] if was_failed else -refund["amount"]
             refund["status"] = status
             return dict(refund)
 
