@@ -170,7 +170,7 @@ def test_post_batch_killed_mid_transaction(database_url: str, app: Any, tmp_path
         stdin=subprocess.DEVNULL,
     )
     if database_url.startswith("postgresql"):
-        probe = postgres_writing(database_url, hold_for=0.3)
+        probe = postgres_writing(database_url, hold_for=0.02)
     else:
         probe = sqlite_write_locked(database_url, hold_for=0.3)
 

@@ -331,13 +331,31 @@ _LEG_COLUMNS = (
 # statement is prepared once per connection, builds nothing per call and costs one round trip.
 
 _PG_TOTALS = "id, debits_posted, credits_posted, debits_pending, credits_pending"
-_PG_LIMITS = {
-    None: "",
-    "credit": " AND debits_posted + %(dp{i})s::bigint + debits_pending + %(dpe{i})s::bigint"
-    " <= credits_posted + %(cp{i})s::bigint",
-    "debit": " AND credits_posted + %(cp{i})s::bigint + credits_pending + %(cpe{i})s::bigint"
-    " <= debits_posted + %(dp{i})s::bigint",
-}
+# Every non-hot account of the batch is updated by one statement driven by arrays (so the text,
+# and with it the prepared plan, is the same whatever the batch touches); an account whose
+# no-overdraft limit can bite is updated only if its limit holds ("credit"/"debit": its normal
+# side, NULL: no check).
+_PG_LOCKED = """locked AS MATERIALIZED (
+    SELECT id FROM ledger_accounts WHERE id = ANY(%(acct_id)s::bigint[]){start}
+    ORDER BY id FOR UPDATE
+)"""
+_PG_ACCOUNTS = """totals AS MATERIALIZED (
+    UPDATE ledger_accounts AS a SET
+        debits_posted = a.debits_posted + d.dp, credits_posted = a.credits_posted + d.cp,
+        debits_pending = a.debits_pending + d.dpe, credits_pending = a.credits_pending + d.cpe
+    FROM unnest(%(acct_id)s::bigint[], %(acct_dp)s::bigint[], %(acct_cp)s::bigint[],
+        %(acct_dpe)s::bigint[], %(acct_cpe)s::bigint[], %(acct_limit)s::text[])
+        AS d(id, dp, cp, dpe, cpe, lim)
+    WHERE a.id = ANY(%(acct_id)s::bigint[]) AND a.id = d.id
+        AND {ready}
+        AND CASE d.lim
+            WHEN 'credit' THEN a.debits_posted + d.dp + a.debits_pending + d.dpe
+                <= a.credits_posted + d.cp
+            WHEN 'debit' THEN a.credits_posted + d.cp + a.credits_pending + d.cpe
+                <= a.debits_posted + d.dp
+            ELSE true END
+    RETURNING a.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending
+)"""
 _PG_ENTRIES = """new_entries AS (
     INSERT INTO ledger_entries (id, idempotency_key, content_hash, kind, target_entry_id,
         reverses_entry_id, actor, reason, metadata_json, created_at, effective_at, expires_at)
@@ -392,20 +410,24 @@ _PG_SHORT = """SELECT FROM unnest(%(check_account)s::bigint[], %(check_credit)s:
         END < 0"""
 
 
-@lru_cache(maxsize=512)
-def _pg_post_statement(limits: tuple[str | None, ...], lock: bool, find: bool) -> str:
-    """One statement that posts a batch; ``limits`` per non-hot account in id order.
+@lru_cache(maxsize=8)
+def _pg_post_statement(lock: bool, find: bool, several: bool) -> str:
+    """One statement that posts a batch; its text depends only on ``lock``, ``find`` and
+    whether ``several`` non-hot accounts are touched, so it is prepared once per connection.
 
     Order inside it is forced by data dependencies, not left to the planner: the journal lock
-    (``lock``) and, with ``find``, the lookup of the batch's idempotency keys gate the first
-    update (a key seen before stops everything; the caller sorts replays out and posts the rest
-    with a second statement); each conditional update runs only if the one before it
-    updated its row, so rows are locked in id order and the chain stops at the first account
-    short of funds; entry ids are drawn only once every update succeeded (so on every account,
-    entry id order is lock order, which running totals follow), in batch order; entries, legs
-    and pending states are inserted from those ids, legs in batch order (so leg ids follow too),
-    with running totals computed from the new account totals. Foreign keys are checked at the
-    end of the statement. It returns the entry ids and the new totals of the accounts updated.
+    (``lock``) and, with ``find``, the lookup of the batch's idempotency keys gate everything
+    (a key seen before stops everything; the caller sorts replays out and posts the rest with a
+    second statement); then every non-hot account of the batch is locked in id order (with
+    ``several``, one ``SELECT … ORDER BY id FOR UPDATE``, so concurrent batches never
+    deadlock) and updated,
+    each no-overdraft account only if its limit holds after the whole batch; entry ids are drawn
+    only if every account was updated and no no-overdraft account would be short after any
+    entry of the batch (so on every account, entry id order is lock order, which running totals
+    follow), in batch order; entries, legs and pending states are inserted from those ids, legs
+    in batch order (so leg ids follow too), with running totals computed from the new account
+    totals. Foreign keys are checked at the end of the statement. It returns the entry ids and
+    the new totals of the accounts updated.
     """
     parts = []
     start = ""
@@ -421,30 +443,16 @@ def _pg_post_statement(limits: tuple[str | None, ...], lock: bool, find: bool) -
             " WHERE idempotency_key = ANY(%(find_keys)s::text[]))"
         )
         start += " AND NOT EXISTS (SELECT FROM seen)"
-    previous = None
-    for i, limit in enumerate(limits):
-        after = f" AND EXISTS (SELECT FROM {previous})" if previous else start
-        parts.append(
-            f"u{i} AS (UPDATE ledger_accounts SET"
-            f" debits_posted = debits_posted + %(dp{i})s::bigint,"
-            f" credits_posted = credits_posted + %(cp{i})s::bigint,"
-            f" debits_pending = debits_pending + %(dpe{i})s::bigint,"
-            f" credits_pending = credits_pending + %(cpe{i})s::bigint"
-            f" WHERE id = %(id{i})s::bigint{_PG_LIMITS[limit].format(i=i)}{after}"
-            f" RETURNING {_PG_TOTALS})"
-        )
-        previous = f"u{i}"
-    if limits:
-        union = " UNION ALL ".join(f"SELECT {_PG_TOTALS} FROM u{i}" for i in range(len(limits)))
-        parts.append(f"totals AS MATERIALIZED ({union})")
-        gate = f" WHERE (SELECT count(*) FROM totals) = {len(limits)} AND NOT EXISTS ({_PG_SHORT})"
+    if several:  # lock them all first, in id order; one account needs no ordering
+        parts.append(_PG_LOCKED.format(start=start))
+        ready = "(SELECT count(*) FROM locked) = cardinality(%(acct_id)s::bigint[])"
     else:
-        parts.append(
-            "totals AS (SELECT NULL::bigint AS id, NULL::bigint AS debits_posted,"
-            " NULL::bigint AS credits_posted, NULL::bigint AS debits_pending,"
-            " NULL::bigint AS credits_pending WHERE false)"
-        )
-        gate = " WHERE true" + start
+        ready = "true" + start
+    parts.append(_PG_ACCOUNTS.format(ready=ready))
+    gate = (
+        " WHERE (SELECT count(*) FROM totals) = cardinality(%(acct_id)s::bigint[])"
+        f"{start} AND NOT EXISTS ({_PG_SHORT})"
+    )
     parts.append(
         "ids AS MATERIALIZED (SELECT ARRAY(SELECT nextval('ledger_entries_id_seq'::regclass)"
         f" FROM generate_series(1, %(n)s::int)) AS id{gate})"
@@ -648,10 +656,12 @@ def _pg_apply(
         "expires": arrays.texts([_iso(entry.expires_at) for entry in prepared]),
         "find_keys": arrays.texts(keys),
     }
-    for i, account_id in enumerate(order):
-        dp, cp, dpe, cpe = deltas[account_id]
-        params.update({f"id{i}": account_id, f"dp{i}": dp, f"cp{i}": cp})
-        params.update({f"dpe{i}": dpe, f"cpe{i}": cpe})
+    params["acct_id"] = arrays.ints(order)
+    for name, column in (("acct_dp", 0), ("acct_cp", 1), ("acct_dpe", 2), ("acct_cpe", 3)):
+        params[name] = arrays.ints([deltas[account_id][column] for account_id in order])
+    params["acct_limit"] = arrays.texts(
+        [_limit(accounts[account_id], deltas[account_id]) for account_id in order]
+    )
     pending = [index for index, entry in enumerate(prepared) if entry.kind == "pending"]
     params["pending_entry"] = arrays.ints([index + 1 for index in pending])
     params["pending_expires"] = arrays.texts(
@@ -703,11 +713,7 @@ def _pg_apply(
     params["check_sdp"], params["check_scp"] = arrays.ints(columns[2]), arrays.ints(columns[3])
     params["check_sdpe"], params["check_scpe"] = arrays.ints(columns[4]), arrays.ints(columns[5])
 
-    statement = _pg_post_statement(
-        tuple(_limit(accounts[account_id], deltas[account_id]) for account_id in order),
-        lock,
-        bool(keys),
-    )
+    statement = _pg_post_statement(lock, bool(keys), len(order) > 1)
     cursor = _pg_cursor(session)
     try:
         _pg_execute(cursor, statement, params)
@@ -722,8 +728,9 @@ def _pg_apply(
             [(int(entry_id), key, content_hash) for entry_id, key, content_hash in seen]
         )
     if len(totals) < len(order):
-        # The chain stopped at the first account (in id order) whose limit would be broken.
-        account = accounts[order[len(totals)]]
+        # Some account's limit would be broken: report the first (in id order), as SQLite does.
+        updated = {int(row[0]) for row in totals}
+        account = accounts[next(account_id for account_id in order if account_id not in updated)]
         raise _insufficient(session, account, _outflow(account, deltas[account.id]))
     if len(ids) < len(prepared):
         # Some no-overdraft account would be short after one of the entries: find which.
