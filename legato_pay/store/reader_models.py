@@ -119,7 +119,7 @@ class PurchaseRefund(SQLModel, table=True):
     coins_clawed_back: int = Field(sa_column=Column(BigInteger, nullable=False))
     coins_lost: int = Field(sa_column=Column(BigInteger, nullable=False))
     gateway_refund_id: str | None = Field(
-        default=None, sa_column=Column(String(200), nullable=True)
+        default=None, sa_column=Column(String(200), nullable=True, index=True)
     )
     status: str = Field(sa_column=Column(String(20), nullable=False))
     entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
