@@ -583,3 +583,41 @@ def test_a_reversal_can_itself_be_reversed(app: Any) -> None:
     assert redo.reverses_entry_id == undo.id
     assert balance(app, "shop") == (100, 0, 100)
     verify_ok(app)
+
+
+# --- the pipelined bulk API ----------------------------------------------------------------
+
+
+def test_post_entry_batches_posts_each_batch_atomically_in_order_and_reruns_safely(
+    app: Any,
+) -> None:
+    """One transaction per batch; a batch that fails stops the run with the batches before it
+    posted and nothing of it or after it; a rerun with the same keys replays, then continues."""
+    open_account(app, "wallet", no_overdraft=True)
+    open_account(app, "shop")
+    fund(app, "wallet", 100)
+
+    def batch(name: str, amounts: list[int]) -> list[EntrySpec]:
+        return [
+            transfer("wallet", "shop", amount, "USD", idempotency_key=f"{name}:{n}")
+            for n, amount in enumerate(amounts)
+        ]
+
+    batches = [batch("a", [10, 20]), batch("b", [30, 50]), batch("c", [5])]  # b needs 80 of 70
+    posted: list[list[ledger.EntryView]] = []
+    with pytest.raises(InsufficientFunds):
+        for entries in ledger.post_entry_batches(app.engine, batches, actor="bulk"):
+            posted.append(entries)
+    assert [[entry.legs[0].amount for entry in entries] for entries in posted] == [[10, 20]]
+    assert balance(app, "wallet") == (70, 0, 70)
+    assert counts(app) == (3, 6)  # the funding and batch a only: b and c wrote nothing
+
+    fund(app, "wallet", 15)
+    rerun = list(ledger.post_entry_batches(app.engine, batches, actor="bulk"))
+    assert [entry.replayed for entry in rerun[0]] == [True, True]
+    assert [entry.replayed for entry in rerun[1] + rerun[2]] == [False, False, False]
+    assert [entry.id for entry in rerun[0]] == [entry.id for entry in posted[0]]
+    ids = [entry.id for entries in rerun for entry in entries]
+    assert ids == sorted(ids)
+    assert balance(app, "wallet") == (0, 0, 0)
+    verify_ok(app)

@@ -17,6 +17,7 @@ from legato_pay.ledger.posting import (
     check_idempotency_key,
     expired_pending_ids,
     post_entries,
+    post_entry_batches,
     resolve_pending,
     reverse_entry,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "open_account",
     "open_accounts",
     "post_entries",
+    "post_entry_batches",
     "resolve_accounts",
     "resolve_pending",
     "reverse_entry",

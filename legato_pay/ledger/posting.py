@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, select, update
+from sqlalchemy import BigInteger, Engine, bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -183,11 +183,31 @@ def post_entries(
     An entry whose idempotency key was seen before returns the original (``replayed``) when its
     content is the same and raises ``IDEMPOTENCY_CONFLICT`` when it differs.
     """
+    return post_prepared(session, prepare_entries(session, specs), actor=actor, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """Entries checked and shaped for posting: all that is left is the write. Accounts are
+    immutable and never deleted, so a batch prepared in one unit of work posts in another."""
+
+    entries: tuple[_Prepared, ...]
+
+
+def prepare_entries(session: Session, specs: Sequence[EntrySpec]) -> PreparedBatch:
+    """Validate entries and resolve their accounts (no writes unless ``world:<CUR>`` is new)."""
     keys = [spec.idempotency_key for spec in specs if spec.idempotency_key is not None]
     if len(keys) != len(set(keys)):
         raise InvalidInput("the same idempotency key appears twice in one batch")
     accounts = resolve_accounts(session, {leg.account for spec in specs for leg in spec.legs})
-    prepared = [_prepare(spec, accounts) for spec in specs]
+    return PreparedBatch(tuple(_prepare(spec, accounts) for spec in specs))
+
+
+def post_prepared(
+    session: Session, batch: PreparedBatch, *, actor: str, now: datetime | None = None
+) -> list[EntryView]:
+    """Post a prepared batch atomically; the second half of ``post_entries``."""
+    prepared = batch.entries
     locked = False
     if prepared and is_postgres(session):
         # One statement looks the keys up and, if none was seen before, posts the batch.
@@ -201,6 +221,32 @@ def post_entries(
     fresh = [entry for index, entry in enumerate(prepared) if index not in replays]
     posted = iter(_apply(session, fresh, actor=actor, now=now, locked=locked))
     return [replays[i] if i in replays else next(posted) for i in range(len(prepared))]
+
+
+def post_entry_batches(
+    engine: Engine, batches: Iterable[Sequence[EntrySpec]], *, actor: str
+) -> Iterator[list[EntryView]]:
+    """Post batches one transaction each, checking and shaping the next batch while the current
+    one is written (its statement runs on the server while this thread prepares): for imports
+    and bulk jobs. Yields each batch's entries, in order. Stops at the first batch that fails:
+    the batches before it stay posted, and with idempotency keys a rerun replays them."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from legato_pay.store.engine import run_in_transaction
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer") as writer:
+        writing: Future[list[EntryView]] | None = None
+        for specs in batches:
+            batch = run_in_transaction(engine, lambda s, specs=specs: prepare_entries(s, specs))
+            if writing is not None:
+                yield writing.result()
+            writing = writer.submit(
+                run_in_transaction,
+                engine,
+                lambda s, batch=batch: post_prepared(s, batch, actor=actor),
+            )
+        if writing is not None:
+            yield writing.result()
 
 
 def _find_replays(session: Session, prepared: Sequence[_Prepared]) -> dict[int, EntryView]:
