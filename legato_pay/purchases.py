@@ -70,7 +70,7 @@ from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import allocate, format_amount, parse_amount
 from legato_pay.packages import money_json
-from legato_pay.store.engine import is_postgres, update_rows
+from legato_pay.store.engine import column_in, is_postgres, update_rows
 from legato_pay.store.reader_models import Purchase, PurchaseRefund
 
 if TYPE_CHECKING:
@@ -668,7 +668,7 @@ def _settle_round(
     references = sorted({payments[index].reference for index in indexes})
     query = (
         select(PURCHASES)
-        .where(PURCHASES.c.reference.in_(references))
+        .where(column_in(session, PURCHASES.c.reference, references))
         .order_by(PURCHASES.c.reference)  # rows lock in one order: batches never deadlock
     )
     if is_postgres(session):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
 from legato_pay.ledger.types import Account, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
-from legato_pay.store.engine import insert_if_absent, insert_rows_ignore, on_commit
+from legato_pay.store.engine import column_in, insert_if_absent, insert_rows_ignore, on_commit
 from legato_pay.store.models import LedgerAccount
 
 ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
@@ -134,13 +134,18 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
     """Open many accounts at once, or fetch identical existing ones: for batches (the webhook
     listener's) that would otherwise open each new wallet with two round trips."""
     wanted: dict[str, AccountRequest] = {}
-    for request in requests:
+    for request in dict.fromkeys(requests):  # a batch asks for its system accounts many times
         currency = _check_shape(
             request.code, request.currency, request.no_overdraft, request.hot, request.normal_side
         )
-        wanted[request.code] = AccountRequest(
+        request = AccountRequest(
             request.code, currency, request.no_overdraft, request.hot, request.normal_side
         )
+        if wanted.setdefault(request.code, request) != request:
+            raise InvalidInput(
+                f"account {request.code} is asked for with two different shapes",
+                details={"code": request.code},
+            )
     unknown = [
         request
         for code, request in sorted(wanted.items())  # one insertion order: no deadlocks
@@ -228,7 +233,9 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
         else:
             missing.append(code)
     if missing:
-        rows = session.execute(select(ACCOUNTS).where(ACCOUNTS.c.code.in_(missing))).all()
+        rows = session.execute(
+            select(ACCOUNTS).where(column_in(session, ACCOUNTS.c.code, missing))
+        ).all()
         fresh = {row.code: _row_to_account(row) for row in rows}
         for code in missing:
             if code not in fresh:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -264,3 +264,15 @@ def _array_params(names: list[str], rows: list[dict]) -> dict[str, str]:  # type
     from legato_pay.store.arrays import literal
 
     return {name: literal([row[name] for row in rows]) for name in names}
+
+
+def column_in(session: Session, column, values) -> Any:  # type: ignore[no-untyped-def]
+    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``, one statement text however
+    many values, so the driver prepares it once and the server plans it once."""
+    values = list(values)
+    if is_postgres(session):
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
