@@ -84,5 +84,6 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # client addresses are not used; skips per-request header work
         timeout_graceful_shutdown=context.settings.webhooks.graceful_shutdown_seconds,
     )

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,11 +27,12 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}$")
 _WORLD = re.compile(r"^world:([A-Z]{3,4})$")
 
 _cache: dict[tuple[str, str], Account] = {}
-_urls: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+_urls: dict[Any, str] = {}  # engine -> its URL rendered once (engines live as long as the process)
 
 
 def clear_account_cache() -> None:
     _cache.clear()
+    _urls.clear()
 
 
 def _cache_key(session: Session, code: str) -> tuple[str, str]:
