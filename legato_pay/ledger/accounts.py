@@ -107,15 +107,7 @@ def open_account(
     if not inserted and (
         not exist_ok or not _same_shape(account, currency, no_overdraft, hot, normal_side)
     ):
-        raise AlreadyExists(
-            f"account {code} already exists",
-            details={
-                "code": code,
-                "currency": account.currency,
-                "no_overdraft": account.no_overdraft,
-                "hot": account.hot,
-            },
-        )
+        raise _already_exists(account)
     return account
 
 
@@ -181,16 +173,21 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
         if not _same_shape(
             account, request.currency, request.no_overdraft, request.hot, request.normal_side
         ):
-            raise AlreadyExists(
-                f"account {code} already exists",
-                details={
-                    "code": code,
-                    "currency": account.currency,
-                    "no_overdraft": account.no_overdraft,
-                    "hot": account.hot,
-                },
-            )
+            raise _already_exists(account)
     return found
+
+
+def _already_exists(account: Account) -> AlreadyExists:
+    """An account with this code exists with another shape (or ``exist_ok`` was not given)."""
+    return AlreadyExists(
+        f"account {account.code} already exists",
+        details={
+            "code": account.code,
+            "currency": account.currency,
+            "no_overdraft": account.no_overdraft,
+            "hot": account.hot,
+        },
+    )
 
 
 def _check_shape(code: str, currency: str, no_overdraft: bool, hot: bool, normal_side: str) -> str:
