@@ -104,3 +104,43 @@ def add_unlock(
             )
         )
     )
+
+
+def insert_purchase(
+    session: Any,
+    reference: str,
+    user: str,
+    *,
+    package: str,
+    coins: int,
+    bonus: int,
+    currency: str,
+    amount: int,
+    gateway: str,
+    status: str = "pending",
+    payment_id: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """A purchase row as the purchases service records it; no ledger effect."""
+    from legato_pay.store.reader_models import Purchase
+
+    when = at or utcnow()
+    session.execute(
+        Purchase.__table__.insert().values(  # type: ignore[attr-defined]
+            reference=reference,
+            user_id=user,
+            package_id=package,
+            coins=coins,
+            bonus_coins=bonus,
+            currency=currency,
+            amount=amount,
+            gateway=gateway,
+            gateway_payment_id=payment_id,
+            status=status,
+            refunded_amount=0,
+            coins_clawed_back=0,
+            coins_lost=0,
+            created_at=when,
+            updated_at=when,
+        )
+    )

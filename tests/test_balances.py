@@ -10,9 +10,9 @@ from sqlalchemy import event
 
 from legato_pay.balances import list_reader_coins, user_coins
 from legato_pay.errors import InvalidInput, NotFound
-from legato_pay.store.reader_models import CoinPackage, Purchase
+from legato_pay.store.reader_models import CoinPackage
 from legato_pay.tips import send_gift, send_tip
-from tests.coin_helpers import add_content, add_unlock, add_users, fund
+from tests.coin_helpers import add_content, add_unlock, add_users, fund, insert_purchase
 from tests.conftest import run_cli
 
 AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -21,7 +21,6 @@ AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 def add_purchase(app: Any, reference: str, user: str, coins: int, bonus: int, status: str) -> None:
     """A purchase row as the purchases service records it (the wallet is funded separately)."""
     packages = CoinPackage.__table__  # type: ignore[attr-defined]
-    purchases = Purchase.__table__  # type: ignore[attr-defined]
 
     def work(session: Any) -> None:
         if session.execute(packages.select().where(packages.c.id == "basic")).first() is None:
@@ -38,23 +37,18 @@ def add_purchase(app: Any, reference: str, user: str, coins: int, bonus: int, st
                     updated_at=AT,
                 )
             )
-        session.execute(
-            purchases.insert().values(
-                reference=reference,
-                user_id=user,
-                package_id="basic",
-                coins=coins,
-                bonus_coins=bonus,
-                currency="USD",
-                amount=coins,
-                gateway="sandbox",
-                status=status,
-                refunded_amount=0,
-                coins_clawed_back=0,
-                coins_lost=0,
-                created_at=AT,
-                updated_at=AT,
-            )
+        insert_purchase(
+            session,
+            reference,
+            user,
+            package="basic",
+            coins=coins,
+            bonus=bonus,
+            currency="USD",
+            amount=coins,
+            gateway="sandbox",
+            status=status,
+            at=AT,
         )
 
     app.run(work)

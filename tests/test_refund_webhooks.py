@@ -27,11 +27,10 @@ from legato_pay.gateways.base import PaymentStatus, RefundResult
 from legato_pay.ledger import get_balance
 from legato_pay.ledger.queries import ENTRIES
 from legato_pay.packages import ensure_default_packages
-from legato_pay.store.reader_models import Purchase
 from legato_pay.users import add_user
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.app import create_app
-from tests.coin_helpers import assert_ledger_ok, wallet
+from tests.coin_helpers import assert_ledger_ok, insert_purchase, wallet
 from tests.conftest import run_cli
 from tests.fakes.paystack import FakePaystack, sign_paystack_webhook
 
@@ -385,24 +384,18 @@ def stripe_purchase(app: AppContext, monkeypatch: pytest.MonkeyPatch) -> str:
     def seed(session: Any) -> None:
         ensure_default_packages(session, app.settings)
         add_user(session, READER, email=f"{READER}@example.com")
-        session.execute(
-            Purchase.__table__.insert().values(  # type: ignore[attr-defined]
-                reference=reference,
-                user_id=READER,
-                package_id="popular",
-                coins=COINS,
-                bonus_coins=BONUS,
-                currency="USD",
-                amount=USD_PRICE,
-                gateway="stripe",
-                gateway_payment_id="pi_rf_1",
-                status="pending",
-                refunded_amount=0,
-                coins_clawed_back=0,
-                coins_lost=0,
-                created_at=now,
-                updated_at=now,
-            )
+        insert_purchase(
+            session,
+            reference,
+            READER,
+            package="popular",
+            coins=COINS,
+            bonus=BONUS,
+            currency="USD",
+            amount=USD_PRICE,
+            gateway="stripe",
+            payment_id="pi_rf_1",
+            at=now,
         )
 
     app.run(seed)

@@ -15,10 +15,10 @@ import pytest
 from legato_pay import purchases
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.packages import ensure_default_packages
-from legato_pay.store.reader_models import Purchase, User
+from legato_pay.store.reader_models import User
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
-from tests.coin_helpers import assert_ledger_ok, wallet
+from tests.coin_helpers import assert_ledger_ok, insert_purchase, wallet
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 PRICE = 150000  # the starter package's NGN price (100 coins, no bonus)
@@ -31,24 +31,18 @@ def seed(app: Any, *references: str, user: str = "r1", status: str = "pending") 
         if session.execute(users.select().where(users.c.id == user)).first() is None:
             session.execute(users.insert().values(id=user, kind="reader", created_at=NOW))
         for reference in references:
-            session.execute(
-                Purchase.__table__.insert().values(  # type: ignore[attr-defined]
-                    reference=reference,
-                    user_id=user,
-                    package_id="starter",
-                    coins=100,
-                    bonus_coins=0,
-                    currency="NGN",
-                    amount=PRICE,
-                    gateway="paystack",
-                    gateway_payment_id=None,
-                    status=status,
-                    refunded_amount=0,
-                    coins_clawed_back=0,
-                    coins_lost=0,
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
+            insert_purchase(
+                session,
+                reference,
+                user,
+                package="starter",
+                coins=100,
+                bonus=0,
+                currency="NGN",
+                amount=PRICE,
+                gateway="paystack",
+                status=status,
+                at=NOW,
             )
 
     app.run(work)
