@@ -83,6 +83,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 
 @pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A fresh PostgreSQL database, for tests of what only PostgreSQL has (mark them
+    ``@pytest.mark.postgres`` so they are counted and never silently skipped in CI)."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("LEGATO_REQUIRE_POSTGRES=1 but LEGATO_TEST_DATABASE_URL is not set")
+        pytest.skip(PG_SKIP_REASON)
+    reset_postgres(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     return fresh_sqlite_url(sqlite_template, tmp_path)
 

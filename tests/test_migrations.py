@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from legato_pay.store import schema
 from legato_pay.store.engine import HEAD_REVISION, get_engine, session_scope
@@ -21,7 +22,12 @@ from tests.conftest import run_cli
 def schema_differences(engine: Any) -> list[Any]:
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": schema.include_object_for(connection.dialect.name),
+            },
         )
         return list(compare_metadata(context, metadata))
 
@@ -87,3 +93,95 @@ def test_db_current_and_upgrade_commands(tmp_path: Path) -> None:
     assert second.status == 0, second.stderr
     assert second.json == {"database": sqlite_url, "from": HEAD_REVISION, "to": HEAD_REVISION}
     assert schema.current_revision(get_engine(sqlite_url)) == HEAD_REVISION
+
+
+# --- PostgreSQL's journal guards (migration 0005) --------------------------------------------
+
+
+def _journal_with_one_entry(url: str) -> tuple[Any, int]:
+    from legato_pay import ledger
+
+    engine = get_engine(url)
+    with session_scope(engine) as session:
+        ledger.open_account(session, "guarded", "USD")
+        [entry] = ledger.post_entries(
+            session, [ledger.transfer("world:USD", "guarded", 500, "USD")], actor="test"
+        )
+    return engine, entry.id
+
+
+def _refused(engine: Any, statement: str, **params: Any) -> str:
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError) as caught, session_scope(engine) as session:
+        session.execute(text(statement), params)
+    return str(caught.value.orig)
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_to_change_or_delete_journal_rows(postgres_url: str) -> None:
+    engine, entry_id = _journal_with_one_entry(postgres_url)
+    for statement in (
+        "UPDATE ledger_entries SET actor = 'intruder' WHERE id = :id",
+        "DELETE FROM ledger_legs WHERE entry_id = :id",
+        "UPDATE ledger_legs SET amount = amount + 1 WHERE entry_id = :id",
+        "DELETE FROM ledger_entries WHERE id = :id",
+    ):
+        assert "ledger rows are never changed or deleted" in _refused(
+            engine, statement, id=entry_id
+        )
+    assert "DELETE on ledger_accounts" in _refused(
+        engine, "DELETE FROM ledger_accounts WHERE code = 'guarded'"
+    )
+    with session_scope(engine, write=False) as session:
+        actor = session.execute(
+            text("SELECT actor FROM ledger_entries WHERE id = :id"), {"id": entry_id}
+        ).scalar_one()
+        legs = session.execute(
+            text("SELECT count(*), sum(amount) FROM ledger_legs WHERE entry_id = :id"),
+            {"id": entry_id},
+        ).one()
+    assert actor == "test"
+    assert tuple(legs) == (2, 1000)
+
+
+@pytest.mark.postgres
+def test_postgres_checks_every_leg_reference_once_per_statement(postgres_url: str) -> None:
+    """The foreign keys of ledger_legs are one statement-level check on PostgreSQL: a leg that
+    points at a missing entry or account is still refused, and nothing of its statement stays."""
+    engine, entry_id = _journal_with_one_entry(postgres_url)
+    insert = (
+        "INSERT INTO ledger_legs (entry_id, account_id, currency, is_debit, amount,"
+        " pending_amount, created_at) SELECT :entry, a.id, 'USD', true, 1, 0, now()"
+        " FROM ledger_accounts a WHERE a.code = 'guarded'"
+        " UNION ALL SELECT :entry, :account, 'USD', false, 1, 0, now()"
+    )
+    with session_scope(engine, write=False) as session:
+        account_id = session.execute(
+            text("SELECT id FROM ledger_accounts WHERE code = 'guarded'")
+        ).scalar_one()
+    message = _refused(engine, insert, entry=entry_id, account=10**9)
+    assert "account_id 1000000000 is not in ledger_accounts" in message
+    message = _refused(engine, insert, entry=10**9, account=account_id)
+    assert "entry_id 1000000000 is not in ledger_entries" in message
+    with session_scope(engine, write=False) as session:
+        assert session.execute(text("SELECT count(*) FROM ledger_legs")).scalar_one() == 2
+
+
+@pytest.mark.postgres
+def test_postgres_downgrade_brings_the_foreign_keys_back(postgres_url: str) -> None:
+    engine = get_engine(postgres_url)
+
+    def leg_foreign_keys() -> list[str]:
+        return sorted(fk["name"] for fk in inspect(engine).get_foreign_keys("ledger_legs"))
+
+    assert leg_foreign_keys() == []
+    try:
+        with session_scope(engine) as session:
+            command.downgrade(schema._alembic_config(session.connection()), "0004_refund_lookup")
+        assert leg_foreign_keys() == ["ledger_legs_account_id_fkey", "ledger_legs_entry_id_fkey"]
+    finally:
+        schema.upgrade(engine)
+    assert schema.current_revision(engine) == HEAD_REVISION
+    assert leg_foreign_keys() == []
+    assert schema_differences(engine) == []

@@ -25,7 +25,7 @@ from legato_pay.errors import ConfigError, LegatoError, RetryableConflict
 T = TypeVar("T")
 
 #: Alembic head revision; a test checks it against the migration scripts.
-HEAD_REVISION = "0004_refund_lookup"
+HEAD_REVISION = "0005_journal_guards"
 
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 _engines: dict[str, Engine] = {}
