@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -573,17 +574,43 @@ def _pg_post_statement(lock: bool, find: bool, shape: str | None) -> str:
     return "WITH " + ",\n".join(parts) + ",\n" + _PG_ENTRIES + result
 
 
+_NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
+@lru_cache(maxsize=16)
+def _numbered(statement: str) -> tuple[str, tuple[str, ...]]:
+    """The statement with ``%(name)s`` placeholders numbered ``$1…$n`` (a name used twice gets
+    one number) and the names in number order. psycopg re-parses the placeholders of a query
+    longer than 4 KB on every call (about 0.5 ms for the posting statement, a third of a single
+    posting's client time); with numbered ones on a raw cursor it parses nothing."""
+    numbers: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        return f"${numbers.setdefault(name, len(numbers) + 1)}"
+
+    return _NAMED_PLACEHOLDER.sub(number, statement), tuple(numbers)
+
+
 def _pg_cursor(session: Session) -> Any:
-    """A cursor on the psycopg connection under the session's unit of work (same transaction)."""
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-
-def _pg_execute(cursor: Any, statement: str, params: Any) -> None:
-    """Run a statement, raising psycopg errors as SQLAlchemy's (which the retry loop reads)."""
+    """A raw cursor on the psycopg connection under the session's unit of work (same
+    transaction); it takes ``$n`` placeholders (see ``_pg_execute``)."""
     import psycopg
 
+    connection = session.connection().connection.driver_connection  # type: ignore[union-attr]
+    return psycopg.RawCursor(connection)
+
+
+def _pg_execute(cursor: Any, statement: str, params: dict[str, Any]) -> None:
+    """Run a statement written with ``%(name)s`` placeholders, raising psycopg errors as
+    SQLAlchemy's (which the retry loop reads)."""
+    import psycopg
+
+    numbered, names = _numbered(statement)
     try:
-        cursor.execute(statement, params)
+        cursor.execute(numbered, [params[name] for name in names])
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
 
