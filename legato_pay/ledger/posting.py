@@ -567,7 +567,7 @@ def _pg_post_statement(lock: bool, find: bool, shape: str | None) -> str:
     )
     parts.append(
         "ids AS MATERIALIZED (SELECT ARRAY(SELECT nextval('ledger_entries_id_seq'::regclass)"
-        f" FROM generate_series(1, %(n)s::int)) AS id{gate})"
+        f" FROM unnest(%(hashes)s::text[])) AS id{gate})"
     )
     seen = "ARRAY(SELECT ARRAY[id::text, idempotency_key, content_hash] FROM seen)"
     result = f"SELECT {_PG_RESULT}, {seen if find else 'NULL::text[]'}"
@@ -784,7 +784,6 @@ def _pg_batch(prepared: Sequence[_Prepared], *, find: bool, lock: bool) -> _PgBa
     keys = [entry.key for entry in prepared if entry.key is not None] if find else []
     params: dict[str, Any] = {
         "lock_key": JOURNAL_LOCK_KEY,
-        "n": len(prepared),
         "keys": arrays.texts([entry.key for entry in prepared]),
         "hashes": arrays.texts([entry.content_hash for entry in prepared]),
         "kinds": arrays.texts([entry.kind for entry in prepared]),
