@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,6 +176,50 @@ def test_group_committer_batches_what_arrives_while_writing() -> None:
 
     assert asyncio.run(scenario()) == [0, 10, 20, 30, 40, 50]
     assert seen == [[0], [1, 2, 3], [4, 5]]
+
+
+def test_group_committer_lingers_after_a_large_batch_for_its_senders_to_return() -> None:
+    """After a batch of 4, one early arrival is not written alone: the writer waits (at most
+    ``linger``) until half as many are queued. After a batch of one it never waits."""
+    seen: list[list[int]] = []
+
+    def apply(items: Any) -> list[int]:
+        seen.append(list(items))
+        return list(items)
+
+    async def scenario() -> float:
+        committer: GroupCommitter[int, int] = GroupCommitter(apply, max_batch=10, linger=5.0)
+        await asyncio.gather(*(committer.submit(n) for n in range(4)))  # one batch of 4
+        early = asyncio.ensure_future(committer.submit(4))
+        await asyncio.sleep(0.1)  # well under the linger: still waiting for a second one
+        assert seen == [[0, 1, 2, 3]]
+        await committer.submit(5)  # now half of 4 are queued: written together
+        await early
+        started = time.perf_counter()
+        await committer.submit(6)  # after a batch of two, one is enough: no wait
+        return time.perf_counter() - started
+
+    assert asyncio.run(scenario()) < 1.0
+    assert seen == [[0, 1, 2, 3], [4, 5], [6]]
+
+
+def test_group_committer_linger_is_bounded() -> None:
+    seen: list[list[int]] = []
+
+    def apply(items: Any) -> list[int]:
+        seen.append(list(items))
+        return list(items)
+
+    async def scenario() -> float:
+        committer: GroupCommitter[int, int] = GroupCommitter(apply, max_batch=10, linger=0.2)
+        await asyncio.gather(*(committer.submit(n) for n in range(6)))
+        started = time.perf_counter()
+        await committer.submit(6)  # nobody else comes: written after the linger
+        return time.perf_counter() - started
+
+    waited = asyncio.run(scenario())
+    assert 0.15 <= waited < 2.0
+    assert seen == [[0, 1, 2, 3, 4, 5], [6]]
 
 
 def test_group_committer_hands_a_failure_to_each_request_of_that_batch() -> None:

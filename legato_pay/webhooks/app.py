@@ -123,6 +123,7 @@ def create_app(context: AppContext | None = None) -> Starlette:
         apply_batch,
         max_batch=settings.max_batch_events,
         max_in_flight=settings.concurrent_batches,
+        linger=settings.batch_linger_ms / 1000,
     )
 
     def keep_failure(event: inbox.ParsedEvent, raw: str, error: Exception) -> str:
