@@ -223,8 +223,11 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
     wanted = set(codes)
     found: dict[str, Account] = {}
     missing = []
+    # Accounts this unit of work already read or opened (the process cache learns them only
+    # when it commits): a batch that opens wallets and then posts to them reads them once.
+    seen_here: dict[str, Account] = session.info.setdefault("ledger_accounts", {})
     for code in wanted:
-        cached = _cache.get(_cache_key(session, code))
+        cached = _cache.get(_cache_key(session, code)) or seen_here.get(code)
         if cached is not None:
             found[code] = cached
         else:
@@ -241,6 +244,7 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
                     raise AccountNotFound(f"no account {code}", details={"account": code})
                 fresh[code] = _open_world(session, code, world.group(1))
         found.update(fresh)
+        seen_here.update(fresh)
         url = _cache_key(session, "")[0]
         on_commit(session, lambda: _remember(url, fresh))
     return found
