@@ -34,7 +34,7 @@ def test_literal_renders_each_plain_type() -> None:
 
 def test_literal_accepts_subclasses_and_refuses_the_rest() -> None:
     assert arrays.literal([Level.HIGH]) == "{" + str(Level.HIGH) + "}"
-    assert arrays.literal([Tag.RED]) == "{\"red\"}"
+    assert arrays.literal([Tag.RED]) == '{"red"}'
     with pytest.raises(TypeError, match="no array literal for float"):
         arrays.literal([1.5])
 
