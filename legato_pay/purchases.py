@@ -715,7 +715,7 @@ def _settle_round(
         for index, entry in zip(credits, entries, strict=True):
             result = results[index]
             purchase = replace(result.purchase, entry_id=entry.id)  # type: ignore[union-attr]
-            results[index] = replace(result, purchase=purchase)  # type: ignore[arg-type]
+            results[index] = SettleResult(purchase, True, result.payment, result.error)  # type: ignore[union-attr]
             changed[purchase.reference] = purchase
     update_rows(
         session,
