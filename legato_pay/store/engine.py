@@ -124,7 +124,7 @@ def _is_retryable(exc: BaseException) -> bool:
 def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     connection = engine.connect()
-    if write:
+    if write and engine.dialect.name == "sqlite":  # BEGIN IMMEDIATE (see _sqlite_engine)
         connection = connection.execution_options(legato_write=True)
     callbacks: list[Callable[[], None]] = []
     try:
