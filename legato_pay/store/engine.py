@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -208,16 +209,8 @@ def update_rows(session: Session, table, key: str, rows: list[dict]) -> None:  #
         return
     columns = [name for name in rows[0] if name != key]
     if is_postgres(session):
-        dialect = session.get_bind().dialect
         names = [key, *columns]
-        arrays = ", ".join(
-            f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names
-        )
-        assignments = ", ".join(f"{name} = v.{name}" for name in columns)
-        statement = text(
-            f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)})"
-            f" WHERE {table.name}.{key} = v.{key}"
-        )
+        statement = _pg_update_rows(session.get_bind().dialect, table, key, tuple(columns))
         session.execute(statement, _array_params(names, rows))
         return
     from sqlalchemy import bindparam, update
@@ -243,21 +236,56 @@ def insert_rows_ignore(
     if not rows:
         return []
     if is_postgres(session):
-        dialect = session.get_bind().dialect
         names = list(rows[0])
-        arrays = ", ".join(
-            f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names
-        )
-        statement = text(
-            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
-            f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
-            f" RETURNING {', '.join(returning)}"
+        statement = _pg_insert_rows_ignore(
+            session.get_bind().dialect,
+            table,
+            tuple(names),
+            tuple(conflict_columns),
+            tuple(returning),
         )
         return list(session.execute(statement, _array_params(names, rows)))
     statement = insert_ignore(session, table, conflict_columns).returning(
         *[table.c[name] for name in returning]
     )
     return list(session.execute(statement, rows))
+
+
+# The batched statements are built once per shape: building one (type names, ``text()``'s
+# parse of its parameters) cost as much Python time as running it.
+
+
+def _unnest_arrays(dialect: Any, table: Any, names: Sequence[str]) -> str:
+    return ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names
+    )
+
+
+@lru_cache(maxsize=64)
+def _pg_update_rows(dialect: Any, table: Any, key: str, columns: tuple[str, ...]) -> Any:
+    names = [key, *columns]
+    assignments = ", ".join(f"{name} = v.{name}" for name in columns)
+    return text(
+        f"UPDATE {table.name} SET {assignments}"
+        f" FROM unnest({_unnest_arrays(dialect, table, names)}) AS v({', '.join(names)})"
+        f" WHERE {table.name}.{key} = v.{key}"
+    )
+
+
+@lru_cache(maxsize=64)
+def _pg_insert_rows_ignore(
+    dialect: Any,
+    table: Any,
+    names: tuple[str, ...],
+    conflict_columns: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> Any:
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(names)})"
+        f" SELECT * FROM unnest({_unnest_arrays(dialect, table, names)})"
+        f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
+        f" RETURNING {', '.join(returning)}"
+    )
 
 
 def _array_params(names: list[str], rows: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
