@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -609,9 +610,12 @@ def test_post_entry_batches_posts_each_batch_atomically_in_order_and_reruns_safe
 
     batches = [batch("a", [10, 20]), batch("b", [30, 50]), batch("c", [5])]  # b needs 80 of 70
     posted: list[list[ledger.EntryView]] = []
+    interval = sys.getswitchinterval()
     with pytest.raises(InsufficientFunds):
         for entries in ledger.post_entry_batches(app.engine, batches, actor="bulk"):
+            assert sys.getswitchinterval() <= 0.0005  # the writer gets the GIL back quickly
             posted.append(entries)
+    assert sys.getswitchinterval() == interval  # and the process's setting is restored
     assert [[entry.legs[0].amount for entry in entries] for entries in posted] == [[10, 20]]
     assert balance(app, "wallet") == (70, 0, 70)
     assert counts(app) == (3, 6)  # the funding and batch a only: b and c wrote nothing
