@@ -70,28 +70,28 @@ def fresh_sqlite_url(template: Path, directory: Path) -> str:
     return f"sqlite:///{target}"
 
 
+def fresh_postgres_url() -> str:
+    """The scratch PostgreSQL database, emptied; skips (or fails, when required) without one."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("LEGATO_REQUIRE_POSTGRES=1 but LEGATO_TEST_DATABASE_URL is not set")
+        pytest.skip(PG_SKIP_REASON)
+    reset_postgres(PG_URL)
+    return PG_URL
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
         return fresh_sqlite_url(sqlite_template, tmp_path)
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("LEGATO_REQUIRE_POSTGRES=1 but LEGATO_TEST_DATABASE_URL is not set")
-        pytest.skip(PG_SKIP_REASON)
-    reset_postgres(PG_URL)
-    return PG_URL
+    return fresh_postgres_url()
 
 
 @pytest.fixture
-def postgres_url(request: pytest.FixtureRequest) -> str:
+def postgres_url() -> str:
     """A fresh PostgreSQL database, for tests of what only PostgreSQL has (mark them
     ``@pytest.mark.postgres`` so they are counted and never silently skipped in CI)."""
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("LEGATO_REQUIRE_POSTGRES=1 but LEGATO_TEST_DATABASE_URL is not set")
-        pytest.skip(PG_SKIP_REASON)
-    reset_postgres(PG_URL)
-    return PG_URL
+    return fresh_postgres_url()
 
 
 @pytest.fixture

@@ -178,17 +178,23 @@ def test_group_committer_batches_what_arrives_while_writing() -> None:
     assert seen == [[0], [1, 2, 3], [4, 5]]
 
 
-def test_group_committer_lingers_after_a_large_batch_for_its_senders_to_return() -> None:
-    """After a batch of 4, one early arrival is not written alone: the writer waits (at most
-    ``linger``) until half as many are queued. After a batch of one it never waits."""
+def lingering_committer(linger: float) -> tuple[GroupCommitter[int, int], list[list[int]]]:
+    """A committer whose batches are recorded (each item answered with itself)."""
     seen: list[list[int]] = []
 
     def apply(items: Any) -> list[int]:
         seen.append(list(items))
         return list(items)
 
+    return GroupCommitter(apply, max_batch=10, linger=linger), seen
+
+
+def test_group_committer_lingers_after_a_large_batch_for_its_senders_to_return() -> None:
+    """After a batch of 4, one early arrival is not written alone: the writer waits (at most
+    ``linger``) until half as many are queued. After a batch of one it never waits."""
+    committer, seen = lingering_committer(5.0)
+
     async def scenario() -> float:
-        committer: GroupCommitter[int, int] = GroupCommitter(apply, max_batch=10, linger=5.0)
         await asyncio.gather(*(committer.submit(n) for n in range(4)))  # one batch of 4
         early = asyncio.ensure_future(committer.submit(4))
         await asyncio.sleep(0.1)  # well under the linger: still waiting for a second one
@@ -204,14 +210,9 @@ def test_group_committer_lingers_after_a_large_batch_for_its_senders_to_return()
 
 
 def test_group_committer_linger_is_bounded() -> None:
-    seen: list[list[int]] = []
-
-    def apply(items: Any) -> list[int]:
-        seen.append(list(items))
-        return list(items)
+    committer, seen = lingering_committer(0.2)
 
     async def scenario() -> float:
-        committer: GroupCommitter[int, int] = GroupCommitter(apply, max_batch=10, linger=0.2)
         await asyncio.gather(*(committer.submit(n) for n in range(6)))
         started = time.perf_counter()
         await committer.submit(6)  # nobody else comes: written after the linger
