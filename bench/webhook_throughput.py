@@ -39,6 +39,7 @@ TARGET_RATIO = 0.5
 DUPLICATE_SHARE = 0.10
 HISTORY = 20_000  # earlier purchases settled before the run (see prepare_database)
 HISTORY_READERS = 5_000
+FIRST_PAYMENT_ID = {"bench": 900000, "past": 100000000}  # Paystack transaction ids
 NEW_READER_EVERY = 10  # every 10th measured purchase is a new reader's first (wallets opened)
 READERS = 500  # without history: every purchase by one of 500 new readers
 AMOUNT = 150000  # NGN kobo: the starter package's fixed NGN price in config/default.yaml
@@ -95,7 +96,7 @@ def _purchase_rows(prefix: str, count: int, history: int) -> list[dict[str, Any]
             "currency": "NGN",
             "amount": AMOUNT,
             "gateway": "paystack",
-            "gateway_payment_id": str((900000 if prefix == "bench" else 100000000) + n),
+            "gateway_payment_id": str(FIRST_PAYMENT_ID[prefix] + n),
             "status": "pending",
             "refunded_amount": 0,
             "coins_clawed_back": 0,
@@ -142,7 +143,7 @@ def prepare_database(database: str, events: int, history: int = HISTORY) -> None
     app.run(seed)
     past = [
         (inbox.parse_paystack(json.loads(body)), body.decode())
-        for body in _event_bodies("past", 100000000, history)
+        for body in _event_bodies("past", history)
     ]
     for start in range(0, len(past), 500):
         chunk = past[start : start + 500]
@@ -151,13 +152,13 @@ def prepare_database(database: str, events: int, history: int = HISTORY) -> None
     _psql("ANALYZE", database)
 
 
-def _event_bodies(prefix: str, first_id: int, count: int) -> list[bytes]:
+def _event_bodies(prefix: str, count: int) -> list[bytes]:
     return [
         json.dumps(
             {
                 "event": "charge.success",
                 "data": {
-                    "id": first_id + n,
+                    "id": FIRST_PAYMENT_ID[prefix] + n,
                     "reference": f"{prefix}-{n}",
                     "status": "success",
                     "amount": AMOUNT,
@@ -173,7 +174,7 @@ def _event_bodies(prefix: str, first_id: int, count: int) -> list[bytes]:
 
 def signed_bodies(events: int, seed: int = 11) -> list[bytes]:
     """Every unique event once plus 10% sent again, shuffled."""
-    unique = _event_bodies("bench", 900000, events)
+    unique = _event_bodies("bench", events)
     rng = random.Random(seed)
     bodies = unique + rng.sample(unique, int(events * DUPLICATE_SHARE))
     rng.shuffle(bodies)
@@ -352,7 +353,7 @@ def run_baseline(
     _psql(f"CREATE DATABASE {database}")
     _psql("CREATE TABLE baseline_inbox (id bigserial PRIMARY KEY, body text NOT NULL)", database)
     # As many earlier events as the listener's database holds.
-    past = _event_bodies("past", 100000000, 1)[0].decode().replace("'", "''")
+    past = _event_bodies("past", 1)[0].decode().replace("'", "''")
     _psql(
         f"INSERT INTO baseline_inbox (body) SELECT '{past}' FROM generate_series(1, {history});"
         " ANALYZE baseline_inbox",

@@ -91,7 +91,9 @@ class _Prepared:
     expires_at: datetime | None = None
     target_entry_id: int | None = None
     reverses_entry_id: int | None = None
-    leg_views: tuple[LegView, ...] | None = None  # built with the legs by ``_prepare``
+    # Built by ``_prepare`` (off the bulk writer's thread); entries made elsewhere get theirs
+    # when posted.
+    leg_views: tuple[LegView, ...] | None = None
 
 
 def _content_hash(kind: str, target: int | None, legs: Sequence[tuple[str, str, int, int]]) -> str:
@@ -146,7 +148,6 @@ def _prepare(spec: EntrySpec, accounts: dict[str, Account]) -> _Prepared:
     if spec.expires_at is not None and not pending:
         raise InvalidInput("only pending entries can expire", details={"field": "expires_at"})
     legs: list[_Leg] = []
-    views: list[LegView] = []
     shape: list[tuple[str, str, int, int]] = []
     net: dict[str, int] = {}
     for leg in spec_legs:
@@ -174,7 +175,6 @@ def _prepare(spec: EntrySpec, accounts: dict[str, Account]) -> _Prepared:
         net[currency] = net.get(currency, 0) + (amount if is_debit else -amount)
         posted, held = (0, amount) if pending else (amount, 0)
         legs.append(_Leg(account, is_debit, posted, held))
-        views.append(LegView(account.code, currency, side, posted, held))
         shape.append((leg.account, side, amount, 0))
     if len({leg.account for leg in spec_legs}) < 2:
         raise InvalidInput(
@@ -199,7 +199,7 @@ def _prepare(spec: EntrySpec, accounts: dict[str, Account]) -> _Prepared:
         metadata=spec.metadata,
         effective_at=None if spec.effective_at is None else as_utc(spec.effective_at),
         expires_at=None if spec.expires_at is None else as_utc(spec.expires_at),
-        leg_views=tuple(views),
+        leg_views=_leg_views(legs),
     )
 
 
@@ -739,13 +739,13 @@ def _apply(
             reverses_entry_id=entry.reverses_entry_id,
             status="pending" if entry.kind == "pending" else "posted",
             metadata=entry.metadata,
-            legs=entry.leg_views if entry.leg_views is not None else _leg_views(entry),
+            legs=entry.leg_views if entry.leg_views is not None else _leg_views(entry.legs),
         )
         for entry_id, entry in zip(ids, prepared, strict=True)
     ]
 
 
-def _leg_views(entry: _Prepared) -> tuple[LegView, ...]:
+def _leg_views(legs: Sequence[_Leg]) -> tuple[LegView, ...]:
     return tuple(
         LegView(
             leg.account.code,
@@ -754,7 +754,7 @@ def _leg_views(entry: _Prepared) -> tuple[LegView, ...]:
             leg.amount,
             leg.pending_amount,
         )
-        for leg in entry.legs
+        for leg in legs
     )
 
 

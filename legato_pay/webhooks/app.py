@@ -72,7 +72,13 @@ class WebhookApp(Starlette):
     objects: about a sixth of the listener's time per event under load). Its answers are the
     same as the route's, which serves anything else that reaches it."""
 
-    deliver: Callable[[str, AsyncIterator[bytes], Headers], Awaitable[Answer]]
+    def __init__(
+        self,
+        deliver: Callable[[str, AsyncIterator[bytes], Headers], Awaitable[Answer]],
+        **starlette: Any,
+    ) -> None:
+        super().__init__(**starlette)
+        self.deliver = deliver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -127,20 +133,14 @@ def create_app(context: AppContext | None = None) -> WebhookApp:
         name = "STRIPE_WEBHOOK_SECRET" if provider == "stripe" else "PAYSTACK_SECRET_KEY"
         return os.environ.get(name) or None
 
-    def verify(
-        provider: str, body: bytes, signature: str | None
-    ) -> inbox.ParsedEvent | tuple[int, dict[str, Any]]:
+    def verify(provider: str, body: bytes, signature: str | None) -> inbox.ParsedEvent | Answer:
         """The event, or the refusal to answer with (nothing is stored for a refusal)."""
         secret = secret_for(provider)
         if secret is None:
             metrics.reject(provider, "NOT_CONFIGURED")
-            return 503, {
-                "error": {
-                    "code": "GATEWAY_UNAVAILABLE",
-                    "message": f"{provider} webhooks are not configured",
-                    "details": {},
-                }
-            }
+            return 503, _error_document(
+                "GATEWAY_UNAVAILABLE", f"{provider} webhooks are not configured"
+            )
         try:
             if provider == "stripe":
                 data = verify_stripe(body, signature, secret, settings.stripe_tolerance_seconds)
@@ -149,15 +149,8 @@ def create_app(context: AppContext | None = None) -> WebhookApp:
         except (InvalidSignature, InvalidInput) as error:
             metrics.reject(provider, error.code)
             _log(event="webhook_rejected", provider=provider, code=error.code)
-            return 400, {
-                "error": {
-                    "code": "INVALID_SIGNATURE"
-                    if isinstance(error, InvalidSignature)
-                    else error.code,
-                    "message": error.message,
-                    "details": {},
-                }
-            }
+            code = "INVALID_SIGNATURE" if isinstance(error, InvalidSignature) else error.code
+            return 400, _error_document(code, error.message)
 
     def apply_batch(deliveries: Sequence[Delivery]) -> list[tuple[str, bool] | Exception]:
         """One transaction for the batch; if it fails, each event alone, so one bad event
@@ -191,9 +184,7 @@ def create_app(context: AppContext | None = None) -> WebhookApp:
             message += f"; not stored: {type(inner).__name__}"
         return message
 
-    async def process(
-        provider: str, body: bytes, signature: str | None
-    ) -> tuple[int, dict[str, Any]]:
+    async def process(provider: str, body: bytes, signature: str | None) -> Answer:
         """Verify, store and apply one delivery; the status and JSON document to answer."""
         started = time.perf_counter()
         verified = verify(provider, body, signature)
@@ -213,7 +204,7 @@ def create_app(context: AppContext | None = None) -> WebhookApp:
                 error=message,
             )
             code = getattr(result, "code", "INTERNAL_ERROR")
-            return 500, {"error": {"code": code, "message": message, "details": {}}}
+            return 500, _error_document(code, message)
         status, duplicate = result
         outcome = "duplicate" if duplicate else status
         metrics.observe(provider, event.type, outcome, elapsed)
@@ -260,14 +251,14 @@ def create_app(context: AppContext | None = None) -> WebhookApp:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app = WebhookApp(
+        deliver,
         routes=[
             Route("/webhooks/{provider}", receive, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
-        ]
+        ],
     )
-    app.deliver = deliver
     app.state.context = app_context
     app.state.metrics = metrics
     return app
