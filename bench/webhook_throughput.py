@@ -118,9 +118,9 @@ def prepare_database(database: str, events: int, history: int = HISTORY) -> None
     _psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     _psql(f"CREATE DATABASE {database}")
     from legato_pay.context import AppContext
-    from legato_pay.packages import ensure_default_packages
+    from legato_pay.readers.packages import ensure_default_packages
     from legato_pay.store.engine import dispose_engines
-    from legato_pay.store.reader_models import Purchase, User
+    from legato_pay.store.models.readers import Purchase, User
     from legato_pay.webhooks import inbox
 
     app = AppContext.create(database_url=SERVER + database, actor="bench")

@@ -19,7 +19,7 @@ def check(
     content: Annotated[str, typer.Argument(help="The content.")],
 ) -> None:
     """May this reader read this content, and why (free, purchased, subscription, …)."""
-    from legato_pay.access import check_access
+    from legato_pay.readers.access import check_access
 
     cli = state()
     decision = cli.app.run(lambda s: check_access(s, cli.app.settings, user, content), write=False)
@@ -45,7 +45,7 @@ def check_bulk(
     ] = None,
 ) -> None:
     """Answer many content items for one reader in a fixed number of queries."""
-    from legato_pay.access import check_access_bulk
+    from legato_pay.readers.access import check_access_bulk
 
     ids = list(contents or []) + (_read_ids(file) if file else [])
     cli = state()
@@ -66,7 +66,7 @@ def unlock(
     ] = None,
 ) -> None:
     """Unlock content with coins (once; owning it already charges nothing)."""
-    from legato_pay.access import unlock_content
+    from legato_pay.readers.access import unlock_content
 
     cli = state()
     result = cli.app.run(

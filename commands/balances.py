@@ -14,7 +14,7 @@ app = typer.Typer(help="Readers' coin balances.")
 @app.command("show")
 def show(user_id: Annotated[str, typer.Argument()]) -> None:
     """A user's coins now (paid, bonus) and over their lifetime; exits 5 for an unknown user."""
-    from legato_pay.balances import user_coins
+    from legato_pay.readers.balances import user_coins
 
     result = state().app.run(lambda s: user_coins(s, user_id), write=False)
     data = result.as_json()
@@ -35,7 +35,7 @@ def list_(
     ] = None,
 ) -> None:
     """Every reader's coins, by user id."""
-    from legato_pay.balances import list_reader_coins
+    from legato_pay.readers.balances import list_reader_coins
 
     rows = state().app.run(
         lambda s: list_reader_coins(s, min_total=min_total, limit=limit, after=after),

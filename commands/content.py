@@ -29,7 +29,7 @@ def add(
     title: Annotated[str | None, typer.Option("--title")] = None,
 ) -> None:
     """Add content to the catalogue (the same add again is a no-op)."""
-    from legato_pay.content import add_content
+    from legato_pay.readers.content import add_content
 
     cli = state()
     item, created = cli.app.run(
@@ -53,7 +53,7 @@ def list_(
     limit: Annotated[int, typer.Option("--limit")] = 1000,
 ) -> None:
     """List content, by id."""
-    from legato_pay.content import list_content
+    from legato_pay.readers.content import list_content
 
     items = state().app.run(lambda s: list_content(s, writer_id=writer, limit=limit), write=False)
     emit([item.as_json() for item in items], columns=_COLUMNS)
@@ -62,7 +62,7 @@ def list_(
 @app.command("show")
 def show(content_id: Annotated[str, typer.Argument()]) -> None:
     """Show one piece of content."""
-    from legato_pay.content import get_content
+    from legato_pay.readers.content import get_content
 
     item = state().app.run(lambda s: get_content(s, content_id), write=False)
     emit(item.as_json())

@@ -12,7 +12,7 @@ from legato_pay.errors import UsageError
 
 
 def run_demo(*, readers: int, seed: int) -> None:
-    from legato_pay.demo import planned_steps, run_demo_day
+    from legato_pay.demo.day import planned_steps, run_demo_day
 
     if readers < 3 or readers > 2000:
         raise UsageError("--readers must be between 3 and 2000", details={"readers": readers})
@@ -42,7 +42,8 @@ def run_demo(*, readers: int, seed: int) -> None:
 
 
 def _reports(session: Any) -> dict[str, Any]:
-    from legato_pay import balances, reports
+    from legato_pay.readers import balances
+    from legato_pay.reporting import reports
 
     top = balances.list_reader_coins(session, min_total=1)
     top.sort(key=lambda row: (-row["total"], row["user"]))

@@ -14,7 +14,7 @@ app = typer.Typer(help="Writers' earnings and the refund hold.")
 @app.command("show")
 def show(writer_id: Annotated[str, typer.Argument()]) -> None:
     """A writer's earnings per currency: posted, on hold (refund hold), reserved, available."""
-    from legato_pay.balances import writer_earnings
+    from legato_pay.readers.balances import writer_earnings
 
     earnings = state().app.run(lambda s: writer_earnings(s, writer_id), write=False)
     rows = [item.as_json() for item in earnings]
@@ -34,7 +34,7 @@ def release(
     ] = None,
 ) -> None:
     """Post every writer-earnings hold whose refund hold is over (for cron)."""
-    from legato_pay.earnings import release_held_earnings
+    from legato_pay.earnings.holds import release_held_earnings
     from legato_pay.ledger.types import utcnow
 
     cli = state()

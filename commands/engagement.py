@@ -23,7 +23,7 @@ def record(
     ] = None,
 ) -> None:
     """Record reading time for the current period (YYYY-MM)."""
-    from legato_pay.engagement import engagement_input, record_engagement
+    from legato_pay.readers.engagement import engagement_input, record_engagement
 
     item = engagement_input(user, content, minutes, key=key)
     view = state().app.run(lambda s: record_engagement(s, item))
@@ -37,7 +37,7 @@ def import_(
     ],
 ) -> None:
     """Import reading time from CSV, all or nothing; a bad row names its line (exit 3)."""
-    from legato_pay.engagement import import_engagement, read_engagement_csv
+    from legato_pay.readers.engagement import import_engagement, read_engagement_csv
 
     try:
         text = file.read_text(encoding="utf-8-sig")

@@ -21,7 +21,7 @@ def send(
     ] = None,
 ) -> None:
     """Give coins to another user: paid coins arrive as paid, bonus coins as bonus."""
-    from legato_pay.tips import send_gift
+    from legato_pay.readers.tips import send_gift
 
     cli = state()
     view = cli.app.run(

@@ -48,7 +48,7 @@ def list_packages(
     all_: Annotated[bool, typer.Option("--all", help="Include archived packages.")] = False,
 ) -> None:
     """Packages on sale (with --all, archived ones too), cheapest first."""
-    from legato_pay import packages
+    from legato_pay.readers import packages
 
     cli = state()
     found = cli.app.run(
@@ -67,7 +67,7 @@ def show(
     ] = None,
 ) -> None:
     """One package; with --currency, its price there (fixed, or converted at the latest rate)."""
-    from legato_pay import packages
+    from legato_pay.readers import packages
 
     cli = state()
 
@@ -99,7 +99,7 @@ def create(
     price: PriceOpt = None,
 ) -> None:
     """Create a package."""
-    from legato_pay import packages
+    from legato_pay.readers import packages
 
     cli = state()
     prices = packages.parse_price_options(price)
@@ -134,7 +134,7 @@ def update(
     ] = None,
 ) -> None:
     """Change an active package; purchases already made keep what they were sold."""
-    from legato_pay import packages
+    from legato_pay.readers import packages
 
     cli = state()
     prices = packages.parse_price_options(price)
@@ -160,7 +160,7 @@ def archive(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Stop selling a package (its purchases stay). Asks on a terminal unless --yes."""
-    from legato_pay import packages
+    from legato_pay.readers import packages
 
     if not yes and sys.stdin.isatty():
         typer.confirm(f"Archive package {package_id}? It can no longer be bought", abort=True)

@@ -43,7 +43,7 @@ def create(
     ] = None,
 ) -> None:
     """Create a pending purchase and open its payment at the gateway."""
-    from legato_pay import purchases
+    from legato_pay.readers import purchases
 
     cli = state()
     result = purchases.create_purchase(
@@ -64,7 +64,7 @@ def create(
 @app.command("verify")
 def verify(reference: RefArg) -> None:
     """Ask the gateway and credit the coins once paid (exit 7 if failed or flagged)."""
-    from legato_pay import purchases
+    from legato_pay.readers import purchases
 
     result = purchases.verify_purchase(state().app, reference)
     data = result.as_json()
@@ -84,7 +84,7 @@ def list_purchases(
     limit: Annotated[int, typer.Option("--limit")] = 100,
 ) -> None:
     """Purchases, newest first."""
-    from legato_pay import purchases
+    from legato_pay.readers import purchases
 
     found = state().app.run(
         lambda s: purchases.list_purchases(s, user_id=user, status=status, limit=limit),
@@ -97,7 +97,7 @@ def list_purchases(
 @app.command("show")
 def show(reference: RefArg) -> None:
     """One purchase with its gateway ids, ledger entry and refunds."""
-    from legato_pay import purchases
+    from legato_pay.readers import purchases
 
     view = state().app.run(lambda s: purchases.get_purchase(s, reference), write=False)
     emit(view.as_json(), title=f"purchase {reference}")
@@ -116,7 +116,7 @@ def refund(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Refund a purchase and claw back its unspent coins. Asks on a terminal unless --yes."""
-    from legato_pay import purchases
+    from legato_pay.readers import purchases
 
     if not yes and sys.stdin.isatty():
         what = amount or "the full remaining amount"

@@ -29,7 +29,7 @@ def set_rate(
     ] = None,
 ) -> None:
     """Record an observed rate (rates are history: a new row, never an edit)."""
-    from legato_pay import fx
+    from legato_pay.readers import fx
 
     cli = state()
     view = cli.app.run(
@@ -48,7 +48,7 @@ def list_rates(
     ] = False,
 ) -> None:
     """The newest rate of each pair, with its age and whether it is too old to use."""
-    from legato_pay import fx
+    from legato_pay.readers import fx
 
     cli = state()
     found = cli.app.run(
@@ -65,7 +65,7 @@ def fetch(
     ] = None,
 ) -> None:
     """GET rates from the provider and store the configured currencies' new ones."""
-    from legato_pay import fx
+    from legato_pay.readers import fx
 
     cli = state()
     result = fx.fetch_rates(cli.app, url=url)

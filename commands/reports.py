@@ -27,8 +27,8 @@ def content_revenue(
     ] = None,
 ) -> None:
     """Unlocks and tips per content piece and period, with the writer / platform split."""
-    from legato_pay.reports import COUNTERS
-    from legato_pay.reports import content_revenue as build_report
+    from legato_pay.reporting.reports import COUNTERS
+    from legato_pay.reporting.reports import content_revenue as build_report
 
     cli = state()
     report = cli.app.run(
@@ -58,7 +58,7 @@ def purchases(
     user: Annotated[str, typer.Option("--user", help="Whose purchases.")],
 ) -> None:
     """A user's coin purchases, oldest first."""
-    from legato_pay.reports import purchase_history
+    from legato_pay.reporting.reports import purchase_history
 
     rows = state().app.run(lambda s: purchase_history(s, user), write=False)
     emit(

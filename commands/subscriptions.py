@@ -31,7 +31,7 @@ def start(
     ] = None,
 ) -> None:
     """Charge the tier's price and start a subscription (one active per reader, no upgrades)."""
-    from legato_pay.subscriptions import start_subscription
+    from legato_pay.readers.subscriptions import start_subscription
 
     cli = state()
     view = start_subscription(
@@ -49,7 +49,7 @@ def start(
 @app.command("cancel")
 def cancel(user: Annotated[str, typer.Argument(help="The reader.")]) -> None:
     """Cancel the reader's active subscription: access ends now, nothing is refunded."""
-    from legato_pay.subscriptions import cancel_subscription
+    from legato_pay.readers.subscriptions import cancel_subscription
 
     view = state().app.run(lambda s: cancel_subscription(s, user))
     emit(view.as_json())
@@ -64,7 +64,7 @@ def list_(
     limit: Annotated[int, typer.Option("--limit")] = 1000,
 ) -> None:
     """List subscriptions, oldest first."""
-    from legato_pay.subscriptions import list_subscriptions
+    from legato_pay.readers.subscriptions import list_subscriptions
 
     views = state().app.run(
         lambda s: list_subscriptions(s, status=status, user_id=user, limit=limit), write=False

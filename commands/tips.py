@@ -25,7 +25,7 @@ def send(
     ] = None,
 ) -> None:
     """Tip a writer: coins leave the wallet, their value is split writer / platform."""
-    from legato_pay.tips import send_tip
+    from legato_pay.readers.tips import send_tip
 
     cli = state()
     view = cli.app.run(

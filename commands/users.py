@@ -23,7 +23,7 @@ def add(
     name: Annotated[str | None, typer.Option("--name")] = None,
 ) -> None:
     """Add a user (a reader unless --writer or --investor); exits 6 if the id is taken."""
-    from legato_pay.users import add_user
+    from legato_pay.readers.users import add_user
 
     if writer and investor:
         raise UsageError("--writer and --investor cannot be combined")
@@ -41,7 +41,7 @@ def list_(
 ) -> None:
     """List users by id."""
     from legato_pay.errors import InvalidInput
-    from legato_pay.users import USER_KINDS, list_users
+    from legato_pay.readers.users import USER_KINDS, list_users
 
     if kind is not None and kind not in USER_KINDS:
         raise InvalidInput(f"--kind must be one of {', '.join(USER_KINDS)}", details={"kind": kind})
@@ -52,6 +52,6 @@ def list_(
 @app.command("show")
 def show(user_id: Annotated[str, typer.Argument()]) -> None:
     """Show one user; exits 5 if there is none."""
-    from legato_pay.users import get_user
+    from legato_pay.readers.users import get_user
 
     emit(state().app.run(lambda s: get_user(s, user_id), write=False).as_json())

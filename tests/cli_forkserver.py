@@ -52,7 +52,7 @@ def _child(args: list[str], env: dict[str, str], cwd: str, out: int, err: int) -
 def serve() -> None:
     import commands.main  # noqa: F401  (the imports every command needs, once)
     import legato_pay.ledger
-    import legato_pay.store.models  # noqa: F401
+    import legato_pay.store.models.ledger  # noqa: F401
 
     for line in sys.stdin:
         request = json.loads(line)

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from legato_pay import chart
-from legato_pay.coins import wallet_balance
 from legato_pay.ledger import get_balance, post_entries, transfer, verify_ledger
 from legato_pay.ledger.types import utcnow
-from legato_pay.store.reader_models import CoinTransfer, ContentItem, ContentUnlock
-from legato_pay.users import add_user
+from legato_pay.readers.coins import wallet_balance
+from legato_pay.readers.users import add_user
+from legato_pay.store.models.readers import CoinTransfer, ContentItem, ContentUnlock
 
 
 def add_users(app: Any, **kinds: str) -> None:
@@ -122,7 +122,7 @@ def insert_purchase(
     at: datetime | None = None,
 ) -> None:
     """A purchase row as the purchases service records it; no ledger effect."""
-    from legato_pay.store.reader_models import Purchase
+    from legato_pay.store.models.readers import Purchase
 
     when = at or utcnow()
     session.execute(

@@ -10,18 +10,18 @@ from typing import Any
 from sqlalchemy import func, select
 
 from legato_pay import chart
-from legato_pay.coins import WalletBalance, wallet_balance
 from legato_pay.ledger import list_accounts, post_entries, transfer, verify_ledger
 from legato_pay.ledger.queries import ENTRIES, account_totals
 from legato_pay.ledger.types import balance_from_totals
-from legato_pay.store.reader_models import (
+from legato_pay.readers.coins import WalletBalance, wallet_balance
+from legato_pay.readers.users import add_user
+from legato_pay.store.models.readers import (
     ContentItem,
     ContentUnlock,
     Engagement,
     SandboxPayment,
     Subscription,
 )
-from legato_pay.users import add_user
 from tests.conftest import ROOT, cli_env
 
 _TABLES = {
@@ -63,7 +63,7 @@ def add_item(
     price: int | str | None = None,
     tier: str | None = None,
 ) -> Any:
-    from legato_pay.content import add_content
+    from legato_pay.readers.content import add_content
 
     return app.run(
         lambda s: add_content(

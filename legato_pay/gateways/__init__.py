@@ -41,11 +41,11 @@ def get_gateway(app: AppContext, name: str) -> Gateway:
 
         return SandboxGateway(app.engine)
     if name == "stripe":
-        from legato_pay.gateways.stripe import StripeGateway
+        from legato_pay.gateways.stripe.gateway import StripeGateway
 
         return StripeGateway.from_env(app.settings.gateways)
     if name == "paystack":
-        from legato_pay.gateways.paystack import PaystackGateway
+        from legato_pay.gateways.paystack.gateway import PaystackGateway
 
         return PaystackGateway.from_env(app.settings.gateways)
     raise InvalidInput(

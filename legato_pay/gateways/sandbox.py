@@ -24,7 +24,7 @@ from legato_pay.errors import GatewayError, InvalidInput, NotFound
 from legato_pay.gateways.base import PaymentRequest, PaymentSession, PaymentStatus, RefundResult
 from legato_pay.ledger.types import utcnow
 from legato_pay.store.engine import insert_ignore, run_in_transaction
-from legato_pay.store.reader_models import SandboxPayment
+from legato_pay.store.models.readers import SandboxPayment
 
 BOOK = SandboxPayment.__table__  # type: ignore[attr-defined]
 PAYMENT_METHODS = (

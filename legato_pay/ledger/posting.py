@@ -58,7 +58,7 @@ from legato_pay.ledger.types import (
 from legato_pay.money import MAX_MINOR_UNITS, format_amount
 from legato_pay.store import arrays
 from legato_pay.store.engine import is_postgres
-from legato_pay.store.models import LedgerEntry, LedgerLeg, LedgerPending
+from legato_pay.store.models.ledger import LedgerEntry, LedgerLeg, LedgerPending
 
 ENTRIES = LedgerEntry.__table__  # type: ignore[attr-defined]
 LEGS = LedgerLeg.__table__  # type: ignore[attr-defined]

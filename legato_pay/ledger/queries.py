@@ -23,7 +23,7 @@ from legato_pay.ledger.types import (
     as_utc,
     balance_from_totals,
 )
-from legato_pay.store.models import (
+from legato_pay.store.models.ledger import (
     LedgerCheckpoint,
     LedgerEntry,
     LedgerLeg,

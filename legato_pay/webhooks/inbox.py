@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.store.engine import insert_ignore, insert_rows_ignore, update_rows
-from legato_pay.store.webhook_models import WebhookEvent
+from legato_pay.store.models.webhooks import WebhookEvent
 
 EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
 STATUSES = ("received", "applied", "ignored", "flagged", "failed", "stored")
@@ -152,7 +152,7 @@ def _apply_many(
     session: Session, events: Sequence[tuple[int, int, ParsedEvent]]
 ) -> dict[tuple[str, str], str]:
     """Run the handlers over stored events (row id, attempts so far, event); record outcomes."""
-    from legato_pay.webhooks.handlers import handle_many
+    from legato_pay.webhooks.dispatch import handle_many
 
     outcomes = handle_many(session, [event for _, _, event in events])
     now = utcnow()

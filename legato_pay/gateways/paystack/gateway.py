@@ -1,0 +1,393 @@
+"""Paystack: the gateway protocol on the thin client in ``paystack_client``.
+
+Hosted checkout (``create_payment`` gives a ``payment_url``), verify, refunds, and transfers
+(recipient setup, then a transfer from the balance; ``otp`` → ``finalize_transfer``). The
+project's references are made to fit Paystack's character rules deterministically; the
+original travels in ``metadata.reference`` (see ``project_reference``). Retry policy: see
+``paystack_client``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from legato_pay.errors import (
+    AlreadyExists,
+    GatewayError,
+    IdempotencyConflict,
+    InvalidAmount,
+    InvalidCurrency,
+    InvalidInput,
+)
+from legato_pay.gateways.base import (
+    PaymentRequest,
+    PaymentSession,
+    PaymentStatus,
+    RefundResult,
+    TransferRequest,
+    TransferResult,
+    provider_error_details,
+)
+from legato_pay.gateways.keys import check_key_mode, environment, gateway_mode, require_key
+from legato_pay.gateways.paystack.client import (
+    DEFAULT_BASE_URL,
+    PROVIDER,
+    SECRET_KEY_ENV,
+    InitializeData,
+    PaystackClient,
+)
+from legato_pay.money import parse_minor_units
+
+if TYPE_CHECKING:
+    from legato_pay.config import GatewaySettings
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "InitializeData",
+    "PaystackClient",
+    "PaystackGateway",
+    "project_reference",
+    "transaction_reference",
+    "transfer_reference",
+]
+
+PUBLIC_KEY_ENV = "PAYSTACK_PUBLIC_KEY"
+BASE_URL_ENV = "PAYSTACK_BASE_URL"
+CALLBACK_URL_ENV = "PAYSTACK_CALLBACK_URL"
+CURRENCIES = ("NGN", "GHS", "ZAR", "KES", "USD")
+
+_PAYMENT_STATUS = {
+    "success": "succeeded",
+    "failed": "failed",
+    "abandoned": "failed",
+    "reversed": "failed",
+    "ongoing": "pending",
+    "pending": "pending",
+    "processing": "pending",
+    "queued": "pending",
+}
+_REFUND_STATUS = {
+    "pending": "pending",
+    "processing": "pending",
+    "needs-attention": "pending",
+    "processed": "succeeded",
+    "failed": "failed",
+}
+_TRANSFER_STATUS = {
+    "success": "succeeded",
+    "pending": "pending",
+    "received": "pending",
+    "otp": "otp_required",
+    "failed": "failed",
+    "abandoned": "failed",
+    "reversed": "failed",
+    "blocked": "failed",
+    "rejected": "failed",
+}
+
+_TRANSACTION_REF = re.compile(r"[A-Za-z0-9.=-]+")
+_TRANSFER_REF = re.compile(r"[a-z0-9_-]+")
+
+
+def _conform(reference: str, allowed: re.Pattern[str], bad: str, *, lower: bool) -> str:
+    if not reference:
+        raise InvalidInput("a Paystack reference cannot be empty")
+    if allowed.fullmatch(reference):
+        return reference
+    cleaned = re.sub(bad, "-", reference.lower() if lower else reference)
+    # The digest keeps two references that clean up alike ("a:b", "a-b") apart, deterministically.
+    return f"{cleaned}-{hashlib.sha256(reference.encode()).hexdigest()[:12]}"
+
+
+def transaction_reference(reference: str) -> str:
+    """The project's reference as a Paystack transaction reference (letters, digits, ``-.=``)."""
+    return _conform(reference, _TRANSACTION_REF, r"[^A-Za-z0-9.=-]", lower=False)
+
+
+def transfer_reference(reference: str) -> str:
+    """The project's reference as a Paystack transfer reference (lowercase, digits, ``-_``)."""
+    return _conform(reference, _TRANSFER_REF, r"[^a-z0-9_-]", lower=True)
+
+
+def project_reference(data: Mapping[str, Any]) -> str | None:
+    """The project's reference for a Paystack transaction (a verify answer or a ``charge.*``
+    webhook's ``data``): ``metadata.reference``, which ``create_payment`` always sets, else
+    Paystack's own ``reference``. Read this, not ``data.reference``: the two differ whenever the
+    project's reference has characters Paystack refuses (``pur_…`` has an underscore)."""
+    metadata = data.get("metadata")
+    if isinstance(metadata, str):  # Paystack sometimes hands metadata back as a JSON string
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            metadata = None
+    if isinstance(metadata, dict) and metadata.get("reference"):
+        return str(metadata["reference"])
+    reference = data.get("reference")
+    return str(reference) if reference else None
+
+
+def _amount(value: Any) -> int:
+    """Paystack amounts are subunits; some payloads send them as strings."""
+    try:
+        return parse_minor_units(value, positive=False)
+    except InvalidAmount:
+        raise GatewayError(
+            "Paystack answered an amount that is not whole subunits",
+            details=provider_error_details(PROVIDER, amount=repr(value)),
+        ) from None
+
+
+def _check_currency(currency: str) -> str:
+    if currency not in CURRENCIES:
+        raise InvalidCurrency(
+            f"Paystack does not handle {currency}",
+            details={"currency": currency, "known": list(CURRENCIES)},
+        )
+    return currency
+
+
+class PaystackGateway:
+    """The ``Gateway``/``TransferGateway`` protocol on Paystack (hosted checkout, transfers)."""
+
+    name = PROVIDER
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        public_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        mode: str = "test",
+        timeout_seconds: float = 10,
+        max_retries: int = 2,
+        callback_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        backoff_seconds: float = 0.25,
+    ) -> None:
+        check_key_mode(
+            secret_key,
+            env_var=SECRET_KEY_ENV,
+            mode=mode,
+            test_prefixes=("sk_test_",),
+            live_prefixes=("sk_live_",),
+        )
+        if public_key:
+            check_key_mode(
+                public_key,
+                env_var=PUBLIC_KEY_ENV,
+                mode=mode,
+                test_prefixes=("pk_test_",),
+                live_prefixes=("pk_live_",),
+            )
+        self.mode = mode
+        self.public_key = public_key
+        self.callback_url = callback_url
+        self.client = PaystackClient(
+            secret_key,
+            base_url,
+            transport=transport,
+            timeout=timeout_seconds,
+            max_retries=max_retries,
+            backoff_seconds=backoff_seconds,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        settings: GatewaySettings,
+        environ: Mapping[str, str] | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> PaystackGateway:
+        """``PAYSTACK_SECRET_KEY`` (required), ``PAYSTACK_PUBLIC_KEY``, ``PAYSTACK_BASE_URL``,
+        ``PAYSTACK_CALLBACK_URL``, ``PAYMENT_GATEWAY_MODE``; timeout and retries from settings."""
+        env = environment(environ)
+        mode = gateway_mode(settings, env)
+        return cls(
+            require_key(SECRET_KEY_ENV, env, provider=PROVIDER),
+            public_key=env.get(PUBLIC_KEY_ENV, "").strip() or None,
+            base_url=env.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL,
+            mode=mode,
+            timeout_seconds=settings.timeout_seconds,
+            max_retries=settings.max_retries,
+            callback_url=env.get(CALLBACK_URL_ENV, "").strip() or None,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> PaystackGateway:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- payments -------------------------------------------------------------------------------
+
+    def create_payment(self, request: PaymentRequest) -> PaymentSession:
+        """Initialize a hosted-checkout transaction: the payer pays at ``payment_url``.
+
+        The original reference travels in ``metadata.reference`` (webhooks should read it from
+        there: the Paystack reference differs when the original has characters Paystack refuses).
+        A ``duplicate_reference`` refusal surfaces as ``AlreadyExists``: verify the reference.
+        """
+        if not request.customer_email:
+            raise InvalidInput(
+                "Paystack needs the payer's email address",
+                details={"provider": PROVIDER, "reference": request.reference},
+            )
+        data = self.client.initialize_transaction(
+            email=request.customer_email,
+            amount=parse_minor_units(request.amount),
+            currency=_check_currency(request.currency),
+            reference=transaction_reference(request.reference),
+            callback_url=self.callback_url,
+            metadata={
+                **request.metadata,
+                "reference": request.reference,
+                "customer": request.customer_id,
+                "idempotency_key": request.idempotency_key,
+            },
+        )
+        return PaymentSession(
+            provider=PROVIDER,
+            reference=request.reference,
+            provider_payment_id=data["reference"],
+            status="pending",
+            client_secret=data["access_code"] or None,
+            payment_url=data["authorization_url"],
+        )
+
+    def verify_payment(self, reference: str, provider_payment_id: str | None) -> PaymentStatus:
+        """Verify by reference (Paystack's key); the answer is HTTP 200 even for failures.
+
+        ``abandoned`` maps to ``failed`` like the other final refusals; ``raw_status`` keeps
+        Paystack's own word for callers that want to treat it more patiently.
+        """
+        data = self.client.verify_transaction(transaction_reference(reference))
+        raw = str(data.get("status"))
+        status = _PAYMENT_STATUS.get(raw, "pending")
+        return PaymentStatus(
+            provider=PROVIDER,
+            reference=reference,
+            provider_payment_id=str(data["id"])
+            if data.get("id") is not None
+            else provider_payment_id,
+            status=status,
+            amount=_amount(data.get("amount", 0)),
+            currency=str(data.get("currency") or "").upper(),
+            failure_reason=(data.get("gateway_response") or raw) if status == "failed" else None,
+            raw_status=raw,
+        )
+
+    def refund(
+        self,
+        *,
+        provider_payment_id: str,
+        reference: str,
+        amount: int,
+        currency: str,
+        idempotency_key: str,
+    ) -> RefundResult:
+        """Paystack has no idempotency key for refunds and this call is never replayed once
+        sent: after an unclear failure (timeout), check the transaction before refunding again."""
+        data = self.client.create_refund(
+            transaction=provider_payment_id,
+            amount=parse_minor_units(amount),
+            currency=_check_currency(currency),
+            merchant_note=f"{reference} ({idempotency_key})",
+        )
+        raw = str(data.get("status"))
+        return RefundResult(
+            provider=PROVIDER,
+            provider_refund_id=str(data.get("id")),
+            status=_REFUND_STATUS.get(raw, "pending"),
+            amount=_amount(data.get("amount", amount)),
+            currency=str(data.get("currency") or currency).upper(),
+        )
+
+    # -- transfers ------------------------------------------------------------------------------
+
+    def create_transfer(self, request: TransferRequest) -> TransferResult:
+        """Set up (or reuse) the recipient, then transfer from the balance.
+
+        A reference Paystack has seen already is looked up instead of paid again; if that
+        transfer is for another amount or currency the reference was reused: refused.
+        """
+        currency = _check_currency(request.currency)
+        amount = parse_minor_units(request.amount)
+        recipient = request.recipient
+        recipient_code = recipient.recipient_code or str(
+            self.client.create_transfer_recipient(
+                type=recipient.type,
+                name=recipient.name,
+                account_number=recipient.account_number,
+                bank_code=recipient.bank_code,
+                currency=currency,
+            )["recipient_code"]
+        )
+        try:
+            data = self.client.initiate_transfer(
+                amount=amount,
+                recipient=recipient_code,
+                reference=transfer_reference(request.reference),
+                reason=request.reason,
+                currency=currency,
+            )
+        except AlreadyExists:
+            existing = self.verify_transfer(request.reference)
+            if (existing.amount, existing.currency) != (amount, currency):
+                raise IdempotencyConflict(
+                    f"transfer reference {request.reference} was already used for "
+                    f"{existing.amount} {existing.currency}",
+                    details={
+                        "provider": PROVIDER,
+                        "reference": request.reference,
+                        "existing_amount": existing.amount,
+                        "existing_currency": existing.currency,
+                    },
+                ) from None
+            return existing
+        return self._transfer_result(request.reference, data, recipient_code)
+
+    def finalize_transfer(
+        self, reference: str, provider_transfer_id: str, otp: str
+    ) -> TransferResult:
+        """Complete a transfer that came back ``otp_required`` with the OTP Paystack sent."""
+        data = self.client.finalize_transfer(transfer_code=provider_transfer_id, otp=otp)
+        return self._transfer_result(reference, data, None)
+
+    def verify_transfer(
+        self, reference: str, provider_transfer_id: str | None = None
+    ) -> TransferResult:
+        data = self.client.verify_transfer(transfer_reference(reference))
+        return self._transfer_result(reference, data, None)
+
+    @staticmethod
+    def _transfer_result(
+        reference: str, data: Mapping[str, Any], recipient_code: str | None
+    ) -> TransferResult:
+        raw = str(data.get("status"))
+        status = _TRANSFER_STATUS.get(raw, "pending")
+        recipient = data.get("recipient")
+        if recipient_code is None and isinstance(recipient, dict):
+            recipient_code = recipient.get("recipient_code")
+        failures = data.get("failures")
+        return TransferResult(
+            provider=PROVIDER,
+            reference=reference,
+            provider_transfer_id=data.get("transfer_code"),
+            status=status,
+            amount=_amount(data.get("amount", 0)),
+            currency=str(data.get("currency") or "").upper(),
+            raw_status=raw,
+            failure_reason=(str(failures) if failures else raw) if status == "failed" else None,
+            recipient_code=recipient_code,
+        )

@@ -1,0 +1,324 @@
+"""Who may read what, and unlocking content with coins.
+
+Access, in order: free content (price 0) is open to everyone; content the reader unlocked is
+``purchased``; content with a tier is open to an active, unexpired subscription of that tier or
+higher (``subscription``), and a lower one is ``tier_too_low``; anything else is
+``not_purchased``. Content without a tier is never included in a subscription.
+
+An unlock happens once per reader and content, in one transaction: the ``content_unlocks`` row
+(unique per reader and content), one posted entry moving the coins out of the wallets
+(``user:<u>:coins:*`` → ``platform:coins:redeemed``) and the platform's share of their value
+(``platform:coin_value:USD`` → ``platform:revenue:content:USD``), and the writer's share as its
+own entry, pending under the refund hold. The wallets are locked first, so every later check in
+the transaction sees the latest committed unlocks and balances: concurrent unlocks can neither
+overspend nor charge twice for the same content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from legato_pay import chart
+from legato_pay.config import Settings
+from legato_pay.earnings import holds as earnings
+from legato_pay.errors import IdempotencyConflict, InvalidInput, NotFound, RetryableConflict
+from legato_pay.ledger import EntrySpec, post_entries
+from legato_pay.ledger.queries import ENTRIES
+from legato_pay.ledger.types import utcnow
+from legato_pay.money import Money
+from legato_pay.readers import coins
+from legato_pay.readers.content import (
+    CONTENT,
+    ContentView,
+    get_content,
+    id_in,
+    row_to_content,
+    tier_rank,
+)
+from legato_pay.readers.subscriptions import SubscriptionView, active_subscription
+from legato_pay.readers.users import get_user
+from legato_pay.store.engine import insert_if_absent
+from legato_pay.store.models.readers import ContentUnlock
+
+UNLOCKS = ContentUnlock.__table__  # type: ignore[attr-defined]
+STREAM = "content"
+MAX_BULK = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDecision:
+    content: str
+    allowed: bool
+    reason: str  # free | purchased | subscription | tier_too_low | not_purchased
+
+    def as_json(self) -> dict[str, Any]:
+        return {"content": self.content, "allowed": self.allowed, "reason": self.reason}
+
+
+def decide(
+    settings: Settings, item: ContentView, *, purchased: bool, subscription: str | None
+) -> AccessDecision:
+    """The access rule itself, free of any database: see the module docstring."""
+    if item.free:
+        return AccessDecision(item.id, True, "free")
+    if purchased:
+        return AccessDecision(item.id, True, "purchased")
+    if item.tier is not None and subscription is not None:
+        if tier_rank(settings, subscription) >= tier_rank(settings, item.tier):
+            return AccessDecision(item.id, True, "subscription")
+        return AccessDecision(item.id, False, "tier_too_low")
+    return AccessDecision(item.id, False, "not_purchased")
+
+
+def _subscribed_tier(
+    session: Session, user_id: str, now: datetime | None
+) -> SubscriptionView | None:
+    get_user(session, user_id)
+    return active_subscription(session, user_id, now=now)
+
+
+def check_access(
+    session: Session,
+    settings: Settings,
+    user_id: str,
+    content_id: str,
+    *,
+    now: datetime | None = None,
+) -> AccessDecision:
+    return check_access_bulk(session, settings, user_id, [content_id], now=now)[0]
+
+
+def check_access_bulk(
+    session: Session,
+    settings: Settings,
+    user_id: str,
+    content_ids: Sequence[str],
+    *,
+    now: datetime | None = None,
+) -> list[AccessDecision]:
+    """Decide many items in a fixed number of queries (user, subscription, content + unlocks).
+
+    Answers come in the order asked, one per id (repeats answered again). Unknown content ids
+    are one ``CONTENT_NOT_FOUND`` error listing all of them.
+    """
+    if not content_ids:
+        raise InvalidInput("give at least one content id", code="NO_CONTENT_IDS")
+    if len(content_ids) > MAX_BULK:
+        raise InvalidInput(
+            f"at most {MAX_BULK} content ids per check", details={"count": len(content_ids)}
+        )
+    subscription = _subscribed_tier(session, user_id, now)
+    wanted = list(dict.fromkeys(content_ids))
+    rows = session.execute(
+        select(CONTENT, UNLOCKS.c.id.label("unlock_id"))
+        .select_from(
+            CONTENT.outerjoin(
+                UNLOCKS, and_(UNLOCKS.c.content_id == CONTENT.c.id, UNLOCKS.c.user_id == user_id)
+            )
+        )
+        .where(id_in(session, CONTENT.c.id, wanted))
+    ).all()
+    found = {row.id: (row_to_content(row), row.unlock_id is not None) for row in rows}
+    missing = [content_id for content_id in wanted if content_id not in found]
+    if missing:
+        raise NotFound(
+            f"no content {', '.join(missing[:20])}" + (" …" if len(missing) > 20 else ""),
+            details={"missing": missing, "count": len(missing)},
+            code="CONTENT_NOT_FOUND",
+        )
+    tier = subscription.tier if subscription else None
+    decisions = {
+        content_id: decide(settings, item, purchased=purchased, subscription=tier)
+        for content_id, (item, purchased) in found.items()
+    }
+    return [decisions[content_id] for content_id in content_ids]
+
+
+@dataclass(frozen=True, slots=True)
+class UnlockResult:
+    user: str
+    content: str
+    writer: str
+    unlocked: bool  # this call recorded the unlock
+    reason: str  # unlocked | already_purchased | free | subscription
+    charged: int  # coins
+    paid_coins: int = 0
+    bonus_coins: int = 0
+    value: int = 0
+    writer_share: int = 0
+    platform_share: int = 0
+    currency: str = "USD"
+    writer_share_status: str | None = None  # pending (under the refund hold) | posted
+    entry_id: int | None = None
+    writer_entry_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "content": self.content,
+            "writer": self.writer,
+            "unlocked": self.unlocked,
+            "reason": self.reason,
+            "charged": self.charged,
+            "coins": {"paid": self.paid_coins, "bonus": self.bonus_coins},
+            "value": Money(self.value, self.currency).as_json(),
+            "writer_share": Money(self.writer_share, self.currency).as_json(),
+            "platform_share": Money(self.platform_share, self.currency).as_json(),
+            "writer_share_status": self.writer_share_status,
+            "entry_id": self.entry_id,
+            "writer_entry_id": self.writer_entry_id,
+        }
+
+
+def unlock_keys(user_id: str, content_id: str, key: str | None = None) -> tuple[str, str]:
+    """Idempotency keys of an unlock's two entries: the caller's ``key`` or user + content."""
+    base = key if key is not None else f"unlock:{user_id}:{content_id}"
+    return base, f"{base}:writer"
+
+
+def _check_request_key(session: Session, key: str, user_id: str, content_id: str) -> None:
+    """A caller's key may only ever name one unlock: reusing it for another is a conflict."""
+    row = session.execute(
+        select(ENTRIES.c.id, ENTRIES.c.metadata_json).where(ENTRIES.c.idempotency_key == key)
+    ).first()
+    if row is None:
+        return
+    meta = json.loads(row.metadata_json) if row.metadata_json else {}
+    if (meta.get("kind"), meta.get("user"), meta.get("content")) != ("unlock", user_id, content_id):
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used for something else",
+            details={"key": key, "entry_id": row.id},
+        )
+
+
+def _existing_unlock(session: Session, user_id: str, content_id: str) -> Any:
+    return session.execute(
+        select(UNLOCKS).where(UNLOCKS.c.user_id == user_id, UNLOCKS.c.content_id == content_id)
+    ).first()
+
+
+def unlock_content(
+    session: Session,
+    settings: Settings,
+    user_id: str,
+    content_id: str,
+    *,
+    actor: str,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> UnlockResult:
+    """Unlock content for a reader with coins, once; owning it already charges nothing.
+
+    Raises ``INSUFFICIENT_FUNDS`` (nothing changes) when the wallets hold too few coins.
+    """
+    get_user(session, user_id)
+    item = get_content(session, content_id)
+    quiet = {"user": user_id, "content": content_id, "writer": item.writer_id}
+    if item.free:
+        return UnlockResult(**quiet, unlocked=False, reason="free", charged=0)
+    entry_key, writer_key = unlock_keys(user_id, content_id, key)
+    if key is not None:
+        _check_request_key(session, entry_key, user_id, content_id)
+    # Lock first: everything below reads what committed before us, never a stale snapshot.
+    wallet = coins.lock_wallet(session, user_id)
+    existing = _existing_unlock(session, user_id, content_id)
+    if existing is not None:
+        return UnlockResult(
+            **quiet,
+            unlocked=False,
+            reason="already_purchased",
+            charged=0,
+            entry_id=existing.entry_id,
+            writer_entry_id=existing.writer_entry_id,
+        )
+    subscription = active_subscription(session, user_id, now=now)
+    access = decide(
+        settings,
+        item,
+        purchased=False,
+        subscription=subscription.tier if subscription else None,
+    )
+    if access.allowed:
+        return UnlockResult(**quiet, unlocked=False, reason=access.reason, charged=0)
+
+    spend = coins.plan_spend(wallet, item.price_coins, settings.coins.spend_order, user_id=user_id)
+    value, currency = coins.coin_value(settings, item.price_coins)
+    split = earnings.split_value(settings, STREAM, value, currency)
+    value_account = chart.coin_value(currency)
+    chart.open_system(session, chart.COINS_REDEEMED, chart.COIN)
+    chart.open_system(session, value_account, currency)
+    if split.platform:
+        chart.open_system(session, chart.platform_revenue(STREAM, currency), currency)
+    metadata = {"kind": "unlock", "user": user_id, "content": content_id, "writer": item.writer_id}
+    entries = [
+        EntrySpec(
+            legs=(
+                *coins.spend_legs(user_id, spend, chart.COINS_REDEEMED),
+                *earnings.platform_share_legs(split, STREAM, value_account),
+            ),
+            idempotency_key=entry_key,
+            reason=f"unlock {content_id}",
+            metadata=metadata,
+        )
+    ]
+    writer_entry = earnings.writer_share_entry(
+        settings,
+        session,
+        split,
+        writer_id=item.writer_id,
+        source=value_account,
+        key=writer_key,
+        reason=f"writer share of unlock {content_id} by {user_id}",
+        metadata=metadata,
+    )
+    if writer_entry is not None:
+        entries.append(writer_entry)
+    views = post_entries(session, entries, actor=actor, now=now)
+    entry_id = views[0].id
+    writer_entry_id = views[1].id if writer_entry is not None else None
+    inserted = insert_if_absent(
+        session,
+        UNLOCKS,
+        ["user_id", "content_id"],
+        user_id=user_id,
+        content_id=content_id,
+        writer_id=item.writer_id,
+        coins=item.price_coins,
+        bonus_coins_used=spend.bonus,
+        paid_coins_used=spend.paid,
+        value_currency=currency,
+        value=value,
+        writer_share=split.writer,
+        platform_share=split.platform,
+        entry_id=entry_id,
+        writer_entry_id=writer_entry_id,
+        created_at=now or utcnow(),
+    )
+    if not inserted or any(view.replayed for view in views):
+        # Someone recorded this unlock between our check and now (cannot happen while the
+        # wallet lock is held, but never charge twice): rerun, and the rerun finds it.
+        raise RetryableConflict(f"unlock {user_id}/{content_id} raced")
+    return UnlockResult(
+        **quiet,
+        unlocked=True,
+        reason="unlocked",
+        charged=item.price_coins,
+        paid_coins=spend.paid,
+        bonus_coins=spend.bonus,
+        value=value,
+        writer_share=split.writer,
+        platform_share=split.platform,
+        currency=currency,
+        writer_share_status=(
+            None if writer_entry is None else ("pending" if writer_entry.pending else "posted")
+        ),
+        entry_id=entry_id,
+        writer_entry_id=writer_entry_id,
+    )

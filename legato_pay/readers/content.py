@@ -1,0 +1,204 @@
+"""The content catalogue: chapters, stories and exclusives, their writer, price and tier.
+
+A price is a whole number of coins (0 means free); without one the configured default for the
+type applies (``content.default_prices``). A tier (``basic``, ``premium``, ``vip`` — whatever
+``subscriptions.tiers`` names) says which subscription includes the content: an active
+subscription of that tier or higher grants access. Content without a tier is never included in a
+subscription; it is read by unlocking it with coins (or free when its price is 0).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, any_, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from legato_pay.config import Settings
+from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.money import parse_minor_units
+from legato_pay.readers.users import get_user
+from legato_pay.store.engine import insert_if_absent, is_postgres
+from legato_pay.store.models.readers import ContentItem
+
+CONTENT = ContentItem.__table__  # type: ignore[attr-defined]
+CONTENT_TYPES = ("chapter", "story", "exclusive")
+MAX_TITLE = 300
+_CONTENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.@:]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ContentView:
+    id: str
+    writer_id: str
+    type: str
+    price_coins: int
+    tier: str | None
+    title: str | None
+    created_at: datetime
+
+    @property
+    def free(self) -> bool:
+        return self.price_coins == 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "writer": self.writer_id,
+            "type": self.type,
+            "price": self.price_coins,
+            "free": self.free,
+            "tier": self.tier,
+            "title": self.title,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def row_to_content(row: Any) -> ContentView:
+    return ContentView(
+        id=row.id,
+        writer_id=row.writer_id,
+        type=row.type,
+        price_coins=row.price_coins,
+        tier=row.tier,
+        title=row.title,
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+    )
+
+
+def validate_content_id(content_id: str) -> str:
+    if not isinstance(content_id, str) or not _CONTENT_ID.match(content_id):
+        raise InvalidInput(
+            f"{content_id!r} is not a valid content id (letters, digits, _ - . @ :; at most 100)",
+            details={"content": content_id},
+            code="INVALID_CONTENT_ID",
+        )
+    return content_id
+
+
+def validate_tier(settings: Settings, tier: str) -> str:
+    """A tier name from the edge, lower-cased and checked against the configured tiers."""
+    name = (tier or "").strip().lower()
+    if name not in settings.subscriptions.tiers:
+        raise InvalidInput(
+            f"unknown tier {tier!r}",
+            details={"tier": tier, "known": list(settings.subscriptions.tiers)},
+            code="UNKNOWN_TIER",
+        )
+    return name
+
+
+def tier_rank(settings: Settings, tier: str | None) -> int:
+    """A tier's rank (Basic < Premium < VIP); 0 for none or a tier no longer configured."""
+    if tier is None:
+        return 0
+    found = settings.subscriptions.tiers.get(tier)
+    return found.rank if found else 0
+
+
+def add_content(
+    session: Session,
+    settings: Settings,
+    content_id: str,
+    *,
+    writer_id: str,
+    content_type: str,
+    price: int | str | None = None,
+    tier: str | None = None,
+    title: str | None = None,
+) -> tuple[ContentView, bool]:
+    """Add content to the catalogue; returns it and whether this call created it.
+
+    Adding the same content again with the same attributes is a no-op (scripts can rerun);
+    with different attributes it is ``ALREADY_EXISTS``: prices are not edited silently.
+    """
+    validate_content_id(content_id)
+    kind = (content_type or "").strip().lower()
+    if kind not in CONTENT_TYPES:
+        raise InvalidInput(
+            f"content type must be one of {', '.join(CONTENT_TYPES)}",
+            details={"type": content_type},
+            code="INVALID_CONTENT_TYPE",
+        )
+    coins = (
+        settings.content.default_prices[kind]  # type: ignore[index]
+        if price is None
+        else parse_minor_units(price, positive=False, field="price")
+    )
+    if coins < 0:
+        raise InvalidInput(
+            "price must be zero (free) or a positive number of coins",
+            details={"price": coins},
+            code="INVALID_AMOUNT",
+        )
+    tier_name = validate_tier(settings, tier) if tier is not None else None
+    if title is not None and len(title) > MAX_TITLE:
+        raise InvalidInput(f"title is longer than {MAX_TITLE} characters", details={"title": title})
+    writer = get_user(session, writer_id)
+    if writer.kind != "writer":
+        raise InvalidInput(
+            f"user {writer_id} is a {writer.kind}, not a writer",
+            details={"writer": writer_id, "kind": writer.kind},
+            code="NOT_A_WRITER",
+        )
+    inserted = insert_if_absent(
+        session,
+        CONTENT,
+        ["id"],
+        id=content_id,
+        writer_id=writer_id,
+        type=kind,
+        price_coins=coins,
+        tier=tier_name,
+        title=title,
+        created_at=utcnow(),
+    )
+    item = get_content(session, content_id)
+    if not inserted:
+        wanted = (writer_id, kind, coins, tier_name, title)
+        if (item.writer_id, item.type, item.price_coins, item.tier, item.title) != wanted:
+            raise AlreadyExists(
+                f"content {content_id} already exists with different attributes",
+                details={"content": content_id, "existing": item.as_json()},
+            )
+    return item, inserted
+
+
+def get_content(session: Session, content_id: str) -> ContentView:
+    row = session.execute(select(CONTENT).where(CONTENT.c.id == content_id)).first()
+    if row is None:
+        raise NotFound(
+            f"no content {content_id}", details={"content": content_id}, code="CONTENT_NOT_FOUND"
+        )
+    return row_to_content(row)
+
+
+def list_content(
+    session: Session, *, writer_id: str | None = None, limit: int = 1000
+) -> list[ContentView]:
+    if limit < 1 or limit > 100000:
+        raise InvalidInput("limit must be between 1 and 100000", details={"limit": limit})
+    query = select(CONTENT).order_by(CONTENT.c.id).limit(limit)
+    if writer_id is not None:
+        get_user(session, writer_id)  # an unknown writer is an error, not an empty list
+        query = query.where(CONTENT.c.writer_id == writer_id)
+    return [row_to_content(row) for row in session.execute(query)]
+
+
+def id_in(session: Session, column: Any, ids: Sequence[str]) -> Any:
+    """``column IN ids`` bound as ONE parameter, however many ids there are.
+
+    PostgreSQL takes an array (``= ANY(:ids)``); SQLite unpacks a JSON list (``json_each``). A
+    plain ``IN`` would need one bind parameter per id and hit SQLite's variable limit.
+    """
+    if is_postgres(session):
+        return column == any_(literal(list(ids), ARRAY(String)))
+    values = func.json_each(json.dumps(list(ids))).table_valued("value")
+    return column.in_(select(values.c.value))

@@ -1,0 +1,438 @@
+"""Subscriptions: Basic < Premium < VIP, paid through a gateway into the period's pool.
+
+Starting one charges the tier's price (per currency, from ``subscriptions.tiers``) through the
+gateway *outside* any database transaction (create the payment, then verify it), and only when
+the gateway confirms the full amount records, in one transaction, the subscription and one entry
+``gateway:<g>:<CUR>`` → ``subscriptions:pool:<YYYY-MM>:<CUR>`` (YYYY-MM of the start, UTC). The
+revenue run splits the pool later.
+
+Rules an operator can rely on:
+
+- One active subscription per reader. Starting another while one is active is
+  ``INVALID_STATE`` (no upgrades: cancel, then start the new tier). If a concurrent start wins
+  the race after our payment went through, our payment is refunded through the gateway.
+- A subscription grants access from its start until ``period_end`` (start + ``period_days``)
+  or until it is cancelled, whichever comes first. Cancelling refunds nothing.
+- Status shown: ``active``, ``expired`` (period over, never cancelled) or ``cancelled``.
+- ``--key`` makes a start idempotent: the same key again returns the recorded subscription
+  (no second charge); the same key for a different user, tier or currency is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from legato_pay import chart
+from legato_pay.config import Settings
+from legato_pay.errors import (
+    GatewayError,
+    IdempotencyConflict,
+    InvalidCurrency,
+    InvalidInput,
+    InvalidState,
+)
+from legato_pay.ledger import post_entries, transfer
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.money import format_amount, normalize_currency
+from legato_pay.readers.users import USERS, get_user
+from legato_pay.store.engine import is_postgres
+from legato_pay.store.models.readers import Subscription
+
+if TYPE_CHECKING:
+    from legato_pay.context import AppContext
+
+SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
+STATUSES = ("active", "expired", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    id: int
+    user_id: str
+    tier: str
+    currency: str
+    amount: int
+    gateway: str
+    gateway_payment_id: str | None
+    status: str  # as of when it was read: active | expired | cancelled
+    period: str
+    period_start: datetime
+    period_end: datetime
+    idempotency_key: str | None
+    entry_id: int | None
+    created_at: datetime
+    cancelled_at: datetime | None
+    replayed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user": self.user_id,
+            "tier": self.tier,
+            "status": self.status,
+            "amount": self.amount,
+            "currency": self.currency,
+            "display": format_amount(self.amount, self.currency),
+            "gateway": self.gateway,
+            "gateway_payment_id": self.gateway_payment_id,
+            "period": self.period,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "cancelled_at": self.cancelled_at.isoformat() if self.cancelled_at else None,
+            "entry_id": self.entry_id,
+            "idempotency_key": self.idempotency_key,
+            "created_at": self.created_at.isoformat(),
+            "replayed": self.replayed,
+        }
+
+
+def _view(row: Any, now: datetime) -> SubscriptionView:
+    period_end: datetime = as_utc(row.period_end)  # type: ignore[assignment]
+    status = row.status
+    if status == "active" and period_end <= now:
+        status = "expired"
+    return SubscriptionView(
+        id=row.id,
+        user_id=row.user_id,
+        tier=row.tier,
+        currency=row.currency,
+        amount=row.amount,
+        gateway=row.gateway,
+        gateway_payment_id=row.gateway_payment_id,
+        status=status,
+        period=row.period,
+        period_start=as_utc(row.period_start),  # type: ignore[arg-type]
+        period_end=period_end,
+        idempotency_key=row.idempotency_key,
+        entry_id=row.entry_id,
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        cancelled_at=as_utc(row.cancelled_at),
+    )
+
+
+def resolve_currency(settings: Settings, currency: str | None) -> str:
+    """The charge currency: one of ``currencies``; only the base one without multi-currency."""
+    if currency is None:
+        return settings.base_currency
+    code = normalize_currency(currency)
+    allowed = (
+        settings.currencies if settings.features.enable_multi_currency else [settings.base_currency]
+    )
+    if code not in allowed:
+        raise InvalidCurrency(
+            f"{code} is not accepted here"
+            + ("" if settings.features.enable_multi_currency else " (multi-currency is off)"),
+            details={"currency": code, "accepted": list(allowed)},
+        )
+    return code
+
+
+def tier_price(settings: Settings, tier: str, currency: str) -> int:
+    from legato_pay.readers.content import validate_tier
+
+    name = validate_tier(settings, tier)
+    price = settings.subscriptions.tiers[name].prices.get(currency)
+    if price is None:
+        raise InvalidInput(
+            f"the {name} tier has no price in {currency}",
+            details={"tier": name, "currency": currency},
+            code="NO_PRICE",
+        )
+    return price
+
+
+def _active_query(user_id: str, now: datetime) -> Any:
+    return (
+        select(SUBSCRIPTIONS)
+        .where(
+            SUBSCRIPTIONS.c.user_id == user_id,
+            SUBSCRIPTIONS.c.status == "active",
+            SUBSCRIPTIONS.c.period_end > now,
+        )
+        .order_by(SUBSCRIPTIONS.c.id.desc())
+        .limit(1)
+    )
+
+
+def active_subscription(
+    session: Session, user_id: str, *, now: datetime | None = None
+) -> SubscriptionView | None:
+    """The reader's active, unexpired subscription, if any."""
+    moment = as_utc(now) or utcnow()
+    row = session.execute(_active_query(user_id, moment)).first()
+    return _view(row, moment) if row else None
+
+
+def _by_key(session: Session, key: str, now: datetime) -> SubscriptionView | None:
+    row = session.execute(
+        select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.idempotency_key == key)
+    ).first()
+    return _view(row, now) if row else None
+
+
+def _replay(found: SubscriptionView, user_id: str, tier: str, currency: str) -> SubscriptionView:
+    if (found.user_id, found.tier, found.currency) != (user_id, tier, currency):
+        raise IdempotencyConflict(
+            f"idempotency key {found.idempotency_key!r} was used for another subscription",
+            details={"key": found.idempotency_key, "subscription": found.id},
+        )
+    return replace(found, replayed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    user_id: str
+    email: str | None
+    tier: str
+    currency: str
+    amount: int
+    replay: SubscriptionView | None
+
+
+def _plan(
+    session: Session,
+    settings: Settings,
+    user_id: str,
+    tier: str,
+    currency: str | None,
+    key: str | None,
+    now: datetime,
+) -> _Plan:
+    """Everything checked before money moves: a bad request never reaches the gateway."""
+    user = get_user(session, user_id)
+    code = resolve_currency(settings, currency)
+    amount = tier_price(settings, tier, code)
+    name = tier.strip().lower()
+    if key is not None:
+        found = _by_key(session, key, now)
+        if found is not None:
+            return _Plan(
+                user_id, user.email, name, code, amount, _replay(found, user_id, name, code)
+            )
+    _refuse_if_active(session, user_id, now)
+    return _Plan(user_id, user.email, name, code, amount, None)
+
+
+def _refuse_if_active(session: Session, user_id: str, now: datetime) -> None:
+    active = session.execute(_active_query(user_id, now)).first()
+    if active is not None:
+        raise InvalidState(
+            f"{user_id} already has an active {active.tier} subscription until "
+            f"{as_utc(active.period_end).isoformat()}; cancel it first",  # type: ignore[union-attr]
+            details={
+                "user": user_id,
+                "subscription": active.id,
+                "tier": active.tier,
+                "why": "subscription_active",
+            },
+        )
+
+
+def start_subscription(
+    app: AppContext,
+    user_id: str,
+    *,
+    tier: str,
+    currency: str | None = None,
+    gateway: str | None = None,
+    key: str | None = None,
+    payment_method: str | None = None,
+    now: datetime | None = None,
+) -> SubscriptionView:
+    """Charge the tier's price through the gateway, then record the subscription and its entry.
+
+    A declined, pending or short payment is ``PAYMENT_FAILED`` (exit 7) and records nothing.
+    """
+    from legato_pay.gateways import choose_gateway_name, get_gateway
+    from legato_pay.gateways.base import PaymentRequest
+
+    settings = app.settings
+    moment = as_utc(now) or utcnow()
+    if key is not None and (not key.strip() or len(key) > 200):
+        raise InvalidInput("idempotency key must be 1 to 200 characters", details={"key": key})
+    plan = app.run(lambda s: _plan(s, settings, user_id, tier, currency, key, moment), write=False)
+    if plan.replay is not None:
+        return plan.replay
+    gateway_name = choose_gateway_name(app, plan.currency, gateway)
+    provider = get_gateway(app, gateway_name)
+    reference = (
+        "sub-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+        if key is not None
+        else "sub-" + uuid.uuid4().hex
+    )
+    started = provider.create_payment(
+        PaymentRequest(
+            reference=reference,
+            amount=plan.amount,
+            currency=plan.currency,
+            idempotency_key=reference,
+            customer_id=user_id,
+            customer_email=plan.email,
+            description=f"{plan.tier} subscription",
+            payment_method=payment_method,
+            metadata={"kind": "subscription", "user": user_id, "tier": plan.tier},
+        )
+    )
+    status = provider.verify_payment(reference, started.provider_payment_id)
+    details = {
+        "gateway": gateway_name,
+        "reference": reference,
+        "status": status.status,
+        "failure_reason": status.failure_reason,
+    }
+    if status.status != "succeeded":
+        raise GatewayError(
+            f"the {gateway_name} payment is {status.status}: no subscription recorded",
+            details=details,
+        )
+    if (status.amount, status.currency) != (plan.amount, plan.currency):
+        raise GatewayError(
+            f"the gateway reports {format_amount(status.amount, status.currency)} paid, "
+            f"{format_amount(plan.amount, plan.currency)} asked: no subscription recorded",
+            details={
+                **details,
+                "why": "amount_mismatch",
+                "paid": status.amount,
+                "paid_currency": status.currency,
+            },
+        )
+
+    def record(session: Session) -> SubscriptionView:
+        if is_postgres(session):  # one start per reader at a time; SQLite writers queue anyway
+            session.execute(select(USERS.c.id).where(USERS.c.id == user_id).with_for_update())
+        if key is not None:
+            found = _by_key(session, key, moment)
+            if found is not None:
+                return _replay(found, user_id, plan.tier, plan.currency)
+        _refuse_if_active(session, user_id, moment)
+        period = moment.strftime("%Y-%m")
+        cash = chart.gateway_cash(gateway_name, plan.currency)
+        pool = chart.subscription_pool(period, plan.currency)
+        chart.open_system(session, cash, plan.currency, debit_normal=True)
+        chart.open_system(session, pool, plan.currency)
+        entry = post_entries(
+            session,
+            [
+                transfer(
+                    cash,
+                    pool,
+                    plan.amount,
+                    plan.currency,
+                    idempotency_key=f"subscription:{reference}",
+                    reason=f"{plan.tier} subscription of {user_id} for {period}",
+                    metadata={"kind": "subscription", "user": user_id, "tier": plan.tier},
+                )
+            ],
+            actor=app.actor,
+            now=moment,
+        )[0]
+        new_id = session.execute(
+            SUBSCRIPTIONS.insert()
+            .values(
+                user_id=user_id,
+                tier=plan.tier,
+                currency=plan.currency,
+                amount=plan.amount,
+                gateway=gateway_name,
+                gateway_payment_id=status.provider_payment_id,
+                status="active",
+                period=period,
+                period_start=moment,
+                period_end=moment + timedelta(days=settings.subscriptions.period_days),
+                idempotency_key=key,
+                entry_id=entry.id,
+                created_at=moment,
+            )
+            .returning(SUBSCRIPTIONS.c.id)
+        ).scalar_one()
+        row = session.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == new_id)).one()
+        return _view(row, moment)
+
+    try:
+        return app.run(record)
+    except InvalidState as lost:
+        # A concurrent start won after we were paid: give the money back before saying so.
+        try:
+            provider.refund(
+                provider_payment_id=status.provider_payment_id or started.provider_payment_id,
+                reference=reference,
+                amount=plan.amount,
+                currency=plan.currency,
+                idempotency_key=f"{reference}:refund",
+            )
+        except GatewayError as failed:
+            raise GatewayError(
+                f"{lost.message}; the payment was taken and its refund FAILED: refund by hand",
+                details={**lost.details, **details, "refund_error": failed.as_dict()},
+                code="REFUND_FAILED",
+            ) from failed
+        raise InvalidState(
+            f"{lost.message} (the payment was refunded)",
+            details={**lost.details, "refunded": True, "reference": reference},
+        ) from None
+
+
+def cancel_subscription(
+    session: Session, user_id: str, *, now: datetime | None = None
+) -> SubscriptionView:
+    """Cancel the reader's active subscription; access ends now. Nothing is refunded."""
+    moment = as_utc(now) or utcnow()
+    get_user(session, user_id)
+    active = session.execute(_active_query(user_id, moment)).first()
+    if active is None:
+        raise InvalidState(
+            f"{user_id} has no active subscription to cancel",
+            details={"user": user_id, "why": "no_active_subscription"},
+        )
+    cancelled = session.execute(
+        update(SUBSCRIPTIONS)
+        .where(SUBSCRIPTIONS.c.id == active.id, SUBSCRIPTIONS.c.status == "active")
+        .values(status="cancelled", cancelled_at=moment)
+        .returning(SUBSCRIPTIONS.c.id)
+    ).first()
+    if cancelled is None:
+        raise InvalidState(
+            f"{user_id}'s subscription was cancelled concurrently",
+            details={"user": user_id, "subscription": active.id, "why": "no_active_subscription"},
+        )
+    row = session.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == active.id)).one()
+    return _view(row, moment)
+
+
+def list_subscriptions(
+    session: Session,
+    *,
+    status: str | None = None,
+    user_id: str | None = None,
+    now: datetime | None = None,
+    limit: int = 1000,
+) -> list[SubscriptionView]:
+    moment = as_utc(now) or utcnow()
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(
+            f"status must be one of {', '.join(STATUSES)}",
+            details={"status": status},
+            code="INVALID_STATUS",
+        )
+    if limit < 1 or limit > 100000:
+        raise InvalidInput("limit must be between 1 and 100000", details={"limit": limit})
+    query = select(SUBSCRIPTIONS).order_by(SUBSCRIPTIONS.c.id).limit(limit)
+    if user_id is not None:
+        get_user(session, user_id)
+        query = query.where(SUBSCRIPTIONS.c.user_id == user_id)
+    if status == "cancelled":
+        query = query.where(SUBSCRIPTIONS.c.status == "cancelled")
+    elif status == "active":
+        query = query.where(SUBSCRIPTIONS.c.status == "active", SUBSCRIPTIONS.c.period_end > moment)
+    elif status == "expired":
+        query = query.where(
+            SUBSCRIPTIONS.c.status == "active", SUBSCRIPTIONS.c.period_end <= moment
+        )
+    return [_view(row, moment) for row in session.execute(query)]

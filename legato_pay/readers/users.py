@@ -1,0 +1,94 @@
+"""Users: readers, writers and investors, known by a stable id chosen by the platform."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.store.engine import insert_if_absent
+from legato_pay.store.models.readers import User
+
+USERS = User.__table__  # type: ignore[attr-defined]
+USER_KINDS = ("reader", "writer", "investor")
+_USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.@]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: str
+    kind: str
+    email: str | None
+    name: str | None
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "email": self.email,
+            "name": self.name,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def validate_user_id(user_id: str) -> str:
+    if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+        raise InvalidInput(
+            f"{user_id!r} is not a valid user id (letters, digits, _ - . @; at most 100)",
+            details={"user": user_id},
+        )
+    return user_id
+
+
+def add_user(
+    session: Session,
+    user_id: str,
+    *,
+    kind: str = "reader",
+    email: str | None = None,
+    name: str | None = None,
+    exist_ok: bool = False,
+) -> UserView:
+    validate_user_id(user_id)
+    if kind not in USER_KINDS:
+        raise InvalidInput(
+            f"user kind must be one of {', '.join(USER_KINDS)}", details={"kind": kind}
+        )
+    inserted = insert_if_absent(
+        session, USERS, ["id"], id=user_id, kind=kind, email=email, name=name, created_at=utcnow()
+    )
+    user = get_user(session, user_id)
+    if not inserted and not (exist_ok and user.kind == kind):
+        raise AlreadyExists(
+            f"user {user_id} already exists", details={"user": user_id, "kind": user.kind}
+        )
+    return user
+
+
+def get_user(session: Session, user_id: str, *, kind: str | None = None) -> UserView:
+    row = session.execute(select(USERS).where(USERS.c.id == user_id)).first()
+    if row is None:
+        raise NotFound(f"no user {user_id}", details={"user": user_id}, code="USER_NOT_FOUND")
+    if kind is not None and row.kind != kind:
+        raise InvalidInput(
+            f"user {user_id} is a {row.kind}, not a {kind}",
+            details={"user": user_id, "kind": row.kind, "expected": kind},
+        )
+    return UserView(row.id, row.kind, row.email, row.name, as_utc(row.created_at))  # type: ignore[arg-type]
+
+
+def list_users(session: Session, *, kind: str | None = None, limit: int = 1000) -> list[UserView]:
+    query = select(USERS).order_by(USERS.c.id).limit(limit)
+    if kind:
+        query = query.where(USERS.c.kind == kind)
+    return [
+        UserView(r.id, r.kind, r.email, r.name, as_utc(r.created_at))  # type: ignore[arg-type]
+        for r in session.execute(query)
+    ]

@@ -1,0 +1,152 @@
+"""Coin balances: a user's wallet and lifetime figures, and every reader's coins in one query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from legato_pay.errors import InvalidInput, NotFound
+from legato_pay.readers.balances import list_reader_coins, user_coins
+from legato_pay.readers.tips import send_gift, send_tip
+from legato_pay.store.models.readers import CoinPackage
+from tests.coin_helpers import add_content, add_unlock, add_users, fund, insert_purchase
+from tests.conftest import run_cli
+
+AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def add_purchase(app: Any, reference: str, user: str, coins: int, bonus: int, status: str) -> None:
+    """A purchase row as the purchases service records it (the wallet is funded separately)."""
+    packages = CoinPackage.__table__  # type: ignore[attr-defined]
+
+    def work(session: Any) -> None:
+        if session.execute(packages.select().where(packages.c.id == "basic")).first() is None:
+            session.execute(
+                packages.insert().values(
+                    id="basic",
+                    name="Basic",
+                    coins=500,
+                    bonus_percent="5",
+                    price_usd=499,
+                    prices_json="{}",
+                    status="active",
+                    created_at=AT,
+                    updated_at=AT,
+                )
+            )
+        insert_purchase(
+            session,
+            reference,
+            user,
+            package="basic",
+            coins=coins,
+            bonus=bonus,
+            currency="USD",
+            amount=coins,
+            gateway="sandbox",
+            status=status,
+            at=AT,
+        )
+
+    app.run(work)
+
+
+@pytest.fixture
+def story(app: Any) -> Any:
+    """r1 buys coins, unlocks a chapter, tips, gifts and is gifted."""
+    add_users(app, r1="reader", r2="reader", r3="reader", w1="writer")
+    add_purchase(app, "p1", "r1", 500, 25, "succeeded")
+    add_purchase(app, "p2", "r1", 100, 0, "refunded")
+    add_purchase(app, "p3", "r1", 1000, 100, "failed")
+    add_purchase(app, "p4", "r1", 1000, 100, "pending")
+    fund(app, "r1", paid=600, bonus=25)
+    fund(app, "r2", paid=40)
+    add_content(app, "c1", "w1")
+    add_unlock(app, "r1", "c1", "w1", coins=10, at=AT)  # the row only: wallets untouched
+    settings = app.settings
+    app.run(lambda s: send_tip(s, settings, actor="t", from_user="r1", to_user="w1", coins=50))
+    app.run(lambda s: send_gift(s, settings, actor="t", from_user="r1", to_user="r3", coins=5))
+    app.run(lambda s: send_gift(s, settings, actor="t", from_user="r2", to_user="r1", coins=15))
+    return app
+
+
+def test_user_coins_now_and_over_a_lifetime(story: Any) -> None:
+    result = story.run(lambda s: user_coins(s, "r1"), write=False).as_json()
+    # 600 paid + 25 bonus; tip 50 (25 bonus first, 25 paid); gift 5 paid; received 15 paid
+    assert result == {
+        "user": "r1",
+        "coins": {"paid": 585, "bonus": 0, "total": 585},
+        "lifetime": {
+            "purchased": 600,
+            "bonus": 25,
+            "spent": 10,
+            "tipped": 50,
+            "gifted": 5,
+            "received_gifts": 15,
+        },
+    }
+    r3 = story.run(lambda s: user_coins(s, "r3"), write=False).as_json()
+    assert r3["coins"] == {"paid": 5, "bonus": 0, "total": 5}
+    assert r3["lifetime"]["received_gifts"] == 5
+
+
+def test_a_user_without_wallets_holds_nothing(story: Any) -> None:
+    result = story.run(lambda s: user_coins(s, "w1"), write=False).as_json()
+    assert result["coins"] == {"paid": 0, "bonus": 0, "total": 0}
+    assert set(result["lifetime"].values()) == {0}
+    with pytest.raises(NotFound):
+        story.run(lambda s: user_coins(s, "ghost"), write=False)
+
+
+def test_list_reader_coins(story: Any) -> None:
+    add_users(story, r0="reader")  # a reader who never held coins
+    fund(story, "w1", paid=7)  # writers' wallets are not listed
+    rows = story.run(lambda s: list_reader_coins(s), write=False)
+    assert rows == [
+        {"user": "r0", "paid": 0, "bonus": 0, "total": 0},
+        {"user": "r1", "paid": 585, "bonus": 0, "total": 585},
+        {"user": "r2", "paid": 25, "bonus": 0, "total": 25},
+        {"user": "r3", "paid": 5, "bonus": 0, "total": 5},
+    ]
+    rich = story.run(lambda s: list_reader_coins(s, min_total=25), write=False)
+    assert [row["user"] for row in rich] == ["r1", "r2"]
+    page = story.run(lambda s: list_reader_coins(s, after="r1", limit=1), write=False)
+    assert [row["user"] for row in page] == ["r2"]
+    with pytest.raises(InvalidInput):
+        story.run(lambda s: list_reader_coins(s, min_total=-1), write=False)
+
+
+def test_list_reader_coins_is_one_query_however_many_readers(app: Any) -> None:
+    add_users(app, **{f"r{i:02d}": "reader" for i in range(30)})
+    for i in range(0, 30, 3):
+        fund(app, f"r{i:02d}", paid=i + 1, bonus=1)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(app.engine, "before_cursor_execute", count)
+    try:
+        rows = app.run(lambda s: list_reader_coins(s, min_total=1), write=False)
+    finally:
+        event.remove(app.engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert [row["total"] for row in rows] == [i + 2 for i in range(0, 30, 3)]
+
+
+def test_cli_balances(story: Any, database_url: str) -> None:
+    shown = run_cli(database_url, "balances", "show", "r1")
+    assert shown.status == 0, shown.stderr
+    assert shown.json["coins"] == {"paid": 585, "bonus": 0, "total": 585}
+    assert shown.json["lifetime"]["tipped"] == 50
+    listed = run_cli(database_url, "balances", "list", "--min", "6")
+    assert listed.json == [
+        {"user": "r1", "paid": 585, "bonus": 0, "total": 585},
+        {"user": "r2", "paid": 25, "bonus": 0, "total": 25},
+    ]
+    missing = run_cli(database_url, "balances", "show", "ghost")
+    assert missing.status == 5 and missing.error["code"] == "USER_NOT_FOUND"
