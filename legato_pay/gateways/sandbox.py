@@ -24,9 +24,8 @@ from legato_pay.errors import GatewayError, InvalidInput, NotFound
 from legato_pay.gateways.base import PaymentRequest, PaymentSession, PaymentStatus, RefundResult
 from legato_pay.ledger.types import utcnow
 from legato_pay.store.engine import insert_ignore, run_in_transaction
-from legato_pay.store.models.readers import SandboxPayment
+from legato_pay.store.tables import BOOK
 
-BOOK = SandboxPayment.__table__  # type: ignore[attr-defined]
 PAYMENT_METHODS = (
     "pm_sandbox_ok",
     "pm_sandbox_fail",

@@ -14,7 +14,6 @@ from legato_pay.ledger.accounts import (
     resolve_accounts,
 )
 from legato_pay.ledger.posting import (
-    check_idempotency_key,
     expired_pending_ids,
     post_entries,
     post_entry_batches,
@@ -40,7 +39,6 @@ __all__ = [
     "EntrySpec",
     "EntryView",
     "LegSpec",
-    "check_idempotency_key",
     "expired_pending_ids",
     "get_account",
     "get_balance",

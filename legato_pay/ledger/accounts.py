@@ -20,9 +20,8 @@ from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
 from legato_pay.ledger.types import Account, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
 from legato_pay.store.engine import column_in, insert_if_absent, insert_rows_ignore, on_commit
-from legato_pay.store.models.ledger import LedgerAccount
+from legato_pay.store.tables import ACCOUNTS
 
-ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}$")
 _WORLD = re.compile(r"^world:([A-Z]{3,4})$")
 

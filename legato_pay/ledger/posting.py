@@ -44,6 +44,7 @@ from legato_pay.errors import (
     RetryableConflict,
     UnbalancedEntry,
 )
+from legato_pay.idempotency import check_key
 from legato_pay.ledger.accounts import ACCOUNTS, resolve_accounts
 from legato_pay.ledger.types import (
     Account,
@@ -57,12 +58,8 @@ from legato_pay.ledger.types import (
 )
 from legato_pay.money import MAX_MINOR_UNITS, format_amount
 from legato_pay.store import arrays
-from legato_pay.store.engine import is_postgres
-from legato_pay.store.models.ledger import LedgerEntry, LedgerLeg, LedgerPending
-
-ENTRIES = LedgerEntry.__table__  # type: ignore[attr-defined]
-LEGS = LedgerLeg.__table__  # type: ignore[attr-defined]
-PENDING = LedgerPending.__table__  # type: ignore[attr-defined]
+from legato_pay.store.dialect import is_postgres
+from legato_pay.store.tables import ENTRIES, LEGS, PENDING
 
 #: Advisory lock shared by postings and taken exclusively by ``seal`` (PostgreSQL only).
 JOURNAL_LOCK_KEY = 7210002
@@ -110,22 +107,6 @@ def _content_hash(kind: str, target: int | None, legs: Sequence[tuple[str, str, 
     head = "null" if target is None else str(target)
     payload = f"[{_json_text(kind)},{head},[{rows}]]"
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def check_idempotency_key(
-    key: str | None, *, max_length: int = MAX_KEY_LENGTH, field: str = "key"
-) -> str | None:
-    """The one validator for idempotency keys from the edge. Services that derive ledger keys
-    from a caller's key (``tip:K``, ``purchase:K``) pass a shorter ``max_length`` for the prefix."""
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key.strip() or len(key) > max_length:
-        raise InvalidInput(
-            f"idempotency key must be 1 to {max_length} characters",
-            details={field: key},
-            code="INVALID_IDEMPOTENCY_KEY",
-        )
-    return key
 
 
 def _check_amount(amount: object) -> int:
@@ -193,7 +174,7 @@ def _prepare(spec: EntrySpec, accounts: dict[str, Account]) -> _Prepared:
     return _Prepared(
         kind=kind,
         legs=legs,
-        key=None if key is None else check_idempotency_key(key),
+        key=None if key is None else check_key(key),
         content_hash=_content_hash(kind, None, shape),
         reason=spec.reason,
         metadata=spec.metadata,
@@ -981,7 +962,7 @@ def _entry_legs(session: Session, entry_id: int) -> list[tuple[Account, bool, in
 def _replay_or_none(session: Session, key: str | None, content_hash: str) -> EntryView | None:
     if key is None:
         return None
-    probe = _Prepared(kind="", legs=[], key=check_idempotency_key(key), content_hash=content_hash)
+    probe = _Prepared(kind="", legs=[], key=check_key(key), content_hash=content_hash)
     return _find_replays(session, [probe]).get(0)
 
 
@@ -1062,7 +1043,7 @@ def resolve_pending(
     prepared = _Prepared(
         kind=kind,
         legs=legs,
-        key=check_idempotency_key(idempotency_key),
+        key=check_key(idempotency_key),
         content_hash=content_hash,
         reason=reason,
         target_entry_id=entry_id,
@@ -1114,7 +1095,7 @@ def reverse_entry(
     prepared = _Prepared(
         kind="reversal",
         legs=legs,
-        key=check_idempotency_key(idempotency_key),
+        key=check_key(idempotency_key),
         content_hash=content_hash,
         reason=reason,
         reverses_entry_id=entry_id,

@@ -23,19 +23,7 @@ from legato_pay.ledger.types import (
     as_utc,
     balance_from_totals,
 )
-from legato_pay.store.models.ledger import (
-    LedgerCheckpoint,
-    LedgerEntry,
-    LedgerLeg,
-    LedgerPending,
-    LedgerSeal,
-)
-
-ENTRIES = LedgerEntry.__table__  # type: ignore[attr-defined]
-LEGS = LedgerLeg.__table__  # type: ignore[attr-defined]
-PENDING = LedgerPending.__table__  # type: ignore[attr-defined]
-SEALS = LedgerSeal.__table__  # type: ignore[attr-defined]
-CHECKPOINTS = LedgerCheckpoint.__table__  # type: ignore[attr-defined]
+from legato_pay.store.tables import CHECKPOINTS, ENTRIES, LEGS, PENDING, SEALS
 
 
 def leg_sums(*conditions: Any) -> Any:
@@ -261,7 +249,7 @@ def lock_balances(session: Session, codes: Sequence[str]) -> dict[str, Balance]:
     SQLite needs no row locks: a write unit already holds the database's write lock.
     """
     from legato_pay.ledger.accounts import resolve_accounts
-    from legato_pay.store.engine import is_postgres
+    from legato_pay.store.dialect import is_postgres
 
     accounts = resolve_accounts(session, codes)
     ordinary = sorted((a for a in accounts.values() if not a.hot), key=lambda a: a.id)

@@ -22,7 +22,7 @@ from legato_pay.ledger.accounts import ACCOUNTS
 from legato_pay.ledger.posting import JOURNAL_LOCK_KEY
 from legato_pay.ledger.queries import CHECKPOINTS, ENTRIES, LEGS, SEALS, leg_sums
 from legato_pay.ledger.types import Totals, as_utc, utcnow
-from legato_pay.store.engine import is_postgres
+from legato_pay.store.dialect import is_postgres
 
 GENESIS_HASH = "0" * 64
 SEAL_RUN_LOCK_KEY = 7210003

@@ -25,7 +25,7 @@ from legato_pay.ledger.accounts import ACCOUNTS, _row_to_account
 from legato_pay.ledger.queries import ENTRIES, LEGS, PENDING, SEALS, leg_sums
 from legato_pay.ledger.seal import GENESIS_HASH, chain, entry_digest_lines
 from legato_pay.ledger.types import Totals, balance_from_totals
-from legato_pay.store.engine import is_postgres
+from legato_pay.store.dialect import is_postgres
 
 MAX_LISTED_PROBLEMS = 200
 

@@ -45,9 +45,8 @@ from legato_pay.readers.content import (
 from legato_pay.readers.subscriptions import SubscriptionView, active_subscription
 from legato_pay.readers.users import get_user
 from legato_pay.store.engine import insert_if_absent
-from legato_pay.store.models.readers import ContentUnlock
+from legato_pay.store.tables import UNLOCKS
 
-UNLOCKS = ContentUnlock.__table__  # type: ignore[attr-defined]
 STREAM = "content"
 MAX_BULK = 100_000
 

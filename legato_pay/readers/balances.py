@@ -24,11 +24,7 @@ from legato_pay.ledger.accounts import ACCOUNTS
 from legato_pay.money import format_amount
 from legato_pay.readers.coins import WalletBalance, wallet_balance
 from legato_pay.readers.users import USERS, get_user
-from legato_pay.store.models.readers import CoinTransfer, ContentUnlock, Purchase
-
-PURCHASES = Purchase.__table__  # type: ignore[attr-defined]
-UNLOCKS = ContentUnlock.__table__  # type: ignore[attr-defined]
-TRANSFERS = CoinTransfer.__table__  # type: ignore[attr-defined]
+from legato_pay.store.tables import PURCHASES, TRANSFERS, UNLOCKS
 
 #: Purchase statuses whose coins were credited to the reader at some point.
 CREDITED_STATUSES = ("succeeded", "partially_refunded", "refunded")

@@ -25,10 +25,10 @@ from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import parse_minor_units
 from legato_pay.readers.users import get_user
-from legato_pay.store.engine import insert_if_absent, is_postgres
-from legato_pay.store.models.readers import ContentItem
+from legato_pay.store.dialect import is_postgres
+from legato_pay.store.engine import insert_if_absent
+from legato_pay.store.tables import CONTENT
 
-CONTENT = ContentItem.__table__  # type: ignore[attr-defined]
 CONTENT_TYPES = ("chapter", "story", "exclusive")
 MAX_TITLE = 300
 _CONTENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.@:]{0,99}$")

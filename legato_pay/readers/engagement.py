@@ -21,13 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import IdempotencyConflict, InvalidInput, LegatoError, NotFound
-from legato_pay.ledger.posting import check_idempotency_key
+from legato_pay.idempotency import check_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.readers.content import CONTENT, id_in
 from legato_pay.readers.users import USERS
-from legato_pay.store.models.readers import Engagement
+from legato_pay.store.tables import ENGAGEMENT
 
-ENGAGEMENT = Engagement.__table__  # type: ignore[attr-defined]
 #: Minutes in 31 days: a single record can never claim more reading than a month holds.
 MAX_MINUTES = 31 * 24 * 60
 MAX_KEY_LENGTH = 200
@@ -138,7 +137,7 @@ def engagement_input(
         content_id=content_id.strip(),
         minutes=parse_minutes(minutes),
         recorded_at=when,
-        key=check_idempotency_key(key, max_length=MAX_KEY_LENGTH),
+        key=check_key(key, max_length=MAX_KEY_LENGTH),
         line=line,
     )
 

@@ -41,12 +41,11 @@ from legato_pay.errors import (
 )
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import normalize_currency
-from legato_pay.store.models.readers import FxRate
+from legato_pay.store.tables import RATES
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
 
-RATES = FxRate.__table__  # type: ignore[attr-defined]
 #: How far in the future an ``as_of`` may lie (clock skew between us and a provider).
 FUTURE_SKEW = timedelta(minutes=5)
 _RATE = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$", re.ASCII)

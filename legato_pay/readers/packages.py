@@ -39,9 +39,8 @@ from legato_pay.errors import (
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount, parse_minor_units
 from legato_pay.store.engine import insert_if_absent
-from legato_pay.store.models.readers import CoinPackage
+from legato_pay.store.tables import PACKAGES
 
-PACKAGES = CoinPackage.__table__  # type: ignore[attr-defined]
 PACKAGE_STATUSES = ("active", "archived")
 PRICE_CURRENCY = "USD"
 

@@ -65,19 +65,18 @@ from legato_pay.errors import (
     NotFound,
 )
 from legato_pay.gateways.base import PaymentRequest, PaymentStatus, RefundResult
+from legato_pay.idempotency import check_key
 from legato_pay.ledger import AccountRequest, EntrySpec, LegSpec, open_accounts, post_entries
-from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import allocate, format_amount, parse_amount
 from legato_pay.readers.packages import money_json
-from legato_pay.store.engine import column_in, is_postgres, update_rows
-from legato_pay.store.models.readers import Purchase, PurchaseRefund
+from legato_pay.store.dialect import is_postgres
+from legato_pay.store.engine import column_in, update_rows
+from legato_pay.store.tables import PURCHASES, REFUNDS
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
 
-PURCHASES = Purchase.__table__  # type: ignore[attr-defined]
-REFUNDS = PurchaseRefund.__table__  # type: ignore[attr-defined]
 
 PURCHASE_STATUSES = ("pending", "succeeded", "failed", "flagged", "refunded", "partially_refunded")
 #: Statuses whose coins have been credited.
@@ -490,7 +489,7 @@ def create_purchase(
         code,
         gateway_name,
         payment_method,
-        check_idempotency_key(key, max_length=MAX_KEY_LENGTH),
+        check_key(key, max_length=MAX_KEY_LENGTH),
     )
     purchase, source, replayed = app.run(lambda s: _record_purchase(s, settings, request))
     if purchase.gateway_payment_id is not None or purchase.status not in CREDITABLE:
@@ -1064,9 +1063,7 @@ def refund_purchase(
     """
     from legato_pay.gateways import get_gateway
 
-    refund_key = (
-        check_idempotency_key(key, max_length=MAX_KEY_LENGTH) or f"auto-{secrets.token_hex(8)}"
-    )
+    refund_key = check_key(key, max_length=MAX_KEY_LENGTH) or f"auto-{secrets.token_hex(8)}"
     reservation = app.run(lambda s: _reserve_refund(s, reference, amount, refund_key))
     if reservation.done:
         return RefundOutcome(reservation.refund, reservation.purchase, True)

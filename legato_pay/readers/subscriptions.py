@@ -42,13 +42,12 @@ from legato_pay.ledger import post_entries, transfer
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount, normalize_currency
 from legato_pay.readers.users import USERS, get_user
-from legato_pay.store.engine import is_postgres
-from legato_pay.store.models.readers import Subscription
+from legato_pay.store.dialect import is_postgres
+from legato_pay.store.tables import SUBSCRIPTIONS
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
 
-SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
 STATUSES = ("active", "expired", "cancelled")
 
 

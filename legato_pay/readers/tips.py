@@ -26,6 +26,7 @@ from legato_pay import chart
 from legato_pay.config import Settings
 from legato_pay.earnings.holds import platform_share_legs, split_value, writer_share_entry
 from legato_pay.errors import AccountNotFound, IdempotencyConflict, InvalidInput, NotFound
+from legato_pay.idempotency import check_key
 from legato_pay.ledger import (
     EntrySpec,
     LegSpec,
@@ -34,16 +35,12 @@ from legato_pay.ledger import (
     post_entries,
     resolve_accounts,
 )
-from legato_pay.ledger.posting import check_idempotency_key
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount
 from legato_pay.readers.coins import WalletBalance, coin_value, lock_wallet, parse_coins, plan_spend
 from legato_pay.readers.coins import spend_legs as coin_spend_legs
 from legato_pay.readers.users import get_user
-from legato_pay.store.models.readers import CoinTransfer, ContentItem
-
-TRANSFERS = CoinTransfer.__table__  # type: ignore[attr-defined]
-CONTENT = ContentItem.__table__  # type: ignore[attr-defined]
+from legato_pay.store.tables import CONTENT, TRANSFERS
 
 #: Leaves room for the ``tip:`` / ``:writer`` the ledger keys add within its 200 characters.
 MAX_KEY_LENGTH = 180
@@ -132,7 +129,7 @@ def send_tip(
     request = _Request(
         "tip", from_user, to_user, parse_coins(coins), content_id, _check_message(message)
     )
-    key = check_idempotency_key(key, max_length=MAX_KEY_LENGTH)
+    key = check_key(key, max_length=MAX_KEY_LENGTH)
     _check_parties(request)
     get_user(session, from_user)
     writer = get_user(session, to_user)
@@ -214,7 +211,7 @@ def send_gift(
 ) -> TransferView:
     """Give coins to another user: paid coins arrive as paid, bonus coins as bonus."""
     request = _Request("gift", from_user, to_user, parse_coins(coins), None, None)
-    key = check_idempotency_key(key, max_length=MAX_KEY_LENGTH)
+    key = check_key(key, max_length=MAX_KEY_LENGTH)
     _check_parties(request)
     get_user(session, from_user)
     get_user(session, to_user)

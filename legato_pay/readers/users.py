@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.store.engine import insert_if_absent
-from legato_pay.store.models.readers import User
+from legato_pay.store.tables import USERS
 
-USERS = User.__table__  # type: ignore[attr-defined]
 USER_KINDS = ("reader", "writer", "investor")
 _USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.@]{0,99}$")
 

@@ -20,11 +20,7 @@ from legato_pay.errors import InvalidInput
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount, normalize_currency
 from legato_pay.readers.users import get_user
-from legato_pay.store.models.readers import CoinTransfer, ContentUnlock, Purchase
-
-UNLOCKS = ContentUnlock.__table__  # type: ignore[attr-defined]
-TRANSFERS = CoinTransfer.__table__  # type: ignore[attr-defined]
-PURCHASES = Purchase.__table__  # type: ignore[attr-defined]
+from legato_pay.store.tables import PURCHASES, TRANSFERS, UNLOCKS
 
 PERIODS = ("day", "week", "month")
 #: The summed fields of a content revenue row, in output order.

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from legato_pay.errors import ConfigError, LegatoError, RetryableConflict
+from legato_pay.store.dialect import is_postgres
 
 T = TypeVar("T")
 
@@ -30,15 +31,6 @@ HEAD_REVISION = "0005_journal_guards"
 
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 _engines: dict[str, Engine] = {}
-
-
-def is_postgres(engine_or_session: Engine | Session) -> bool:
-    bind = (
-        engine_or_session.get_bind()
-        if isinstance(engine_or_session, Session)
-        else engine_or_session
-    )
-    return bind.dialect.name == "postgresql"
 
 
 def normalize_url(url: str) -> str:

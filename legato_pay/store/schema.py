@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, inspect, text
 
 from legato_pay.errors import ConfigError
-from legato_pay.store.engine import HEAD_REVISION, is_postgres, session_scope
+from legato_pay.store.dialect import is_postgres
+from legato_pay.store.engine import HEAD_REVISION, session_scope
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _checked: set[str] = set()

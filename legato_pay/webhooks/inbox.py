@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.store.engine import insert_ignore, insert_rows_ignore, update_rows
-from legato_pay.store.models.webhooks import WebhookEvent
+from legato_pay.store.tables import EVENTS
 
-EVENTS = WebhookEvent.__table__  # type: ignore[attr-defined]
 STATUSES = ("received", "applied", "ignored", "flagged", "failed", "stored")
 
 

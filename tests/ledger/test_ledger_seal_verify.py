@@ -31,7 +31,7 @@ from legato_pay.context import AppContext
 from legato_pay.errors import InsufficientFunds
 from legato_pay.ledger import EntrySpec, LegSpec, transfer
 from legato_pay.ledger.seal import GENESIS_HASH
-from legato_pay.store.engine import is_postgres
+from legato_pay.store.dialect import is_postgres
 
 
 def open_account(app: Any, code: str, currency: str = "USD", **options: Any) -> None:
