@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
 from legato_pay.ledger.types import Account, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
-from legato_pay.store.engine import column_in, insert_if_absent, insert_rows_ignore, on_commit
+from legato_pay.store.engine import (
+    column_in,
+    insert_if_absent,
+    insert_rows_ignore,
+    on_commit,
+    on_dispose,
+)
 from legato_pay.store.tables import ACCOUNTS
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}$")
@@ -29,7 +35,9 @@ _cache: dict[tuple[str, str], Account] = {}
 _urls: dict[Any, str] = {}  # engine -> its URL rendered once (engines live as long as the process)
 
 
+@on_dispose
 def clear_account_cache() -> None:
+    """Forget every cached account (a database was dropped and recreated under its URL)."""
     _cache.clear()
     _urls.clear()
 

@@ -59,11 +59,9 @@ from legato_pay.ledger.types import (
 from legato_pay.money import MAX_MINOR_UNITS, format_amount
 from legato_pay.store import arrays
 from legato_pay.store.dialect import is_postgres
+from legato_pay.store.locks import JOURNAL
 from legato_pay.store.tables import ENTRIES, LEGS, PENDING
 
-#: Advisory lock shared by postings and taken exclusively by ``seal`` (PostgreSQL only).
-JOURNAL_LOCK_KEY = 7210002
-MAX_KEY_LENGTH = 200
 #: GIL switch interval (seconds) while ``post_entry_batches`` runs its writer thread.
 WRITER_SWITCH_INTERVAL = 0.0005
 
@@ -764,7 +762,7 @@ def _pg_batch(prepared: Sequence[_Prepared], *, find: bool, lock: bool) -> _PgBa
     order = sorted(deltas)
     keys = [entry.key for entry in prepared if entry.key is not None] if find else []
     params: dict[str, Any] = {
-        "lock_key": JOURNAL_LOCK_KEY,
+        "lock_key": JOURNAL,
         "keys": arrays.texts([entry.key for entry in prepared]),
         "hashes": arrays.texts([entry.content_hash for entry in prepared]),
         "kinds": arrays.texts([entry.kind for entry in prepared]),

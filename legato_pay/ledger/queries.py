@@ -249,7 +249,7 @@ def lock_balances(session: Session, codes: Sequence[str]) -> dict[str, Balance]:
     SQLite needs no row locks: a write unit already holds the database's write lock.
     """
     from legato_pay.ledger.accounts import resolve_accounts
-    from legato_pay.store.dialect import is_postgres
+    from legato_pay.store.dialect import for_update
 
     accounts = resolve_accounts(session, codes)
     ordinary = sorted((a for a in accounts.values() if not a.hot), key=lambda a: a.id)
@@ -266,8 +266,7 @@ def lock_balances(session: Session, codes: Sequence[str]) -> dict[str, Balance]:
             .where(ACCOUNTS.c.id.in_([a.id for a in ordinary]))
             .order_by(ACCOUNTS.c.id)
         )
-        if is_postgres(session):
-            query = query.with_for_update()
+        query = for_update(query, session)
         rows = {row.id: Totals(*row[1:]) for row in session.execute(query)}
         for account in ordinary:
             result[account.code] = balance_from_totals(account, rows[account.id])

@@ -19,13 +19,12 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from legato_pay.ledger.accounts import ACCOUNTS
-from legato_pay.ledger.posting import JOURNAL_LOCK_KEY
 from legato_pay.ledger.queries import CHECKPOINTS, ENTRIES, LEGS, SEALS, leg_sums
 from legato_pay.ledger.types import Totals, as_utc, utcnow
 from legato_pay.store.dialect import is_postgres
+from legato_pay.store.locks import JOURNAL, SEAL_RUN, advisory_xact_lock
 
 GENESIS_HASH = "0" * 64
-SEAL_RUN_LOCK_KEY = 7210003
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,17 +98,17 @@ def safe_watermark(session: Session) -> int:
     connection = session.connection()
     if not is_postgres(session):
         return int(session.execute(select(func.coalesce(func.max(ENTRIES.c.id), 0))).scalar_one())
-    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": JOURNAL_LOCK_KEY})
+    # Held for an instant, not to the end of the transaction: postings wait only that long.
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": JOURNAL})
     try:
         return int(session.execute(select(func.coalesce(func.max(ENTRIES.c.id), 0))).scalar_one())
     finally:
-        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": JOURNAL_LOCK_KEY})
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": JOURNAL})
 
 
 def seal(session: Session, *, actor: str, batch_size: int = 50000) -> SealResult:
     """Seal every entry not yet sealed, in batches of ``batch_size``."""
-    if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_RUN_LOCK_KEY})
+    advisory_xact_lock(session, SEAL_RUN)
     watermark = safe_watermark(session)
     last = session.execute(
         select(SEALS.c.to_entry_id, SEALS.c.hash, SEALS.c.max_created_at)

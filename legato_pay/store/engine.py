@@ -31,6 +31,16 @@ HEAD_REVISION = "0005_journal_guards"
 
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 _engines: dict[str, Engine] = {}
+_forgetters: list[Callable[[], None]] = []
+
+
+def on_dispose(forget: Callable[[], None]) -> Callable[[], None]:
+    """Register ``forget`` to run when the engines are disposed: modules above the store that
+    remember things per database (the ledger's account cache, the schema check) register here,
+    so the store never imports them. Usable as a decorator; registering twice runs it once."""
+    if forget not in _forgetters:
+        _forgetters.append(forget)
+    return forget
 
 
 def normalize_url(url: str) -> str:
@@ -90,15 +100,13 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
 
 def dispose_engines() -> None:
     """Close every pool and forget what was learnt about the databases (schema checked, account
-    ids cached): for tools and tests that drop and recreate a database under the same URL."""
-    from legato_pay.ledger.accounts import clear_account_cache
-    from legato_pay.store.schema import forget_checked
-
+    ids cached, by the functions registered with ``on_dispose``): for tools and tests that drop
+    and recreate a database under the same URL."""
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
-    forget_checked()
-    clear_account_cache()
+    for forget in _forgetters:
+        forget()
 
 
 def _is_retryable(exc: BaseException) -> bool:

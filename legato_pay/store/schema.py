@@ -10,7 +10,8 @@ from sqlalchemy import Engine, inspect, text
 
 from legato_pay.errors import ConfigError
 from legato_pay.store.dialect import is_postgres
-from legato_pay.store.engine import HEAD_REVISION, session_scope
+from legato_pay.store.engine import HEAD_REVISION, on_dispose, session_scope
+from legato_pay.store.locks import SCHEMA_UPGRADE, advisory_xact_lock
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _checked: set[str] = set()
@@ -62,13 +63,13 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
 
     with session_scope(engine, write=True) as session:
         connection = session.connection()
-        if is_postgres(engine):
-            connection.execute(text("SELECT pg_advisory_xact_lock(7210001)"))
+        advisory_xact_lock(connection, SCHEMA_UPGRADE)
         command.upgrade(_alembic_config(connection), revision)
     _checked.discard(str(engine.url))
     return current_revision(engine)
 
 
+@on_dispose
 def forget_checked() -> None:
     _checked.clear()
 
