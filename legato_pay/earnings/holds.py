@@ -3,7 +3,8 @@
 A split uses the configured percentages for the stream (content 70/30, tips, subscription,
 licensing, ads) with largest-remainder allocation, so writer + platform == value exactly. The
 writer's share is a *pending* entry while the refund hold lasts (it shows as pending, not
-available, in the writer's earnings account); ``release_held_earnings`` posts the matured ones.
+available, in the writer's earnings account) whose ``post_at`` is the end of the hold (also
+shown as ``hold_until`` in its metadata); ``release_held_earnings`` posts the matured ones.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from legato_pay import chart
 from legato_pay.config import Settings
-from legato_pay.ledger import EntrySpec, LegSpec, resolve_pending, transfer
-from legato_pay.ledger.queries import ENTRIES, PENDING
-from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.ledger import EntrySpec, LegSpec, due_pending, resolve_pending, transfer
+from legato_pay.ledger.types import utcnow
 from legato_pay.money import allocate_by_percent
 
 
@@ -69,38 +68,28 @@ def writer_share_entry(
         return None
     chart.open_writer_earnings(session, writer_id, split.currency)
     held = settings.content.refund_hold_days > 0
+    until = hold_until(settings) if held else None
     return transfer(
         source,
         chart.writer_earnings(writer_id, split.currency),
         split.writer,
         split.currency,
         pending=held,
+        post_at=until,
         idempotency_key=key,
         reason=reason,
-        metadata={**(metadata or {}), "hold_until": hold_until(settings).isoformat()}
-        if held
-        else metadata,
+        metadata=metadata
+        if until is None
+        else {**(metadata or {}), "hold_until": until.isoformat()},
     )
 
 
 def release_held_earnings(
     session: Session, *, actor: str, now: datetime | None = None, limit: int = 10000
 ) -> list[int]:
-    """Post every writer-earnings hold whose ``hold_until`` has passed; returns their entry ids."""
-    moment = now or utcnow()
-    rows = session.execute(
-        select(ENTRIES.c.id, ENTRIES.c.metadata_json)
-        .join(PENDING, PENDING.c.entry_id == ENTRIES.c.id)
-        .where(PENDING.c.status == "pending", ENTRIES.c.metadata_json.like('%"hold_until"%'))
-        .order_by(ENTRIES.c.id)
-        .limit(limit)
-    ).all()
-    import json
-
-    released = []
-    for row in rows:
-        until = as_utc(datetime.fromisoformat(json.loads(row.metadata_json)["hold_until"]))
-        if until is not None and until <= moment:
-            resolve_pending(session, row.id, post=True, actor=actor, reason="refund hold over")
-            released.append(row.id)
+    """Post every hold whose ``post_at`` (the end of its refund hold) has passed, earliest
+    first; returns their entry ids. The ledger's index finds them (``due_pending``)."""
+    released = due_pending(session, now or utcnow(), limit=limit)
+    for entry_id in released:
+        resolve_pending(session, entry_id, post=True, actor=actor, reason="refund hold over")
     return released

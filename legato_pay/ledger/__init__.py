@@ -13,13 +13,13 @@ from legato_pay.ledger.accounts import (
     open_accounts,
     resolve_accounts,
 )
-from legato_pay.ledger.posting import (
+from legato_pay.ledger.pending import (
+    due_pending,
     expired_pending_ids,
-    post_entries,
-    post_entry_batches,
     resolve_pending,
     reverse_entry,
 )
+from legato_pay.ledger.posting import post_entries, post_entry, post_entry_batches
 from legato_pay.ledger.queries import get_balance, get_entry, history, lock_balances
 from legato_pay.ledger.seal import seal
 from legato_pay.ledger.types import (
@@ -39,6 +39,7 @@ __all__ = [
     "EntrySpec",
     "EntryView",
     "LegSpec",
+    "due_pending",
     "expired_pending_ids",
     "get_account",
     "get_balance",
@@ -49,6 +50,7 @@ __all__ = [
     "open_account",
     "open_accounts",
     "post_entries",
+    "post_entry",
     "post_entry_batches",
     "resolve_accounts",
     "resolve_pending",

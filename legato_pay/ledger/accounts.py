@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
@@ -43,11 +43,27 @@ def clear_account_cache() -> None:
 
 
 def _cache_key(session: Session, code: str) -> tuple[str, str]:
-    engine = session.get_bind().engine
+    return (_engine_url(session.get_bind().engine), code)
+
+
+def _engine_url(engine: Engine) -> str:
     url = _urls.get(engine)
     if url is None:  # rendering a URL costs microseconds; postings look up several accounts
         url = _urls[engine] = str(engine.url)
-    return (url, code)
+    return url
+
+
+def cached_accounts(engine: Engine, codes: Iterable[str]) -> dict[str, Account] | None:
+    """The accounts if this process knows them all (committed before), else None: lets a
+    posting skip the unit of work it would need to look them up."""
+    url = _engine_url(engine)
+    found: dict[str, Account] = {}
+    for code in codes:
+        account = _cache.get((url, code))
+        if account is None:
+            return None
+        found[code] = account
+    return found
 
 
 def _row_to_account(row: Any) -> Account:

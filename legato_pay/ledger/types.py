@@ -34,7 +34,10 @@ class LegSpec:
 
 @dataclass(frozen=True, slots=True)
 class EntrySpec:
-    """A journal entry to post: two or more legs, balanced per currency."""
+    """A journal entry to post: two or more legs, balanced per currency.
+
+    A pending entry may carry ``expires_at`` (it can no longer be posted after it) and
+    ``post_at`` (when it is due to be posted; ``due_pending`` finds it then)."""
 
     legs: tuple[LegSpec, ...]
     pending: bool = False
@@ -43,6 +46,7 @@ class EntrySpec:
     metadata: dict[str, Any] | None = None
     effective_at: datetime | None = None
     expires_at: datetime | None = None
+    post_at: datetime | None = None
 
 
 def transfer(
@@ -57,6 +61,7 @@ def transfer(
     metadata: dict[str, Any] | None = None,
     effective_at: datetime | None = None,
     expires_at: datetime | None = None,
+    post_at: datetime | None = None,
 ) -> EntrySpec:
     """The common two-leg entry: value leaves ``source`` (debit) and reaches ``destination``."""
     return EntrySpec(
@@ -70,6 +75,7 @@ def transfer(
         metadata=metadata,
         effective_at=effective_at,
         expires_at=expires_at,
+        post_at=post_at,
     )
 
 

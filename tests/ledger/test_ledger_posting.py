@@ -649,7 +649,7 @@ def test_content_hash_is_the_hash_of_the_json_it_promises(
     kind: str, target: int | None, legs: list[tuple[str, str, int, int]]
 ) -> None:
     """The hand-written payload must stay byte for byte what stored hashes were made from."""
-    from legato_pay.ledger.posting import _content_hash
+    from legato_pay.ledger.shaping import hash_content
 
     payload = json.dumps([kind, target, sorted(legs)], separators=(",", ":"))
-    assert _content_hash(kind, target, legs) == hashlib.sha256(payload.encode()).hexdigest()
+    assert hash_content(kind, target, legs) == hashlib.sha256(payload.encode()).hexdigest()

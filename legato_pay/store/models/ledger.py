@@ -107,15 +107,26 @@ class LedgerLeg(SQLModel, table=True):
 
 
 class LedgerPending(SQLModel, table=True):
-    """The state of a pending entry: a small mutable index beside the immutable journal."""
+    """The state of a pending entry: a small mutable index beside the immutable journal.
+
+    ``post_at`` is when the pending entry is due to be posted (a refund hold's end),
+    ``expires_at`` when it can no longer be posted; both indexed with the status, so the jobs
+    that look for due or expired entries read an index range, not the journal."""
 
     __tablename__ = "ledger_pending"
+    __table_args__ = (
+        Index("ix_ledger_pending_status_post_at", "status", "post_at"),
+        Index("ix_ledger_pending_status_expires_at", "status", "expires_at"),
+    )
 
     entry_id: int = Field(
         sa_column=Column(IdType, ForeignKey("ledger_entries.id"), primary_key=True)
     )
     status: str = Field(sa_column=Column(String(10), nullable=False, index=True))
     expires_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    post_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     resolved_entry_id: int | None = Field(
