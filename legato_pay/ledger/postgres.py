@@ -134,11 +134,18 @@ _PG_SHORT = """SELECT FROM unnest(%(check_account)s::bigint[], %(check_credit)s:
         END < 0"""
 
 
-@lru_cache(maxsize=8)
-def _pg_post_statement(lock: bool, find: bool, shape: str | None) -> str:
-    """One statement that posts a batch; its text depends only on ``lock``, ``find`` and
+# Run alone (autocommit, its own transaction), the statement must fail rather than post part of
+# a batch: accounts may have been updated before the gate stopped the entries. The function
+# (migration 0006) raises, and with it everything the statement did is rolled back.
+_PG_REFUSE = ", CASE WHEN (SELECT id FROM ids) IS NULL THEN ledger_refuse_posting() END"
+
+
+@lru_cache(maxsize=16)
+def _pg_post_statement(lock: bool, find: bool, shape: str | None, alone: bool = False) -> str:
+    """One statement that posts a batch; its text depends only on ``lock``, ``find``,
     ``shape`` (``"several"`` non-hot accounts, or the limit kind of the one account: ``"one"``,
-    ``"credit"``, ``"debit"``), so it is prepared once per connection.
+    ``"credit"``, ``"debit"``) and ``alone``, so it is prepared once per connection. ``alone``:
+    it is a transaction of its own, and raises instead of posting nothing.
 
     Order inside it is forced by data dependencies, not left to the planner: the journal lock
     (``lock``) and, with ``find``, the lookup of the batch's idempotency keys gate everything
@@ -187,6 +194,8 @@ def _pg_post_statement(lock: bool, find: bool, shape: str | None) -> str:
     )
     seen = "ARRAY(SELECT ARRAY[id::text, idempotency_key, content_hash] FROM seen)"
     result = f"SELECT {_PG_RESULT}, {seen if find else 'NULL::text[]'}"
+    if alone:
+        result += _PG_REFUSE
     return "WITH " + ",\n".join(parts) + ",\n" + _PG_ENTRIES + result
 
 
@@ -215,7 +224,7 @@ def _pg_cursor(session: Session) -> Any:
     transaction); it takes ``$n`` placeholders (see ``_pg_execute``)."""
     import psycopg
 
-    connection = session.connection().connection.driver_connection  # type: ignore[union-attr]
+    connection: Any = session.connection().connection.driver_connection
     return psycopg.RawCursor(connection)
 
 
@@ -251,15 +260,19 @@ class PgBatch:
     deltas: dict[int, list[int]]
 
 
-def build_pg_batch(prepared: Sequence[Prepared], *, find: bool, lock: bool) -> PgBatch:
-    """Build the statement and its parameters for ``run_pg_batch``. Arrays go as literals:
-    formatting them here is far cheaper than adapting lists value by value."""
+def build_pg_batch(
+    prepared: Sequence[Prepared], *, find: bool, lock: bool, alone: bool = False
+) -> PgBatch:
+    """Build the statement and its parameters for ``run_pg_batch`` (``run_pg_batch_alone``
+    with ``alone``). Arrays go as literals: formatting them here is far cheaper than adapting
+    lists value by value."""
     accounts, deltas = batch_deltas(prepared)
     order = sorted(deltas)
     keys = [entry.key for entry in prepared if entry.key is not None] if find else []
     params = _entry_params(prepared, keys)
     params.update(_account_params(accounts, deltas, order))
     params.update(_leg_params(prepared, accounts, deltas))
+    shape: str | None
     if len(order) == 1:
         account_id = order[0]
         dp, cp, dpe, cpe = deltas[account_id]
@@ -267,7 +280,7 @@ def build_pg_batch(prepared: Sequence[Prepared], *, find: bool, lock: bool) -> P
         shape = limit_kind(accounts[account_id], deltas[account_id]) or "one"
     else:
         shape = "several" if order else None
-    statement = _pg_post_statement(lock, bool(keys), shape)
+    statement = _pg_post_statement(lock, bool(keys), shape, alone)
     return PgBatch(statement, params, order, accounts, deltas)
 
 
@@ -398,7 +411,7 @@ def _raise_refusal(
     session: Session, prepared: Sequence[Prepared], batch: PgBatch, row: Any
 ) -> NoReturn:
     """Why the statement posted nothing: keys seen before, or which limit would break."""
-    _, totals, seen = row
+    totals, seen = row[1], row[2]
     accounts, deltas, order = batch.accounts, batch.deltas, batch.order
     if seen:
         raise KeysSeen([(int(entry_id), key, content_hash) for entry_id, key, content_hash in seen])
@@ -423,27 +436,32 @@ def run_pg_batch_alone(
     actor: str,
     created_at: datetime,
 ) -> list[int] | None:
-    """Run a batch's statement as a transaction of its own on a pooled connection, with no ORM
-    unit of work around it: ``BEGIN`` and the statement go in one round trip (pipeline mode),
-    then ``COMMIT``. Returns the entry ids, or None, having rolled back, when the statement
-    posted nothing or lost a race: the caller then takes the ordinary path, which reports why.
+    """Run a batch's statement (built ``alone``) as a transaction of its own on a pooled
+    connection, with no unit of work around it: one round trip, no ``BEGIN`` or ``COMMIT``.
+    Returns the entry ids, or None when the server refused it (a key seen before, a limit, a
+    lost race): nothing of it stayed, and the caller takes the ordinary path, which says why.
     """
     import psycopg
 
     pooled = engine.raw_connection()
+    connection: Any = pooled.driver_connection
     try:
-        connection = pooled.driver_connection
+        connection.autocommit = True
         try:
-            with connection.pipeline():  # type: ignore[union-attr]
-                row = execute_pg_batch(psycopg.RawCursor(connection), batch, actor, created_at)
-        except (psycopg.Error, DBAPIError, RetryableConflict):
-            connection.rollback()  # type: ignore[union-attr]
+            row = execute_pg_batch(psycopg.RawCursor(connection), batch, actor, created_at)
+        except (DBAPIError, RetryableConflict) as exc:
+            if not _refused_by_server(exc):
+                raise  # the connection failed: whether it committed is unknown
             return None
-        ids = posted_ids(prepared, row)
-        if ids is None:
-            connection.rollback()  # type: ignore[union-attr]
-            return None
-        connection.commit()  # type: ignore[union-attr]
-        return ids
+        return posted_ids(prepared, row)
     finally:
+        connection.autocommit = False
         pooled.close()
+
+
+def _refused_by_server(exc: BaseException) -> bool:
+    """The server answered with an error (so the statement, and its transaction, rolled back)
+    rather than the connection failing."""
+    orig = getattr(exc, "orig", None) or getattr(exc.__cause__, "orig", None)
+    diag = getattr(orig, "diag", None)
+    return getattr(diag, "sqlstate", None) is not None

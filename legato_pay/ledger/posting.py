@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -65,10 +66,11 @@ def post_entry(
     it (a single ``ledger post``, one event at a time). Same result, errors and replays as
     ``post_entries`` in a unit of work of its own.
 
-    On PostgreSQL, when the entry's accounts are known to this process, no ORM unit of work is
-    opened: the posting statement runs on a pooled connection with its ``BEGIN`` sent in the
-    same round trip, then ``COMMIT``. Anything unusual (a key seen before, a limit, a lost race,
-    an account not cached yet) rolls that back and takes the ordinary path."""
+    On PostgreSQL, when the entry's accounts are known to this process, no unit of work is
+    opened: the posting statement runs alone on a pooled connection, its own transaction (one
+    round trip instead of ``BEGIN``, statement, ``COMMIT``). Anything unusual (a key seen
+    before, a limit, a lost race, an account not cached yet) makes the server refuse it whole,
+    and the ordinary path runs and says why."""
     if is_postgres(engine):
         view = _post_lean(engine, spec, actor=actor, now=now)
         if view is not None:
@@ -85,7 +87,7 @@ def _post_lean(
         return None
     entry = prepare_entry(spec, accounts)
     created_at = as_utc(now) or utcnow()
-    batch = build_pg_batch([entry], find=True, lock=True)
+    batch = build_pg_batch([entry], find=True, lock=True, alone=True)
     ids = run_pg_batch_alone(engine, [entry], batch, actor, created_at)
     if ids is None:
         return None
@@ -155,13 +157,11 @@ def post_entry_batches(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer") as writer:
             writing: Future[list[EntryView]] | None = None
             for specs in batches:
-                batch = run_in_transaction(engine, lambda s, specs=specs: prepare_entries(s, specs))
+                batch = run_in_transaction(engine, partial(prepare_entries, specs=specs))
                 if writing is not None:
                     yield writing.result()
                 writing = writer.submit(
-                    run_in_transaction,
-                    engine,
-                    lambda s, batch=batch: post_prepared(s, batch, actor=actor),
+                    run_in_transaction, engine, partial(post_prepared, batch=batch, actor=actor)
                 )
             if writing is not None:
                 yield writing.result()

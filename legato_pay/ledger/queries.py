@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import EntryNotFound, InvalidInput
-from legato_pay.ledger.accounts import ACCOUNTS, get_account
+from legato_pay.ledger.accounts import get_account
 from legato_pay.ledger.types import (
     Account,
     Balance,
@@ -23,7 +23,9 @@ from legato_pay.ledger.types import (
     as_utc,
     balance_from_totals,
 )
-from legato_pay.store.tables import CHECKPOINTS, ENTRIES, LEGS, PENDING, SEALS
+from legato_pay.store.tables import ACCOUNTS, CHECKPOINTS, LEGS, SEALS
+from legato_pay.store.tables import ENTRIES as ENTRIES  # re-exported: services import it here
+from legato_pay.store.tables import PENDING as PENDING
 
 
 def leg_sums(*conditions: Any) -> Any:
@@ -114,7 +116,8 @@ def account_totals(session: Session, account: Account) -> Totals:
         .select_from(ACCOUNTS.join(unsealed, true()))
         .where(ACCOUNTS.c.id == account.id)
     ).one()
-    return Totals(*row[:4]) + Totals(*(int(value) for value in row[4:]))
+    unsealed_sums = [int(row[index]) for index in range(4, 8)]
+    return Totals(*row[:4]) + Totals(*unsealed_sums)
 
 
 def get_balance(session: Session, code: str, *, as_of: datetime | None = None) -> Balance:

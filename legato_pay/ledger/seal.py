@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from legato_pay.ledger.accounts import ACCOUNTS
-from legato_pay.ledger.queries import CHECKPOINTS, ENTRIES, LEGS, SEALS, leg_sums
+from legato_pay.ledger.queries import leg_sums
 from legato_pay.ledger.types import Totals, as_utc, utcnow
 from legato_pay.store.dialect import is_postgres
 from legato_pay.store.locks import JOURNAL, SEAL_RUN, advisory_xact_lock
+from legato_pay.store.tables import ACCOUNTS, CHECKPOINTS, ENTRIES, LEGS, SEALS
 
 GENESIS_HASH = "0" * 64
 

@@ -21,11 +21,12 @@ from typing import Any
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
-from legato_pay.ledger.accounts import ACCOUNTS, _row_to_account
-from legato_pay.ledger.queries import ENTRIES, LEGS, PENDING, SEALS, leg_sums
+from legato_pay.ledger.accounts import _row_to_account
+from legato_pay.ledger.queries import leg_sums
 from legato_pay.ledger.seal import GENESIS_HASH, chain, entry_digest_lines
 from legato_pay.ledger.types import Totals, balance_from_totals
 from legato_pay.store.dialect import is_postgres
+from legato_pay.store.tables import ACCOUNTS, ENTRIES, LEGS, PENDING, SEALS
 
 MAX_LISTED_PROBLEMS = 200
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -180,7 +180,7 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault("after_commit", []).append(callback)
 
 
-def insert_ignore(session: Session, table, conflict_columns: list[str]):  # type: ignore[no-untyped-def]
+def insert_ignore(session: Session, table: Table, conflict_columns: list[str]) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect."""
     if is_postgres(session):
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -191,7 +191,9 @@ def insert_ignore(session: Session, table, conflict_columns: list[str]):  # type
     return sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
 
 
-def insert_if_absent(session: Session, table, conflict_columns: list[str], **values) -> bool:  # type: ignore[no-untyped-def]
+def insert_if_absent(
+    session: Session, table: Table, conflict_columns: list[str], **values: Any
+) -> bool:
     """Insert a row unless one with the same unique columns exists; True if this call inserted.
 
     Decided by ``RETURNING`` rather than ``rowcount``, which psycopg reports as -1 here.
@@ -201,7 +203,7 @@ def insert_if_absent(session: Session, table, conflict_columns: list[str], **val
     return returned.first() is not None
 
 
-def update_rows(session: Session, table, key: str, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
+def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
     """Set columns of many rows, each found by its ``key`` column: one ``UPDATE … FROM
     unnest(…)`` statement on PostgreSQL (a batch costs one round trip and one plan, not one per
     row), an executemany on SQLite. Every row gives the same columns."""
@@ -227,8 +229,12 @@ def update_rows(session: Session, table, key: str, rows: list[dict]) -> None:  #
 
 
 def insert_rows_ignore(
-    session: Session, table, conflict_columns: list[str], rows: list[dict], returning: list[str]
-) -> list:  # type: ignore[no-untyped-def]
+    session: Session,
+    table: Table,
+    conflict_columns: list[str],
+    rows: list[dict[str, Any]],
+    returning: list[str],
+) -> list[Any]:
     """Insert many rows, skipping those whose unique columns exist; returns ``returning`` of
     the rows this call inserted. On PostgreSQL one ``INSERT … SELECT FROM unnest(…)`` with a
     fixed text (one plan, cached by the driver whatever the batch size); elsewhere a multi-row
@@ -288,13 +294,13 @@ def _pg_insert_rows_ignore(
     )
 
 
-def _array_params(names: list[str], rows: list[dict]) -> dict[str, str]:  # type: ignore[type-arg]
+def _array_params(names: list[str], rows: list[dict[str, Any]]) -> dict[str, str]:
     from legato_pay.store.arrays import literal
 
     return {name: literal([row[name] for row in rows]) for name in names}
 
 
-def column_in(session: Session, column, values) -> Any:  # type: ignore[no-untyped-def]
+def column_in(session: Session, column: Any, values: Iterable[Any]) -> Any:
     """``column IN (values)``; on PostgreSQL ``column = ANY(array)``, one statement text however
     many values, so the driver prepares it once and the server plans it once."""
     values = list(values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, inspect, text
 
@@ -13,11 +13,15 @@ from legato_pay.store.dialect import is_postgres
 from legato_pay.store.engine import HEAD_REVISION, on_dispose, session_scope
 from legato_pay.store.locks import SCHEMA_UPGRADE, advisory_xact_lock
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine import Connection
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _checked: set[str] = set()
 
 
-def _alembic_config(connection=None):  # type: ignore[no-untyped-def]
+def _alembic_config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()

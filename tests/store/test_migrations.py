@@ -3,6 +3,7 @@ code knows the head revision, and ``db upgrade`` / ``db current`` behave."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
+from legato_pay.ledger.types import as_utc
 from legato_pay.store import schema
 from legato_pay.store.engine import HEAD_REVISION, get_engine, session_scope
 from legato_pay.store.models import metadata
@@ -93,6 +95,51 @@ def test_db_current_and_upgrade_commands(tmp_path: Path) -> None:
     assert second.status == 0, second.stderr
     assert second.json == {"database": sqlite_url, "from": HEAD_REVISION, "to": HEAD_REVISION}
     assert schema.current_revision(get_engine(sqlite_url)) == HEAD_REVISION
+
+
+# --- pending entries' post_at (migration 0006) ------------------------------------------------
+
+
+def test_0006_backfills_post_at_from_the_holds_metadata(database_url: str) -> None:
+    """Holds written before 0006 kept their end only in the entry's metadata: upgrading copies
+    it to ``post_at`` (in UTC), and leaves every other pending row without one."""
+    from legato_pay.store.tables import ENTRIES, PENDING
+
+    engine = get_engine(database_url)
+    schema.upgrade(engine)
+    with session_scope(engine) as session:
+        command.downgrade(schema._alembic_config(session.connection()), "0005_journal_guards")
+    assert "post_at" not in {c["name"] for c in inspect(engine).get_columns("ledger_pending")}
+    created = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    metadata = {
+        1: '{"hold_until": "2026-03-08T11:00:00+02:00", "stream": "tips"}',
+        2: None,
+        3: '{"note": "no hold"}',
+        4: '{"hold_until": "not a time"}',
+    }
+    try:
+        with session_scope(engine) as session:
+            for entry_id, metadata_json in metadata.items():
+                session.execute(
+                    ENTRIES.insert().values(
+                        id=entry_id,
+                        content_hash="0" * 64,
+                        kind="pending",
+                        actor="test",
+                        metadata_json=metadata_json,
+                        created_at=created,
+                        effective_at=created,
+                    )
+                )
+                session.execute(PENDING.insert().values(entry_id=entry_id, status="pending"))
+        assert schema.upgrade(engine) == HEAD_REVISION
+        with session_scope(engine, write=False) as session:
+            rows = session.execute(select(PENDING.c.entry_id, PENDING.c.post_at)).all()
+        post_at = {entry_id: as_utc(moment) for entry_id, moment in rows}
+        assert post_at == {1: datetime(2026, 3, 8, 9, 0, tzinfo=UTC), 2: None, 3: None, 4: None}
+    finally:
+        schema.upgrade(engine)
+    assert schema_differences(engine) == []
 
 
 # --- PostgreSQL's journal guards (migration 0005) --------------------------------------------

@@ -6,6 +6,10 @@ metadata of every pending entry and parsed the JSON of each. ``ledger_pending`` 
 ``post_at`` beside ``expires_at``, each indexed with the status, so "what is due now" and
 "what has expired" are index range scans. Escrow holds and payouts in flight will use it too.
 
+On PostgreSQL, ``ledger_refuse_posting()`` lets a posting statement that runs as a transaction
+of its own (a single posting, no ``BEGIN``/``COMMIT`` around it) fail whole when its gate
+stops it, instead of committing account updates without their entries.
+
 Existing holds are backfilled from their metadata (once, here). ``ledger_pending`` is the
 mutable index beside the journal: the append-only triggers of 0005 cover ``ledger_entries``
 and ``ledger_legs`` only, so they need no change and the backfill is allowed on PostgreSQL.
@@ -32,6 +36,15 @@ depends_on: str | Sequence[str] | None = None
 
 BACKFILL_BATCH = 1000
 
+REFUSE_FUNCTION = """
+CREATE FUNCTION ledger_refuse_posting() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger posting refused (a key seen before or a limit): nothing posted'
+        USING ERRCODE = 'check_violation';
+END
+$$
+"""
+
 _pending = sa.table(
     "ledger_pending",
     sa.column("entry_id", sa.BigInteger),
@@ -50,10 +63,14 @@ def upgrade() -> None:
         "ix_ledger_pending_status_expires_at", "ledger_pending", ["status", "expires_at"]
     )
     _backfill_post_at(op.get_bind())
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(REFUSE_FUNCTION)
 
 
 def downgrade() -> None:
     """Downgrade schema (the hold ends stay in the entries' metadata)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION ledger_refuse_posting()")
     op.drop_index("ix_ledger_pending_status_expires_at", table_name="ledger_pending")
     op.drop_index("ix_ledger_pending_status_post_at", table_name="ledger_pending")
     with op.batch_alter_table("ledger_pending") as batch:
