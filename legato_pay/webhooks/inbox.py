@@ -232,7 +232,8 @@ def _summary(row: Any) -> dict[str, Any]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return as_utc(moment).isoformat() if moment else None  # type: ignore[union-attr]
+    moment = as_utc(moment)
+    return moment.isoformat() if moment else None
 
 
 def list_events(

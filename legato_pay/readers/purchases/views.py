@@ -191,6 +191,14 @@ class RefundOutcome:
 # -- reading ---------------------------------------------------------------------------------
 
 
+def _utc(moment: datetime) -> datetime:
+    """A NOT NULL timestamp column as UTC (``as_utc`` also passes None through)."""
+    utc = as_utc(moment)
+    if utc is None:
+        raise ValueError("a required timestamp is missing")
+    return utc
+
+
 def refund_view(row: Any, currency: str) -> RefundView:
     reference = row.reference
     key = row.idempotency_key[len(reference) + 1 :]
@@ -205,7 +213,7 @@ def refund_view(row: Any, currency: str) -> RefundView:
         gateway_refund_id=row.gateway_refund_id,
         status=row.status,
         entry_id=row.entry_id,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        created_at=_utc(row.created_at),
     )
 
 
@@ -256,8 +264,8 @@ def purchase_views(
                 refunded_amount=row.refunded_amount,
                 coins_clawed_back=row.coins_clawed_back,
                 coins_lost=row.coins_lost,
-                created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-                updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+                created_at=_utc(row.created_at),
+                updated_at=_utc(row.updated_at),
                 credited_at=as_utc(row.credited_at),
                 refunds=tuple(refunds.get(row.reference, ())),
             )
