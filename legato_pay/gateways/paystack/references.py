@@ -18,6 +18,7 @@ from legato_pay.errors import InvalidInput
 
 _TRANSACTION_REF = re.compile(r"[A-Za-z0-9.=-]+")
 _TRANSFER_REF = re.compile(r"[a-z0-9_-]+")
+_CONFORMED = re.compile(r"([A-Za-z0-9.=-]+)-[0-9a-f]{12}")  # cleaned text, then the digest
 
 
 def _conform(reference: str, allowed: re.Pattern[str], bad: str, *, lower: bool) -> str:
@@ -38,6 +39,15 @@ def transaction_reference(reference: str) -> str:
 def transfer_reference(reference: str) -> str:
     """The project's reference as a Paystack transfer reference (lowercase, digits, ``-_``)."""
     return _conform(reference, _TRANSFER_REF, r"[^a-z0-9_-]", lower=True)
+
+
+def conformed_reference_pattern(reference: str) -> str | None:
+    """A SQL ``LIKE`` pattern for the project references ``transaction_reference`` could have
+    made ``reference`` of (``pur_x`` → ``pur-x-<digest>``: each ``-`` may have been a refused
+    character, so it becomes the one-character wildcard), or None if it was not made so.
+    Check a match with ``transaction_reference``: the pattern finds candidates only."""
+    conformed = _CONFORMED.fullmatch(reference)
+    return conformed.group(1).replace("-", "_") if conformed else None
 
 
 def project_reference(data: Mapping[str, Any]) -> str | None:

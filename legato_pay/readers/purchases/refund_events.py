@@ -8,7 +8,6 @@ means for our refund rows, inside the caller's transaction (the webhook inbox).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,10 @@ from sqlalchemy.orm import Session
 
 from legato_pay.gateways.base import RefundNotice, RefundResult
 from legato_pay.gateways.events import refund_notices
-from legato_pay.gateways.paystack.references import transaction_reference
+from legato_pay.gateways.paystack.references import (
+    conformed_reference_pattern,
+    transaction_reference,
+)
 from legato_pay.ledger import reverse_entry
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers.purchases.refunds import apply_refund, refund_row, release_refund
@@ -73,12 +75,12 @@ def _refund_rows_by_provider_id(session: Session, provider: str, refund_id: str)
 
 def _refund_rows_by_purchase(session: Session, provider: str, hint: str) -> list[Any]:
     """The refunds of the purchase a hint names: our reference, or for Paystack the
-    conformant reference ``transaction_reference`` made of it (``pur_x`` → ``pur-x-<digest>``:
-    the LIKE pattern puts a one-character wildcard where a refused character was)."""
+    conformant reference ``transaction_reference`` made of it (found by the LIKE pattern the
+    gateway gives for it, then checked exactly)."""
     matches = REFUNDS.c.reference == hint
-    conformed = re.fullmatch(r"([A-Za-z0-9.=-]+)-[0-9a-f]{12}", hint)
-    if provider == "paystack" and conformed:
-        matches = matches | REFUNDS.c.reference.like(conformed.group(1).replace("-", "_"))
+    pattern = conformed_reference_pattern(hint) if provider == "paystack" else None
+    if pattern is not None:
+        matches = matches | REFUNDS.c.reference.like(pattern)
     query = (
         select(REFUNDS)
         .join(PURCHASES, PURCHASES.c.reference == REFUNDS.c.reference)
