@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from legato_pay.context import AppContext
 from legato_pay.errors import InvalidInput, InvalidSignature
+from legato_pay.store.engine import ping
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
 from legato_pay.webhooks.events import ParsedEvent
@@ -264,8 +265,6 @@ def routes(listener: Listener) -> list[Route]:
         return JSONResponse({"ok": True})
 
     async def readyz(_: Request) -> Response:
-        from legato_pay.store.engine import ping
-
         try:
             await run_in_threadpool(lambda: ping(listener.context.engine))
         except Exception as error:

@@ -20,6 +20,7 @@ from legato_pay import gateways
 from legato_pay.config import Settings
 from legato_pay.errors import InvalidInput, LegatoError
 from legato_pay.gateways.base import PaymentRequest, PaymentSession
+from legato_pay.gateways.sandbox import PAYMENT_METHODS
 from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers import packages
@@ -104,14 +105,12 @@ def _check_request(
     settings = app.settings
     code = accepted_currency(settings, currency or settings.base_currency)
     gateway_name = gateways.choose_gateway_name(app, code, gateway)
-    if gateway_name == "sandbox" and payment_method is not None:
-        from legato_pay.gateways.sandbox import PAYMENT_METHODS
-
-        if payment_method not in PAYMENT_METHODS:
-            raise InvalidInput(
-                f"unknown sandbox payment method {payment_method!r}",
-                details={"payment_method": payment_method, "known": list(PAYMENT_METHODS)},
-            )
+    sandbox = gateway_name == "sandbox"
+    if sandbox and payment_method is not None and payment_method not in PAYMENT_METHODS:
+        raise InvalidInput(
+            f"unknown sandbox payment method {payment_method!r}",
+            details={"payment_method": payment_method, "known": list(PAYMENT_METHODS)},
+        )
     return _Request(
         user_id,
         package_id,

@@ -18,6 +18,7 @@ from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount
+from legato_pay.readers.fx import get_rates
 from legato_pay.readers.packages import money_json
 from legato_pay.store.dialect import for_update
 from legato_pay.store.tables import PURCHASES, REFUNDS
@@ -225,8 +226,6 @@ def purchase_views(
     session: Session, rows: Sequence[Any], *, with_refunds: bool = True
 ) -> list[PurchaseView]:
     """Views of many rows with one query for their rates and one for their refunds."""
-    from legato_pay.readers.fx import get_rates
-
     rates = get_rates(session, (row.rate_id for row in rows if row.rate_id is not None))
     refunds: dict[str, list[RefundView]] = {}
     credited = [row for row in rows if with_refunds and row.status in CREDITED]
