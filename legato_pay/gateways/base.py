@@ -1,4 +1,4 @@
-"""The one small gateway protocol and the project's own result types.
+"""The one small gateway protocol and the project's own result and event types.
 
 Gateways are called outside database transactions (a network call must never hold locks), with
 the project's idempotency key on every mutating call. Provider errors are wrapped where they
@@ -10,12 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from legato_pay.errors import InvalidAmount
+from legato_pay.money import parse_minor_units
+
 #: Normalised payment statuses every gateway maps its own onto.
 PAYMENT_STATUSES = ("pending", "succeeded", "failed")
 #: Normalised refund statuses.
 REFUND_STATUSES = ("pending", "succeeded", "failed")
 #: Normalised transfer/payout statuses; ``otp_required`` waits for ``finalize_transfer`` (Paystack).
 TRANSFER_STATUSES = ("pending", "succeeded", "failed", "otp_required")
+#: What a refund event says happened; ``attention`` needs a person, ``unknown`` is unmapped.
+REFUND_NOTICE_STATUSES = ("succeeded", "failed", "pending", "attention", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,39 @@ class TransferResult:
     recipient_code: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    """A provider's webhook body with what the inbox keys it by: ``key`` is unique per
+    provider and notification (Stripe's event id; for Paystack, built from the payload)."""
+
+    provider: str
+    key: str
+    type: str
+    object_ref: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NotOurs:
+    """A payment event that names no purchase of ours (no project reference): ignored."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundNotice:
+    """One refund as a provider's event describes it. ``purchase_hint`` leads to the purchase
+    when the provider's refund id is not on our row yet: Stripe's ``metadata.reference`` (ours),
+    Paystack's ``transaction_reference`` (our reference made Paystack-conformant)."""
+
+    provider: str
+    refund_id: str | None
+    status: str  # one of REFUND_NOTICE_STATUSES
+    raw_status: str
+    amount: int | None
+    purchase_hint: str | None
+
+
 def provider_error_details(
     provider: str,
     *,
@@ -119,6 +157,36 @@ def provider_error_details(
     }
     details.update({key: value for key, value in extra.items() if value is not None})
     return details
+
+
+def whole_units(value: Any) -> int:
+    """An amount from a webhook body: whole minor units, sometimes sent as a string
+    (Paystack). Anything else is an error, so the event is kept as failed for a person."""
+    return int(str(value))
+
+
+def refund_notice(
+    provider: str,
+    statuses: dict[str, str],
+    *,
+    refund_id: Any,
+    raw_status: str,
+    amount: Any,
+    hint: Any,
+) -> RefundNotice:
+    """One notice from a provider's fields; an amount that is not whole units is unknown."""
+    try:
+        minor = parse_minor_units(amount, positive=False) if amount is not None else None
+    except InvalidAmount:
+        minor = None
+    return RefundNotice(
+        provider=provider,
+        refund_id=str(refund_id) if refund_id not in (None, "") else None,
+        status=statuses.get(raw_status, "unknown"),
+        raw_status=raw_status,
+        amount=minor,
+        purchase_hint=str(hint) if hint else None,
+    )
 
 
 class Gateway(Protocol):

@@ -17,8 +17,10 @@ test cards:
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
+from sqlalchemy.orm import Session
 
 from legato_pay.errors import GatewayError, InvalidInput, NotFound
 from legato_pay.gateways.base import PaymentRequest, PaymentSession, PaymentStatus, RefundResult
@@ -64,7 +66,7 @@ class SandboxGateway:
             paid_currency = "EUR" if request.currency != "EUR" else "USD"
         payment_id = _sandbox_id("sbx_pay", request.reference)
 
-        def record(session):  # type: ignore[no-untyped-def]
+        def record(session: Session) -> Row[Any]:
             session.execute(
                 insert_ignore(session, BOOK, ["reference"]).values(
                     id=payment_id,
@@ -125,7 +127,7 @@ class SandboxGateway:
     ) -> RefundResult:
         refund_id = _sandbox_id("sbx_re", idempotency_key)
 
-        def record(session):  # type: ignore[no-untyped-def]
+        def record(session: Session) -> None:
             payment = session.execute(select(BOOK).where(BOOK.c.id == provider_payment_id)).first()
             if payment is None:
                 raise NotFound(

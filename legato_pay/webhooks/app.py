@@ -1,8 +1,9 @@
 """The ASGI app behind ``legato-pay serve-webhooks`` (Starlette under uvicorn).
 
 Verify the signature over the raw body, then store and apply the event in one transaction, and
-only then answer 2xx (events arriving together share that transaction: ``batching``). A bad or missing signature is 400 ``INVALID_SIGNATURE`` and stores
-nothing; a body over the size limit is 413. Listeners are stateless: run as many as needed
+only then answer 2xx (events arriving together share that transaction: ``batching``). A bad or
+missing signature is 400 ``INVALID_SIGNATURE`` and stores nothing; a body over the size limit
+is 413. Listeners are stateless: run as many as needed
 against one PostgreSQL database.
 """
 
@@ -25,9 +26,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from legato_pay.context import AppContext
-from legato_pay.errors import InvalidInput, InvalidSignature, LegatoError
+from legato_pay.errors import InvalidInput, InvalidSignature
+from legato_pay.store.engine import ping
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
+from legato_pay.webhooks.events import ParsedEvent
 from legato_pay.webhooks.metrics import Metrics
 from legato_pay.webhooks.signatures import verify_paystack, verify_stripe
 
@@ -42,7 +45,8 @@ def _error_document(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": {}}}
 
 
-Delivery = tuple[inbox.ParsedEvent, str]  # the event and its raw body
+Delivery = tuple[ParsedEvent, str]  # the event and its raw body
+Applied = tuple[str, bool] | Exception  # (status, duplicate), or why it failed
 Answer = tuple[int, dict[str, Any]]  # HTTP status and JSON document
 PROVIDERS = ("stripe", "paystack")
 SIGNATURE_HEADERS = {"stripe": "stripe-signature", "paystack": "x-paystack-signature"}
@@ -123,94 +127,123 @@ async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-def create_app(context: AppContext | None = None) -> WebhookApp:
-    """Build the app; with no context, settings come from the environment (uvicorn workers)."""
-    app_context = context or AppContext.create(actor=os.environ.get("LEGATO_ACTOR") or "webhooks")
-    settings = app_context.settings.webhooks
-    metrics = Metrics()
+def secret_for(provider: str) -> str | None:
+    """The provider's webhook signing secret from the environment (never logged)."""
+    name = "STRIPE_WEBHOOK_SECRET" if provider == "stripe" else "PAYSTACK_SECRET_KEY"
+    return os.environ.get(name) or None
 
-    def secret_for(provider: str) -> str | None:
-        name = "STRIPE_WEBHOOK_SECRET" if provider == "stripe" else "PAYSTACK_SECRET_KEY"
-        return os.environ.get(name) or None
 
-    def verify(provider: str, body: bytes, signature: str | None) -> inbox.ParsedEvent | Answer:
+class Listener:
+    """One listener process: its settings, metrics and group committer, and the steps of a
+    delivery (read the body, verify, store and apply with others, answer)."""
+
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        self.settings = context.settings.webhooks
+        self.metrics = Metrics()
+        self.committer: GroupCommitter[Delivery, Applied] = GroupCommitter(
+            self.apply_batch,
+            max_batch=self.settings.max_batch_events,
+            max_in_flight=self.settings.concurrent_batches,
+            linger=self.settings.batch_linger_ms / 1000,
+        )
+
+    async def deliver(
+        self, provider: str, chunks: AsyncIterator[bytes], headers: Headers
+    ) -> Answer:
+        """One POST to /webhooks/{provider}, from the Starlette route or the fast path."""
+        if provider not in PROVIDERS:
+            return 404, _error_document("NOT_FOUND", f"no webhook endpoint for {provider}")
+        try:
+            body = await _read_body(
+                chunks, headers.get("content-length"), self.settings.max_body_bytes
+            )
+        except TooLarge:
+            self.metrics.reject(provider, "TOO_LARGE")
+            return 413, _error_document("VALIDATION_ERROR", "request body is too large")
+        return await self.process(provider, body, headers.get(SIGNATURE_HEADERS[provider]))
+
+    async def process(self, provider: str, body: bytes, signature: str | None) -> Answer:
+        """Verify, store and apply one delivery; the status and JSON document to answer."""
+        started = time.perf_counter()
+        verified = self.verify(provider, body, signature)
+        if isinstance(verified, tuple):
+            return verified
+        event, raw = verified, body.decode("utf-8")
+        result = await self.committer.submit((event, raw))
+        elapsed = time.perf_counter() - started
+        if isinstance(result, Exception):
+            return await self.answer_failure(event, raw, result, elapsed)
+        return self.answer_applied(event, result, elapsed)
+
+    def verify(self, provider: str, body: bytes, signature: str | None) -> ParsedEvent | Answer:
         """The event, or the refusal to answer with (nothing is stored for a refusal)."""
         secret = secret_for(provider)
         if secret is None:
-            metrics.reject(provider, "NOT_CONFIGURED")
+            self.metrics.reject(provider, "NOT_CONFIGURED")
             return 503, _error_document(
                 "GATEWAY_UNAVAILABLE", f"{provider} webhooks are not configured"
             )
         try:
             if provider == "stripe":
-                data = verify_stripe(body, signature, secret, settings.stripe_tolerance_seconds)
-                return inbox.parse_stripe(data)
+                tolerance = self.settings.stripe_tolerance_seconds
+                return inbox.parse_stripe(verify_stripe(body, signature, secret, tolerance))
             return inbox.parse_paystack(verify_paystack(body, signature, secret))
         except (InvalidSignature, InvalidInput) as error:
-            metrics.reject(provider, error.code)
+            self.metrics.reject(provider, error.code)
             _log(event="webhook_rejected", provider=provider, code=error.code)
             code = "INVALID_SIGNATURE" if isinstance(error, InvalidSignature) else error.code
             return 400, _error_document(code, error.message)
 
-    def apply_batch(deliveries: Sequence[Delivery]) -> list[tuple[str, bool] | Exception]:
+    def apply_batch(self, deliveries: Sequence[Delivery]) -> list[Applied]:
         """One transaction for the batch; if it fails, each event alone, so one bad event
         cannot hold back the others (the failed batch left nothing behind)."""
         try:
-            return list(app_context.run(lambda s: inbox.store_and_apply_many(s, deliveries)))
+            return list(self.context.run(lambda s: inbox.store_and_apply_many(s, deliveries)))
         except Exception as error:
             if len(deliveries) == 1:
                 return [error]
-        results: list[tuple[str, bool] | Exception] = []
-        for event, raw in deliveries:
-            try:
-                results.append(app_context.run(lambda s: inbox.store_and_apply(s, event, raw)))  # noqa: B023 - called at once
-            except Exception as error:
-                results.append(error)
-        return results
+        return [self.apply_one(event, raw) for event, raw in deliveries]
 
-    committer: GroupCommitter[Delivery, tuple[str, bool] | Exception] = GroupCommitter(
-        apply_batch,
-        max_batch=settings.max_batch_events,
-        max_in_flight=settings.concurrent_batches,
-        linger=settings.batch_linger_ms / 1000,
-    )
+    def apply_one(self, event: ParsedEvent, raw: str) -> Applied:
+        try:
+            return self.context.run(lambda s: inbox.store_and_apply(s, event, raw))
+        except Exception as error:
+            return error
 
-    def keep_failure(event: inbox.ParsedEvent, raw: str, error: Exception) -> str:
-        """Keep an event whose handler failed for replay; the provider retries it too."""
+    async def answer_failure(
+        self, event: ParsedEvent, raw: str, error: Exception, elapsed: float
+    ) -> Answer:
+        """Keep the failed event for replay (the provider retries it too) and answer 500."""
+        message = await run_in_threadpool(self.keep_failure, event, raw, error)
+        self.metrics.observe(event.provider, event.type, "failed", elapsed)
+        _log(
+            event="webhook_failed",
+            provider=event.provider,
+            type=event.type,
+            key=event.key,
+            error=message,
+        )
+        code = getattr(error, "code", "INTERNAL_ERROR")
+        return 500, _error_document(code, message)
+
+    def keep_failure(self, event: ParsedEvent, raw: str, error: Exception) -> str:
         message = inbox.error_text(error)
         try:
-            app_context.run(lambda s: inbox.record_failure(s, event, raw, message))
+            self.context.run(lambda s: inbox.record_failure(s, event, raw, message))
         except Exception as inner:  # database down: nothing stored, provider retries
             message += f"; not stored: {type(inner).__name__}"
         return message
 
-    async def process(provider: str, body: bytes, signature: str | None) -> Answer:
-        """Verify, store and apply one delivery; the status and JSON document to answer."""
-        started = time.perf_counter()
-        verified = verify(provider, body, signature)
-        if isinstance(verified, tuple):
-            return verified
-        event, raw = verified, body.decode("utf-8")
-        result = await committer.submit((event, raw))
-        elapsed = time.perf_counter() - started
-        if isinstance(result, Exception):
-            message = await run_in_threadpool(keep_failure, event, raw, result)
-            metrics.observe(provider, event.type, "failed", elapsed)
-            _log(
-                event="webhook_failed",
-                provider=provider,
-                type=event.type,
-                key=event.key,
-                error=message,
-            )
-            code = getattr(result, "code", "INTERNAL_ERROR")
-            return 500, _error_document(code, message)
+    def answer_applied(
+        self, event: ParsedEvent, result: tuple[str, bool], elapsed: float
+    ) -> Answer:
         status, duplicate = result
         outcome = "duplicate" if duplicate else status
-        metrics.observe(provider, event.type, outcome, elapsed)
+        self.metrics.observe(event.provider, event.type, outcome, elapsed)
         _log(
             event="webhook",
-            provider=provider,
+            provider=event.provider,
             type=event.type,
             key=event.key,
             outcome=outcome,
@@ -218,19 +251,12 @@ def create_app(context: AppContext | None = None) -> WebhookApp:
         )
         return 200, {"received": True, "status": status, "duplicate": duplicate}
 
-    async def deliver(provider: str, chunks: AsyncIterator[bytes], headers: Headers) -> Answer:
-        """One POST to /webhooks/{provider}, from the Starlette route or the fast path."""
-        if provider not in PROVIDERS:
-            return 404, _error_document("NOT_FOUND", f"no webhook endpoint for {provider}")
-        try:
-            body = await _read_body(chunks, headers.get("content-length"), settings.max_body_bytes)
-        except TooLarge:
-            metrics.reject(provider, "TOO_LARGE")
-            return 413, _error_document("VALIDATION_ERROR", "request body is too large")
-        return await process(provider, body, headers.get(SIGNATURE_HEADERS[provider]))
+
+def routes(listener: Listener) -> list[Route]:
+    """The listener's endpoints: webhooks, health, readiness and metrics."""
 
     async def receive(request: Request) -> Response:
-        status, document = await deliver(
+        status, document = await listener.deliver(
             request.path_params["provider"], request.stream(), request.headers
         )
         return JSONResponse(document, status)
@@ -239,28 +265,31 @@ def create_app(context: AppContext | None = None) -> WebhookApp:
         return JSONResponse({"ok": True})
 
     async def readyz(_: Request) -> Response:
-        from legato_pay.store.engine import ping
-
         try:
-            await run_in_threadpool(lambda: ping(app_context.engine))
-        except (LegatoError, Exception) as error:
+            await run_in_threadpool(lambda: ping(listener.context.engine))
+        except Exception as error:
             return JSONResponse({"ok": False, "error": type(error).__name__}, 503)
         return JSONResponse({"ok": True})
 
     async def metrics_endpoint(_: Request) -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(listener.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    app = WebhookApp(
-        deliver,
-        routes=[
-            Route("/webhooks/{provider}", receive, methods=["POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
-        ],
+    return [
+        Route("/webhooks/{provider}", receive, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
+
+
+def create_app(context: AppContext | None = None) -> WebhookApp:
+    """Build the app; with no context, settings come from the environment (uvicorn workers)."""
+    listener = Listener(
+        context or AppContext.create(actor=os.environ.get("LEGATO_ACTOR") or "webhooks")
     )
-    app.state.context = app_context
-    app.state.metrics = metrics
+    app = WebhookApp(listener.deliver, routes=routes(listener))
+    app.state.context = listener.context
+    app.state.metrics = listener.metrics
     return app
 
 

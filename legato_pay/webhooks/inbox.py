@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,54 +18,41 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
+from legato_pay.gateways.events import parse_event, parse_stored
 from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.store.dialect import for_update
 from legato_pay.store.engine import insert_ignore, insert_rows_ignore, update_rows
 from legato_pay.store.tables import EVENTS
+from legato_pay.webhooks.dispatch import handle_many
+from legato_pay.webhooks.events import STATUSES, Outcome, ParsedEvent
 
-STATUSES = ("received", "applied", "ignored", "flagged", "failed", "stored")
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedEvent:
-    provider: str
-    key: str
-    type: str
-    object_ref: str | None
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a handler did: ``applied``, ``ignored`` (nothing to do), ``flagged`` (needs a
-    person, e.g. amount mismatch), or ``stored`` (kept for work that reads it later)."""
-
-    status: str
-    message: str = ""
-
-
-def parse_stripe(event: dict[str, Any]) -> ParsedEvent:
-    event_id = event.get("id")
-    event_type = event.get("type")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise InvalidInput("a Stripe event needs string id and type")
-    obj = (event.get("data") or {}).get("object") or {}
-    return ParsedEvent("stripe", event_id, event_type, obj.get("id"), event)
+__all__ = [
+    "STATUSES",
+    "Outcome",
+    "ParsedEvent",
+    "error_text",
+    "failed_ids",
+    "list_events",
+    "parse_event",
+    "parse_paystack",
+    "parse_stored",
+    "parse_stripe",
+    "record_failure",
+    "replay",
+    "show_event",
+    "store_and_apply",
+    "store_and_apply_many",
+]
 
 
-def parse_paystack(event: dict[str, Any]) -> ParsedEvent:
-    """Paystack events carry no id: the key is the event name, the object's id or reference,
-    and its status, so a retry of the same notification dedups and a new state does not."""
-    event_type = event.get("event")
-    data = event.get("data")
-    if not isinstance(event_type, str) or not isinstance(data, dict):
-        raise InvalidInput("a Paystack event needs an event name and a data object")
-    reference = data.get("reference") or data.get("transfer_code")
-    object_id = data.get("id") or reference or data.get("transaction_reference")
-    status = data.get("status", "")
-    if object_id is None:
-        raise InvalidInput("a Paystack event's data needs an id or reference")
-    key = f"{event_type}:{object_id}:{status}"
-    return ParsedEvent("paystack", key, event_type, str(reference or object_id), event)
+def parse_stripe(body: dict[str, Any]) -> ParsedEvent:
+    """A verified Stripe body as the event to store."""
+    return parse_event("stripe", body)
+
+
+def parse_paystack(body: dict[str, Any]) -> ParsedEvent:
+    """A verified Paystack body as the event to store."""
+    return parse_event("paystack", body)
 
 
 def store_and_apply(session: Session, event: ParsedEvent, raw_body: str) -> tuple[str, bool]:
@@ -88,48 +74,12 @@ def store_and_apply_many(
     first: dict[tuple[str, str], int] = {}
     for index, (event, _) in enumerate(deliveries):
         first.setdefault((event.provider, event.key), index)
-    now = utcnow()
     unique = sorted(first)
-    inserted = {
-        (row.provider, row.event_key): row.id
-        for row in insert_rows_ignore(
-            session,
-            EVENTS,
-            ["provider", "event_key"],
-            [
-                {
-                    "provider": provider,
-                    "event_key": key,
-                    "event_type": deliveries[first[provider, key]][0].type,
-                    "object_ref": deliveries[first[provider, key]][0].object_ref,
-                    "payload": deliveries[first[provider, key]][1],
-                    "status": "received",
-                    "attempts": 0,
-                    "received_at": now,
-                }
-                for provider, key in unique
-            ],
-            ["id", "provider", "event_key"],
-        )
-    }
-    stored: dict[tuple[str, str], tuple[int, str, int]] = {}
+    inserted = _insert_new(
+        session, [(deliveries[first[pair]][0], deliveries[first[pair]][1]) for pair in unique]
+    )
     existing = [pair for pair in unique if pair not in inserted]
-    if existing:
-        stored = {
-            (row.provider, row.event_key): (row.id, row.status, row.attempts)
-            for row in session.execute(
-                select(
-                    EVENTS.c.id,
-                    EVENTS.c.provider,
-                    EVENTS.c.event_key,
-                    EVENTS.c.status,
-                    EVENTS.c.attempts,
-                )
-                .where(tuple_(EVENTS.c.provider, EVENTS.c.event_key).in_(existing))
-                .order_by(EVENTS.c.provider, EVENTS.c.event_key)
-                .with_for_update()
-            )
-        }
+    stored = _stored_events(session, existing) if existing else {}
     to_apply = [
         (inserted[pair], 0, deliveries[first[pair]][0])
         if pair in inserted
@@ -147,12 +97,54 @@ def store_and_apply_many(
     return results
 
 
+def _insert_new(
+    session: Session, deliveries: Sequence[tuple[ParsedEvent, str]]
+) -> dict[tuple[str, str], int]:
+    """Insert the events not stored yet (one statement); the row ids of those inserted."""
+    now = utcnow()
+    rows = insert_rows_ignore(
+        session,
+        EVENTS,
+        ["provider", "event_key"],
+        [
+            {
+                "provider": event.provider,
+                "event_key": event.key,
+                "event_type": event.type,
+                "object_ref": event.object_ref,
+                "payload": raw,
+                "status": "received",
+                "attempts": 0,
+                "received_at": now,
+            }
+            for event, raw in deliveries
+        ],
+        ["id", "provider", "event_key"],
+    )
+    return {(row.provider, row.event_key): row.id for row in rows}
+
+
+def _stored_events(
+    session: Session, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str, int]]:
+    """Events already in the inbox, locked in key order: (row id, status, attempts) by key."""
+    query = (
+        select(
+            EVENTS.c.id, EVENTS.c.provider, EVENTS.c.event_key, EVENTS.c.status, EVENTS.c.attempts
+        )
+        .where(tuple_(EVENTS.c.provider, EVENTS.c.event_key).in_(pairs))
+        .order_by(EVENTS.c.provider, EVENTS.c.event_key)
+    )
+    return {
+        (row.provider, row.event_key): (row.id, row.status, row.attempts)
+        for row in session.execute(for_update(query, session))
+    }
+
+
 def _apply_many(
     session: Session, events: Sequence[tuple[int, int, ParsedEvent]]
 ) -> dict[tuple[str, str], str]:
     """Run the handlers over stored events (row id, attempts so far, event); record outcomes."""
-    from legato_pay.webhooks.dispatch import handle_many
-
     outcomes = handle_many(session, [event for _, _, event in events])
     now = utcnow()
     update_rows(
@@ -179,7 +171,7 @@ def _apply_many(
 
 def _apply(session: Session, event_id: int, event: ParsedEvent) -> str:
     attempts = session.execute(
-        select(EVENTS.c.attempts).where(EVENTS.c.id == event_id).with_for_update()
+        for_update(select(EVENTS.c.attempts).where(EVENTS.c.id == event_id), session)
     ).scalar_one()
     return _apply_many(session, [(event_id, attempts, event)])[event.provider, event.key]
 
@@ -204,11 +196,6 @@ def record_failure(session: Session, event: ParsedEvent, raw_body: str, error: s
         .where(EVENTS.c.status.in_(["failed", "received"]))
         .values(status="failed", attempts=EVENTS.c.attempts + 1, last_error=error[:2000])
     )
-
-
-def parse_stored(provider: str, payload: str) -> ParsedEvent:
-    data = json.loads(payload)
-    return parse_stripe(data) if provider == "stripe" else parse_paystack(data)
 
 
 def replay(session: Session, event_id: int) -> dict[str, Any]:
@@ -245,7 +232,8 @@ def _summary(row: Any) -> dict[str, Any]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return as_utc(moment).isoformat() if moment else None  # type: ignore[union-attr]
+    moment = as_utc(moment)
+    return moment.isoformat() if moment else None
 
 
 def list_events(

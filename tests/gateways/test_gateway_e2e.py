@@ -30,6 +30,7 @@ from legato_pay.readers import purchases
 from legato_pay.readers.coins import wallet_balance
 from legato_pay.readers.users import add_user
 from legato_pay.store.dialect import is_postgres
+from legato_pay.store.tables import PURCHASES
 from legato_pay.webhooks import inbox
 from tests.conftest import ROOT, CliResult, cli_env, run_cli
 from tests.fakes.listener import Listener
@@ -359,8 +360,8 @@ def purchase_held(app: AppContext, reference: str) -> Iterator[None]:
     connection = app.engine.connect().execution_options(legato_write=True)
     with connection, connection.begin():
         connection.execute(
-            select(purchases.PURCHASES.c.reference)
-            .where(purchases.PURCHASES.c.reference == reference)
+            select(PURCHASES.c.reference)
+            .where(PURCHASES.c.reference == reference)
             .with_for_update()
         )
         yield

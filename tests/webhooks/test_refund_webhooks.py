@@ -28,6 +28,7 @@ from legato_pay.ledger import get_balance
 from legato_pay.ledger.queries import ENTRIES
 from legato_pay.readers import purchases
 from legato_pay.readers.packages import ensure_default_packages
+from legato_pay.readers.purchases import refunds as purchase_refunds
 from legato_pay.readers.users import add_user
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.app import create_app
@@ -169,7 +170,7 @@ def interrupt_bookkeeping(monkeypatch: pytest.MonkeyPatch) -> None:
     def crash(*_: Any, **__: Any) -> Any:
         raise RuntimeError("killed after the gateway accepted the refund")
 
-    monkeypatch.setattr(purchases, "_apply_refund", crash)
+    monkeypatch.setattr(purchase_refunds, "apply_refund", crash)
 
 
 # -- Paystack --------------------------------------------------------------------------------

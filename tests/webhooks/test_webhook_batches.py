@@ -16,7 +16,7 @@ import pytest
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.readers import purchases
 from legato_pay.readers.packages import ensure_default_packages
-from legato_pay.store.models.readers import User
+from legato_pay.store.tables import EVENTS, USERS
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
 from tests.coin_helpers import assert_ledger_ok, insert_purchase, wallet
@@ -28,9 +28,8 @@ PRICE = 150000  # the starter package's NGN price (100 coins, no bonus)
 def seed(app: Any, *references: str, user: str = "r1", status: str = "pending") -> None:
     def work(session: Any) -> None:
         ensure_default_packages(session, app.settings)
-        users = User.__table__  # type: ignore[attr-defined]
-        if session.execute(users.select().where(users.c.id == user)).first() is None:
-            session.execute(users.insert().values(id=user, kind="reader", created_at=NOW))
+        if session.execute(USERS.select().where(USERS.c.id == user)).first() is None:
+            session.execute(USERS.insert().values(id=user, kind="reader", created_at=NOW))
         for reference in references:
             insert_purchase(
                 session,
@@ -303,9 +302,8 @@ def test_batch_helpers_round_trip_awkward_values(app: Any) -> None:
     from sqlalchemy import select
 
     from legato_pay.store.engine import insert_rows_ignore, update_rows
-    from legato_pay.store.models.webhooks import WebhookEvent
 
-    events = WebhookEvent.__table__  # type: ignore[attr-defined]
+    events = EVENTS
     awkward = ['{"a": "b\\\\c"}', "NULL", "x,y} {z", 'é "quoted" ₦', ""]
     rows = [
         {

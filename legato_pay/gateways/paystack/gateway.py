@@ -9,9 +9,6 @@ original travels in ``metadata.reference`` (see ``project_reference``). Retry po
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +38,11 @@ from legato_pay.gateways.paystack.client import (
     SECRET_KEY_ENV,
     InitializeData,
     PaystackClient,
+)
+from legato_pay.gateways.paystack.references import (
+    project_reference,
+    transaction_reference,
+    transfer_reference,
 )
 from legato_pay.money import parse_minor_units
 
@@ -90,46 +92,6 @@ _TRANSFER_STATUS = {
     "blocked": "failed",
     "rejected": "failed",
 }
-
-_TRANSACTION_REF = re.compile(r"[A-Za-z0-9.=-]+")
-_TRANSFER_REF = re.compile(r"[a-z0-9_-]+")
-
-
-def _conform(reference: str, allowed: re.Pattern[str], bad: str, *, lower: bool) -> str:
-    if not reference:
-        raise InvalidInput("a Paystack reference cannot be empty")
-    if allowed.fullmatch(reference):
-        return reference
-    cleaned = re.sub(bad, "-", reference.lower() if lower else reference)
-    # The digest keeps two references that clean up alike ("a:b", "a-b") apart, deterministically.
-    return f"{cleaned}-{hashlib.sha256(reference.encode()).hexdigest()[:12]}"
-
-
-def transaction_reference(reference: str) -> str:
-    """The project's reference as a Paystack transaction reference (letters, digits, ``-.=``)."""
-    return _conform(reference, _TRANSACTION_REF, r"[^A-Za-z0-9.=-]", lower=False)
-
-
-def transfer_reference(reference: str) -> str:
-    """The project's reference as a Paystack transfer reference (lowercase, digits, ``-_``)."""
-    return _conform(reference, _TRANSFER_REF, r"[^a-z0-9_-]", lower=True)
-
-
-def project_reference(data: Mapping[str, Any]) -> str | None:
-    """The project's reference for a Paystack transaction (a verify answer or a ``charge.*``
-    webhook's ``data``): ``metadata.reference``, which ``create_payment`` always sets, else
-    Paystack's own ``reference``. Read this, not ``data.reference``: the two differ whenever the
-    project's reference has characters Paystack refuses (``pur_…`` has an underscore)."""
-    metadata = data.get("metadata")
-    if isinstance(metadata, str):  # Paystack sometimes hands metadata back as a JSON string
-        try:
-            metadata = json.loads(metadata)
-        except ValueError:
-            metadata = None
-    if isinstance(metadata, dict) and metadata.get("reference"):
-        return str(metadata["reference"])
-    reference = data.get("reference")
-    return str(reference) if reference else None
 
 
 def _amount(value: Any) -> int:

@@ -1,0 +1,78 @@
+"""Webhook bodies of any provider read into the project's own event types.
+
+The domain (the inbox, purchases) asks here and never reads a provider's payload itself; each
+provider's reading lives in ``gateways/<provider>/events.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from legato_pay.errors import InvalidInput
+from legato_pay.gateways.base import NotOurs, ParsedEvent, PaymentStatus, RefundNotice
+from legato_pay.gateways.paystack import events as paystack_events
+from legato_pay.gateways.stripe import events as stripe_events
+
+__all__ = [
+    "EventReader",
+    "NotOurs",
+    "ParsedEvent",
+    "RefundNotice",
+    "is_refund_event",
+    "parse_event",
+    "parse_stored",
+    "payment_status",
+    "refund_notices",
+]
+
+
+class EventReader(Protocol):
+    """What each ``gateways/<provider>/events.py`` module provides."""
+
+    def parse_event(self, body: dict[str, Any]) -> ParsedEvent: ...
+
+    def payment_status(self, event: ParsedEvent) -> PaymentStatus | NotOurs | None: ...
+
+    def is_refund_event(self, event: ParsedEvent) -> bool: ...
+
+    def refund_notices(self, body: dict[str, Any]) -> list[RefundNotice]: ...
+
+
+_READERS: dict[str, EventReader] = {"stripe": stripe_events, "paystack": paystack_events}
+
+
+def _reader(provider: str) -> EventReader:
+    try:
+        return _READERS[provider]
+    except KeyError:
+        raise InvalidInput(
+            f"no webhook events from {provider!r}",
+            details={"provider": provider, "known": list(_READERS)},
+        ) from None
+
+
+def parse_event(provider: str, body: dict[str, Any]) -> ParsedEvent:
+    """A verified body as the event the inbox stores (INVALID_INPUT if it is not one)."""
+    return _reader(provider).parse_event(body)
+
+
+def parse_stored(provider: str, payload: str) -> ParsedEvent:
+    """An event the inbox stored, read again from its raw body (``webhooks replay``)."""
+    return parse_event(provider, json.loads(payload))
+
+
+def payment_status(event: ParsedEvent) -> PaymentStatus | NotOurs | None:
+    """The payment outcome an event reports, ``NotOurs``, or None if it is not about a payment."""
+    return _reader(event.provider).payment_status(event)
+
+
+def is_refund_event(event: ParsedEvent) -> bool:
+    """True when the event reports on refunds (see ``refund_notices``)."""
+    return _reader(event.provider).is_refund_event(event)
+
+
+def refund_notices(provider: str, body: dict[str, Any]) -> list[RefundNotice]:
+    """The refunds a webhook body speaks of: Paystack ``refund.*`` (one), Stripe ``refund.*``
+    (one) or ``charge.refunded`` (each refund in the charge's ``refunds.data``)."""
+    return _reader(provider).refund_notices(body)

@@ -1,0 +1,243 @@
+"""Creating a purchase: record it pending, then open a payment for it at the gateway.
+
+Gateway calls never run inside a database transaction: the pending purchase is recorded in one
+transaction, ``gateway.create_payment`` is called, and what the payer needs (provider id,
+client secret, payment URL) is stored in another. With a key the same request returns the
+same purchase; a different request under that key is ``IDEMPOTENCY_CONFLICT``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from legato_pay import gateways
+from legato_pay.config import Settings
+from legato_pay.errors import InvalidInput, LegatoError
+from legato_pay.gateways.base import PaymentRequest, PaymentSession
+from legato_pay.gateways.sandbox import PAYMENT_METHODS
+from legato_pay.idempotency import check_key, ensure_same_request
+from legato_pay.ledger.types import utcnow
+from legato_pay.readers import packages
+from legato_pay.readers.fx import accepted_currency
+from legato_pay.readers.purchases.views import (
+    CREDITABLE,
+    MAX_KEY_LENGTH,
+    CreateResult,
+    PurchaseView,
+    get_purchase,
+    purchase_view,
+)
+from legato_pay.readers.users import get_user
+from legato_pay.store.tables import PURCHASES
+
+if TYPE_CHECKING:
+    from legato_pay.context import AppContext
+
+
+def new_reference(key: str | None = None) -> str:
+    """``pur_`` + 24 hex digits: random, or derived from the idempotency key so that two
+    concurrent creates with one key collide on the primary key and the loser finds the winner."""
+    if key is None:
+        return f"pur_{secrets.token_hex(12)}"
+    return f"pur_{hashlib.sha256(f'purchase-key:{key}'.encode()).hexdigest()[:24]}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    user_id: str
+    package_id: str
+    currency: str
+    gateway: str
+    payment_method: str | None
+    key: str | None
+
+    def fields(self) -> dict[str, str | None]:
+        """What makes two requests under one key the same request."""
+        return {
+            "user": self.user_id,
+            "package": self.package_id,
+            "currency": self.currency,
+            "gateway": self.gateway,
+            "payment_method": self.payment_method,
+        }
+
+
+def create_purchase(
+    app: AppContext,
+    *,
+    user_id: str,
+    package_id: str,
+    currency: str | None = None,
+    gateway: str | None = None,
+    key: str | None = None,
+    payment_method: str | None = None,
+) -> CreateResult:
+    """Record a pending purchase and open a payment for it at the gateway.
+
+    With ``key`` the same request returns the same purchase (``replayed``); a retry after a
+    gateway failure calls the gateway again with the same per-purchase idempotency key.
+    """
+    request = _check_request(app, user_id, package_id, currency, gateway, key, payment_method)
+    settings = app.settings
+    purchase, source, replayed = app.run(lambda s: _record_purchase(s, settings, request))
+    if purchase.gateway_payment_id is not None or purchase.status not in CREDITABLE:
+        return CreateResult(purchase, source, replayed)
+    opened = _open_payment(app, purchase, payment_method)
+    return CreateResult(app.run(lambda s: _store_session(s, purchase, opened)), source, replayed)
+
+
+def _check_request(
+    app: AppContext,
+    user_id: str,
+    package_id: str,
+    currency: str | None,
+    gateway: str | None,
+    key: str | None,
+    payment_method: str | None,
+) -> _Request:
+    """The request with its currency and gateway decided, refused before anything is stored."""
+    settings = app.settings
+    code = accepted_currency(settings, currency or settings.base_currency)
+    gateway_name = gateways.choose_gateway_name(app, code, gateway)
+    sandbox = gateway_name == "sandbox"
+    if sandbox and payment_method is not None and payment_method not in PAYMENT_METHODS:
+        raise InvalidInput(
+            f"unknown sandbox payment method {payment_method!r}",
+            details={"payment_method": payment_method, "known": list(PAYMENT_METHODS)},
+        )
+    return _Request(
+        user_id,
+        package_id,
+        code,
+        gateway_name,
+        payment_method,
+        check_key(key, max_length=MAX_KEY_LENGTH),
+    )
+
+
+def _price_source(purchase: PurchaseView) -> str:
+    """How a stored purchase was priced (see ``packages.price_in``)."""
+    if purchase.rate_id is not None:
+        return "converted"
+    return "usd" if purchase.currency == packages.PRICE_CURRENCY else "fixed"
+
+
+def _record_purchase(
+    session: Session, settings: Settings, request: _Request
+) -> tuple[PurchaseView, str, bool]:
+    """Transaction 1: the pending purchase (or, for a known key, the one already recorded)."""
+    if request.key is not None:
+        existing = session.execute(
+            select(PURCHASES).where(PURCHASES.c.idempotency_key == request.key)
+        ).first()
+        if existing is not None:
+            stored = _Request(
+                existing.user_id,
+                existing.package_id,
+                existing.currency,
+                existing.gateway,
+                existing.payment_method,
+                request.key,
+            )
+            ensure_same_request(
+                request.key,
+                stored=stored.fields(),
+                wanted=request.fields(),
+                what="purchase",
+                details={"reference": existing.reference},
+            )
+            view = purchase_view(session, existing)
+            return view, _price_source(view), True
+    get_user(session, request.user_id)
+    package = packages.buyable_package(session, settings, request.package_id)
+    quote = packages.price_in(session, settings, package, request.currency)
+    reference = new_reference(request.key)
+    now = utcnow()
+    session.execute(
+        PURCHASES.insert().values(
+            reference=reference,
+            idempotency_key=request.key,
+            user_id=request.user_id,
+            package_id=package.id,
+            coins=package.coins,
+            bonus_coins=package.bonus_coins,
+            currency=quote.currency,
+            amount=quote.amount,
+            rate_id=quote.rate_id,
+            gateway=request.gateway,
+            payment_method=request.payment_method,
+            status="pending",
+            refunded_amount=0,
+            coins_clawed_back=0,
+            coins_lost=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return get_purchase(session, reference), quote.source, False
+
+
+def _open_payment(
+    app: AppContext, purchase: PurchaseView, payment_method: str | None
+) -> PaymentSession:
+    """Ask the gateway for a payment (no transaction held); a refusal marks the purchase."""
+    client = gateways.get_gateway(app, purchase.gateway)
+    email = app.run(lambda s: get_user(s, purchase.user_id).email, write=False)
+    payment = PaymentRequest(
+        reference=purchase.reference,
+        amount=purchase.amount,
+        currency=purchase.currency,
+        idempotency_key=f"purchase:{purchase.reference}:create",
+        customer_id=purchase.user_id,
+        customer_email=email,
+        description=f"{purchase.total_coins} coins ({purchase.package_id})",
+        payment_method=payment_method,
+        metadata={"reference": purchase.reference, "package": purchase.package_id},
+    )
+    try:
+        return client.create_payment(payment)
+    except LegatoError as error:
+        failure = error  # the name ``error`` is unbound once the handler ends
+        app.run(lambda s: _mark_create_failed(s, purchase.reference, failure))
+        raise
+
+
+def _store_session(
+    session: Session, purchase: PurchaseView, opened: PaymentSession
+) -> PurchaseView:
+    """Transaction 2: what the payer needs, unless another create stored its own first."""
+    session.execute(
+        update(PURCHASES)
+        .where(
+            PURCHASES.c.reference == purchase.reference,
+            PURCHASES.c.gateway_payment_id.is_(None),
+        )
+        .values(
+            gateway_payment_id=opened.provider_payment_id,
+            client_secret=opened.client_secret,
+            payment_url=opened.payment_url,
+            status="pending",
+            failure_reason=None,
+            updated_at=utcnow(),
+        )
+    )
+    return get_purchase(session, purchase.reference)
+
+
+def _mark_create_failed(session: Session, reference: str, error: LegatoError) -> None:
+    """The gateway refused to open the payment: ``failed`` (a retry with the key reopens it)."""
+    session.execute(
+        update(PURCHASES)
+        .where(PURCHASES.c.reference == reference, PURCHASES.c.gateway_payment_id.is_(None))
+        .values(
+            status="failed",
+            failure_reason=f"{error.code}: {error.message}"[:2000],
+            updated_at=utcnow(),
+        )
+    )
