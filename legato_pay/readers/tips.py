@@ -15,7 +15,7 @@ the first and then finds its row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,21 +24,13 @@ from sqlalchemy.orm import Session
 
 from legato_pay import chart
 from legato_pay.config import Settings
-from legato_pay.earnings.holds import platform_share_legs, split_value, writer_share_entry
-from legato_pay.errors import AccountNotFound, IdempotencyConflict, InvalidInput, NotFound
-from legato_pay.idempotency import check_key
-from legato_pay.ledger import (
-    EntrySpec,
-    LegSpec,
-    get_entry,
-    lock_balances,
-    post_entries,
-    resolve_accounts,
-)
+from legato_pay.errors import InvalidInput, NotFound
+from legato_pay.idempotency import check_key, ensure_same_request
+from legato_pay.ledger import EntrySpec, LegSpec, get_entry, lock_balances, post_entries
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount
-from legato_pay.readers.coins import WalletBalance, coin_value, lock_wallet, parse_coins, plan_spend
-from legato_pay.readers.coins import spend_legs as coin_spend_legs
+from legato_pay.readers.coins import WalletBalance, lock_wallet, parse_coins, plan_spend
+from legato_pay.readers.redemption import Redemption, redeem_coins
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import CONTENT, TRANSFERS
 
@@ -146,56 +138,35 @@ def send_tip(
     replay = _replay(session, key, request)
     if replay is not None:
         return replay
-    spend = plan_spend(wallet, request.coins, settings.coins.spend_order, user_id=from_user)
-    value, currency = coin_value(settings, request.coins)
-    split = split_value(settings, TIP_STREAM, value, currency)
-    source = chart.coin_value(currency)
-    _ensure_system_accounts(
-        session,
-        {
-            chart.COINS_REDEEMED: chart.COIN,
-            source: currency,
-            chart.platform_revenue(TIP_STREAM, currency): currency,
-        },
-    )
-    metadata = {"kind": "tip", "from": from_user, "to": to_user, "content": content_id}
     reason = f"tip from {from_user} to {to_user}"
-    specs = [
-        EntrySpec(
-            legs=(
-                *coin_spend_legs(from_user, spend, chart.COINS_REDEEMED),
-                *platform_share_legs(split, TIP_STREAM, source),
-            ),
-            idempotency_key=f"tip:{key}" if key else None,
-            reason=reason,
-            metadata=metadata,
-        )
-    ]
-    writer_spec = writer_share_entry(
-        settings,
+    redeemed = redeem_coins(
         session,
-        split,
-        writer_id=to_user,
-        source=source,
-        key=f"tip:{key}:writer" if key else None,
-        reason=f"writer share of {reason}",
-        metadata=metadata,
+        settings,
+        wallet,
+        Redemption(
+            user_id=from_user,
+            coins=request.coins,
+            stream=TIP_STREAM,
+            writer_id=to_user,
+            key=f"tip:{key}" if key else None,
+            reason=reason,
+            writer_reason=f"writer share of {reason}",
+            metadata={"kind": "tip", "from": from_user, "to": to_user, "content": content_id},
+        ),
+        actor=actor,
     )
-    if writer_spec is not None:
-        specs.append(writer_spec)
-    entries = post_entries(session, specs, actor=actor)
     return _record(
         session,
         request,
         key=key,
-        paid=spend.paid,
-        bonus=spend.bonus,
-        value=value,
-        currency=currency,
-        writer_share=split.writer,
-        platform_share=split.platform,
-        entry_id=entries[0].id,
-        writer_entry_id=entries[1].id if writer_spec is not None else None,
+        paid=redeemed.spend.paid,
+        bonus=redeemed.spend.bonus,
+        value=redeemed.value,
+        currency=redeemed.currency,
+        writer_share=redeemed.split.writer,
+        platform_share=redeemed.split.platform,
+        entry_id=redeemed.entry_id,
+        writer_entry_id=redeemed.writer_entry_id,
     )
 
 
@@ -302,15 +273,6 @@ def _check_content(session: Session, content_id: str, writer_id: str) -> None:
         )
 
 
-def _ensure_system_accounts(session: Session, accounts: dict[str, str]) -> None:
-    """Open hot system accounts on first use; afterwards a cached lookup, no write."""
-    try:
-        resolve_accounts(session, accounts)
-    except AccountNotFound:
-        for code, currency in accounts.items():
-            chart.open_system(session, code, currency)
-
-
 def _replay(session: Session, key: str | None, request: _Request) -> TransferView | None:
     if key is None:
         return None
@@ -318,11 +280,13 @@ def _replay(session: Session, key: str | None, request: _Request) -> TransferVie
     if row is None:
         return None
     stored = _Request(row.kind, row.from_user, row.to_user, row.coins, row.content_id, row.message)
-    if stored != request:
-        raise IdempotencyConflict(
-            f"idempotency key {key!r} was already used for a different {row.kind}",
-            details={"key": key, "transfer_id": row.id},
-        )
+    ensure_same_request(
+        key,
+        stored=asdict(stored),
+        wanted=asdict(request),
+        what=row.kind,
+        details={"transfer_id": row.id},
+    )
     # How the coins were taken is in the entry's wallet legs (the row does not repeat it).
     taken = {leg.account: leg.amount for leg in get_entry(session, row.entry_id).legs}
     return TransferView(
