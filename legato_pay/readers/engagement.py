@@ -242,11 +242,11 @@ def import_engagement(
     results: list[EngagementView | int] = []  # a replay, or the index of a fresh row
     for record in records:
         values = _row_values(record, known, moment, fail)
-        previous = known.by_key.get(record.key) if record.key is not None else None
-        if previous is None:
+        if record.key is None or record.key not in known.by_key:
             results.append(len(fresh))
             fresh.append(values)
             continue
+        previous = known.by_key[record.key]
         try:
             _ensure_same_record(record.key, record, previous, values["recorded_at"])
         except IdempotencyConflict as conflict:
