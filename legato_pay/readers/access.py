@@ -33,7 +33,7 @@ from legato_pay.money import Money
 from legato_pay.readers import coins
 from legato_pay.readers.content import ContentView, get_content, id_in, row_to_content, tier_rank
 from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
-from legato_pay.readers.subscriptions import SubscriptionView, active_subscription
+from legato_pay.readers.subscription_views import SubscriptionView, active_subscription
 from legato_pay.readers.users import get_user
 from legato_pay.store.engine import insert_if_absent
 from legato_pay.store.tables import CONTENT, ENTRIES, UNLOCKS

@@ -36,6 +36,15 @@ from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger import post_entries, transfer
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount, normalize_currency
+from legato_pay.readers.subscription_views import (
+    STATUSES,
+    SubscriptionView,
+    active_query,
+    active_subscription,
+    list_subscriptions,
+    subscription_by_key,
+    subscription_view,
+)
 from legato_pay.readers.users import get_user
 from legato_pay.store.dialect import for_update
 from legato_pay.store.tables import SUBSCRIPTIONS, USERS
@@ -44,72 +53,17 @@ if TYPE_CHECKING:
     from legato_pay.context import AppContext
     from legato_pay.gateways.base import Gateway, PaymentStatus
 
-STATUSES = ("active", "expired", "cancelled")
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionView:
-    id: int
-    user_id: str
-    tier: str
-    currency: str
-    amount: int
-    gateway: str
-    gateway_payment_id: str | None
-    status: str  # as of when it was read: active | expired | cancelled
-    period: str
-    period_start: datetime
-    period_end: datetime
-    idempotency_key: str | None
-    entry_id: int | None
-    created_at: datetime
-    cancelled_at: datetime | None
-    replayed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "user": self.user_id,
-            "tier": self.tier,
-            "status": self.status,
-            "amount": self.amount,
-            "currency": self.currency,
-            "display": format_amount(self.amount, self.currency),
-            "gateway": self.gateway,
-            "gateway_payment_id": self.gateway_payment_id,
-            "period": self.period,
-            "period_start": self.period_start.isoformat(),
-            "period_end": self.period_end.isoformat(),
-            "cancelled_at": self.cancelled_at.isoformat() if self.cancelled_at else None,
-            "entry_id": self.entry_id,
-            "idempotency_key": self.idempotency_key,
-            "created_at": self.created_at.isoformat(),
-            "replayed": self.replayed,
-        }
-
-
-def _view(row: Any, now: datetime) -> SubscriptionView:
-    period_end: datetime = as_utc(row.period_end)  # type: ignore[assignment]
-    status = row.status
-    if status == "active" and period_end <= now:
-        status = "expired"
-    return SubscriptionView(
-        id=row.id,
-        user_id=row.user_id,
-        tier=row.tier,
-        currency=row.currency,
-        amount=row.amount,
-        gateway=row.gateway,
-        gateway_payment_id=row.gateway_payment_id,
-        status=status,
-        period=row.period,
-        period_start=as_utc(row.period_start),  # type: ignore[arg-type]
-        period_end=period_end,
-        idempotency_key=row.idempotency_key,
-        entry_id=row.entry_id,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        cancelled_at=as_utc(row.cancelled_at),
-    )
+__all__ = [
+    "STATUSES",
+    "SUBSCRIPTIONS",
+    "SubscriptionView",
+    "active_subscription",
+    "cancel_subscription",
+    "list_subscriptions",
+    "resolve_currency",
+    "start_subscription",
+    "tier_price",
+]
 
 
 def resolve_currency(settings: Settings, currency: str | None) -> str:
@@ -141,35 +95,6 @@ def tier_price(settings: Settings, tier: str, currency: str) -> int:
             code="NO_PRICE",
         )
     return price
-
-
-def _active_query(user_id: str, now: datetime) -> Any:
-    return (
-        select(SUBSCRIPTIONS)
-        .where(
-            SUBSCRIPTIONS.c.user_id == user_id,
-            SUBSCRIPTIONS.c.status == "active",
-            SUBSCRIPTIONS.c.period_end > now,
-        )
-        .order_by(SUBSCRIPTIONS.c.id.desc())
-        .limit(1)
-    )
-
-
-def active_subscription(
-    session: Session, user_id: str, *, now: datetime | None = None
-) -> SubscriptionView | None:
-    """The reader's active, unexpired subscription, if any."""
-    moment = as_utc(now) or utcnow()
-    row = session.execute(_active_query(user_id, moment)).first()
-    return _view(row, moment) if row else None
-
-
-def _by_key(session: Session, key: str, now: datetime) -> SubscriptionView | None:
-    row = session.execute(
-        select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.idempotency_key == key)
-    ).first()
-    return _view(row, now) if row else None
 
 
 def _replay(found: SubscriptionView, user_id: str, tier: str, currency: str) -> SubscriptionView:
@@ -209,7 +134,7 @@ def _plan(
     amount = tier_price(settings, tier, code)
     name = tier.strip().lower()
     if key is not None:
-        found = _by_key(session, key, now)
+        found = subscription_by_key(session, key, now)
         if found is not None:
             return _Plan(
                 user_id, user.email, name, code, amount, _replay(found, user_id, name, code)
@@ -219,7 +144,7 @@ def _plan(
 
 
 def _refuse_if_active(session: Session, user_id: str, now: datetime) -> None:
-    active = session.execute(_active_query(user_id, now)).first()
+    active = session.execute(active_query(user_id, now)).first()
     if active is not None:
         raise InvalidState(
             f"{user_id} already has an active {active.tier} subscription until "
@@ -366,7 +291,7 @@ def _record(
     # One start per reader at a time (PostgreSQL; SQLite writers queue anyway).
     session.execute(for_update(select(USERS.c.id).where(USERS.c.id == plan.user_id), session))
     if key is not None:
-        found = _by_key(session, key, moment)
+        found = subscription_by_key(session, key, moment)
         if found is not None:
             return _replay(found, plan.user_id, plan.tier, plan.currency)
     _refuse_if_active(session, plan.user_id, moment)
@@ -392,7 +317,7 @@ def _record(
         .returning(SUBSCRIPTIONS.c.id)
     ).scalar_one()
     row = session.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == new_id)).one()
-    return _view(row, moment)
+    return subscription_view(row, moment)
 
 
 def _post_fee(
@@ -454,7 +379,7 @@ def cancel_subscription(
     """Cancel the reader's active subscription; access ends now. Nothing is refunded."""
     moment = as_utc(now) or utcnow()
     get_user(session, user_id)
-    active = session.execute(_active_query(user_id, moment)).first()
+    active = session.execute(active_query(user_id, moment)).first()
     if active is None:
         raise InvalidState(
             f"{user_id} has no active subscription to cancel",
@@ -472,36 +397,4 @@ def cancel_subscription(
             details={"user": user_id, "subscription": active.id, "why": "no_active_subscription"},
         )
     row = session.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == active.id)).one()
-    return _view(row, moment)
-
-
-def list_subscriptions(
-    session: Session,
-    *,
-    status: str | None = None,
-    user_id: str | None = None,
-    now: datetime | None = None,
-    limit: int = 1000,
-) -> list[SubscriptionView]:
-    moment = as_utc(now) or utcnow()
-    if status is not None and status not in STATUSES:
-        raise InvalidInput(
-            f"status must be one of {', '.join(STATUSES)}",
-            details={"status": status},
-            code="INVALID_STATUS",
-        )
-    if limit < 1 or limit > 100000:
-        raise InvalidInput("limit must be between 1 and 100000", details={"limit": limit})
-    query = select(SUBSCRIPTIONS).order_by(SUBSCRIPTIONS.c.id).limit(limit)
-    if user_id is not None:
-        get_user(session, user_id)
-        query = query.where(SUBSCRIPTIONS.c.user_id == user_id)
-    if status == "cancelled":
-        query = query.where(SUBSCRIPTIONS.c.status == "cancelled")
-    elif status == "active":
-        query = query.where(SUBSCRIPTIONS.c.status == "active", SUBSCRIPTIONS.c.period_end > moment)
-    elif status == "expired":
-        query = query.where(
-            SUBSCRIPTIONS.c.status == "active", SUBSCRIPTIONS.c.period_end <= moment
-        )
-    return [_view(row, moment) for row in session.execute(query)]
+    return subscription_view(row, moment)
