@@ -14,6 +14,11 @@ they are never a lock that postings queue on (see ``ledger.seal``).
 - ``platform:revenue:<stream>:<CUR>`` platform share per stream (content, tips, subscription…)
 - ``platform:refund_losses:<CUR>``   refunds of coins already spent
 - ``subscriptions:pool:<YYYY-MM>:<CUR>`` a period's subscription fees, split at the revenue run
+
+Services open these accounts here only: ``open_accounts`` takes the requests the builders below
+return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
+missing ones in one batch; ``open_system``, ``open_wallets`` and ``open_writer_earnings`` are
+one-line uses of it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ overspend nor charge twice for the same content.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 from legato_pay.config import Settings
 from legato_pay.errors import InvalidInput, NotFound, RetryableConflict
 from legato_pay.idempotency import ensure_same_request
+from legato_pay.ledger import get_entry
 from legato_pay.ledger.types import utcnow
 from legato_pay.money import Money
 from legato_pay.readers import coins
@@ -175,18 +175,18 @@ def unlock_keys(user_id: str, content_id: str, key: str | None = None) -> tuple[
 
 def _check_request_key(session: Session, key: str, user_id: str, content_id: str) -> None:
     """A caller's key may only ever name one unlock: reusing it for another is a conflict."""
-    row = session.execute(
-        select(ENTRIES.c.id, ENTRIES.c.metadata_json).where(ENTRIES.c.idempotency_key == key)
-    ).first()
-    if row is None:
+    entry_id = session.execute(
+        select(ENTRIES.c.id).where(ENTRIES.c.idempotency_key == key)
+    ).scalar_one_or_none()
+    if entry_id is None:
         return
-    meta = json.loads(row.metadata_json) if row.metadata_json else {}
+    meta = get_entry(session, entry_id).metadata or {}
     ensure_same_request(
         key,
         stored={name: meta.get(name) for name in ("kind", "user", "content")},
         wanted={"kind": "unlock", "user": user_id, "content": content_id},
         what="unlock",
-        details={"entry_id": row.id},
+        details={"entry_id": entry_id},
     )
 
 

@@ -29,7 +29,13 @@ from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger import EntrySpec, LegSpec, get_entry, lock_balances, post_entries
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount
-from legato_pay.readers.coins import WalletBalance, lock_wallet, parse_coins, plan_spend
+from legato_pay.readers.coins import (
+    CoinSpend,
+    WalletBalance,
+    lock_wallet,
+    parse_coins,
+    plan_spend,
+)
 from legato_pay.readers.redemption import Redemption, redeem_coins
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import CONTENT, TRANSFERS
@@ -187,36 +193,17 @@ def send_gift(
     get_user(session, from_user)
     get_user(session, to_user)
 
-    chart.open_wallets(session, from_user)
-    chart.open_wallets(session, to_user)
-    # Both users' wallets in one call: locked in id order, so crossing gifts cannot deadlock.
-    balances = lock_balances(
-        session,
-        [
-            chart.wallet_paid(from_user),
-            chart.wallet_bonus(from_user),
-            chart.wallet_paid(to_user),
-            chart.wallet_bonus(to_user),
-        ],
-    )
-    wallet = WalletBalance(
-        paid=balances[chart.wallet_paid(from_user)].available,
-        bonus=balances[chart.wallet_bonus(from_user)].available,
-    )
+    wallet = _lock_both_wallets(session, from_user, to_user)
     replay = _replay(session, key, request)
     if replay is not None:
         return replay
     spend = plan_spend(wallet, request.coins, settings.coins.spend_order, user_id=from_user)
-    legs: list[LegSpec] = []
-    for amount, bucket in ((spend.bonus, chart.wallet_bonus), (spend.paid, chart.wallet_paid)):
-        if amount:
-            legs.append(LegSpec(bucket(from_user), "debit", amount, chart.COIN))
-            legs.append(LegSpec(bucket(to_user), "credit", amount, chart.COIN))
+    legs = _gift_legs(from_user, to_user, spend)
     entry = post_entries(
         session,
         [
             EntrySpec(
-                legs=tuple(legs),
+                legs=legs,
                 idempotency_key=f"gift:{key}" if key else None,
                 reason=f"gift from {from_user} to {to_user}",
                 metadata={"kind": "gift", "from": from_user, "to": to_user},
@@ -237,6 +224,37 @@ def send_gift(
         entry_id=entry.id,
         writer_entry_id=None,
     )
+
+
+def _lock_both_wallets(session: Session, from_user: str, to_user: str) -> WalletBalance:
+    """Open and lock both users' wallets in one call (id order, so crossing gifts cannot
+    deadlock); returns what the sender holds."""
+    chart.open_accounts(
+        session, [*chart.wallet_accounts(from_user), *chart.wallet_accounts(to_user)]
+    )
+    balances = lock_balances(
+        session,
+        [
+            chart.wallet_paid(from_user),
+            chart.wallet_bonus(from_user),
+            chart.wallet_paid(to_user),
+            chart.wallet_bonus(to_user),
+        ],
+    )
+    return WalletBalance(
+        paid=balances[chart.wallet_paid(from_user)].available,
+        bonus=balances[chart.wallet_bonus(from_user)].available,
+    )
+
+
+def _gift_legs(from_user: str, to_user: str, spend: CoinSpend) -> tuple[LegSpec, ...]:
+    """Bucket to bucket: paid coins arrive as paid, bonus coins as bonus."""
+    legs: list[LegSpec] = []
+    for amount, bucket in ((spend.bonus, chart.wallet_bonus), (spend.paid, chart.wallet_paid)):
+        if amount:
+            legs.append(LegSpec(bucket(from_user), "debit", amount, chart.COIN))
+            legs.append(LegSpec(bucket(to_user), "credit", amount, chart.COIN))
+    return tuple(legs)
 
 
 def _check_message(message: str | None) -> str | None:
