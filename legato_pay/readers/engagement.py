@@ -309,23 +309,9 @@ def _row_values(
 ) -> dict[str, Any]:
     """The row to insert for ``record``; unknown users and content are refused here."""
     if record.user_id not in known.users:
-        raise fail(
-            NotFound(
-                f"no user {record.user_id}",
-                details={"user": record.user_id},
-                code="USER_NOT_FOUND",
-            ),
-            record,
-        )
+        raise fail(_not_found("user", record.user_id, "USER_NOT_FOUND"), record)
     if record.content_id not in known.writers:
-        raise fail(
-            NotFound(
-                f"no content {record.content_id}",
-                details={"content": record.content_id},
-                code="CONTENT_NOT_FOUND",
-            ),
-            record,
-        )
+        raise fail(_not_found("content", record.content_id, "CONTENT_NOT_FOUND"), record)
     when = record.recorded_at or moment
     return {
         "user_id": record.user_id,
@@ -336,6 +322,10 @@ def _row_values(
         "idempotency_key": record.key,
         "recorded_at": when,
     }
+
+
+def _not_found(what: str, name: str, code: str) -> NotFound:
+    return NotFound(f"no {what} {name}", details={what: name}, code=code)
 
 
 def _ensure_same_record(key: str, record: EngagementInput, previous: Any, when: datetime) -> None:

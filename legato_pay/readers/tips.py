@@ -15,6 +15,7 @@ the first and then finds its row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,7 @@ from legato_pay.readers.coins import (
     parse_coins,
     plan_spend,
 )
-from legato_pay.readers.redemption import Redemption, redeem_coins
+from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import CONTENT, TRANSFERS
 
@@ -165,14 +166,9 @@ def send_tip(
         session,
         request,
         key=key,
-        paid=redeemed.spend.paid,
-        bonus=redeemed.spend.bonus,
-        value=redeemed.value,
-        currency=redeemed.currency,
-        writer_share=redeemed.split.writer,
-        platform_share=redeemed.split.platform,
+        spend=redeemed.spend,
         entry_id=redeemed.entry_id,
-        writer_entry_id=redeemed.writer_entry_id,
+        redeemed=redeemed,
     )
 
 
@@ -211,19 +207,7 @@ def send_gift(
         ],
         actor=actor,
     )[0]
-    return _record(
-        session,
-        request,
-        key=key,
-        paid=spend.paid,
-        bonus=spend.bonus,
-        value=0,
-        currency=None,
-        writer_share=0,
-        platform_share=0,
-        entry_id=entry.id,
-        writer_entry_id=None,
-    )
+    return _record(session, request, key=key, spend=spend, entry_id=entry.id)
 
 
 def _lock_both_wallets(session: Session, from_user: str, to_user: str) -> WalletBalance:
@@ -307,26 +291,11 @@ def _replay(session: Session, key: str | None, request: _Request) -> TransferVie
     )
     # How the coins were taken is in the entry's wallet legs (the row does not repeat it).
     taken = {leg.account: leg.amount for leg in get_entry(session, row.entry_id).legs}
-    return TransferView(
-        id=row.id,
-        kind=row.kind,
-        from_user=row.from_user,
-        to_user=row.to_user,
-        coins=row.coins,
-        paid_coins=taken.get(chart.wallet_paid(row.from_user), 0),
-        bonus_coins=taken.get(chart.wallet_bonus(row.from_user), 0),
-        content_id=row.content_id,
-        message=row.message,
-        value=row.value,
-        value_currency=row.value_currency,
-        writer_share=row.writer_share,
-        platform_share=row.platform_share,
-        idempotency_key=row.idempotency_key,
-        entry_id=row.entry_id,
-        writer_entry_id=row.writer_entry_id,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        replayed=True,
+    spend = CoinSpend(
+        paid=taken.get(chart.wallet_paid(row.from_user), 0),
+        bonus=taken.get(chart.wallet_bonus(row.from_user), 0),
     )
+    return _view(dict(row._mapping), spend, replayed=True)
 
 
 def _record(
@@ -334,52 +303,51 @@ def _record(
     request: _Request,
     *,
     key: str | None,
-    paid: int,
-    bonus: int,
-    value: int,
-    currency: str | None,
-    writer_share: int,
-    platform_share: int,
+    spend: CoinSpend,
     entry_id: int,
-    writer_entry_id: int | None,
+    redeemed: Redeemed | None = None,
 ) -> TransferView:
-    created_at = utcnow()
-    transfer_id = session.execute(
-        TRANSFERS.insert()
-        .values(
-            kind=request.kind,
-            from_user=request.from_user,
-            to_user=request.to_user,
-            coins=request.coins,
-            content_id=request.content_id,
-            message=request.message,
-            value_currency=currency,
-            value=value,
-            writer_share=writer_share,
-            platform_share=platform_share,
-            idempotency_key=key,
-            entry_id=entry_id,
-            writer_entry_id=writer_entry_id,
-            created_at=created_at,
-        )
-        .returning(TRANSFERS.c.id)
+    """The ``coin_transfers`` row (a tip carries its redemption's value and split)."""
+    row: dict[str, Any] = {
+        "kind": request.kind,
+        "from_user": request.from_user,
+        "to_user": request.to_user,
+        "coins": request.coins,
+        "content_id": request.content_id,
+        "message": request.message,
+        "value_currency": redeemed.currency if redeemed else None,
+        "value": redeemed.value if redeemed else 0,
+        "writer_share": redeemed.split.writer if redeemed else 0,
+        "platform_share": redeemed.split.platform if redeemed else 0,
+        "idempotency_key": key,
+        "entry_id": entry_id,
+        "writer_entry_id": redeemed.writer_entry_id if redeemed else None,
+        "created_at": utcnow(),
+    }
+    row["id"] = session.execute(
+        TRANSFERS.insert().values(**row).returning(TRANSFERS.c.id)
     ).scalar_one()
+    return _view(row, spend)
+
+
+def _view(row: Mapping[str, Any], spend: CoinSpend, *, replayed: bool = False) -> TransferView:
     return TransferView(
-        id=transfer_id,
-        kind=request.kind,
-        from_user=request.from_user,
-        to_user=request.to_user,
-        coins=request.coins,
-        paid_coins=paid,
-        bonus_coins=bonus,
-        content_id=request.content_id,
-        message=request.message,
-        value=value,
-        value_currency=currency,
-        writer_share=writer_share,
-        platform_share=platform_share,
-        idempotency_key=key,
-        entry_id=entry_id,
-        writer_entry_id=writer_entry_id,
-        created_at=created_at,
+        id=row["id"],
+        kind=row["kind"],
+        from_user=row["from_user"],
+        to_user=row["to_user"],
+        coins=row["coins"],
+        paid_coins=spend.paid,
+        bonus_coins=spend.bonus,
+        content_id=row["content_id"],
+        message=row["message"],
+        value=row["value"],
+        value_currency=row["value_currency"],
+        writer_share=row["writer_share"],
+        platform_share=row["platform_share"],
+        idempotency_key=row["idempotency_key"],
+        entry_id=row["entry_id"],
+        writer_entry_id=row["writer_entry_id"],
+        created_at=as_utc(row["created_at"]),  # type: ignore[arg-type]
+        replayed=replayed,
     )
