@@ -14,13 +14,22 @@ they are never a lock that postings queue on (see ``ledger.seal``).
 - ``platform:revenue:<stream>:<CUR>`` platform share per stream (content, tips, subscription…)
 - ``platform:refund_losses:<CUR>``   refunds of coins already spent
 - ``subscriptions:pool:<YYYY-MM>:<CUR>`` a period's subscription fees, split at the revenue run
+
+Services open these accounts here only: ``open_accounts`` takes the requests the builders below
+return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
+missing ones in one batch; ``open_system``, ``open_wallets`` and ``open_writer_earnings`` are
+one-line uses of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 
-from legato_pay.ledger import Account, AccountRequest, open_account
+from legato_pay.errors import AccountNotFound
+from legato_pay.ledger import Account, AccountRequest, resolve_accounts
+from legato_pay.ledger import open_accounts as _ledger_open_accounts
 
 COIN = "COIN"
 
@@ -73,6 +82,11 @@ def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
     )
 
 
+def writer_earnings_account(writer_id: str, currency: str) -> AccountRequest:
+    """A writer's earnings in ``currency``: no overdraft (pending while on hold)."""
+    return AccountRequest(writer_earnings(writer_id, currency), currency, no_overdraft=True)
+
+
 def system_account(code: str, currency: str, *, debit_normal: bool = False) -> AccountRequest:
     """A hot system account (totals rolled up at each seal)."""
     return AccountRequest(
@@ -80,31 +94,46 @@ def system_account(code: str, currency: str, *, debit_normal: bool = False) -> A
     )
 
 
-def _open(session: Session, request: AccountRequest) -> Account:
-    return open_account(
-        session,
-        request.code,
+def open_accounts(session: Session, requests: Iterable[AccountRequest]) -> dict[str, Account]:
+    """Open the chart's accounts if absent, or fetch them: the one way services open accounts.
+
+    Known accounts of the right shape are one cached lookup and no write; only when one is
+    missing (or its shape differs, which the ledger refuses) are they opened in one batch. Same
+    signature as ``ledger.open_accounts``, so a caller switches by changing its import."""
+    wanted = list(dict.fromkeys(requests))
+    try:
+        found = resolve_accounts(session, [request.code for request in wanted])
+    except AccountNotFound:
+        return _ledger_open_accounts(session, wanted)
+    if all(_has_shape(found[request.code], request) for request in wanted):
+        return found
+    return _ledger_open_accounts(session, wanted)
+
+
+def _has_shape(account: Account, request: AccountRequest) -> bool:
+    return (account.currency, account.no_overdraft, account.hot, account.normal_side) == (
         request.currency,
-        no_overdraft=request.no_overdraft,
-        hot=request.hot,
-        normal_side=request.normal_side,
-        exist_ok=True,
-    )
-
-
-def open_wallets(session: Session, user_id: str) -> tuple[Account, Account]:
-    paid, bonus = wallet_accounts(user_id)
-    return _open(session, paid), _open(session, bonus)
-
-
-def open_writer_earnings(session: Session, writer_id: str, currency: str) -> Account:
-    return open_account(
-        session, writer_earnings(writer_id, currency), currency, no_overdraft=True, exist_ok=True
+        request.no_overdraft,
+        request.hot,
+        request.normal_side,
     )
 
 
 def open_system(
     session: Session, code: str, currency: str, *, debit_normal: bool = False
 ) -> Account:
-    """Open (or fetch) a hot system account."""
-    return _open(session, system_account(code, currency, debit_normal=debit_normal))
+    """Open (or fetch) one hot system account."""
+    return open_accounts(session, [system_account(code, currency, debit_normal=debit_normal)])[code]
+
+
+def open_wallets(session: Session, user_id: str) -> tuple[Account, Account]:
+    """Open (or fetch) a reader's two coin wallets."""
+    paid, bonus = wallet_accounts(user_id)
+    found = open_accounts(session, [paid, bonus])
+    return found[paid.code], found[bonus.code]
+
+
+def open_writer_earnings(session: Session, writer_id: str, currency: str) -> Account:
+    """Open (or fetch) a writer's earnings account in ``currency``."""
+    request = writer_earnings_account(writer_id, currency)
+    return open_accounts(session, [request])[request.code]

@@ -16,7 +16,6 @@ overspend nor charge twice for the same content.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,27 +24,19 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from legato_pay import chart
 from legato_pay.config import Settings
-from legato_pay.earnings import holds as earnings
-from legato_pay.errors import IdempotencyConflict, InvalidInput, NotFound, RetryableConflict
-from legato_pay.ledger import EntrySpec, post_entries
-from legato_pay.ledger.queries import ENTRIES
+from legato_pay.errors import InvalidInput, NotFound, RetryableConflict
+from legato_pay.idempotency import ensure_same_request
+from legato_pay.ledger import get_entry
 from legato_pay.ledger.types import utcnow
 from legato_pay.money import Money
 from legato_pay.readers import coins
-from legato_pay.readers.content import (
-    CONTENT,
-    ContentView,
-    get_content,
-    id_in,
-    row_to_content,
-    tier_rank,
-)
-from legato_pay.readers.subscriptions import SubscriptionView, active_subscription
+from legato_pay.readers.content import ContentView, get_content, id_in, row_to_content, tier_rank
+from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
+from legato_pay.readers.subscription_views import SubscriptionView, active_subscription
 from legato_pay.readers.users import get_user
 from legato_pay.store.engine import insert_if_absent
-from legato_pay.store.tables import UNLOCKS
+from legato_pay.store.tables import CONTENT, ENTRIES, UNLOCKS
 
 STREAM = "content"
 MAX_BULK = 100_000
@@ -184,17 +175,19 @@ def unlock_keys(user_id: str, content_id: str, key: str | None = None) -> tuple[
 
 def _check_request_key(session: Session, key: str, user_id: str, content_id: str) -> None:
     """A caller's key may only ever name one unlock: reusing it for another is a conflict."""
-    row = session.execute(
-        select(ENTRIES.c.id, ENTRIES.c.metadata_json).where(ENTRIES.c.idempotency_key == key)
-    ).first()
-    if row is None:
+    entry_id = session.execute(
+        select(ENTRIES.c.id).where(ENTRIES.c.idempotency_key == key)
+    ).scalar_one_or_none()
+    if entry_id is None:
         return
-    meta = json.loads(row.metadata_json) if row.metadata_json else {}
-    if (meta.get("kind"), meta.get("user"), meta.get("content")) != ("unlock", user_id, content_id):
-        raise IdempotencyConflict(
-            f"idempotency key {key!r} was already used for something else",
-            details={"key": key, "entry_id": row.id},
-        )
+    meta = get_entry(session, entry_id).metadata or {}
+    ensure_same_request(
+        key,
+        stored={name: meta.get(name) for name in ("kind", "user", "content")},
+        wanted={"kind": "unlock", "user": user_id, "content": content_id},
+        what="unlock",
+        details={"entry_id": entry_id},
+    )
 
 
 def _existing_unlock(session: Session, user_id: str, content_id: str) -> Any:
@@ -219,21 +212,89 @@ def unlock_content(
     """
     get_user(session, user_id)
     item = get_content(session, content_id)
-    quiet = {"user": user_id, "content": content_id, "writer": item.writer_id}
     if item.free:
-        return UnlockResult(**quiet, unlocked=False, reason="free", charged=0)
-    entry_key, writer_key = unlock_keys(user_id, content_id, key)
+        return _not_charged(user_id, item, "free")
+    entry_key, _ = unlock_keys(user_id, content_id, key)
     if key is not None:
         _check_request_key(session, entry_key, user_id, content_id)
     # Lock first: everything below reads what committed before us, never a stale snapshot.
     wallet = coins.lock_wallet(session, user_id)
-    existing = _existing_unlock(session, user_id, content_id)
+    no_charge = _without_charge(session, settings, user_id, item, now)
+    if no_charge is not None:
+        return no_charge
+    redeemed = redeem_coins(
+        session,
+        settings,
+        wallet,
+        Redemption(
+            user_id=user_id,
+            coins=item.price_coins,
+            stream=STREAM,
+            writer_id=item.writer_id,
+            key=entry_key,
+            reason=f"unlock {content_id}",
+            writer_reason=f"writer share of unlock {content_id} by {user_id}",
+            metadata={
+                "kind": "unlock",
+                "user": user_id,
+                "content": content_id,
+                "writer": item.writer_id,
+            },
+        ),
+        actor=actor,
+        now=now,
+    )
+    _record_unlock(session, user_id, item, redeemed, now)
+    return UnlockResult(
+        user=user_id,
+        content=item.id,
+        writer=item.writer_id,
+        unlocked=True,
+        reason="unlocked",
+        charged=item.price_coins,
+        paid_coins=redeemed.spend.paid,
+        bonus_coins=redeemed.spend.bonus,
+        value=redeemed.value,
+        writer_share=redeemed.split.writer,
+        platform_share=redeemed.split.platform,
+        currency=redeemed.currency,
+        writer_share_status=redeemed.writer_share_status,
+        entry_id=redeemed.entry_id,
+        writer_entry_id=redeemed.writer_entry_id,
+    )
+
+
+def _not_charged(
+    user_id: str,
+    item: ContentView,
+    reason: str,
+    *,
+    entry_id: int | None = None,
+    writer_entry_id: int | None = None,
+) -> UnlockResult:
+    """The answer when the reader may already read ``item``: nothing charged."""
+    return UnlockResult(
+        user=user_id,
+        content=item.id,
+        writer=item.writer_id,
+        unlocked=False,
+        reason=reason,
+        charged=0,
+        entry_id=entry_id,
+        writer_entry_id=writer_entry_id,
+    )
+
+
+def _without_charge(
+    session: Session, settings: Settings, user_id: str, item: ContentView, now: datetime | None
+) -> UnlockResult | None:
+    """Already unlocked, or open through a subscription: the answer; else None (charge)."""
+    existing = _existing_unlock(session, user_id, item.id)
     if existing is not None:
-        return UnlockResult(
-            **quiet,
-            unlocked=False,
-            reason="already_purchased",
-            charged=0,
+        return _not_charged(
+            user_id,
+            item,
+            "already_purchased",
             entry_id=existing.entry_id,
             writer_entry_id=existing.writer_entry_id,
         )
@@ -244,80 +305,32 @@ def unlock_content(
         purchased=False,
         subscription=subscription.tier if subscription else None,
     )
-    if access.allowed:
-        return UnlockResult(**quiet, unlocked=False, reason=access.reason, charged=0)
+    return _not_charged(user_id, item, access.reason) if access.allowed else None
 
-    spend = coins.plan_spend(wallet, item.price_coins, settings.coins.spend_order, user_id=user_id)
-    value, currency = coins.coin_value(settings, item.price_coins)
-    split = earnings.split_value(settings, STREAM, value, currency)
-    value_account = chart.coin_value(currency)
-    chart.open_system(session, chart.COINS_REDEEMED, chart.COIN)
-    chart.open_system(session, value_account, currency)
-    if split.platform:
-        chart.open_system(session, chart.platform_revenue(STREAM, currency), currency)
-    metadata = {"kind": "unlock", "user": user_id, "content": content_id, "writer": item.writer_id}
-    entries = [
-        EntrySpec(
-            legs=(
-                *coins.spend_legs(user_id, spend, chart.COINS_REDEEMED),
-                *earnings.platform_share_legs(split, STREAM, value_account),
-            ),
-            idempotency_key=entry_key,
-            reason=f"unlock {content_id}",
-            metadata=metadata,
-        )
-    ]
-    writer_entry = earnings.writer_share_entry(
-        settings,
-        session,
-        split,
-        writer_id=item.writer_id,
-        source=value_account,
-        key=writer_key,
-        reason=f"writer share of unlock {content_id} by {user_id}",
-        metadata=metadata,
-    )
-    if writer_entry is not None:
-        entries.append(writer_entry)
-    views = post_entries(session, entries, actor=actor, now=now)
-    entry_id = views[0].id
-    writer_entry_id = views[1].id if writer_entry is not None else None
+
+def _record_unlock(
+    session: Session, user_id: str, item: ContentView, redeemed: Redeemed, now: datetime | None
+) -> None:
+    """The ``content_unlocks`` row, in the same unit of work as the entries."""
     inserted = insert_if_absent(
         session,
         UNLOCKS,
         ["user_id", "content_id"],
         user_id=user_id,
-        content_id=content_id,
+        content_id=item.id,
         writer_id=item.writer_id,
         coins=item.price_coins,
-        bonus_coins_used=spend.bonus,
-        paid_coins_used=spend.paid,
-        value_currency=currency,
-        value=value,
-        writer_share=split.writer,
-        platform_share=split.platform,
-        entry_id=entry_id,
-        writer_entry_id=writer_entry_id,
+        bonus_coins_used=redeemed.spend.bonus,
+        paid_coins_used=redeemed.spend.paid,
+        value_currency=redeemed.currency,
+        value=redeemed.value,
+        writer_share=redeemed.split.writer,
+        platform_share=redeemed.split.platform,
+        entry_id=redeemed.entry_id,
+        writer_entry_id=redeemed.writer_entry_id,
         created_at=now or utcnow(),
     )
-    if not inserted or any(view.replayed for view in views):
+    if not inserted or redeemed.replayed:
         # Someone recorded this unlock between our check and now (cannot happen while the
         # wallet lock is held, but never charge twice): rerun, and the rerun finds it.
-        raise RetryableConflict(f"unlock {user_id}/{content_id} raced")
-    return UnlockResult(
-        **quiet,
-        unlocked=True,
-        reason="unlocked",
-        charged=item.price_coins,
-        paid_coins=spend.paid,
-        bonus_coins=spend.bonus,
-        value=value,
-        writer_share=split.writer,
-        platform_share=split.platform,
-        currency=currency,
-        writer_share_status=(
-            None if writer_entry is None else ("pending" if writer_entry.pending else "posted")
-        ),
-        entry_id=entry_id,
-        writer_entry_id=writer_entry_id,
-    )
+        raise RetryableConflict(f"unlock {user_id}/{item.id} raced")

@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput
 from legato_pay.ledger import get_balance, list_accounts
-from legato_pay.ledger.accounts import ACCOUNTS
 from legato_pay.money import format_amount
 from legato_pay.readers.coins import WalletBalance, wallet_balance
-from legato_pay.readers.users import USERS, get_user
-from legato_pay.store.tables import PURCHASES, TRANSFERS, UNLOCKS
+from legato_pay.readers.users import get_user
+from legato_pay.store.tables import ACCOUNTS, PURCHASES, TRANSFERS, UNLOCKS, USERS
 
 #: Purchase statuses whose coins were credited to the reader at some point.
 CREDITED_STATUSES = ("succeeded", "partially_refunded", "refunded")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,11 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import IdempotencyConflict, InvalidInput, LegatoError, NotFound
-from legato_pay.idempotency import check_key
+from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.readers.content import CONTENT, id_in
-from legato_pay.readers.users import USERS
-from legato_pay.store.tables import ENGAGEMENT
+from legato_pay.readers.content import id_in
+from legato_pay.store.tables import CONTENT, ENGAGEMENT, USERS
 
 #: Minutes in 31 days: a single record can never claim more reading than a month holds.
 MAX_MINUTES = 31 * 24 * 60
@@ -206,6 +205,18 @@ def record_engagement(
     return import_engagement(session, [record], now=now, single=True)[0]
 
 
+Fail = Callable[[LegatoError, EngagementInput], LegatoError]
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the database already holds for an import: users, content writers, keyed rows."""
+
+    users: set[str]
+    writers: dict[str, str]
+    by_key: dict[str, Any]
+
+
 def import_engagement(
     session: Session,
     records: Sequence[EngagementInput],
@@ -225,18 +236,48 @@ def import_engagement(
     def fail(error: LegatoError, record: EngagementInput) -> LegatoError:
         return error if single else _at_line(error, record.line)
 
+    keys = _keys_once(records, fail)
+    known = _known(session, records, keys)
+    fresh: list[dict[str, Any]] = []
+    results: list[EngagementView | int] = []  # a replay, or the index of a fresh row
+    for record in records:
+        values = _row_values(record, known, moment, fail)
+        if record.key is None or record.key not in known.by_key:
+            results.append(len(fresh))
+            fresh.append(values)
+            continue
+        previous = known.by_key[record.key]
+        try:
+            _ensure_same_record(record.key, record, previous, values["recorded_at"])
+        except IdempotencyConflict as conflict:
+            raise fail(conflict, record) from None
+        results.append(_view(previous, replayed=True))
+    ids = _insert(session, fresh)
+    return [
+        _fresh_view(fresh[item], ids[item]) if isinstance(item, int) else item for item in results
+    ]
+
+
+def _keys_once(records: Sequence[EngagementInput], fail: Fail) -> list[str]:
+    """The records' keys, refusing one that appears twice in the same import."""
     seen: dict[str, EngagementInput] = {}
     for record in records:
-        if record.key is not None:
-            if record.key in seen:
-                raise fail(
-                    InvalidInput(
-                        f"key {record.key!r} appears twice (first on line {seen[record.key].line})",
-                        details={"key": record.key},
-                    ),
-                    record,
-                )
-            seen[record.key] = record
+        if record.key is None:
+            continue
+        if record.key in seen:
+            raise fail(
+                InvalidInput(
+                    f"key {record.key!r} appears twice (first on line {seen[record.key].line})",
+                    details={"key": record.key},
+                ),
+                record,
+            )
+        seen[record.key] = record
+    return list(seen)
+
+
+def _known(session: Session, records: Sequence[EngagementInput], keys: list[str]) -> _Known:
+    """Three queries whatever the import's size: users, content writers, rows under the keys."""
     users = set(
         session.execute(
             select(USERS.c.id).where(
@@ -244,100 +285,96 @@ def import_engagement(
             )
         ).scalars()
     )
-    writers = dict(
-        session.execute(
+    writers: dict[str, str] = {
+        row.id: row.writer_id
+        for row in session.execute(
             select(CONTENT.c.id, CONTENT.c.writer_id).where(
                 id_in(session, CONTENT.c.id, _distinct(r.content_id for r in records))
             )
-        ).all()
-    )
-    existing = {}
-    if seen:
-        existing = {
+        )
+    }
+    by_key: dict[str, Any] = {}
+    if keys:
+        by_key = {
             row.idempotency_key: row
             for row in session.execute(
-                select(ENGAGEMENT).where(id_in(session, ENGAGEMENT.c.idempotency_key, list(seen)))
+                select(ENGAGEMENT).where(id_in(session, ENGAGEMENT.c.idempotency_key, keys))
             )
         }
-    fresh: list[dict[str, Any]] = []
-    results: list[EngagementView | int] = []
-    for record in records:
-        if record.user_id not in users:
-            raise fail(
-                NotFound(
-                    f"no user {record.user_id}",
-                    details={"user": record.user_id},
-                    code="USER_NOT_FOUND",
-                ),
-                record,
-            )
-        if record.content_id not in writers:
-            raise fail(
-                NotFound(
-                    f"no content {record.content_id}",
-                    details={"content": record.content_id},
-                    code="CONTENT_NOT_FOUND",
-                ),
-                record,
-            )
-        when = record.recorded_at or moment
-        values = {
-            "user_id": record.user_id,
-            "content_id": record.content_id,
-            "writer_id": writers[record.content_id],
+    return _Known(users, writers, by_key)
+
+
+def _row_values(
+    record: EngagementInput, known: _Known, moment: datetime, fail: Fail
+) -> dict[str, Any]:
+    """The row to insert for ``record``; unknown users and content are refused here."""
+    if record.user_id not in known.users:
+        raise fail(_not_found("user", record.user_id, "USER_NOT_FOUND"), record)
+    if record.content_id not in known.writers:
+        raise fail(_not_found("content", record.content_id, "CONTENT_NOT_FOUND"), record)
+    when = record.recorded_at or moment
+    return {
+        "user_id": record.user_id,
+        "content_id": record.content_id,
+        "writer_id": known.writers[record.content_id],
+        "minutes": record.minutes,
+        "period": when.strftime("%Y-%m"),
+        "idempotency_key": record.key,
+        "recorded_at": when,
+    }
+
+
+def _not_found(what: str, name: str, code: str) -> NotFound:
+    return NotFound(f"no {what} {name}", details={what: name}, code=code)
+
+
+def _ensure_same_record(key: str, record: EngagementInput, previous: Any, when: datetime) -> None:
+    """A key repeated with the same user, content and minutes (and time, when one is given)
+    is a replay; anything else is ``IDEMPOTENCY_CONFLICT``."""
+    timed = record.recorded_at is not None
+    ensure_same_request(
+        key,
+        stored={
+            "user": previous.user_id,
+            "content": previous.content_id,
+            "minutes": previous.minutes,
+            "recorded_at": as_utc(previous.recorded_at) if timed else None,
+        },
+        wanted={
+            "user": record.user_id,
+            "content": record.content_id,
             "minutes": record.minutes,
-            "period": when.strftime("%Y-%m"),
-            "idempotency_key": record.key,
-            "recorded_at": when,
-        }
-        previous = existing.get(record.key) if record.key is not None else None
-        if previous is not None:
-            same = (previous.user_id, previous.content_id, previous.minutes) == (
-                record.user_id,
-                record.content_id,
-                record.minutes,
-            ) and (record.recorded_at is None or as_utc(previous.recorded_at) == when)
-            if not same:
-                raise fail(
-                    IdempotencyConflict(
-                        f"key {record.key!r} was already used for a different record",
-                        details={"key": record.key, "engagement": previous.id},
-                    ),
-                    record,
-                )
-            results.append(_view(previous, replayed=True))
-            continue
-        results.append(len(fresh))
-        fresh.append(values)
-    ids: list[int] = []
-    if fresh:
-        # A concurrent import of the same keys makes this insert fail; the unit of work is
-        # rerun and the rerun finds them as replays.
-        ids = list(
-            session.execute(
-                ENGAGEMENT.insert().returning(ENGAGEMENT.c.id, sort_by_parameter_order=True),
-                fresh,
-            ).scalars()
-        )
-    views: list[EngagementView] = []
-    for item in results:
-        if isinstance(item, int):
-            values = fresh[item]
-            views.append(
-                EngagementView(
-                    id=ids[item],
-                    user_id=values["user_id"],
-                    content_id=values["content_id"],
-                    writer_id=values["writer_id"],
-                    minutes=values["minutes"],
-                    period=values["period"],
-                    recorded_at=values["recorded_at"],
-                    idempotency_key=values["idempotency_key"],
-                )
-            )
-        else:
-            views.append(item)
-    return views
+            "recorded_at": when if timed else None,
+        },
+        what="record",
+        details={"engagement": previous.id},
+    )
+
+
+def _insert(session: Session, fresh: list[dict[str, Any]]) -> list[int]:
+    """Insert the new rows in one statement; their ids in the order given."""
+    if not fresh:
+        return []
+    # A concurrent import of the same keys makes this insert fail; the unit of work is rerun
+    # and the rerun finds them as replays.
+    return list(
+        session.execute(
+            ENGAGEMENT.insert().returning(ENGAGEMENT.c.id, sort_by_parameter_order=True), fresh
+        ).scalars()
+    )
+
+
+def _fresh_view(values: dict[str, Any], new_id: int) -> EngagementView:
+    return EngagementView(
+        id=new_id,
+        user_id=values["user_id"],
+        content_id=values["content_id"],
+        writer_id=values["writer_id"],
+        minutes=values["minutes"],
+        period=values["period"],
+        recorded_at=values["recorded_at"],
+        idempotency_key=values["idempotency_key"],
+    )
 
 
 def _distinct(values: Iterable[str]) -> list[str]:

@@ -24,96 +24,46 @@ import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from legato_pay import chart
 from legato_pay.config import Settings
-from legato_pay.errors import (
-    GatewayError,
-    IdempotencyConflict,
-    InvalidCurrency,
-    InvalidInput,
-    InvalidState,
-)
+from legato_pay.errors import GatewayError, InvalidCurrency, InvalidInput, InvalidState
+from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger import post_entries, transfer
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount, normalize_currency
-from legato_pay.readers.users import USERS, get_user
-from legato_pay.store.dialect import is_postgres
-from legato_pay.store.tables import SUBSCRIPTIONS
+from legato_pay.readers.subscription_views import (
+    STATUSES,
+    SubscriptionView,
+    active_query,
+    active_subscription,
+    list_subscriptions,
+    subscription_by_key,
+    subscription_view,
+)
+from legato_pay.readers.users import get_user
+from legato_pay.store.dialect import for_update
+from legato_pay.store.tables import SUBSCRIPTIONS, USERS
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
+    from legato_pay.gateways.base import Gateway, PaymentStatus
 
-STATUSES = ("active", "expired", "cancelled")
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionView:
-    id: int
-    user_id: str
-    tier: str
-    currency: str
-    amount: int
-    gateway: str
-    gateway_payment_id: str | None
-    status: str  # as of when it was read: active | expired | cancelled
-    period: str
-    period_start: datetime
-    period_end: datetime
-    idempotency_key: str | None
-    entry_id: int | None
-    created_at: datetime
-    cancelled_at: datetime | None
-    replayed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "user": self.user_id,
-            "tier": self.tier,
-            "status": self.status,
-            "amount": self.amount,
-            "currency": self.currency,
-            "display": format_amount(self.amount, self.currency),
-            "gateway": self.gateway,
-            "gateway_payment_id": self.gateway_payment_id,
-            "period": self.period,
-            "period_start": self.period_start.isoformat(),
-            "period_end": self.period_end.isoformat(),
-            "cancelled_at": self.cancelled_at.isoformat() if self.cancelled_at else None,
-            "entry_id": self.entry_id,
-            "idempotency_key": self.idempotency_key,
-            "created_at": self.created_at.isoformat(),
-            "replayed": self.replayed,
-        }
-
-
-def _view(row: Any, now: datetime) -> SubscriptionView:
-    period_end: datetime = as_utc(row.period_end)  # type: ignore[assignment]
-    status = row.status
-    if status == "active" and period_end <= now:
-        status = "expired"
-    return SubscriptionView(
-        id=row.id,
-        user_id=row.user_id,
-        tier=row.tier,
-        currency=row.currency,
-        amount=row.amount,
-        gateway=row.gateway,
-        gateway_payment_id=row.gateway_payment_id,
-        status=status,
-        period=row.period,
-        period_start=as_utc(row.period_start),  # type: ignore[arg-type]
-        period_end=period_end,
-        idempotency_key=row.idempotency_key,
-        entry_id=row.entry_id,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        cancelled_at=as_utc(row.cancelled_at),
-    )
+__all__ = [
+    "STATUSES",
+    "SUBSCRIPTIONS",
+    "SubscriptionView",
+    "active_subscription",
+    "cancel_subscription",
+    "list_subscriptions",
+    "resolve_currency",
+    "start_subscription",
+    "tier_price",
+]
 
 
 def resolve_currency(settings: Settings, currency: str | None) -> str:
@@ -147,41 +97,15 @@ def tier_price(settings: Settings, tier: str, currency: str) -> int:
     return price
 
 
-def _active_query(user_id: str, now: datetime) -> Any:
-    return (
-        select(SUBSCRIPTIONS)
-        .where(
-            SUBSCRIPTIONS.c.user_id == user_id,
-            SUBSCRIPTIONS.c.status == "active",
-            SUBSCRIPTIONS.c.period_end > now,
-        )
-        .order_by(SUBSCRIPTIONS.c.id.desc())
-        .limit(1)
-    )
-
-
-def active_subscription(
-    session: Session, user_id: str, *, now: datetime | None = None
-) -> SubscriptionView | None:
-    """The reader's active, unexpired subscription, if any."""
-    moment = as_utc(now) or utcnow()
-    row = session.execute(_active_query(user_id, moment)).first()
-    return _view(row, moment) if row else None
-
-
-def _by_key(session: Session, key: str, now: datetime) -> SubscriptionView | None:
-    row = session.execute(
-        select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.idempotency_key == key)
-    ).first()
-    return _view(row, now) if row else None
-
-
 def _replay(found: SubscriptionView, user_id: str, tier: str, currency: str) -> SubscriptionView:
-    if (found.user_id, found.tier, found.currency) != (user_id, tier, currency):
-        raise IdempotencyConflict(
-            f"idempotency key {found.idempotency_key!r} was used for another subscription",
-            details={"key": found.idempotency_key, "subscription": found.id},
-        )
+    """The recorded subscription again, if its key named this same request."""
+    ensure_same_request(
+        found.idempotency_key or "",
+        stored={"user": found.user_id, "tier": found.tier, "currency": found.currency},
+        wanted={"user": user_id, "tier": tier, "currency": currency},
+        what="subscription",
+        details={"subscription": found.id},
+    )
     return replace(found, replayed=True)
 
 
@@ -210,7 +134,7 @@ def _plan(
     amount = tier_price(settings, tier, code)
     name = tier.strip().lower()
     if key is not None:
-        found = _by_key(session, key, now)
+        found = subscription_by_key(session, key, now)
         if found is not None:
             return _Plan(
                 user_id, user.email, name, code, amount, _replay(found, user_id, name, code)
@@ -220,7 +144,7 @@ def _plan(
 
 
 def _refuse_if_active(session: Session, user_id: str, now: datetime) -> None:
-    active = session.execute(_active_query(user_id, now)).first()
+    active = session.execute(active_query(user_id, now)).first()
     if active is not None:
         raise InvalidState(
             f"{user_id} already has an active {active.tier} subscription until "
@@ -232,6 +156,21 @@ def _refuse_if_active(session: Session, user_id: str, now: datetime) -> None:
                 "why": "subscription_active",
             },
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    """A payment the gateway confirmed in full: what recording (or refunding) it needs."""
+
+    gateway: str
+    provider: Gateway
+    reference: str
+    status: PaymentStatus
+    started_payment_id: str  # the id the payment was created under (refunds fall back on it)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return _payment_details(self.gateway, self.reference, self.status)
 
 
 def start_subscription(
@@ -249,46 +188,80 @@ def start_subscription(
 
     A declined, pending or short payment is ``PAYMENT_FAILED`` (exit 7) and records nothing.
     """
+    moment = as_utc(now) or utcnow()
+    key = check_key(key)
+    plan = app.run(
+        lambda s: _plan(s, app.settings, user_id, tier, currency, key, moment), write=False
+    )
+    if plan.replay is not None:
+        return plan.replay
+    charge = _charge(app, plan, gateway=gateway, key=key, payment_method=payment_method)
+    try:
+        return app.run(
+            lambda s: _record(
+                s, app.settings, plan, charge, key=key, actor=app.actor, moment=moment
+            )
+        )
+    except InvalidState as lost:
+        _refund_lost_race(plan, charge, lost)
+
+
+def _reference(key: str | None) -> str:
+    """The gateway reference: derived from the key, so a retried start is the same payment."""
+    if key is None:
+        return "sub-" + uuid.uuid4().hex
+    return "sub-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _charge(
+    app: AppContext,
+    plan: _Plan,
+    *,
+    gateway: str | None,
+    key: str | None,
+    payment_method: str | None,
+) -> _Charge:
+    """Create and verify the payment, outside any database transaction; only a payment the
+    gateway confirms in full, in the plan's amount and currency, comes back."""
     from legato_pay.gateways import choose_gateway_name, get_gateway
     from legato_pay.gateways.base import PaymentRequest
 
-    settings = app.settings
-    moment = as_utc(now) or utcnow()
-    if key is not None and (not key.strip() or len(key) > 200):
-        raise InvalidInput("idempotency key must be 1 to 200 characters", details={"key": key})
-    plan = app.run(lambda s: _plan(s, settings, user_id, tier, currency, key, moment), write=False)
-    if plan.replay is not None:
-        return plan.replay
     gateway_name = choose_gateway_name(app, plan.currency, gateway)
     provider = get_gateway(app, gateway_name)
-    reference = (
-        "sub-" + hashlib.sha256(key.encode()).hexdigest()[:32]
-        if key is not None
-        else "sub-" + uuid.uuid4().hex
-    )
+    reference = _reference(key)
     started = provider.create_payment(
         PaymentRequest(
             reference=reference,
             amount=plan.amount,
             currency=plan.currency,
             idempotency_key=reference,
-            customer_id=user_id,
+            customer_id=plan.user_id,
             customer_email=plan.email,
             description=f"{plan.tier} subscription",
             payment_method=payment_method,
-            metadata={"kind": "subscription", "user": user_id, "tier": plan.tier},
+            metadata={"kind": "subscription", "user": plan.user_id, "tier": plan.tier},
         )
     )
     status = provider.verify_payment(reference, started.provider_payment_id)
-    details = {
-        "gateway": gateway_name,
+    _ensure_paid(plan, status, gateway_name, reference)
+    return _Charge(gateway_name, provider, reference, status, started.provider_payment_id)
+
+
+def _payment_details(gateway: str, reference: str, status: PaymentStatus) -> dict[str, Any]:
+    return {
+        "gateway": gateway,
         "reference": reference,
         "status": status.status,
         "failure_reason": status.failure_reason,
     }
+
+
+def _ensure_paid(plan: _Plan, status: PaymentStatus, gateway: str, reference: str) -> None:
+    """``PAYMENT_FAILED`` unless the payment succeeded for exactly the tier's price."""
+    details = _payment_details(gateway, reference, status)
     if status.status != "succeeded":
         raise GatewayError(
-            f"the {gateway_name} payment is {status.status}: no subscription recorded",
+            f"the {gateway} payment is {status.status}: no subscription recorded",
             details=details,
         )
     if (status.amount, status.currency) != (plan.amount, plan.currency):
@@ -303,79 +276,101 @@ def start_subscription(
             },
         )
 
-    def record(session: Session) -> SubscriptionView:
-        if is_postgres(session):  # one start per reader at a time; SQLite writers queue anyway
-            session.execute(select(USERS.c.id).where(USERS.c.id == user_id).with_for_update())
-        if key is not None:
-            found = _by_key(session, key, moment)
-            if found is not None:
-                return _replay(found, user_id, plan.tier, plan.currency)
-        _refuse_if_active(session, user_id, moment)
-        period = moment.strftime("%Y-%m")
-        cash = chart.gateway_cash(gateway_name, plan.currency)
-        pool = chart.subscription_pool(period, plan.currency)
-        chart.open_system(session, cash, plan.currency, debit_normal=True)
-        chart.open_system(session, pool, plan.currency)
-        entry = post_entries(
-            session,
-            [
-                transfer(
-                    cash,
-                    pool,
-                    plan.amount,
-                    plan.currency,
-                    idempotency_key=f"subscription:{reference}",
-                    reason=f"{plan.tier} subscription of {user_id} for {period}",
-                    metadata={"kind": "subscription", "user": user_id, "tier": plan.tier},
-                )
-            ],
-            actor=app.actor,
-            now=moment,
-        )[0]
-        new_id = session.execute(
-            SUBSCRIPTIONS.insert()
-            .values(
-                user_id=user_id,
-                tier=plan.tier,
-                currency=plan.currency,
-                amount=plan.amount,
-                gateway=gateway_name,
-                gateway_payment_id=status.provider_payment_id,
-                status="active",
-                period=period,
-                period_start=moment,
-                period_end=moment + timedelta(days=settings.subscriptions.period_days),
-                idempotency_key=key,
-                entry_id=entry.id,
-                created_at=moment,
-            )
-            .returning(SUBSCRIPTIONS.c.id)
-        ).scalar_one()
-        row = session.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == new_id)).one()
-        return _view(row, moment)
 
-    try:
-        return app.run(record)
-    except InvalidState as lost:
-        # A concurrent start won after we were paid: give the money back before saying so.
-        try:
-            provider.refund(
-                provider_payment_id=status.provider_payment_id or started.provider_payment_id,
-                reference=reference,
-                amount=plan.amount,
-                currency=plan.currency,
-                idempotency_key=f"{reference}:refund",
+def _record(
+    session: Session,
+    settings: Settings,
+    plan: _Plan,
+    charge: _Charge,
+    *,
+    key: str | None,
+    actor: str,
+    moment: datetime,
+) -> SubscriptionView:
+    """The subscription and its entry, in one unit of work, unless a concurrent start won."""
+    # One start per reader at a time (PostgreSQL; SQLite writers queue anyway).
+    session.execute(for_update(select(USERS.c.id).where(USERS.c.id == plan.user_id), session))
+    if key is not None:
+        found = subscription_by_key(session, key, moment)
+        if found is not None:
+            return _replay(found, plan.user_id, plan.tier, plan.currency)
+    _refuse_if_active(session, plan.user_id, moment)
+    period = moment.strftime("%Y-%m")
+    entry_id = _post_fee(session, plan, charge, period=period, actor=actor, moment=moment)
+    new_id = session.execute(
+        SUBSCRIPTIONS.insert()
+        .values(
+            user_id=plan.user_id,
+            tier=plan.tier,
+            currency=plan.currency,
+            amount=plan.amount,
+            gateway=charge.gateway,
+            gateway_payment_id=charge.status.provider_payment_id,
+            status="active",
+            period=period,
+            period_start=moment,
+            period_end=moment + timedelta(days=settings.subscriptions.period_days),
+            idempotency_key=key,
+            entry_id=entry_id,
+            created_at=moment,
+        )
+        .returning(SUBSCRIPTIONS.c.id)
+    ).scalar_one()
+    row = session.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == new_id)).one()
+    return subscription_view(row, moment)
+
+
+def _post_fee(
+    session: Session, plan: _Plan, charge: _Charge, *, period: str, actor: str, moment: datetime
+) -> int:
+    """The fee from the gateway's cash into the period's pool; returns the entry id."""
+    cash = chart.gateway_cash(charge.gateway, plan.currency)
+    pool = chart.subscription_pool(period, plan.currency)
+    chart.open_accounts(
+        session,
+        [
+            chart.system_account(cash, plan.currency, debit_normal=True),
+            chart.system_account(pool, plan.currency),
+        ],
+    )
+    return post_entries(
+        session,
+        [
+            transfer(
+                cash,
+                pool,
+                plan.amount,
+                plan.currency,
+                idempotency_key=f"subscription:{charge.reference}",
+                reason=f"{plan.tier} subscription of {plan.user_id} for {period}",
+                metadata={"kind": "subscription", "user": plan.user_id, "tier": plan.tier},
             )
-        except GatewayError as failed:
-            raise GatewayError(
-                f"{lost.message}; the payment was taken and its refund FAILED: refund by hand",
-                details={**lost.details, **details, "refund_error": failed.as_dict()},
-                code="REFUND_FAILED",
-            ) from failed
-        raise InvalidState(
-            f"{lost.message} (the payment was refunded)",
-            details={**lost.details, "refunded": True, "reference": reference},
-        ) from None
+        ],
+        actor=actor,
+        now=moment,
+    )[0].id
+
+
+def _refund_lost_race(plan: _Plan, charge: _Charge, lost: InvalidState) -> NoReturn:
+    """A concurrent start won after we were paid: give the money back before saying so."""
+    try:
+        charge.provider.refund(
+            provider_payment_id=charge.status.provider_payment_id or charge.started_payment_id,
+            reference=charge.reference,
+            amount=plan.amount,
+            currency=plan.currency,
+            idempotency_key=f"{charge.reference}:refund",
+        )
+    except GatewayError as failed:
+        raise GatewayError(
+            f"{lost.message}; the payment was taken and its refund FAILED: refund by hand",
+            details={**lost.details, **charge.details, "refund_error": failed.as_dict()},
+            code="REFUND_FAILED",
+        ) from failed
+    raise InvalidState(
+        f"{lost.message} (the payment was refunded)",
+        details={**lost.details, "refunded": True, "reference": charge.reference},
+    ) from None
 
 
 def cancel_subscription(
@@ -384,7 +379,7 @@ def cancel_subscription(
     """Cancel the reader's active subscription; access ends now. Nothing is refunded."""
     moment = as_utc(now) or utcnow()
     get_user(session, user_id)
-    active = session.execute(_active_query(user_id, moment)).first()
+    active = session.execute(active_query(user_id, moment)).first()
     if active is None:
         raise InvalidState(
             f"{user_id} has no active subscription to cancel",
@@ -402,36 +397,4 @@ def cancel_subscription(
             details={"user": user_id, "subscription": active.id, "why": "no_active_subscription"},
         )
     row = session.execute(select(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.id == active.id)).one()
-    return _view(row, moment)
-
-
-def list_subscriptions(
-    session: Session,
-    *,
-    status: str | None = None,
-    user_id: str | None = None,
-    now: datetime | None = None,
-    limit: int = 1000,
-) -> list[SubscriptionView]:
-    moment = as_utc(now) or utcnow()
-    if status is not None and status not in STATUSES:
-        raise InvalidInput(
-            f"status must be one of {', '.join(STATUSES)}",
-            details={"status": status},
-            code="INVALID_STATUS",
-        )
-    if limit < 1 or limit > 100000:
-        raise InvalidInput("limit must be between 1 and 100000", details={"limit": limit})
-    query = select(SUBSCRIPTIONS).order_by(SUBSCRIPTIONS.c.id).limit(limit)
-    if user_id is not None:
-        get_user(session, user_id)
-        query = query.where(SUBSCRIPTIONS.c.user_id == user_id)
-    if status == "cancelled":
-        query = query.where(SUBSCRIPTIONS.c.status == "cancelled")
-    elif status == "active":
-        query = query.where(SUBSCRIPTIONS.c.status == "active", SUBSCRIPTIONS.c.period_end > moment)
-    elif status == "expired":
-        query = query.where(
-            SUBSCRIPTIONS.c.status == "active", SUBSCRIPTIONS.c.period_end <= moment
-        )
-    return [_view(row, moment) for row in session.execute(query)]
+    return subscription_view(row, moment)

@@ -15,7 +15,8 @@ the first and then finds its row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,21 +25,19 @@ from sqlalchemy.orm import Session
 
 from legato_pay import chart
 from legato_pay.config import Settings
-from legato_pay.earnings.holds import platform_share_legs, split_value, writer_share_entry
-from legato_pay.errors import AccountNotFound, IdempotencyConflict, InvalidInput, NotFound
-from legato_pay.idempotency import check_key
-from legato_pay.ledger import (
-    EntrySpec,
-    LegSpec,
-    get_entry,
-    lock_balances,
-    post_entries,
-    resolve_accounts,
-)
+from legato_pay.errors import InvalidInput, NotFound
+from legato_pay.idempotency import check_key, ensure_same_request
+from legato_pay.ledger import EntrySpec, LegSpec, get_entry, lock_balances, post_entries
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount
-from legato_pay.readers.coins import WalletBalance, coin_value, lock_wallet, parse_coins, plan_spend
-from legato_pay.readers.coins import spend_legs as coin_spend_legs
+from legato_pay.readers.coins import (
+    CoinSpend,
+    WalletBalance,
+    lock_wallet,
+    parse_coins,
+    plan_spend,
+)
+from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import CONTENT, TRANSFERS
 
@@ -146,56 +145,30 @@ def send_tip(
     replay = _replay(session, key, request)
     if replay is not None:
         return replay
-    spend = plan_spend(wallet, request.coins, settings.coins.spend_order, user_id=from_user)
-    value, currency = coin_value(settings, request.coins)
-    split = split_value(settings, TIP_STREAM, value, currency)
-    source = chart.coin_value(currency)
-    _ensure_system_accounts(
-        session,
-        {
-            chart.COINS_REDEEMED: chart.COIN,
-            source: currency,
-            chart.platform_revenue(TIP_STREAM, currency): currency,
-        },
-    )
-    metadata = {"kind": "tip", "from": from_user, "to": to_user, "content": content_id}
     reason = f"tip from {from_user} to {to_user}"
-    specs = [
-        EntrySpec(
-            legs=(
-                *coin_spend_legs(from_user, spend, chart.COINS_REDEEMED),
-                *platform_share_legs(split, TIP_STREAM, source),
-            ),
-            idempotency_key=f"tip:{key}" if key else None,
-            reason=reason,
-            metadata=metadata,
-        )
-    ]
-    writer_spec = writer_share_entry(
-        settings,
+    redeemed = redeem_coins(
         session,
-        split,
-        writer_id=to_user,
-        source=source,
-        key=f"tip:{key}:writer" if key else None,
-        reason=f"writer share of {reason}",
-        metadata=metadata,
+        settings,
+        wallet,
+        Redemption(
+            user_id=from_user,
+            coins=request.coins,
+            stream=TIP_STREAM,
+            writer_id=to_user,
+            key=f"tip:{key}" if key else None,
+            reason=reason,
+            writer_reason=f"writer share of {reason}",
+            metadata={"kind": "tip", "from": from_user, "to": to_user, "content": content_id},
+        ),
+        actor=actor,
     )
-    if writer_spec is not None:
-        specs.append(writer_spec)
-    entries = post_entries(session, specs, actor=actor)
     return _record(
         session,
         request,
         key=key,
-        paid=spend.paid,
-        bonus=spend.bonus,
-        value=value,
-        currency=currency,
-        writer_share=split.writer,
-        platform_share=split.platform,
-        entry_id=entries[0].id,
-        writer_entry_id=entries[1].id if writer_spec is not None else None,
+        spend=redeemed.spend,
+        entry_id=redeemed.entry_id,
+        redeemed=redeemed,
     )
 
 
@@ -216,9 +189,33 @@ def send_gift(
     get_user(session, from_user)
     get_user(session, to_user)
 
-    chart.open_wallets(session, from_user)
-    chart.open_wallets(session, to_user)
-    # Both users' wallets in one call: locked in id order, so crossing gifts cannot deadlock.
+    wallet = _lock_both_wallets(session, from_user, to_user)
+    replay = _replay(session, key, request)
+    if replay is not None:
+        return replay
+    spend = plan_spend(wallet, request.coins, settings.coins.spend_order, user_id=from_user)
+    legs = _gift_legs(from_user, to_user, spend)
+    entry = post_entries(
+        session,
+        [
+            EntrySpec(
+                legs=legs,
+                idempotency_key=f"gift:{key}" if key else None,
+                reason=f"gift from {from_user} to {to_user}",
+                metadata={"kind": "gift", "from": from_user, "to": to_user},
+            )
+        ],
+        actor=actor,
+    )[0]
+    return _record(session, request, key=key, spend=spend, entry_id=entry.id)
+
+
+def _lock_both_wallets(session: Session, from_user: str, to_user: str) -> WalletBalance:
+    """Open and lock both users' wallets in one call (id order, so crossing gifts cannot
+    deadlock); returns what the sender holds."""
+    chart.open_accounts(
+        session, [*chart.wallet_accounts(from_user), *chart.wallet_accounts(to_user)]
+    )
     balances = lock_balances(
         session,
         [
@@ -228,44 +225,20 @@ def send_gift(
             chart.wallet_bonus(to_user),
         ],
     )
-    wallet = WalletBalance(
+    return WalletBalance(
         paid=balances[chart.wallet_paid(from_user)].available,
         bonus=balances[chart.wallet_bonus(from_user)].available,
     )
-    replay = _replay(session, key, request)
-    if replay is not None:
-        return replay
-    spend = plan_spend(wallet, request.coins, settings.coins.spend_order, user_id=from_user)
+
+
+def _gift_legs(from_user: str, to_user: str, spend: CoinSpend) -> tuple[LegSpec, ...]:
+    """Bucket to bucket: paid coins arrive as paid, bonus coins as bonus."""
     legs: list[LegSpec] = []
     for amount, bucket in ((spend.bonus, chart.wallet_bonus), (spend.paid, chart.wallet_paid)):
         if amount:
             legs.append(LegSpec(bucket(from_user), "debit", amount, chart.COIN))
             legs.append(LegSpec(bucket(to_user), "credit", amount, chart.COIN))
-    entry = post_entries(
-        session,
-        [
-            EntrySpec(
-                legs=tuple(legs),
-                idempotency_key=f"gift:{key}" if key else None,
-                reason=f"gift from {from_user} to {to_user}",
-                metadata={"kind": "gift", "from": from_user, "to": to_user},
-            )
-        ],
-        actor=actor,
-    )[0]
-    return _record(
-        session,
-        request,
-        key=key,
-        paid=spend.paid,
-        bonus=spend.bonus,
-        value=0,
-        currency=None,
-        writer_share=0,
-        platform_share=0,
-        entry_id=entry.id,
-        writer_entry_id=None,
-    )
+    return tuple(legs)
 
 
 def _check_message(message: str | None) -> str | None:
@@ -302,15 +275,6 @@ def _check_content(session: Session, content_id: str, writer_id: str) -> None:
         )
 
 
-def _ensure_system_accounts(session: Session, accounts: dict[str, str]) -> None:
-    """Open hot system accounts on first use; afterwards a cached lookup, no write."""
-    try:
-        resolve_accounts(session, accounts)
-    except AccountNotFound:
-        for code, currency in accounts.items():
-            chart.open_system(session, code, currency)
-
-
 def _replay(session: Session, key: str | None, request: _Request) -> TransferView | None:
     if key is None:
         return None
@@ -318,33 +282,20 @@ def _replay(session: Session, key: str | None, request: _Request) -> TransferVie
     if row is None:
         return None
     stored = _Request(row.kind, row.from_user, row.to_user, row.coins, row.content_id, row.message)
-    if stored != request:
-        raise IdempotencyConflict(
-            f"idempotency key {key!r} was already used for a different {row.kind}",
-            details={"key": key, "transfer_id": row.id},
-        )
+    ensure_same_request(
+        key,
+        stored=asdict(stored),
+        wanted=asdict(request),
+        what=row.kind,
+        details={"transfer_id": row.id},
+    )
     # How the coins were taken is in the entry's wallet legs (the row does not repeat it).
     taken = {leg.account: leg.amount for leg in get_entry(session, row.entry_id).legs}
-    return TransferView(
-        id=row.id,
-        kind=row.kind,
-        from_user=row.from_user,
-        to_user=row.to_user,
-        coins=row.coins,
-        paid_coins=taken.get(chart.wallet_paid(row.from_user), 0),
-        bonus_coins=taken.get(chart.wallet_bonus(row.from_user), 0),
-        content_id=row.content_id,
-        message=row.message,
-        value=row.value,
-        value_currency=row.value_currency,
-        writer_share=row.writer_share,
-        platform_share=row.platform_share,
-        idempotency_key=row.idempotency_key,
-        entry_id=row.entry_id,
-        writer_entry_id=row.writer_entry_id,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        replayed=True,
+    spend = CoinSpend(
+        paid=taken.get(chart.wallet_paid(row.from_user), 0),
+        bonus=taken.get(chart.wallet_bonus(row.from_user), 0),
     )
+    return _view(dict(row._mapping), spend, replayed=True)
 
 
 def _record(
@@ -352,52 +303,51 @@ def _record(
     request: _Request,
     *,
     key: str | None,
-    paid: int,
-    bonus: int,
-    value: int,
-    currency: str | None,
-    writer_share: int,
-    platform_share: int,
+    spend: CoinSpend,
     entry_id: int,
-    writer_entry_id: int | None,
+    redeemed: Redeemed | None = None,
 ) -> TransferView:
-    created_at = utcnow()
-    transfer_id = session.execute(
-        TRANSFERS.insert()
-        .values(
-            kind=request.kind,
-            from_user=request.from_user,
-            to_user=request.to_user,
-            coins=request.coins,
-            content_id=request.content_id,
-            message=request.message,
-            value_currency=currency,
-            value=value,
-            writer_share=writer_share,
-            platform_share=platform_share,
-            idempotency_key=key,
-            entry_id=entry_id,
-            writer_entry_id=writer_entry_id,
-            created_at=created_at,
-        )
-        .returning(TRANSFERS.c.id)
+    """The ``coin_transfers`` row (a tip carries its redemption's value and split)."""
+    row: dict[str, Any] = {
+        "kind": request.kind,
+        "from_user": request.from_user,
+        "to_user": request.to_user,
+        "coins": request.coins,
+        "content_id": request.content_id,
+        "message": request.message,
+        "value_currency": redeemed.currency if redeemed else None,
+        "value": redeemed.value if redeemed else 0,
+        "writer_share": redeemed.split.writer if redeemed else 0,
+        "platform_share": redeemed.split.platform if redeemed else 0,
+        "idempotency_key": key,
+        "entry_id": entry_id,
+        "writer_entry_id": redeemed.writer_entry_id if redeemed else None,
+        "created_at": utcnow(),
+    }
+    row["id"] = session.execute(
+        TRANSFERS.insert().values(**row).returning(TRANSFERS.c.id)
     ).scalar_one()
+    return _view(row, spend)
+
+
+def _view(row: Mapping[str, Any], spend: CoinSpend, *, replayed: bool = False) -> TransferView:
     return TransferView(
-        id=transfer_id,
-        kind=request.kind,
-        from_user=request.from_user,
-        to_user=request.to_user,
-        coins=request.coins,
-        paid_coins=paid,
-        bonus_coins=bonus,
-        content_id=request.content_id,
-        message=request.message,
-        value=value,
-        value_currency=currency,
-        writer_share=writer_share,
-        platform_share=platform_share,
-        idempotency_key=key,
-        entry_id=entry_id,
-        writer_entry_id=writer_entry_id,
-        created_at=created_at,
+        id=row["id"],
+        kind=row["kind"],
+        from_user=row["from_user"],
+        to_user=row["to_user"],
+        coins=row["coins"],
+        paid_coins=spend.paid,
+        bonus_coins=spend.bonus,
+        content_id=row["content_id"],
+        message=row["message"],
+        value=row["value"],
+        value_currency=row["value_currency"],
+        writer_share=row["writer_share"],
+        platform_share=row["platform_share"],
+        idempotency_key=row["idempotency_key"],
+        entry_id=row["entry_id"],
+        writer_entry_id=row["writer_entry_id"],
+        created_at=as_utc(row["created_at"]),  # type: ignore[arg-type]
+        replayed=replayed,
     )

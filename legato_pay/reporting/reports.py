@@ -116,7 +116,7 @@ def content_revenue(
         raise InvalidInput(f"--by must be one of {', '.join(PERIODS)}", details={"by": by})
     currency = normalize_currency(currency)
     since, until = as_utc(since), as_utc(until)
-    window = {"content_id": content_id, "writer_id": writer_id, "since": since, "until": until}
+    window = _Window(content_id, writer_id, since, until)
     unlocks = _window(
         select(
             UNLOCKS.c.content_id,
@@ -129,7 +129,7 @@ def content_revenue(
         ).where(UNLOCKS.c.value_currency == currency),
         UNLOCKS,
         UNLOCKS.c.writer_id,
-        **window,
+        window,
     )
     tips = _window(
         select(
@@ -143,7 +143,7 @@ def content_revenue(
         ).where(TRANSFERS.c.kind == "tip", TRANSFERS.c.value_currency == currency),
         TRANSFERS,
         TRANSFERS.c.to_user,
-        **window,
+        window,
     )
     grouped: dict[tuple[str, str | None, str], ContentRevenueRow] = {}
     _accumulate(grouped, "unlock", session.execute(unlocks), by, currency)
@@ -155,24 +155,25 @@ def content_revenue(
     return ContentRevenueReport(by, currency, since, until, rows)
 
 
-def _window(
-    query: Select[Any],
-    table: Table,
-    writer_column: Any,
-    *,
-    content_id: str | None,
-    writer_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Select[Any]:
-    if content_id is not None:
-        query = query.where(table.c.content_id == content_id)
-    if writer_id is not None:
-        query = query.where(writer_column == writer_id)
-    if since is not None:
-        query = query.where(table.c.created_at >= since)
-    if until is not None:
-        query = query.where(table.c.created_at < until)
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The report's filters, applied alike to unlocks and tips."""
+
+    content_id: str | None
+    writer_id: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+def _window(query: Select[Any], table: Table, writer_column: Any, window: _Window) -> Select[Any]:
+    if window.content_id is not None:
+        query = query.where(table.c.content_id == window.content_id)
+    if window.writer_id is not None:
+        query = query.where(writer_column == window.writer_id)
+    if window.since is not None:
+        query = query.where(table.c.created_at >= window.since)
+    if window.until is not None:
+        query = query.where(table.c.created_at < window.until)
     return query
 
 

@@ -189,6 +189,24 @@ def test_a_key_makes_a_start_idempotent(readers: Any) -> None:
         start_subscription(readers, "r2", tier="premium", key="sub-req-1")
 
 
+@pytest.mark.parametrize("key", ["", "   ", "k" * 201])
+def test_a_bad_key_is_refused_like_the_ledgers_and_charges_nothing(readers: Any, key: str) -> None:
+    before = snapshot(readers)
+    with pytest.raises(InvalidInput) as raised:
+        start_subscription(readers, "r1", tier="basic", key=key)
+    assert raised.value.code == "INVALID_IDEMPOTENCY_KEY"
+    assert raised.value.details == {"key": key}
+    assert sandbox_book(readers) == [] and snapshot(readers) == before
+
+
+def test_a_bad_key_on_the_command_line_exits_3(readers: Any) -> None:
+    result = run_cli(
+        readers.database_url, "subscriptions", "start", "r1", "--tier", "basic", "--key", " "
+    )
+    assert result.status == 3 and result.error["code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert sandbox_book(readers) == []
+
+
 def test_cancel_ends_access_and_refunds_nothing(readers: Any) -> None:
     view = start_subscription(readers, "r1", tier="vip")
     cancelled = readers.run(lambda s: cancel_subscription(s, "r1"))
