@@ -1,7 +1,5 @@
 """``legato-pay ledger …``: accounts, postings, pending/post/void, reversals, balances, verify."""
 
-from __future__ import annotations
-
 import json
 from datetime import timedelta
 from pathlib import Path

@@ -1,7 +1,5 @@
 """``legato-pay webhooks …`` (the inbox) and ``legato-pay serve-webhooks`` (the listener)."""
 
-from __future__ import annotations
-
 import os
 from typing import Annotated, Any
 
