@@ -2,5 +2,5 @@
 
 Modules that declare commands do not use ``from __future__ import annotations``: Typer reads
 every command's signature on each call, and string annotations cost an ``eval`` per parameter
-(a third of a command's start-up went there).
+(it tripled the time Typer spends building the command tree).
 """

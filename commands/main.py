@@ -129,7 +129,7 @@ def run(argv: list[str] | None = None) -> None:
         if not _json(args):
             error.show()  # type: ignore[attr-defined]
             sys.exit(2)
-        usage = UsageError(error.format_message(), details={})  # type: ignore[attr-defined]
+        usage = UsageError(error.format_message(), details={})
         sys.exit(report_error(usage, args))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from legato_pay.errors import ConfigError
 from legato_pay.store.dialect import is_postgres
 from legato_pay.store.engine import HEAD_REVISION, session_scope
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _checked: set[str] = set()
 
 
-def _alembic_config(connection=None):  # type: ignore[no-untyped-def]
+def _alembic_config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -44,10 +49,29 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision; None for a database Alembic never touched.
+
+    One query and no reflection: every command asks this once before its first unit of work.
+    """
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
+        try:
+            revision = connection.execute(_REVISION_QUERY).scalar()
+        except DBAPIError as exc:
+            if not _no_version_table(exc):
+                raise
             return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if revision is None else str(revision)
+
+
+_REVISION_QUERY = text("SELECT version_num FROM alembic_version")
+
+
+def _no_version_table(exc: DBAPIError) -> bool:
+    """Whether a failed revision query only means there is no ``alembic_version`` table yet
+    (PostgreSQL's undefined_table, SQLite's "no such table")."""
+    if getattr(exc.orig, "sqlstate", None) == "42P01":
+        return True
+    return "no such table" in str(exc.orig)
 
 
 def head_revision() -> str:
