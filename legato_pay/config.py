@@ -315,35 +315,38 @@ def _validate(data: dict[str, Any]) -> Settings:
 
 
 # The settings cache: one file holding the key on its first line and the validated settings as
-# JSON after it. A different key (a file edited, moved or replaced, a LEGATO_* variable changed,
-# this module upgraded) is a miss and rewrites the file. Reading revalidates the JSON (a fraction
-# of a millisecond), so a cache from other code can never hand back settings the code would
-# refuse. The file may hold a database URL with its password, so it is readable by its owner only.
+# JSON after it. The key hashes the bytes of the files the settings come from (the defaults, the
+# user file, this module) and the LEGATO_* variables: a file edited or replaced, a variable
+# changed, the code upgraded is a miss and rewrites the file. Contents rather than modification
+# times, because two edits within one clock tick keep the same time; reading and hashing a few
+# kilobytes costs microseconds, parsing them as YAML milliseconds. A hit is validated again (a
+# fraction of a millisecond), so a cache written by other code can never hand back settings this
+# code would refuse. The file may hold a database URL with its password: owner-only access.
 
 _CACHE_FORMAT = "legato-pay settings cache 1"
 
 
-def _file_identity(path: str | os.PathLike[str]) -> list[Any] | None:
+def _file_digest(path: str | os.PathLike[str]) -> str | None:
     try:
-        stat = os.stat(path)
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
     except OSError:
         return None
-    return [os.path.abspath(path), stat.st_mtime_ns, stat.st_size, stat.st_ino]
 
 
 def _cache_key(user_file: str | os.PathLike[str] | None, env: dict[str, str]) -> str | None:
     """What the settings were built from, hashed; None when a file cannot be read (no caching:
     the full load then reports the problem)."""
     sources = [DEFAULT_CONFIG_PATH, __file__, *([user_file] if user_file else [])]
-    identities = [_file_identity(path) for path in sources]
-    if any(identity is None for identity in identities):
+    digests = [_file_digest(path) for path in sources]
+    if None in digests:
         return None
     variables = sorted(
         (name, value)
         for name, value in env.items()
         if name.startswith("LEGATO_") and name not in _RESERVED_ENV
     )
-    material = json.dumps([_CACHE_FORMAT, identities, variables])
+    material = json.dumps([_CACHE_FORMAT, digests, variables])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
