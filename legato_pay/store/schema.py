@@ -69,9 +69,10 @@ _REVISION_QUERY = text("SELECT version_num FROM alembic_version")
 def _no_version_table(exc: DBAPIError) -> bool:
     """Whether a failed revision query only means there is no ``alembic_version`` table yet
     (PostgreSQL's undefined_table, SQLite's "no such table")."""
+    message = str(exc.orig)
     if getattr(exc.orig, "sqlstate", None) == "42P01":
-        return True
-    return "no such table" in str(exc.orig)
+        return '"alembic_version"' in message
+    return "no such table: alembic_version" in message
 
 
 def head_revision() -> str:
