@@ -362,7 +362,7 @@ def _cache_file(environ: dict[str, str]) -> Path:
 def _read_cache(path: Path, key: str) -> Settings | None:
     try:
         with path.open(encoding="utf-8") as file:
-            if file.readline().rstrip("\n") != key:
+            if not _owned_by_us(file.fileno()) or file.readline().rstrip("\n") != key:
                 return None
             document = file.read()
     except (OSError, UnicodeDecodeError):
@@ -371,6 +371,11 @@ def _read_cache(path: Path, key: str) -> Settings | None:
         return Settings.model_validate_json(document)
     except ValidationError:
         return None
+
+
+def _owned_by_us(descriptor: int) -> bool:
+    """A cache file someone else wrote (a shared ``LEGATO_HOME``) is not trusted."""
+    return not hasattr(os, "getuid") or os.fstat(descriptor).st_uid == os.getuid()
 
 
 def _write_cache(path: Path, key: str, settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pydantic
@@ -350,3 +351,15 @@ def test_explicit_overrides_bypass_the_cache(tmp_path: Path) -> None:
     overridden = load_settings(environ=env, overrides={"base_currency": "NGN"})
     assert overridden.base_currency == "NGN"
     assert load_settings(environ=env).base_currency == "USD"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_a_cache_written_by_someone_else_is_not_trusted(tmp_path: Path) -> None:
+    env = cached_home(tmp_path)
+    load_settings(environ=env)
+    cache = tmp_path / "home" / "cache" / "settings.json"
+    key, _, _ = cache.read_text(encoding="utf-8").partition("\n")
+    cache.write_text(key + '\n{"base_currency": "NGN"}', encoding="utf-8")  # would validate
+    os.chown(cache, 65534, 65534)
+    assert load_settings(environ=env).base_currency == "USD"
+    assert cache.stat().st_uid == os.getuid()  # replaced by our own

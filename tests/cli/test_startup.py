@@ -101,3 +101,31 @@ def test_a_changed_legato_variable_is_seen_by_the_next_call(tmp_path: Path) -> N
     assert bad.status == 10, bad.stderr
     assert bad.error["details"]["key"] == "database.max_retries"
     assert run_cli(url, "users", "list", LEGATO_HOME=home).status == 0
+
+
+def test_help_on_a_terminal_is_rich(tmp_path: Path) -> None:
+    """Plain help is for pipes; someone at a terminal still gets Typer's Rich panels."""
+    import os
+    import pty
+
+    env = cli_env(f"sqlite:///{tmp_path / 'unused.db'}", LEGATO_HOME=str(tmp_path), COLUMNS="100")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "commands.main", "--help"],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(follower)
+    output = b""
+    try:
+        while chunk := os.read(leader, 65536):
+            output += chunk
+    except OSError:  # EIO: the command exited and closed the terminal
+        pass
+    finally:
+        os.close(leader)
+    assert process.wait(timeout=120) == 0
+    text = output.decode("utf-8", "replace")
+    assert "╭─" in text and "Commands" in text and "balances" in text
