@@ -6,9 +6,10 @@ Prints one JSON document. See bench/README.md for what each figure means and the
     .venv/bin/python bench/ledger_throughput.py --quick        # smoke run (a few seconds)
     .venv/bin/python bench/ledger_throughput.py --db postgresql://user@host/db --clients 8
 
-Without ``--db`` (or ``LEGATO_BENCH_DATABASE_URL``) a scratch database ``legato_bench`` is created
-on 127.0.0.1 (user postgres) and dropped at the end; pgbench always gets its own scratch database
-on the same server, dropped afterwards.
+Without ``--db`` (or ``LEGATO_BENCH_DATABASE_URL``) a scratch database ``legato_bench_<run>`` is
+created on 127.0.0.1 (user postgres) and dropped at the end; pgbench always gets its own scratch
+database on the same server (``pgbench -i -s 10``: ten branch rows, so its four clients do not all
+queue on one), dropped afterwards. The load average is printed on stderr before each phase.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ if str(ROOT) not in sys.path:
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 SCRATCH_DB = "legato_bench"
 PGBENCH_DB = "legato_bench_pgbench"
+#: pgbench's scale: tpcb-like updates one of ``scale`` branch rows per transaction, so at scale 1
+#: every client waits for the same row lock and the baseline measures that queue, not the server.
+PGBENCH_SCALE = 10
 CURRENCY = "USD"
 DESTINATIONS = 32
 BULK_SOURCES = 8
@@ -114,6 +118,12 @@ def _vacuum_accounts(url: str) -> None:
 
     with psycopg.connect(_libpq(url), autocommit=True) as connection:
         connection.execute("VACUUM ledger_accounts")
+
+
+def _load_average(phase: str, loads: dict[str, list[float]]) -> None:
+    """Note the machine's load before a phase: figures under load are not comparable."""
+    loads[phase] = [round(value, 2) for value in os.getloadavg()]
+    print(f"load average before {phase}: {loads[phase]}", file=sys.stderr, flush=True)
 
 
 def _server_version(url: str) -> str:
@@ -232,10 +242,15 @@ def _run_single(url: str, sources: list[str], destinations: list[str], tag: str,
 # --- pgbench -------------------------------------------------------------------------------
 
 
-def _pgbench_init(url: str) -> str:
-    _create_scratch(url, PGBENCH_DB)
-    conninfo = _libpq(url, PGBENCH_DB)
-    subprocess.run([_pgbench(), "-i", "-q", conninfo], check=True, capture_output=True, text=True)
+def _pgbench_init(url: str, database: str, scale: int) -> str:
+    _create_scratch(url, database)
+    conninfo = _libpq(url, database)
+    subprocess.run(
+        [_pgbench(), "-i", "-q", "-s", str(scale), conninfo],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return conninfo
 
 
@@ -390,35 +405,49 @@ def main(argv: list[str] | None = None) -> int:
         help="repeat the single-posting and pgbench runs, alternating, and report medians",
     )
     parser.add_argument("--no-verify", action="store_true", help="skip `ledger verify` at the end")
+    parser.add_argument(
+        "--pgbench-scale",
+        type=int,
+        default=PGBENCH_SCALE,
+        help=f"pgbench -i -s (at least {PGBENCH_SCALE}: no single hot branch row)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = min(args.seconds, 2.0)
         args.bulk_entries = min(args.bulk_entries, 5_000)
     if min(args.clients, args.bulk_entries, args.rounds) < 1 or args.seconds <= 0:
         parser.error("--clients, --seconds, --bulk-entries and --rounds must be positive")
+    if args.pgbench_scale < PGBENCH_SCALE:
+        parser.error(f"--pgbench-scale must be at least {PGBENCH_SCALE}")
 
+    run = uuid.uuid4().hex[:8]
+    # Names of this run's own: two runs at once (several people share the machine) must not
+    # drop each other's databases.
+    scratch_db, pgbench_db = f"{SCRATCH_DB}_{run}", f"{PGBENCH_DB}_{run}"
     scratch = args.db is None
-    url = _with_database(DEFAULT_SERVER, SCRATCH_DB) if scratch else args.db
+    url = _with_database(DEFAULT_SERVER, scratch_db) if scratch else args.db
     if _url_parts(url).get_backend_name() != "postgresql":
         parser.error("the benchmark needs a PostgreSQL URL")
     if scratch:
-        _create_scratch(url, SCRATCH_DB)
-    run = uuid.uuid4().hex[:8]
+        _create_scratch(url, scratch_db)
     codes = _codes(run, args.clients)
     rounds: list[dict[str, float]] = []
+    loads: dict[str, list[float]] = {}
     try:
         version = _server_version(url)
         _setup_ledger(url, codes)
-        conninfo = _pgbench_init(url)
+        conninfo = _pgbench_init(url, pgbench_db, args.pgbench_scale)
         try:
             for number in range(args.rounds):
                 _vacuum_accounts(url)
                 _checkpoint(url)
+                _load_average(f"round {number + 1}: single", loads)
                 single = _run_single(
                     url, codes["sources"], codes["destinations"], f"{run}:{number}:own", args
                 )
                 _vacuum_accounts(url)
                 _checkpoint(url)
+                _load_average(f"round {number + 1}: single_shared_source", loads)
                 shared = _run_single(
                     url,
                     [codes["shared"]] * args.clients,
@@ -426,11 +455,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{run}:{number}:shared",
                     args,
                 )
+                _load_average(f"round {number + 1}: pgbench", loads)
                 pgbench = _run_pgbench(url, conninfo, args.clients, args.seconds)
                 rounds.append({"ledger_tps": single, "shared_tps": shared, "pgbench_tps": pgbench})
         finally:
-            _drop_scratch(url, PGBENCH_DB)
+            _drop_scratch(url, pgbench_db)
         _checkpoint(url)
+        _load_average("bulk", loads)
         bulk = _run_bulk(url, run, codes, args.bulk_entries)
         checks = None if args.no_verify else _verify(url)
     finally:
@@ -438,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
 
         dispose_engines()
         if scratch:
-            _drop_scratch(url, SCRATCH_DB)
+            _drop_scratch(url, scratch_db)
 
     ledger_tps = statistics.median(r["ledger_tps"] for r in rounds)
     shared_tps = statistics.median(r["shared_tps"] for r in rounds)
@@ -478,7 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "rounds": [{key: round(value, 1) for key, value in r.items()} for r in rounds],
         "postgres_version": version,
-        "pgbench": "tpcb-like, scale 1, -c C -j C -T T",
+        "pgbench": f"tpcb-like, scale {args.pgbench_scale}, -c C -j C -T T",
+        "load_average_before": loads,
+        "quick": args.quick,
         "idempotency_keys": True,
         "destinations": DESTINATIONS,
         "cpus": os.cpu_count(),

@@ -1,7 +1,5 @@
 """``legato-pay access …``: Who may read what; unlocking content with coins."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``legato-pay balances …``: Readers' coin balances."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``legato-pay content …``: Premium content and its prices."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

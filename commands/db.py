@@ -1,7 +1,5 @@
 """``legato-pay db …``: schema migrations."""
 
-from __future__ import annotations
-
 import typer
 
 from commands.output import emit, state

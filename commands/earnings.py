@@ -1,7 +1,5 @@
 """``legato-pay earnings …``: Writers' earnings and the refund hold."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``legato-pay engagement …``: Reading time, the basis of the subscription pool split."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``legato-pay gifts …``: Coin gifts between readers."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,16 +1,18 @@
 """``legato-pay ledger …``: accounts, postings, pending/post/void, reversals, balances, verify."""
 
-from __future__ import annotations
-
+import functools
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from commands.output import emit, info, parse_time, state
 from legato_pay.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(help="The double-entry ledger: accounts, entries, balances, verification.")
 
@@ -18,7 +20,7 @@ app = typer.Typer(help="The double-entry ledger: accounts, entries, balances, ve
 def _entry_json(view: Any) -> dict[str, Any]:
     from legato_pay.money import format_amount
 
-    data = view.as_json()
+    data: dict[str, Any] = view.as_json()
     for leg in data["legs"]:
         leg["display"] = format_amount(leg["amount"] or leg["pending_amount"], leg["currency"])
     return data
@@ -263,6 +265,12 @@ def reverse(
     _emit_entry(view, f"reverses entry {entry_id}")
 
 
+def _void_expired(session: "Session", *, entry_id: int, actor: str) -> object:
+    from legato_pay import ledger
+
+    return ledger.resolve_pending(session, entry_id, post=False, reason="expired", actor=actor)
+
+
 @app.command("expire")
 def expire() -> None:
     """Void every pending entry whose expiry has passed (for cron)."""
@@ -273,11 +281,7 @@ def expire() -> None:
     voided = []
     for entry_id in ids:
         try:
-            cli.app.run(
-                lambda s, e=entry_id: ledger.resolve_pending(
-                    s, e, post=False, reason="expired", actor=cli.app.actor
-                )
-            )
+            cli.app.run(functools.partial(_void_expired, entry_id=entry_id, actor=cli.app.actor))
             voided.append(entry_id)
         except Exception as exc:  # resolved concurrently: nothing left to expire
             from legato_pay.errors import InvalidState

@@ -1,12 +1,11 @@
 """The ``legato-pay`` command: global options, command groups, and the one error boundary."""
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Annotated
 
 import typer
+from typer.core import MarkupMode
 
 from commands import (
     access,
@@ -116,6 +115,7 @@ def demo(
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point: the single place errors become exit statuses."""
     args = sys.argv[1:] if argv is None else argv
+    app.rich_markup_mode = _help_style()
     try:
         app(args=args, prog_name="legato-pay", standalone_mode=False)
     except LegatoError as error:
@@ -129,7 +129,7 @@ def run(argv: list[str] | None = None) -> None:
         if not _json(args):
             error.show()  # type: ignore[attr-defined]
             sys.exit(2)
-        usage = UsageError(error.format_message(), details={})  # type: ignore[attr-defined]
+        usage = UsageError(error.format_message(), details={})
         sys.exit(report_error(usage, args))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -144,6 +144,12 @@ def run(argv: list[str] | None = None) -> None:
         status = report_error(internal, args)
         sys.exit(status)
     sys.exit(0)
+
+
+def _help_style() -> MarkupMode:
+    """Rich help on a terminal, plain text when piped, like the tables: importing and running
+    Rich's help renderer cost more than the rest of ``--help`` together."""
+    return "rich" if sys.stdout.isatty() else None
 
 
 def _json(args: list[str]) -> bool:

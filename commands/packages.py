@@ -5,8 +5,6 @@ Prices are integers in minor units, as in ``config/default.yaml``: ``--price-usd
 ``floor(coins × bonus_percent / 100)``.
 """
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any
 

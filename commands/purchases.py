@@ -5,8 +5,6 @@ credits the coins once the gateway confirms (exactly once, however often it runs
 returns money and claws back the coins still unspent.
 """
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any
 

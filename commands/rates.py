@@ -5,8 +5,6 @@ converted from USD use the newest USD→CUR rate and refuse one older than
 ``rates.max_age_hours`` (STALE_RATE, exit 3).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

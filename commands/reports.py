@@ -1,7 +1,5 @@
 """``legato-pay reports …``: Revenue reports."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

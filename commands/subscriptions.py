@@ -1,7 +1,5 @@
 """``legato-pay subscriptions …``: Basic, Premium and VIP subscriptions."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

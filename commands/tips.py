@@ -1,7 +1,5 @@
 """``legato-pay tips …``: Tips from readers to writers."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

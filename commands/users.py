@@ -1,7 +1,5 @@
 """``legato-pay users …``: Readers, writers and investors."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,6 @@
 """``legato-pay webhooks …`` (the inbox) and ``legato-pay serve-webhooks`` (the listener)."""
 
-from __future__ import annotations
-
+import functools
 import os
 from typing import Annotated, Any
 
@@ -54,7 +53,7 @@ def replay(
     ids = [event_id] if event_id is not None else cli.app.run(inbox.failed_ids, write=False)
     results: list[dict[str, Any]] = []
     for one in ids:
-        results.append(cli.app.run(lambda s, e=one: inbox.replay(s, e)))
+        results.append(cli.app.run(functools.partial(inbox.replay, event_id=one)))
     emit(results, columns=["id", "provider", "type", "status"], message=f"replayed {len(results)}")
 
 

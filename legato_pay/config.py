@@ -2,18 +2,23 @@
 
 Validated once on load; a bad value raises ``ConfigError`` naming its key (``revenue.content.
 writer_percent``), so an operator never meets a half-loaded configuration at 3 a.m.
+
+The merged, validated settings are kept in a small cache file between runs (keyed by the files'
+identity and the ``LEGATO_*`` variables), so a command does not parse YAML on every start.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
 import os
+import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from legato_pay.errors import ConfigError
@@ -212,6 +217,8 @@ def _read_defaults() -> dict[str, Any]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # here, not at the top: a start-up served by the settings cache never parses YAML
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -230,6 +237,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    import yaml
+
     overrides: dict[str, Any] = {}
     for name, raw in environ.items():
         if not name.startswith("LEGATO_") or name in _RESERVED_ENV:
@@ -256,15 +265,40 @@ def load_settings(
     environ: dict[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Settings:
-    """Defaults, then the user file (argument or ``LEGATO_CONFIG``), then the environment."""
+    """Defaults, then the user file (argument or ``LEGATO_CONFIG``), then the environment.
+
+    Without ``overrides`` the result comes from the settings cache when nothing it was built
+    from has changed; an invalid configuration is never cached, so its error shows every time.
+    """
     env = dict(os.environ if environ is None else environ)
-    data = _read_defaults()
     user_file = config_file or env.get("LEGATO_CONFIG")
+    if overrides:
+        return _validate(_merge_sources(user_file, env, overrides))
+    key = _cache_key(user_file, env)
+    cache = _cache_file(env)
+    settings = _read_cache(cache, key) if key else None
+    if settings is None:
+        settings = _validate(_merge_sources(user_file, env, None))
+        if key:
+            _write_cache(cache, key, settings)
+    return settings
+
+
+def _merge_sources(
+    user_file: str | os.PathLike[str] | None,
+    env: dict[str, str],
+    overrides: dict[str, Any] | None,
+) -> dict[str, Any]:
+    data = _read_defaults()
     if user_file:
         data = _deep_merge(data, _read_yaml(Path(user_file)))
     data = _deep_merge(data, _env_overrides(env))
     if overrides:
         data = _deep_merge(data, overrides)
+    return data
+
+
+def _validate(data: dict[str, Any]) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
@@ -278,6 +312,86 @@ def load_settings(
             f"invalid configuration at {key}: {first['msg']}",
             details={"key": key, "problems": problems},
         ) from None
+
+
+# The settings cache: one file holding the key on its first line and the validated settings as
+# JSON after it. The key hashes the bytes of the files the settings come from (the defaults, the
+# user file, this module) and the LEGATO_* variables: a file edited or replaced, a variable
+# changed, the code upgraded is a miss and rewrites the file. Contents rather than modification
+# times, because two edits within one clock tick keep the same time; reading and hashing a few
+# kilobytes costs microseconds, parsing them as YAML milliseconds. A hit is validated again (a
+# fraction of a millisecond), so a cache written by other code can never hand back settings this
+# code would refuse. The file may hold a database URL with its password: owner-only access.
+
+_CACHE_FORMAT = "legato-pay settings cache 1"
+
+
+def _file_digest(path: str | os.PathLike[str]) -> str | None:
+    try:
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _cache_key(user_file: str | os.PathLike[str] | None, env: dict[str, str]) -> str | None:
+    """What the settings were built from, hashed; None when a file cannot be read (no caching:
+    the full load then reports the problem)."""
+    sources = [DEFAULT_CONFIG_PATH, __file__, *([user_file] if user_file else [])]
+    digests = [_file_digest(path) for path in sources]
+    if None in digests:
+        return None
+    variables = sorted(
+        (name, value)
+        for name, value in env.items()
+        if name.startswith("LEGATO_") and name not in _RESERVED_ENV
+    )
+    material = json.dumps([_CACHE_FORMAT, digests, variables])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _cache_file(environ: dict[str, str]) -> Path:
+    """``$LEGATO_HOME/cache/settings.json``, else ``$XDG_CACHE_HOME/legato-pay/settings.json``
+    (default ``~/.cache``)."""
+    if environ.get("LEGATO_HOME"):
+        return Path(environ["LEGATO_HOME"]) / "cache" / "settings.json"
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "legato-pay" / "settings.json"
+
+
+def _read_cache(path: Path, key: str) -> Settings | None:
+    try:
+        with path.open(encoding="utf-8") as file:
+            if not _owned_by_us(file.fileno()) or file.readline().rstrip("\n") != key:
+                return None
+            document = file.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        return Settings.model_validate_json(document)
+    except ValidationError:
+        return None
+
+
+def _owned_by_us(descriptor: int) -> bool:
+    """A cache file someone else wrote (a shared ``LEGATO_HOME``) is not trusted."""
+    return not hasattr(os, "getuid") or os.fstat(descriptor).st_uid == os.getuid()
+
+
+def _write_cache(path: Path, key: str, settings: Settings) -> None:
+    """Replace the cache file atomically; a cache that cannot be written is simply not kept."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".settings-")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(key + "\n" + settings.model_dump_json())
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        return
 
 
 def default_data_dir(environ: dict[str, str] | None = None) -> Path:

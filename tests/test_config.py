@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pydantic
 import pytest
 
+from legato_pay import config
 from legato_pay.config import (
     DEFAULT_CONFIG_PATH,
     default_data_dir,
@@ -257,3 +259,107 @@ def test_default_database_url_follows_legato_home(tmp_path: Path) -> None:
     )
     xdg = tmp_path / "xdg"
     assert default_data_dir({"XDG_DATA_HOME": str(xdg)}) == xdg / "legato-pay"
+
+
+# --- the settings cache ------------------------------------------------------------------------
+
+
+def cached_home(tmp_path: Path, **variables: str) -> dict[str, str]:
+    return {"LEGATO_HOME": str(tmp_path / "home"), **variables}
+
+
+def no_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, a load that parses a file fails: only a cache hit can answer."""
+
+    def refuse(path: Path) -> dict[str, object]:
+        raise AssertionError(f"parsed {path}: the settings cache was not used")
+
+    monkeypatch.setattr(config, "_read_yaml", refuse)
+    monkeypatch.setattr(config, "_read_yaml_cached", refuse)
+
+
+def test_the_next_load_comes_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, 'base_currency: "NGN"\n')
+    env = cached_home(tmp_path, LEGATO_DATABASE__MAX_RETRIES="3")
+    first = load_settings(path, environ=env)
+    cache = tmp_path / "home" / "cache" / "settings.json"
+    assert cache.stat().st_mode & 0o777 == 0o600  # it may hold a database password
+    no_yaml(monkeypatch)
+    # reserved variables are not settings: changing them keeps the cache
+    again = load_settings(path, environ={**env, "LEGATO_ACTOR": "someone else"})
+    assert again == first
+    assert again.base_currency == "NGN" and again.database.max_retries == 3
+
+
+def test_an_edited_config_file_is_seen_by_the_next_load(tmp_path: Path) -> None:
+    env = cached_home(tmp_path)
+    path = write(tmp_path, 'revenue: {tips: {writer_percent: "80", platform_percent: "20"}}\n')
+    assert load_settings(path, environ=env).revenue.tips.writer_percent == "80"
+    # same size, and (written at once) most likely the same modification time
+    write(tmp_path, 'revenue: {tips: {writer_percent: "60", platform_percent: "40"}}\n')
+    assert load_settings(path, environ=env).revenue.tips.writer_percent == "60"
+    other = write(tmp_path, "base_currency: CAD\n", name="other.yaml")
+    assert load_settings(environ={**env, "LEGATO_CONFIG": str(other)}).base_currency == "CAD"
+    assert load_settings(environ=env).base_currency == "USD"
+
+
+def test_a_changed_legato_variable_is_seen_by_the_next_load(tmp_path: Path) -> None:
+    assert load_settings(environ=cached_home(tmp_path)).database.max_retries == 20
+    changed = cached_home(tmp_path, LEGATO_DATABASE__MAX_RETRIES="4")
+    assert load_settings(environ=changed).database.max_retries == 4
+    changed["LEGATO_DATABASE__MAX_RETRIES"] = "5"
+    assert load_settings(environ=changed).database.max_retries == 5
+    assert load_settings(environ=cached_home(tmp_path)).database.max_retries == 20
+
+
+def test_an_invalid_configuration_is_never_cached(tmp_path: Path) -> None:
+    env = cached_home(tmp_path, LEGATO_DATABASE__MAX_RETRIES="-1")
+    for _ in range(2):
+        assert config_error(environ=env).details["key"] == "database.max_retries"
+    assert not (tmp_path / "home" / "cache" / "settings.json").exists()
+
+
+def test_a_damaged_or_stale_cache_is_rebuilt(tmp_path: Path) -> None:
+    env = cached_home(tmp_path)
+    expected = load_settings(environ={})
+    cache = tmp_path / "home" / "cache" / "settings.json"
+    key = config._cache_key(None, env)
+    assert key is not None
+    for text in (
+        "not a cache",
+        key + "\n{not json",
+        key + '\n{"base_currency": "XYZ"}',  # right key, content the code refuses
+        "\xff\xfe",
+    ):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(text, encoding="latin-1")
+        assert load_settings(environ=env) == expected
+        assert cache.read_text(encoding="utf-8").startswith(key + "\n")
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "home"
+    blocker.write_text("a file where the cache directory would go", encoding="utf-8")
+    assert load_settings(environ={"LEGATO_HOME": str(blocker)}).base_currency == "USD"
+
+
+def test_explicit_overrides_bypass_the_cache(tmp_path: Path) -> None:
+    env = cached_home(tmp_path)
+    load_settings(environ=env)
+    overridden = load_settings(environ=env, overrides={"base_currency": "NGN"})
+    assert overridden.base_currency == "NGN"
+    assert load_settings(environ=env).base_currency == "USD"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown")
+def test_a_cache_written_by_someone_else_is_not_trusted(tmp_path: Path) -> None:
+    env = cached_home(tmp_path)
+    load_settings(environ=env)
+    cache = tmp_path / "home" / "cache" / "settings.json"
+    key, _, _ = cache.read_text(encoding="utf-8").partition("\n")
+    cache.write_text(key + '\n{"base_currency": "NGN"}', encoding="utf-8")  # would validate
+    os.chown(cache, 65534, 65534)
+    assert load_settings(environ=env).base_currency == "USD"
+    assert cache.stat().st_uid == os.getuid()  # replaced by our own

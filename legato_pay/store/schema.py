@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from legato_pay.errors import ConfigError
 from legato_pay.store.dialect import is_postgres
@@ -16,6 +17,10 @@ from legato_pay.store.locks import SCHEMA_UPGRADE, advisory_xact_lock
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _checked: set[str] = set()
@@ -49,10 +54,30 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision; None for a database Alembic never touched.
+
+    One query and no reflection: every command asks this once before its first unit of work.
+    """
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
+        try:
+            revision = connection.execute(_REVISION_QUERY).scalar()
+        except DBAPIError as exc:
+            if not _no_version_table(exc):
+                raise
             return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if revision is None else str(revision)
+
+
+_REVISION_QUERY = text("SELECT version_num FROM alembic_version")
+
+
+def _no_version_table(exc: DBAPIError) -> bool:
+    """Whether a failed revision query only means there is no ``alembic_version`` table yet
+    (PostgreSQL's undefined_table, SQLite's "no such table")."""
+    message = str(exc.orig)
+    if getattr(exc.orig, "sqlstate", None) == "42P01":
+        return '"alembic_version"' in message
+    return "no such table: alembic_version" in message
 
 
 def head_revision() -> str:
