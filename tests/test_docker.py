@@ -225,19 +225,16 @@ def test_dockerfile_builds_the_wheel_in_one_stage_and_runs_it_slim_in_another() 
     assert len(bases) == 2
     assert all("python:" in base and "-slim" in base for base in bases), bases
     final = max(i.stage for i in instructions)
-    build_copies = " ".join(
-        i.arguments for i in instructions if i.keyword == "COPY" and i.stage == 0
-    )
-    for needed in (
-        "pyproject.toml",
-        "setup.py",
-        "MANIFEST.in",
-        "README.md",
-        "config",
-        "legato_pay",
-        "commands",
-    ):
-        assert needed in build_copies, needed
+    copied = {
+        source.rstrip("/")
+        for i in instructions
+        if i.keyword == "COPY" and i.stage == 0
+        for source in i.arguments.split()[:-1]
+    }
+    # the wheel's own inputs, as tests/test_packaging.py builds it: the defaults need config/,
+    # setup.py (the hook that copies them in) and MANIFEST.in
+    assert {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "config"} <= copied
+    assert {"legato_pay", "commands"} <= copied
     build_runs = " ".join(i.arguments for i in instructions if i.keyword == "RUN" and i.stage == 0)
     assert "pip wheel" in build_runs and "pip install" in build_runs
     assert any(
