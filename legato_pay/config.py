@@ -24,7 +24,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from legato_pay.errors import ConfigError
 from legato_pay.money import CURRENCY_EXPONENTS
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+
+def _default_config_path() -> Path:
+    """The shipped defaults: inside the package when installed from a wheel (the build copies
+    the repository's ``config/`` to ``legato_pay/defaults/``), else ``config/`` of the checkout
+    (editable installs). A plain path rather than ``importlib.resources``: the package is never
+    zipped, and the import costs every command a few milliseconds."""
+    package_dir = Path(__file__).resolve().parent
+    packaged = package_dir / "defaults" / "default.yaml"
+    return packaged if packaged.is_file() else package_dir.parent / "config" / "default.yaml"
+
+
+DEFAULT_CONFIG_PATH = _default_config_path()
 
 #: Environment variables with a meaning of their own (not ``section__key`` overrides).
 _RESERVED_ENV = {
