@@ -223,28 +223,27 @@ def unlock_content(
     if no_charge is not None:
         return no_charge
     redeemed = redeem_coins(
-        session,
-        settings,
-        wallet,
-        Redemption(
-            user_id=user_id,
-            coins=item.price_coins,
-            stream=STREAM,
-            writer_id=item.writer_id,
-            key=entry_key,
-            reason=f"unlock {content_id}",
-            writer_reason=f"writer share of unlock {content_id} by {user_id}",
-            metadata={
-                "kind": "unlock",
-                "user": user_id,
-                "content": content_id,
-                "writer": item.writer_id,
-            },
-        ),
-        actor=actor,
-        now=now,
+        session, settings, wallet, _redemption(user_id, item, entry_key), actor=actor, now=now
     )
     _record_unlock(session, user_id, item, redeemed, now)
+    return _unlocked(user_id, item, redeemed)
+
+
+def _redemption(user_id: str, item: ContentView, key: str) -> Redemption:
+    """What unlocking ``item`` redeems: its price in coins, for the content stream."""
+    return Redemption(
+        user_id=user_id,
+        coins=item.price_coins,
+        stream=STREAM,
+        writer_id=item.writer_id,
+        key=key,
+        reason=f"unlock {item.id}",
+        writer_reason=f"writer share of unlock {item.id} by {user_id}",
+        metadata={"kind": "unlock", "user": user_id, "content": item.id, "writer": item.writer_id},
+    )
+
+
+def _unlocked(user_id: str, item: ContentView, redeemed: Redeemed) -> UnlockResult:
     return UnlockResult(
         user=user_id,
         content=item.id,
