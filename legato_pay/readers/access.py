@@ -9,7 +9,8 @@ An unlock happens once per reader and content, in one transaction: the ``content
 (unique per reader and content), one posted entry moving the coins out of the wallets
 (``user:<u>:coins:*`` → ``platform:coins:redeemed``) and the platform's share of their value
 (``platform:coin_value:USD`` → ``platform:revenue:content:USD``), and the writer's share as its
-own entry, pending under the refund hold. The wallets are locked first, so every later check in
+own entry, pending under the refund hold (the one redemption path, ``readers.redemption``,
+spends, values, splits and posts). The wallets are locked first, so every later check in
 the transaction sees the latest committed unlocks and balances: concurrent unlocks can neither
 overspend nor charge twice for the same content.
 """
