@@ -9,7 +9,8 @@ An unlock happens once per reader and content, in one transaction: the ``content
 (unique per reader and content), one posted entry moving the coins out of the wallets
 (``user:<u>:coins:*`` → ``platform:coins:redeemed``) and the platform's share of their value
 (``platform:coin_value:USD`` → ``platform:revenue:content:USD``), and the writer's share as its
-own entry, pending under the refund hold. The wallets are locked first, so every later check in
+own entry, pending under the refund hold (the one redemption path, ``readers.redemption``,
+spends, values, splits and posts). The wallets are locked first, so every later check in
 the transaction sees the latest committed unlocks and balances: concurrent unlocks can neither
 overspend nor charge twice for the same content.
 """
@@ -223,28 +224,27 @@ def unlock_content(
     if no_charge is not None:
         return no_charge
     redeemed = redeem_coins(
-        session,
-        settings,
-        wallet,
-        Redemption(
-            user_id=user_id,
-            coins=item.price_coins,
-            stream=STREAM,
-            writer_id=item.writer_id,
-            key=entry_key,
-            reason=f"unlock {content_id}",
-            writer_reason=f"writer share of unlock {content_id} by {user_id}",
-            metadata={
-                "kind": "unlock",
-                "user": user_id,
-                "content": content_id,
-                "writer": item.writer_id,
-            },
-        ),
-        actor=actor,
-        now=now,
+        session, settings, wallet, _redemption(user_id, item, entry_key), actor=actor, now=now
     )
     _record_unlock(session, user_id, item, redeemed, now)
+    return _unlocked(user_id, item, redeemed)
+
+
+def _redemption(user_id: str, item: ContentView, key: str) -> Redemption:
+    """What unlocking ``item`` redeems: its price in coins, for the content stream."""
+    return Redemption(
+        user_id=user_id,
+        coins=item.price_coins,
+        stream=STREAM,
+        writer_id=item.writer_id,
+        key=key,
+        reason=f"unlock {item.id}",
+        writer_reason=f"writer share of unlock {item.id} by {user_id}",
+        metadata={"kind": "unlock", "user": user_id, "content": item.id, "writer": item.writer_id},
+    )
+
+
+def _unlocked(user_id: str, item: ContentView, redeemed: Redeemed) -> UnlockResult:
     return UnlockResult(
         user=user_id,
         content=item.id,

@@ -120,24 +120,8 @@ def add_content(
     with different attributes it is ``ALREADY_EXISTS``: prices are not edited silently.
     """
     validate_content_id(content_id)
-    kind = (content_type or "").strip().lower()
-    if kind not in CONTENT_TYPES:
-        raise InvalidInput(
-            f"content type must be one of {', '.join(CONTENT_TYPES)}",
-            details={"type": content_type},
-            code="INVALID_CONTENT_TYPE",
-        )
-    coins = (
-        settings.content.default_prices[kind]  # type: ignore[index]
-        if price is None
-        else parse_minor_units(price, positive=False, field="price")
-    )
-    if coins < 0:
-        raise InvalidInput(
-            "price must be zero (free) or a positive number of coins",
-            details={"price": coins},
-            code="INVALID_AMOUNT",
-        )
+    kind = _content_type(content_type)
+    coins = _price_coins(settings, kind, price)
     tier_name = validate_tier(settings, tier) if tier is not None else None
     if title is not None and len(title) > MAX_TITLE:
         raise InvalidInput(f"title is longer than {MAX_TITLE} characters", details={"title": title})
@@ -169,6 +153,33 @@ def add_content(
                 details={"content": content_id, "existing": item.as_json()},
             )
     return item, inserted
+
+
+def _content_type(content_type: str | None) -> str:
+    kind = (content_type or "").strip().lower()
+    if kind not in CONTENT_TYPES:
+        raise InvalidInput(
+            f"content type must be one of {', '.join(CONTENT_TYPES)}",
+            details={"type": content_type},
+            code="INVALID_CONTENT_TYPE",
+        )
+    return kind
+
+
+def _price_coins(settings: Settings, kind: str, price: int | str | None) -> int:
+    """The given price in coins, or the type's configured default; zero means free."""
+    coins: int = (
+        settings.content.default_prices[kind]  # type: ignore[index]
+        if price is None
+        else parse_minor_units(price, positive=False, field="price")
+    )
+    if coins < 0:
+        raise InvalidInput(
+            "price must be zero (free) or a positive number of coins",
+            details={"price": coins},
+            code="INVALID_AMOUNT",
+        )
+    return coins
 
 
 def get_content(session: Session, content_id: str) -> ContentView:
