@@ -27,8 +27,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from legato_pay.errors import AccountNotFound
-from legato_pay.ledger import Account, AccountRequest, resolve_accounts
+from legato_pay.ledger import Account, AccountRequest
 from legato_pay.ledger import open_accounts as _ledger_open_accounts
 
 COIN = "COIN"
@@ -97,26 +96,10 @@ def system_account(code: str, currency: str, *, debit_normal: bool = False) -> A
 def open_accounts(session: Session, requests: Iterable[AccountRequest]) -> dict[str, Account]:
     """Open the chart's accounts if absent, or fetch them: the one way services open accounts.
 
-    Known accounts of the right shape are one cached lookup and no write; only when one is
-    missing (or its shape differs, which the ledger refuses) are they opened in one batch. Same
-    signature as ``ledger.open_accounts``, so a caller switches by changing its import."""
-    wanted = list(dict.fromkeys(requests))
-    try:
-        found = resolve_accounts(session, [request.code for request in wanted])
-    except AccountNotFound:
-        return _ledger_open_accounts(session, wanted)
-    if all(_has_shape(found[request.code], request) for request in wanted):
-        return found
-    return _ledger_open_accounts(session, wanted)
-
-
-def _has_shape(account: Account, request: AccountRequest) -> bool:
-    return (account.currency, account.no_overdraft, account.hot, account.normal_side) == (
-        request.currency,
-        request.no_overdraft,
-        request.hot,
-        request.normal_side,
-    )
+    The ledger does the work in one batch (known accounts are a cached lookup and no write; an
+    existing account of another shape is refused); services come through here so that which
+    accounts exist, and with what shape, is decided by this module's requests alone."""
+    return _ledger_open_accounts(session, list(requests))
 
 
 def open_system(

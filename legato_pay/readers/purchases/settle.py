@@ -26,9 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from legato_pay import chart, gateways
+from legato_pay.chart import open_accounts
 from legato_pay.errors import GatewayError, InvalidInput, LegatoError, NotFound
 from legato_pay.gateways.base import PaymentStatus
-from legato_pay.ledger import AccountRequest, EntrySpec, LegSpec, open_accounts, post_entries
+from legato_pay.ledger import AccountRequest, EntrySpec, LegSpec, post_entries
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers.packages import money_json
 from legato_pay.readers.purchases.views import (
