@@ -117,7 +117,8 @@ def run(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     app.rich_markup_mode = _help_style()
     try:
-        app(args=args, prog_name="legato-pay", standalone_mode=False)
+        # Outside standalone mode click hands back a typer.Exit's code instead of raising it.
+        status = app(args=args, prog_name="legato-pay", standalone_mode=False)
     except LegatoError as error:
         sys.exit(report_error(error, args))
     except typer.Exit as exit_:
@@ -143,7 +144,7 @@ def run(argv: list[str] | None = None) -> None:
         )
         status = report_error(internal, args)
         sys.exit(status)
-    sys.exit(0)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 def _help_style() -> MarkupMode:
