@@ -141,7 +141,7 @@ def parse_amount(text: str | int, currency: str, *, positive: bool = True) -> in
         raise InvalidAmount(
             "amount is beyond the accepted bound", details={"value": raw, "currency": currency}
         )
-    minor = int(whole) * 10**exponent + (int(fraction.ljust(exponent, "0")) if exponent else 0)
+    minor: int = int(whole) * 10**exponent + (int(fraction.ljust(exponent, "0")) if exponent else 0)
     if negative:
         minor = -minor
     if abs(minor) > MAX_MINOR_UNITS:
@@ -236,7 +236,8 @@ def convert(minor: int, from_currency: str, to_currency: str, rate: str) -> int:
     """Convert with a decimal-string rate (units of ``to`` per unit of ``from``), half-even once."""
     if isinstance(minor, bool) or not isinstance(minor, int):
         raise InvalidAmount("amounts must be whole minor units (int), never float")
-    if isinstance(rate, (bool, float)):
+    given: object = rate  # callers at the edge may still hand over a float: refuse it loudly
+    if isinstance(given, (bool, float)):
         raise InvalidAmount("exchange rates must be decimal strings, never float")
     try:
         rate_value = Decimal(rate)
