@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -148,6 +149,27 @@ class AccountRequest:
 def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[str, Account]:
     """Open many accounts at once, or fetch identical existing ones: for batches (the webhook
     listener's) that would otherwise open each new wallet with two round trips."""
+    wanted = _distinct_requests(requests)
+    unknown = [
+        request
+        for code, request in sorted(wanted.items())  # one insertion order: no deadlocks
+        if _cache.get(_cache_key(session, code)) is None
+    ]
+    if unknown:
+        now = utcnow()
+        insert_rows_ignore(session, ACCOUNTS, ["code"], [_new_row(r, now) for r in unknown], ["id"])
+    found = resolve_accounts(session, wanted)
+    for code, request in wanted.items():
+        account = found[code]
+        if not _same_shape(
+            account, request.currency, request.no_overdraft, request.hot, request.normal_side
+        ):
+            raise _already_exists(account)
+    return found
+
+
+def _distinct_requests(requests: Sequence[AccountRequest]) -> dict[str, AccountRequest]:
+    """Requests checked and normalized, one per code; two shapes for one code are refused."""
     wanted: dict[str, AccountRequest] = {}
     for request in dict.fromkeys(requests):  # a batch asks for its system accounts many times
         currency = _check_shape(
@@ -161,43 +183,23 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
                 f"account {request.code} is asked for with two different shapes",
                 details={"code": request.code},
             )
-    unknown = [
-        request
-        for code, request in sorted(wanted.items())  # one insertion order: no deadlocks
-        if _cache.get(_cache_key(session, code)) is None
-    ]
-    if unknown:
-        now = utcnow()
-        insert_rows_ignore(
-            session,
-            ACCOUNTS,
-            ["code"],
-            [
-                {
-                    "code": request.code,
-                    "currency": request.currency,
-                    "normal_side": request.normal_side,
-                    "no_overdraft": request.no_overdraft,
-                    "hot": request.hot,
-                    "metadata_json": None,
-                    "created_at": now,
-                    "debits_posted": 0,
-                    "credits_posted": 0,
-                    "debits_pending": 0,
-                    "credits_pending": 0,
-                }
-                for request in unknown
-            ],
-            ["id"],
-        )
-    found = resolve_accounts(session, wanted)
-    for code, request in wanted.items():
-        account = found[code]
-        if not _same_shape(
-            account, request.currency, request.no_overdraft, request.hot, request.normal_side
-        ):
-            raise _already_exists(account)
-    return found
+    return wanted
+
+
+def _new_row(request: AccountRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "code": request.code,
+        "currency": request.currency,
+        "normal_side": request.normal_side,
+        "no_overdraft": request.no_overdraft,
+        "hot": request.hot,
+        "metadata_json": None,
+        "created_at": now,
+        "debits_posted": 0,
+        "credits_posted": 0,
+        "debits_pending": 0,
+        "credits_pending": 0,
+    }
 
 
 def _already_exists(account: Account) -> AlreadyExists:

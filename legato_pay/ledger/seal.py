@@ -106,58 +106,96 @@ def safe_watermark(session: Session) -> int:
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": JOURNAL})
 
 
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """One seal row: the chain over entries ``after < id <= upto``."""
+
+    after: int
+    upto: int
+    first_id: int | None
+    count: int
+    max_created_at: datetime | None
+    prev_hash: str
+    hash: str
+
+
 def seal(session: Session, *, actor: str, batch_size: int = 50000) -> SealResult:
     """Seal every entry not yet sealed, in batches of ``batch_size``."""
     advisory_xact_lock(session, SEAL_RUN)
     watermark = safe_watermark(session)
+    sealed_to, previous_hash, max_created = _last_seal(session)
+    seals = entries = 0
+    while sealed_to < watermark:
+        upto = _batch_end(session, sealed_to, watermark, batch_size)
+        if upto is None:
+            break
+        link = _chain_batch(session, sealed_to, upto, previous_hash, max_created)
+        seal_id = _store_link(session, link, actor)
+        _roll_up_hot_accounts(session, seal_id, sealed_to, upto)
+        seals += 1
+        entries += link.count
+        sealed_to, previous_hash, max_created = upto, link.hash, link.max_created_at
+    return SealResult(seals, entries, sealed_to or None, previous_hash)
+
+
+def _last_seal(session: Session) -> tuple[int, str, datetime | None]:
+    """Where the chain stands: the last sealed entry id, its hash, the latest creation time."""
     last = session.execute(
         select(SEALS.c.to_entry_id, SEALS.c.hash, SEALS.c.max_created_at)
         .order_by(SEALS.c.to_entry_id.desc())
         .limit(1)
     ).first()
-    sealed_to, previous_hash = (last.to_entry_id, last.hash) if last else (0, GENESIS_HASH)
-    max_created = as_utc(last.max_created_at) if last else None
-    seals = entries = 0
-    while sealed_to < watermark:
-        upto = session.execute(
-            select(func.max(ENTRIES.c.id)).where(
-                ENTRIES.c.id.in_(
-                    select(ENTRIES.c.id)
-                    .where(ENTRIES.c.id > sealed_to, ENTRIES.c.id <= watermark)
-                    .order_by(ENTRIES.c.id)
-                    .limit(batch_size)
-                )
+    if last is None:
+        return 0, GENESIS_HASH, None
+    return last.to_entry_id, last.hash, as_utc(last.max_created_at)
+
+
+def _batch_end(session: Session, after: int, watermark: int, batch_size: int) -> int | None:
+    """The id of the last of the next ``batch_size`` entries above ``after`` (up to the
+    watermark), or None if there are none."""
+    upto: int | None = session.execute(
+        select(func.max(ENTRIES.c.id)).where(
+            ENTRIES.c.id.in_(
+                select(ENTRIES.c.id)
+                .where(ENTRIES.c.id > after, ENTRIES.c.id <= watermark)
+                .order_by(ENTRIES.c.id)
+                .limit(batch_size)
             )
-        ).scalar()
-        if upto is None:
-            break
-        digest, count, first_id = previous_hash, 0, None
-        for entry_id, canonical, created_at in entry_digest_lines(session, sealed_to, upto):
-            digest = chain(digest, canonical)
-            count += 1
-            first_id = entry_id if first_id is None else first_id
-            created = as_utc(created_at)
-            if max_created is None or (created is not None and created > max_created):
-                max_created = created
-        seal_id = session.execute(
-            SEALS.insert()
-            .values(
-                from_entry_id=first_id,
-                to_entry_id=upto,
-                entry_count=count,
-                max_created_at=max_created,
-                prev_hash=previous_hash,
-                hash=digest,
-                sealed_at=utcnow(),
-                actor=actor,
-            )
-            .returning(SEALS.c.id)
-        ).scalar_one()
-        _roll_up_hot_accounts(session, seal_id, sealed_to, upto)
-        seals += 1
-        entries += count
-        sealed_to, previous_hash = upto, digest
-    return SealResult(seals, entries, sealed_to or None, previous_hash)
+        )
+    ).scalar()
+    return upto
+
+
+def _chain_batch(
+    session: Session, after: int, upto: int, previous_hash: str, max_created: datetime | None
+) -> _Link:
+    digest, count, first_id = previous_hash, 0, None
+    for entry_id, canonical, created_at in entry_digest_lines(session, after, upto):
+        digest = chain(digest, canonical)
+        count += 1
+        first_id = entry_id if first_id is None else first_id
+        created = as_utc(created_at)
+        if max_created is None or (created is not None and created > max_created):
+            max_created = created
+    return _Link(after, upto, first_id, count, max_created, previous_hash, digest)
+
+
+def _store_link(session: Session, link: _Link, actor: str) -> int:
+    seal_id: int = session.execute(
+        SEALS.insert()
+        .values(
+            from_entry_id=link.first_id,
+            to_entry_id=link.upto,
+            entry_count=link.count,
+            max_created_at=link.max_created_at,
+            prev_hash=link.prev_hash,
+            hash=link.hash,
+            sealed_at=utcnow(),
+            actor=actor,
+        )
+        .returning(SEALS.c.id)
+    ).scalar_one()
+    return seal_id
 
 
 def _roll_up_hot_accounts(session: Session, seal_id: int, after: int, upto: int) -> None:

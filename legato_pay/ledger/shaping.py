@@ -230,13 +230,19 @@ def batch_deltas(prepared: Sequence[Prepared]) -> tuple[dict[int, Account], dict
             if delta is None:
                 accounts[account.id] = account
                 delta = deltas[account.id] = [0, 0, 0, 0]
-            if leg.is_debit:
-                delta[0] += leg.amount
-                delta[2] += leg.pending_amount
-            else:
-                delta[1] += leg.amount
-                delta[3] += leg.pending_amount
+            add_leg(delta, leg)
     return accounts, deltas
+
+
+def add_leg(totals: list[int], leg: Leg) -> None:
+    """Add a leg to totals kept as [debits posted, credits posted, debits pending, credits
+    pending]."""
+    if leg.is_debit:
+        totals[0] += leg.amount
+        totals[2] += leg.pending_amount
+    else:
+        totals[1] += leg.amount
+        totals[3] += leg.pending_amount
 
 
 def outflow(account: Account, delta: Sequence[int]) -> int:
@@ -270,19 +276,12 @@ def running_legs(
                 )  # fmt: skip
                 continue
             totals = running[account.id]
-            if leg.is_debit:
-                totals[0] += leg.amount
-                totals[2] += leg.pending_amount
-            else:
-                totals[1] += leg.amount
-                totals[3] += leg.pending_amount
+            add_leg(totals, leg)
             legs.append(
                 (index, account.id, account.currency, leg.is_debit, leg.amount,
                  leg.pending_amount, totals[0], totals[1], totals[2], totals[3])
             )  # fmt: skip
-            delta = touched.setdefault(account.id, [0, 0, 0, 0])
-            delta[0 if leg.is_debit else 1] += leg.amount
-            delta[2 if leg.is_debit else 3] += leg.pending_amount
+            add_leg(touched.setdefault(account.id, [0, 0, 0, 0]), leg)
         for account_id, delta in touched.items():
             if is_short(accounts[account_id], Totals(*running[account_id])):
                 account = accounts[account_id]

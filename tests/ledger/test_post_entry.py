@@ -96,3 +96,29 @@ def test_accounts_not_known_yet_take_the_ordinary_path(
     if is_postgres(wallets.engine):
         # looked up in a unit of work once; known to the process from then on
         assert lean_calls == [False, False, True]
+
+
+def test_concurrent_single_postings_never_overdraw(wallets: Any) -> None:
+    """Four threads spend 10 at a time from a wallet holding 500 until it refuses: exactly 50
+    spends get through, the wallet ends at zero, and every total matches the journal."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = wallets.engine
+
+    def spend(thread: int) -> int:
+        done = 0
+        for n in range(20):
+            spec = transfer("alice", "bob", 10, "USD", idempotency_key=f"spend:{thread}:{n}")
+            try:
+                ledger.post_entry(engine, spec, actor="t")
+            except InsufficientFunds:
+                continue
+            done += 1
+        return done
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        spent = sum(pool.map(spend, range(4)))
+    assert spent == 50
+    assert balances(wallets, "alice", "bob") == [(0, 0, 0), (500, 0, 500)]
+    report = wallets.run(ledger.verify_ledger, write=False)
+    assert report.ok, report.problems
