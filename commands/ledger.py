@@ -141,7 +141,7 @@ def post(
         expires_at=utcnow() + timedelta(seconds=expires_in) if expires_in else None,
     )
     cli = state()
-    view = cli.app.run(lambda s: ledger.post_entries(s, [spec], actor=cli.app.actor)[0])
+    view = ledger.post_entry(cli.app.engine, spec, actor=cli.app.actor)
     _emit_entry(view, "pending" if pending else "posted")
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from legato_pay import chart
 from legato_pay.ledger import list_accounts, post_entries, transfer, verify_ledger
-from legato_pay.ledger.queries import ENTRIES, account_totals
+from legato_pay.ledger.queries import account_totals
 from legato_pay.ledger.types import balance_from_totals
 from legato_pay.readers.coins import WalletBalance, wallet_balance
 from legato_pay.readers.users import add_user
@@ -22,6 +22,7 @@ from legato_pay.store.models.readers import (
     SandboxPayment,
     Subscription,
 )
+from legato_pay.store.tables import ENTRIES
 from tests.conftest import ROOT, cli_env
 
 _TABLES = {

@@ -25,12 +25,11 @@ from sqlalchemy import func, select, text
 
 from legato_pay.context import AppContext
 from legato_pay.ledger import verify_ledger
-from legato_pay.ledger.queries import ENTRIES
 from legato_pay.readers import purchases
 from legato_pay.readers.coins import wallet_balance
 from legato_pay.readers.users import add_user
 from legato_pay.store.dialect import is_postgres
-from legato_pay.store.tables import PURCHASES
+from legato_pay.store.tables import ENTRIES, PURCHASES
 from legato_pay.webhooks import inbox
 from tests.conftest import ROOT, CliResult, cli_env, run_cli
 from tests.fakes.listener import Listener

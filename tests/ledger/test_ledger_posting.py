@@ -33,7 +33,7 @@ from legato_pay.errors import (
     UnbalancedEntry,
 )
 from legato_pay.ledger import EntrySpec, LegSpec, transfer
-from legato_pay.ledger.queries import ENTRIES, LEGS
+from legato_pay.store.tables import ENTRIES, LEGS
 
 # --- helpers -------------------------------------------------------------------------------
 

@@ -27,10 +27,10 @@ from legato_pay.errors import (
 )
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger import EntrySpec, get_balance, get_entry, post_entries, verify_ledger
-from legato_pay.ledger.queries import ENTRIES
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers import fx, packages, purchases
 from legato_pay.readers.users import add_user
+from legato_pay.store.tables import ENTRIES
 from tests.conftest import ROOT, cli_env, run_cli
 
 READER = "reader1"

@@ -25,11 +25,11 @@ from legato_pay.context import AppContext
 from legato_pay.errors import InvalidState
 from legato_pay.gateways.base import PaymentStatus, RefundResult
 from legato_pay.ledger import get_balance
-from legato_pay.ledger.queries import ENTRIES
 from legato_pay.readers import purchases
 from legato_pay.readers.packages import ensure_default_packages
 from legato_pay.readers.purchases import refunds as purchase_refunds
 from legato_pay.readers.users import add_user
+from legato_pay.store.tables import ENTRIES
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.app import create_app
 from tests.coin_helpers import assert_ledger_ok, insert_purchase, wallet
