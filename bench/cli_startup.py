@@ -26,7 +26,8 @@ are not comparable with idle ones. The exit status is 1 when a target is missed,
 
     .venv/bin/python bench/cli_startup.py
     .venv/bin/python bench/cli_startup.py --runs 15 --report-only
-    git archive main | tar -x -C /tmp/before && .venv/bin/python bench/cli_startup.py --compare /tmp/before
+    mkdir /tmp/before && git archive main | tar -x -C /tmp/before
+    .venv/bin/python bench/cli_startup.py --compare /tmp/before
 """
 
 from __future__ import annotations
