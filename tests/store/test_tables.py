@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, text
+from sqlalchemy import CheckConstraint, Column, Index, Integer, MetaData, String, Table, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from legato_pay.store import schema, tables
@@ -102,12 +102,18 @@ def test_the_fingerprint_follows_the_model_sources(
 
 
 def test_what_cannot_be_rendered_is_refused_not_dropped() -> None:
-    for column in (
-        Column("n", Integer, server_default=text("0")),
-        Column("n", Integer, default=lambda: 0),
-        Column("n", String(10), comment="why"),
-    ):
+    def table(*items: Any) -> MetaData:
         metadata = MetaData()
-        Table("t", metadata, Column("id", Integer, primary_key=True), column)
+        Table("t", metadata, Column("id", Integer, primary_key=True), *items)
+        return metadata
+
+    name = Column("name", String(10))
+    for metadata in (
+        table(Column("n", Integer, server_default=text("0"))),
+        table(Column("n", Integer, default=lambda: 0)),
+        table(Column("n", String(10), comment="why")),
+        table(name, Index("ix_t_lower_name", func.lower(name))),
+        table(Column("n", Integer), CheckConstraint("n > 0")),
+    ):
         with pytest.raises(ValueError, match="not rendered"):
             render.render(metadata, "x")

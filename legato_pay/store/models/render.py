@@ -17,10 +17,20 @@ import hashlib
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from sqlalchemy import Column, Index, MetaData, Table
+import sqlalchemy
+from sqlalchemy import (
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+)
+
+from legato_pay.store.columns import IdType
 
 MODELS_DIR = Path(__file__).resolve().parent
 CORE_FILE = MODELS_DIR / "core.py"
@@ -95,15 +105,11 @@ def _column(column: Column[Any], imports: set[str]) -> str:
 
 
 def _type(column: Column[Any], imports: set[str]) -> str:
-    from legato_pay.store.columns import IdType
-
     if column.type is IdType:
         imports.add("IdType")
         return "IdType"
     text = repr(column.type)
     name = text.split("(", 1)[0]
-    import sqlalchemy
-
     if getattr(sqlalchemy, name, None) is not type(column.type):
         raise ValueError(f"{column}: type {text} is not rendered")
     imports.add(name)
@@ -119,7 +125,8 @@ def _default(column: Column[Any]) -> str:
 
 
 def _index(index: Index, imports: set[str]) -> str:
-    if dict(index.dialect_kwargs) or index.expressions != list(index.columns):
+    expressions = [e for e in index.expressions if not isinstance(e, Column)]
+    if dict(index.dialect_kwargs) or expressions:
         raise ValueError(f"{index.name}: dialect options and expressions are not rendered")
     if getattr(index, "_column_flag", False):
         return ""  # rendered as its column's index=True
@@ -131,8 +138,6 @@ def _index(index: Index, imports: set[str]) -> str:
 
 
 def _unique_constraints(table: Table, imports: set[str]) -> list[str]:
-    from sqlalchemy import ForeignKeyConstraint, PrimaryKeyConstraint, UniqueConstraint
-
     rendered: list[str] = []
     for constraint in table.constraints:
         if isinstance(constraint, PrimaryKeyConstraint | ForeignKeyConstraint):
