@@ -12,12 +12,22 @@ ratios are medians over medians, and the targets apply to wall time:
 A fourth process, ``python -c "import typer, pydantic.types, sqlalchemy.orm, …sqlite"``, shows
 what any command reading the database through SQLAlchemy pays in imports alone (no target).
 
+Every process gets a bytecode cache in the run's scratch directory (``PYTHONPYCACHEPREFIX``,
+filled by the warm-up round), as an installed package has one: a ``PYTHONDONTWRITEBYTECODE``
+in the caller's environment would otherwise make each run compile the project's modules again.
+
+``--compare DIR`` also times ``balances show`` and ``--help`` from another checkout of the
+project (``python -m commands.main`` run in DIR), interleaved with the rest: a before-and-after
+in the same minutes. DIR must have the same schema head (it shares the database).
+
 The load average is printed before and after: figures taken with a load average of 1 or more
 are not comparable with idle ones. The exit status is 1 when a target is missed, unless
 ``--report-only``. ``--quick`` (3 runs) is a smoke test of the script itself.
 
     .venv/bin/python bench/cli_startup.py
     .venv/bin/python bench/cli_startup.py --runs 15 --report-only
+    mkdir /tmp/before && git archive main | tar -x -C /tmp/before
+    .venv/bin/python bench/cli_startup.py --compare /tmp/before
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ class Timings:
     """One command's wall and CPU seconds, run by run."""
 
     argv: list[str]
+    cwd: Path | None = None
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
@@ -61,18 +72,23 @@ def legato_pay_command() -> list[str]:
 
 
 def bench_environment(home: Path) -> dict[str, str]:
-    """The caller's environment without its ``LEGATO_*`` settings, on a fresh home directory."""
+    """The caller's environment without its ``LEGATO_*`` settings, on a fresh home directory,
+    with a bytecode cache of its own."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("LEGATO_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
     env["LEGATO_HOME"] = str(home)
     env["NO_COLOR"] = "1"
     return env
 
 
-def run_once(argv: list[str], env: dict[str, str], *, expect: int = 0) -> tuple[float, float]:
+def run_once(
+    argv: list[str], env: dict[str, str], *, cwd: Path | None = None, expect: int = 0
+) -> tuple[float, float]:
     """Wall and CPU seconds of one run; a run that fails is an error, not a figure."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    completed = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    completed = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode != expect:
@@ -87,7 +103,7 @@ def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
-def measure(runs: int, env: dict[str, str]) -> dict[str, Timings]:
+def measure(runs: int, env: dict[str, str], compare: Path | None) -> dict[str, Timings]:
     cli = legato_pay_command()
     commands = {
         "typer": Timings([sys.executable, "-c", "import typer"]),
@@ -97,14 +113,20 @@ def measure(runs: int, env: dict[str, str]) -> dict[str, Timings]:
         # imports alone (Typer's own parameter parsing loads pydantic).
         "sqlalchemy_floor": Timings([sys.executable, "-c", FLOOR_IMPORTS]),
     }
+    if compare is not None:
+        other = [sys.executable, "-m", "commands.main"]
+        commands["balances_compared"] = Timings(
+            [*other, "-o", "json", "balances", "show", "U"], cwd=compare
+        )
+        commands["help_compared"] = Timings([*other, "--help"], cwd=compare)
     run_once([*cli, "-o", "json", "users", "add", "U"], env)
-    for timings in commands.values():  # warm-up: schema, settings cache, file system cache
-        run_once(timings.argv, env)
+    for timings in commands.values():  # warm-up: schema, caches (settings, bytecode, files)
+        run_once(timings.argv, env, cwd=timings.cwd)
     for round_ in range(runs):
         names = list(commands)
         # rotate the order so no command always runs right after the same neighbour
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-            wall, cpu = run_once(commands[name].argv, env)
+            wall, cpu = run_once(commands[name].argv, env, cwd=commands[name].cwd)
             commands[name].wall.append(wall)
             commands[name].cpu.append(cpu)
     return commands
@@ -114,7 +136,7 @@ def ratios(commands: dict[str, Timings]) -> dict[str, dict[str, float | bool]]:
     """Each measured command's median over the baseline's, in wall and CPU time."""
     baseline = commands["typer"]
     result: dict[str, dict[str, float | bool]] = {}
-    for name in ("balances", "help", "sqlalchemy_floor"):
+    for name in [name for name in commands if name != "typer"]:
         wall = commands[name].median("wall") / baseline.median("wall")
         cpu = commands[name].median("cpu") / baseline.median("cpu")
         result[name] = {"wall": round(wall, 2), "cpu": round(cpu, 2)}
@@ -133,6 +155,7 @@ def report(
         document["runs"] = len(timings.wall)
         document[name] = {
             "command": " ".join([Path(timings.argv[0]).name, *timings.argv[1:]]),
+            **({"in": str(timings.cwd)} if timings.cwd else {}),
             "wall_median_s": round(timings.median("wall"), 4),
             "cpu_median_s": round(timings.median("cpu"), 4),
             "wall_min_s": round(min(timings.wall), 4),
@@ -150,12 +173,16 @@ def main() -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="exit 0 even when a target is missed"
     )
+    parser.add_argument(
+        "--compare", type=Path, metavar="DIR", help="also time another checkout (before/after)"
+    )
     options = parser.parse_args()
     runs = 3 if options.quick else options.runs
     load_before = load_average()
     print(f"load average before: {load_before}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="legato-startup-") as home:
-        commands = measure(runs, bench_environment(Path(home)))
+        compare = options.compare.resolve() if options.compare else None
+        commands = measure(runs, bench_environment(Path(home)), compare)
     found = ratios(commands)
     print(json.dumps(report(commands, load_before, found), indent=2))
     missed = [name for name, ratio in found.items() if ratio.get("met") is False]

@@ -2,64 +2,44 @@
 
 import os
 import sys
-from typing import Annotated
+from importlib import import_module
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import MarkupMode
 
-from commands import (
-    access,
-    balances,
-    content,
-    db,
-    earnings,
-    engagement,
-    gifts,
-    ledger,
-    packages,
-    purchases,
-    rates,
-    reports,
-    subscriptions,
-    tips,
-    users,
-    webhooks,
-)
 from commands.output import OUTPUT_FORMATS, CliState, report_error, set_state
 from legato_pay.errors import EXIT_STATUSES, LegatoError, UsageError
 
 _EXIT_HELP = "Exit status: " + ", ".join(f"{code} {text}" for code, text in EXIT_STATUSES.items())
 
-app = typer.Typer(
-    name="legato-pay",
-    help="Finance operations for a creator and investment platform.\n\n" + _EXIT_HELP + ".",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+#: The command groups, in the order help lists them; each is the module ``commands.<name>``.
+GROUPS = (
+    "db",
+    "ledger",
+    "users",
+    "packages",
+    "rates",
+    "purchases",
+    "balances",
+    "content",
+    "access",
+    "subscriptions",
+    "engagement",
+    "tips",
+    "gifts",
+    "earnings",
+    "reports",
+    "webhooks",
 )
-for _name, _module in {
-    "db": db,
-    "ledger": ledger,
-    "users": users,
-    "packages": packages,
-    "rates": rates,
-    "purchases": purchases,
-    "balances": balances,
-    "content": content,
-    "access": access,
-    "subscriptions": subscriptions,
-    "engagement": engagement,
-    "tips": tips,
-    "gifts": gifts,
-    "earnings": earnings,
-    "reports": reports,
-    "webhooks": webhooks,
-}.items():
-    app.add_typer(_module.app, name=_name)
+#: The callback's options that take a value, so the group named after them can be found.
+_VALUE_OPTIONS = ("--db", "--config", "--output", "-o", "--actor")
+_FLAG_OPTIONS = ("--quiet", "-q", "--debug")
+
+if TYPE_CHECKING:
+    app: typer.Typer
 
 
-@app.callback()
 def main(
     ctx: typer.Context,
     db: Annotated[
@@ -98,10 +78,6 @@ def main(
     ctx.obj = state
 
 
-app.command("serve-webhooks")(webhooks.serve)
-
-
-@app.command("demo")
 def demo(
     readers: Annotated[int, typer.Option("--readers", help="How many readers take part.")] = 40,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same day).")] = 7,
@@ -112,13 +88,62 @@ def demo(
     run_demo(readers=readers, seed=seed)
 
 
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command line with every group, or with the one group ``only`` (and the global
+    options): Typer imports and builds every group it is given on each call, which cost a
+    command as much CPU as its own work; a group behaves the same whatever else is built."""
+    built = typer.Typer(
+        name="legato-pay",
+        help="Finance operations for a creator and investment platform.\n\n" + _EXIT_HELP + ".",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    built.callback()(main)
+    for name in GROUPS if only is None else (only,):
+        built.add_typer(import_module(f"commands.{name}").app, name=name)
+    if only is None:
+        built.command("serve-webhooks")(import_module("commands.webhooks").serve)
+        built.command("demo")(demo)
+    return built
+
+
+def invoked_group(args: list[str]) -> str | None:
+    """The group a command line runs (``-o json balances show U``: balances), read past the
+    global options as click will parse them; None for anything else (help, a top-level
+    command, an unknown word, an option written in a form not listed here)."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg in _VALUE_OPTIONS:
+            index += 2
+        elif arg in _FLAG_OPTIONS or (arg.startswith("--") and arg.split("=")[0] in _VALUE_OPTIONS):
+            index += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if arg in GROUPS else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    """``commands.main.app``: the whole command line, built on first use."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()["app"] = built = build_app()
+    return built
+
+
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point: the single place errors become exit statuses."""
     args = sys.argv[1:] if argv is None else argv
-    app.rich_markup_mode = _help_style()
+    group = invoked_group(args)
+    cli = build_app(group) if group is not None else __getattr__("app")
+    cli.rich_markup_mode = _help_style()
     try:
         # Outside standalone mode click hands back a typer.Exit's code instead of raising it.
-        status = app(args=args, prog_name="legato-pay", standalone_mode=False)
+        status = cli(args=args, prog_name="legato-pay", standalone_mode=False)
     except LegatoError as error:
         sys.exit(report_error(error, args))
     except typer.Exit as exit_:

@@ -50,9 +50,14 @@ def _child(args: list[str], env: dict[str, str], cwd: str, out: int, err: int) -
 
 
 def serve() -> None:
-    import commands.main  # noqa: F401  (the imports every command needs, once)
+    import commands.main
     import legato_pay.ledger
-    import legato_pay.store.models.ledger  # noqa: F401
+    import legato_pay.store.tables
+
+    # the imports every command needs, once: all groups, every ledger module (both lazy)
+    assert commands.main.app is not None
+    for name in legato_pay.ledger.__all__:
+        getattr(legato_pay.ledger, name)
 
     for line in sys.stdin:
         request = json.loads(line)

@@ -1,14 +1,30 @@
 """Core table handles, one per table, for SQLAlchemy Core statements.
 
 Services build statements on these instead of loading ORM objects (a posting or a bulk check
-stays a handful of statements). Every handle comes from the one metadata that the models fill.
+stays a handful of statements). The handles come from ``store/models/core.py``, the tables as
+plain Core rendered from the SQLModel classes, so a command does not build those classes (their
+pydantic fields and declarative mapping cost more CPU than the rest of our code together).
+Should a model change without ``core.py`` being rendered again, its fingerprint no longer
+matches and the handles come from the models themselves: slower, never stale.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from sqlalchemy import MetaData, Table
 
-from legato_pay.store.models import metadata
+from legato_pay.store.models import core, render
+
+
+def _metadata() -> MetaData:
+    """The rendered Core tables while they match the models' source, else the models'."""
+    if render.fingerprint() == core.FINGERPRINT:
+        return core.metadata
+    from legato_pay.store.models import metadata as models_metadata
+
+    return models_metadata
+
+
+metadata = _metadata()
 
 
 def _table(name: str) -> Table:

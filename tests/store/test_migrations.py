@@ -21,7 +21,7 @@ from legato_pay.store.models import metadata
 from tests.conftest import run_cli
 
 
-def schema_differences(engine: Any) -> list[Any]:
+def schema_differences(engine: Any, target: Any = metadata) -> list[Any]:
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
@@ -31,7 +31,7 @@ def schema_differences(engine: Any) -> list[Any]:
                 "include_object": schema.include_object_for(connection.dialect.name),
             },
         )
-        return list(compare_metadata(context, metadata))
+        return list(compare_metadata(context, target))
 
 
 def test_models_match_the_migrations(database_url: str) -> None:

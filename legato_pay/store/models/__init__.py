@@ -1,10 +1,27 @@
-"""The tables, one module per domain, all registered on one ``metadata``.
+"""The tables, one module per domain, all registered on one ``metadata``: the schema's one
+definition (Alembic's autogenerate and ``alembic check`` read it).
 
-Importing any table module imports this package first, so the metadata is always complete.
+``metadata`` imports every table module on first use, so it is always complete. Importing this
+package alone builds no SQLModel class: commands take their table handles from ``core`` (the
+same tables as plain SQLAlchemy Core, rendered from these classes by ``render``), see
+``store/tables.py``.
 """
 
-from sqlmodel import SQLModel
+from __future__ import annotations
 
-from legato_pay.store.models import ledger, readers, webhooks  # noqa: F401
+from typing import TYPE_CHECKING, Any
 
-metadata = SQLModel.metadata
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+    metadata: MetaData
+
+
+def __getattr__(name: str) -> Any:
+    if name != "metadata":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sqlmodel import SQLModel
+
+    from legato_pay.store.models import ledger, readers, webhooks  # noqa: F401  (registers them)
+
+    return SQLModel.metadata
