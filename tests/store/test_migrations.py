@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from legato_pay.store import schema
 from legato_pay.store.engine import HEAD_REVISION, get_engine, session_scope
 from legato_pay.store.models import metadata
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
 
 
 def schema_differences(engine: Any) -> list[Any]:
