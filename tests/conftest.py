@@ -24,8 +24,9 @@ import pytest
 PG_URL = os.environ.get("LEGATO_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("LEGATO_REQUIRE_POSTGRES") == "1"
 PG_SKIP_REASON = "LEGATO_TEST_DATABASE_URL is not set: PostgreSQL tests skipped"
-#: Tests using these fixtures share one resource machine-wide: xdist runs them on one worker.
-ONE_WORKER_FIXTURES = {"localstripe": "localstripe"}
+#: Test modules that import this share localstripe (one instance machine-wide, behind a file
+#: lock): xdist gives all of them to one worker, so that no other worker waits on the lock.
+LOCALSTRIPE_IMPORT = "from tests.fakes.localstripe import"
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -188,19 +189,32 @@ def app(database_url: str) -> Iterator[Any]:
     yield context
 
 
-# -- hooks: xdist groups, and PostgreSQL outcomes counted by the controller ------------------
+# -- hooks: xdist scheduling, and PostgreSQL outcomes counted by the controller ------------------
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests sharing a machine-wide resource run on one worker (``--dist loadgroup``), so the
-    other workers never wait on its lock."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        for fixture, group in ONE_WORKER_FIXTURES.items():
-            if fixture in fixtures:
-                item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist load`` (the default with ``-n``), except that the localstripe modules go to one
+    worker as one unit. (xdist's ``loadgroup`` cannot do it here: with pytest 9 it no longer
+    sees group marks.) Other ``--dist`` modes are left to xdist."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    shares_localstripe: dict[str, bool] = {}
+
+    def uses_localstripe(module: str) -> bool:
+        if module not in shares_localstripe:
+            path = config.rootpath / module
+            source = path.read_text(encoding="utf-8") if path.is_file() else ""
+            shares_localstripe[module] = LOCALSTRIPE_IMPORT in source
+        return shares_localstripe[module]
+
+    class OneWorkerForLocalstripe(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "localstripe" if uses_localstripe(module) else nodeid
+
+    return OneWorkerForLocalstripe(config, log)
 
 
 def _is_worker(config: pytest.Config) -> bool:
