@@ -192,6 +192,7 @@ def app(database_url: str) -> Iterator[Any]:
 # -- hooks: xdist scheduling, and PostgreSQL outcomes counted by the controller ------------------
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist: fine without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist load`` (the default with ``-n``), except that the localstripe modules go to one
     worker as one unit. (xdist's ``loadgroup`` cannot do it here: with pytest 9 it no longer
