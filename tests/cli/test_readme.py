@@ -6,7 +6,7 @@ How the README is read:
 * Each fenced ``bash`` block is a session on a fresh machine: its own empty ``$LEGATO_HOME``
   (the default SQLite database lives there) and working directory.
 * A line ending in ``\\`` continues on the next; ``&&`` separates commands; ``#`` starts a
-  comment. A command whose program is ``legato-pay`` (``.venv/bin/legato-pay`` too) runs through
+  comment; of a pipeline, the command before the first ``|`` runs. A command whose program is ``legato-pay`` (``.venv/bin/legato-pay`` too) runs through
   the installed console script; other tools' commands (python3, pip, pytest, docker) do not run.
 * It must exit 0, unless its comment says ``exits N``. A comment line holding a JSON document
   right after a command is that command's documented output, and must be what it prints.
@@ -91,7 +91,8 @@ def block_commands(block: str) -> list[Command]:
             continue
         comment = stripped.partition("#")[2]
         for part in stripped.partition("#")[0].split("&&"):
-            words = [w for w in shlex.split(part) if not re.fullmatch(r"[A-Z_]+=\S*", w)]
+            piped_from = part.split("|")[0]  # ``legato-pay … | jq …``: the legato-pay side
+            words = [w for w in shlex.split(piped_from) if not re.fullmatch(r"[A-Z_]+=\S*", w)]
             if not words or Path(words[0]).name != "legato-pay":
                 continue
             found = EXPECTED_STATUS.search(comment)
