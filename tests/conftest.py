@@ -1,33 +1,89 @@
 """Shared fixtures: one switch runs a test on SQLite and, when configured, on PostgreSQL.
 
-``LEGATO_TEST_DATABASE_URL`` (set by ``.ci/run``) points at a scratch PostgreSQL database that
-these fixtures empty before each test. Without it, PostgreSQL variants skip with a reason; with
-``LEGATO_REQUIRE_POSTGRES=1`` (also set by ``.ci/run``) a skipped PostgreSQL test fails the run.
+``LEGATO_TEST_DATABASE_URL`` (set by ``.ci/run``) points at a scratch PostgreSQL database. Run
+alone, pytest uses that database; under pytest-xdist every worker creates its own next to it
+(``<name>_gw0``, ``<name>_gw1``, … on the same server), migrates it, empties it before each test
+and drops it when the worker ends. Without the variable, PostgreSQL variants skip with a reason;
+with ``LEGATO_REQUIRE_POSTGRES=1`` (also set by ``.ci/run``) a skipped PostgreSQL test fails the
+run. The controller counts PostgreSQL outcomes from every worker's reports.
+
+Helpers live elsewhere: ``tests/factories.py`` (domain objects) and ``tests/cli_runner.py``
+(running ``legato-pay``). This module holds only fixtures and hooks.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("LEGATO_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("LEGATO_REQUIRE_POSTGRES") == "1"
 PG_SKIP_REASON = "LEGATO_TEST_DATABASE_URL is not set: PostgreSQL tests skipped"
+#: Test modules that import this share localstripe (one instance machine-wide, behind a file
+#: lock): xdist gives all of them to one worker, so that no other worker waits on the lock.
+LOCALSTRIPE_IMPORT = "from tests.fakes.localstripe import"
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 _pg_outcomes = {"passed": 0, "skipped": 0}
-_upgraded: set[str] = set()
+
+
+# -- PostgreSQL: one database per worker -----------------------------------------------------
+
+
+def _worker_id(config: pytest.Config) -> str:
+    """``gw0``, ``gw1``, … under xdist; ``main`` in a plain run."""
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    return str(workerinput.get("workerid", "main"))
+
+
+def _admin_connection(url: str) -> Any:
+    """An autocommit psycopg connection to ``url`` (CREATE/DROP DATABASE refuse transactions)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return psycopg.connect(plain, autocommit=True)
+
+
+def create_worker_database(base_url: str, worker: str) -> str:
+    """Create (afresh) and migrate ``<base database>_<worker>``; return its URL."""
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from legato_pay.store.engine import get_engine
+    from legato_pay.store.schema import upgrade
+
+    base = make_url(base_url)
+    name = f"{base.database}_{worker}"
+    with _admin_connection(base_url) as connection:
+        # A worker killed last time may have left its database behind.
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(get_engine(url))
+    return url
+
+
+def drop_worker_database(base_url: str, url: str) -> None:
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from legato_pay.store.engine import dispose_engines
+
+    dispose_engines()
+    name = str(make_url(url).database)
+    with _admin_connection(base_url) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def reset_postgres(url: str) -> None:
@@ -36,17 +92,49 @@ def reset_postgres(url: str) -> None:
 
     from legato_pay.ledger.accounts import clear_account_cache
     from legato_pay.store.engine import get_engine
-    from legato_pay.store.schema import upgrade
 
     engine = get_engine(url)
-    if url not in _upgraded:
-        upgrade(engine)  # a scratch database may predate the newest migration
-        _upgraded.add(url)
     with engine.begin() as connection:
         tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
         if tables:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     clear_account_cache()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """This process's PostgreSQL database, migrated, or None when none is configured. Made on
+    first use, so a worker that runs no PostgreSQL test creates nothing."""
+    if not PG_URL:
+        yield None
+        return
+    worker = _worker_id(request.config)
+    if worker == "main":
+        from legato_pay.store.engine import get_engine
+        from legato_pay.store.schema import upgrade
+
+        upgrade(get_engine(PG_URL))  # a scratch database may predate the newest migration
+        yield PG_URL
+        return
+    url = create_worker_database(PG_URL, worker)
+    try:
+        yield url
+    finally:
+        drop_worker_database(PG_URL, url)
+
+
+def _fresh_postgres_url(request: pytest.FixtureRequest) -> str:
+    """The worker's PostgreSQL database, emptied; skips (or fails, when required) without one."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("LEGATO_REQUIRE_POSTGRES=1 but LEGATO_TEST_DATABASE_URL is not set")
+        pytest.skip(PG_SKIP_REASON)
+    url: str = request.getfixturevalue("postgres_database")
+    reset_postgres(url)
+    return url
+
+
+# -- SQLite: a migrated template copied per test ---------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -64,39 +152,32 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def fresh_sqlite_url(template: Path, directory: Path) -> str:
+def _fresh_sqlite_url(template: Path, directory: Path) -> str:
     target = directory / "legato.db"
     shutil.copyfile(template, target)
     return f"sqlite:///{target}"
 
 
-def fresh_postgres_url() -> str:
-    """The scratch PostgreSQL database, emptied; skips (or fails, when required) without one."""
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("LEGATO_REQUIRE_POSTGRES=1 but LEGATO_TEST_DATABASE_URL is not set")
-        pytest.skip(PG_SKIP_REASON)
-    reset_postgres(PG_URL)
-    return PG_URL
+# -- the fixtures tests use ------------------------------------------------------------------
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
-        return fresh_sqlite_url(sqlite_template, tmp_path)
-    return fresh_postgres_url()
+        return _fresh_sqlite_url(sqlite_template, tmp_path)
+    return _fresh_postgres_url(request)
 
 
 @pytest.fixture
-def postgres_url() -> str:
+def postgres_url(request: pytest.FixtureRequest) -> str:
     """A fresh PostgreSQL database, for tests of what only PostgreSQL has (mark them
     ``@pytest.mark.postgres`` so they are counted and never silently skipped in CI)."""
-    return fresh_postgres_url()
+    return _fresh_postgres_url(request)
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    return fresh_sqlite_url(sqlite_template, tmp_path)
+    return _fresh_sqlite_url(sqlite_template, tmp_path)
 
 
 @pytest.fixture
@@ -108,106 +189,42 @@ def app(database_url: str) -> Iterator[Any]:
     yield context
 
 
-def cli_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("LEGATO_") or key == "LEGATO_TEST_DATABASE_URL"
-    }
-    env.update(
-        LEGATO_DATABASE_URL=database_url,
-        LEGATO_ACTOR="test-cli",
-        NO_COLOR="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
+# -- hooks: xdist scheduling, and PostgreSQL outcomes counted by the controller ------------------
 
 
-class CliResult:
-    def __init__(self, completed: subprocess.CompletedProcess[str]) -> None:
-        self.status = completed.returncode
-        self.stdout = completed.stdout
-        self.stderr = completed.stderr
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist: fine without it (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist load`` (the default with ``-n``), except that the localstripe modules go to one
+    worker as one unit. (xdist's ``loadgroup`` cannot do it here: with pytest 9 it no longer
+    sees group marks.) Other ``--dist`` modes are left to xdist."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
-    @property
-    def json(self) -> Any:
-        return json.loads(self.stdout)
+    shares_localstripe: dict[str, bool] = {}
 
-    @property
-    def error(self) -> dict[str, Any]:
-        return json.loads(self.stderr)["error"]  # type: ignore[no-any-return]
+    def uses_localstripe(module: str) -> bool:
+        if module not in shares_localstripe:
+            path = config.rootpath / module
+            source = path.read_text(encoding="utf-8") if path.is_file() else ""
+            shares_localstripe[module] = LOCALSTRIPE_IMPORT in source
+        return shares_localstripe[module]
 
+    class OneWorkerForLocalstripe(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "localstripe" if uses_localstripe(module) else nodeid
 
-class _ForkServers:
-    """Warm launchers (see tests/cli_forkserver.py), one per concurrent caller: a thread takes
-    an idle one or starts another, so CLI calls from several threads still run at once."""
-
-    idle: ClassVar[list[subprocess.Popen[str]]] = []
-    lock = threading.Lock()
-
-    @classmethod
-    def _start(cls) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "cli_forkserver.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env=cli_env("sqlite://"),
-        )
-
-    @classmethod
-    def run(cls, args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
-        with cls.lock:
-            server = cls.idle.pop() if cls.idle else None
-        if server is None or server.poll() is not None:
-            server = cls._start()
-        assert server.stdin is not None and server.stdout is not None
-        request = {"args": args, "env": env, "cwd": str(ROOT), "timeout": timeout}
-        try:
-            server.stdin.write(json.dumps(request) + "\n")
-            server.stdin.flush()
-            answer: dict[str, Any] = json.loads(server.stdout.readline())
-        except BaseException:
-            server.kill()
-            raise
-        with cls.lock:
-            cls.idle.append(server)
-        return answer
+    return OneWorkerForLocalstripe(config, log)
 
 
-def run_cli(
-    database_url: str, *args: str, output: str = "json", timeout: float = 120, **env: str
-) -> CliResult:
-    """Run ``legato-pay`` in its own process, as a script or an operator would.
-
-    The process is forked from a warm launcher (same entry point, environment, streams and exit
-    status as ``python -m commands.main``, without paying the imports each time). Set
-    ``LEGATO_TEST_COLD_CLI=1`` to start a fresh interpreter per call instead.
-    """
-    command_args = ["--output", output, *args]
-    environment = cli_env(database_url, **env)
-    if os.environ.get("LEGATO_TEST_COLD_CLI") == "1":
-        completed = subprocess.run(
-            [sys.executable, "-m", "commands.main", *command_args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            cwd=ROOT,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return CliResult(completed)
-    answer = _ForkServers.run(command_args, environment, timeout)
-    return CliResult(
-        subprocess.CompletedProcess(
-            command_args, answer["status"], answer["stdout"], answer["stderr"]
-        )
-    )
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under xdist this runs in each worker and again in the controller for every report; only
+    # the controller's count (or a plain run's) is summed and reported.
     if "postgres" not in report.keywords:
         return
     if report.skipped:
@@ -216,17 +233,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _pg_outcomes["passed"] += 1
 
 
+def _postgres_requirement_broken() -> bool:
+    return REQUIRE_PG and bool(_pg_outcomes["skipped"] or not _pg_outcomes["passed"])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if REQUIRE_PG and (_pg_outcomes["skipped"] or not _pg_outcomes["passed"]):
+    if not _is_worker(session.config) and _postgres_requirement_broken():
         session.exitstatus = 1
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
     terminalreporter.write_line(
         f"PostgreSQL tests: {_pg_outcomes['passed']} passed, {_pg_outcomes['skipped']} skipped"
         + ("" if PG_URL else f" ({PG_SKIP_REASON})")
     )
-    if REQUIRE_PG and (_pg_outcomes["skipped"] or not _pg_outcomes["passed"]):
+    if _postgres_requirement_broken():
         terminalreporter.write_line(
             "FAILED: LEGATO_REQUIRE_POSTGRES=1 and PostgreSQL tests were skipped or none ran"
         )

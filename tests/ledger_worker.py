@@ -16,7 +16,13 @@ fresh global state, as a new process would have) and print one JSON list of thei
 the end-to-end tests: one interpreter start for many commands.
 
 ``hold``: post every line of a ``ledger post-batch`` file through the library in one
-transaction, create ``--marker`` while that transaction is still open, then sleep until killed.
+transaction, then, with every row written and the transaction still open, write ``inside`` to
+the file descriptor ``--signal-fd`` and block until killed.
+
+``cli-hold``: run the command line in this process; when a transaction that holds more than
+``--entries-before`` ledger entries is about to commit (every row of the command written, the
+commit not yet sent), write ``inside`` to ``--signal-fd`` and block until killed. The crash tests
+kill at that moment, which they choose, instead of after some time.
 
 The database comes from ``LEGATO_DATABASE_URL``, as for the command line.
 """
@@ -28,8 +34,8 @@ import contextlib
 import io
 import json
 import os
+import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +142,14 @@ def session(options: argparse.Namespace) -> None:
     sys.__stdout__.write(json.dumps(results) + "\n")  # type: ignore[union-attr]
 
 
+def _signal_and_block(fd: int) -> None:
+    """Tell the test we are inside the transaction, then wait for its SIGKILL."""
+    os.write(fd, b"inside\n")
+    os.close(fd)
+    while True:
+        signal.pause()
+
+
 def hold(options: argparse.Namespace) -> None:
     from legato_pay import ledger
     from legato_pay.context import AppContext
@@ -160,11 +174,35 @@ def hold(options: argparse.Namespace) -> None:
     def work(unit: Any) -> None:
         ledger.post_entries(unit, specs, actor=context.actor)
         unit.flush()
-        Path(options.marker).touch()
-        time.sleep(600)  # inside the open transaction, until SIGKILL
+        _signal_and_block(options.signal_fd)
 
     context.run(work)
     sys.stderr.write("hold: the transaction committed, which it never should\n")
+    sys.exit(98)
+
+
+def cli_hold(options: argparse.Namespace) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Connection, Engine
+
+    from legato_pay.store.tables import ENTRIES
+
+    count_entries = f"SELECT count(*) FROM {ENTRIES.name}"
+
+    def before_commit(connection: Connection) -> None:
+        # The raw connection: the transaction's own view, without SQLAlchemy's bookkeeping.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(count_entries)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is not None and row[0] > options.entries_before:
+            _signal_and_block(options.signal_fd)
+
+    event.listen(Engine, "commit", before_commit)
+    result = _run_cli(list(options.args))
+    sys.stderr.write(f"cli-hold: the command ended without the commit we wait for: {result}\n")
     sys.exit(98)
 
 
@@ -184,12 +222,18 @@ def main() -> None:
     p_session.add_argument("--commands", required=True)
     p_hold = sub.add_parser("hold")
     p_hold.add_argument("--batch", required=True)
-    p_hold.add_argument("--marker", required=True)
+    p_hold.add_argument("--signal-fd", type=int, required=True)
+    p_cli_hold = sub.add_parser("cli-hold")
+    p_cli_hold.add_argument("--signal-fd", type=int, required=True)
+    p_cli_hold.add_argument("--entries-before", type=int, required=True)
+    p_cli_hold.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args()
+    if options.mode in ("cli", "cli-hold") and options.args[:1] == ["--"]:
+        options.args = options.args[1:]
     if options.mode == "cli":
-        if options.args and options.args[0] == "--":
-            options.args = options.args[1:]
         cli(options)
+    elif options.mode == "cli-hold":
+        cli_hold(options)
     elif options.mode == "fork":
         fork(options)
     elif options.mode == "session":

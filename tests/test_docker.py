@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.cli_runner import ROOT
 from tests.fakes import free_port
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "legato-pay"

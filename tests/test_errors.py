@@ -16,7 +16,7 @@ import pytest
 
 from legato_pay import errors
 from legato_pay.errors import EXIT_STATUSES, LegatoError
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
 
 _TREE_LINE = re.compile(
     r"^(?P<indent>[\s│├└─]*)(?P<name>[A-Z]\w+)\s+(?P<status>\d+)\s+(?P<code>[A-Z_]+)$"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.cli_runner import ROOT
 
 #: What a build needs from the checkout (the Dockerfile's build stage copies the same).
 BUILD_INPUTS = (

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, CliResult, cli_env, run_cli
+from tests.cli_runner import ROOT, CliResult, cli_env, run_cli
 
 WORKER = Path(__file__).resolve().parent.parent / "ledger_worker.py"
 BOX_DRAWING = re.compile("[\u2500-\u257f]")

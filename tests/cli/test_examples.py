@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.cli_runner import ROOT, cli_env, run_cli
 
 BIN = Path(sys.executable).parent
 
@@ -54,23 +52,3 @@ def test_demo_table_output_prints_reports(tmp_path: Path) -> None:
     assert shown.status == 0, shown.stderr
     for heading in ("What happened", "Top reader balances", "Content revenue", "ledger verify: ok"):
         assert heading in shown.stdout
-
-
-def test_readme_ledger_example_gives_the_documented_balance(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("## Using it", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    commands = [line for line in block.splitlines() if line.startswith("legato-pay ledger")]
-    assert len(commands) >= 3
-    url = f"sqlite:///{tmp_path / 'readme.db'}"
-    outputs = []
-    for line in commands:
-        words = line.split("#")[0].split()[1:]
-        result = run_cli(url, *words, output="table") if "--output" not in words else None
-        if result is None:
-            result = run_cli(url, *[w for w in words if w not in ("--output", "json")])
-        assert result.status == 0, (line, result.stderr)
-        outputs.append(result.stdout)
-    documented = re.search(r"# (\{\"account\".*\})", block)
-    assert documented is not None
-    balance = run_cli(url, "ledger", "balance", "user:42:wallet")
-    assert balance.json == json.loads(documented.group(1))

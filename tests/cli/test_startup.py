@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.cli_runner import ROOT, cli_env, run_cli
 
 # (pydantic is not among them: Typer itself validates option values with it.)
 HEAVY = ["sqlalchemy", "sqlmodel", "alembic", "stripe", "uvicorn", "httpx", "yaml", "rich"]

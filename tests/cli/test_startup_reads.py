@@ -13,7 +13,7 @@ import pytest
 
 from commands.main import GROUPS, invoked_group
 from tests.cli.test_startup import probe
-from tests.conftest import ROOT, cli_env
+from tests.cli_runner import ROOT, cli_env
 
 # Off the read path since issue 9's second start-up pass.
 NOT_FOR_A_READ = [

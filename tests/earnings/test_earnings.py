@@ -13,8 +13,9 @@ from legato_pay.errors import InvalidInput, NotFound
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers.balances import writer_earnings
 from legato_pay.readers.tips import send_tip
-from tests.coin_helpers import add_users, assert_ledger_ok, balance, fund
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
+from tests.factories import add_users, assert_ledger_ok, fund
+from tests.factories import balance_json as balance
 
 EARNINGS = chart.writer_earnings("w1", "USD")
 

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import httpx
 
-from tests.conftest import ROOT, cli_env
+from tests.cli_runner import ROOT, cli_env
 from tests.fakes import free_port
 
 START_TIMEOUT_SECONDS = 30.0

@@ -31,7 +31,7 @@ from legato_pay.readers.users import add_user
 from legato_pay.store.dialect import is_postgres
 from legato_pay.store.tables import ENTRIES, PURCHASES
 from legato_pay.webhooks import inbox
-from tests.conftest import ROOT, CliResult, cli_env, run_cli
+from tests.cli_runner import ROOT, CliResult, cli_env, run_cli
 from tests.fakes.listener import Listener
 from tests.fakes.localstripe import (
     TEST_SECRET_KEY,

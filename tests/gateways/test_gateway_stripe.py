@@ -31,7 +31,7 @@ from legato_pay.errors import (
 from legato_pay.gateways import get_gateway, get_transfer_gateway
 from legato_pay.gateways.base import PaymentRequest, RecipientDetails, TransferRequest, describe
 from legato_pay.gateways.stripe.gateway import StripeGateway, intent_status
-from tests.conftest import ROOT
+from tests.cli_runner import ROOT
 from tests.fakes import free_port
 from tests.fakes.localstripe import (
     TEST_SECRET_KEY,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from legato_pay import ledger
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.cli_runner import ROOT, cli_env, run_cli
 
 WORKER = Path(__file__).resolve().parent.parent / "ledger_worker.py"
 WORKERS = 8

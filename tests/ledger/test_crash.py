@@ -1,30 +1,33 @@
 """Crash tests: a process killed with SIGKILL inside a big posting transaction leaves no trace,
 and rerunning the same batch (same idempotency keys) posts every entry exactly once.
 
-On SQLite and PostgreSQL. Two kill points: ``ledger post-batch`` killed while its transaction is
-under way (PostgreSQL: its backend has been writing for a moment; SQLite: it has held the write
-lock for a moment), and a worker killed after every row of the batch is written but before the
-commit.
+On SQLite and PostgreSQL. The worker (``tests/ledger_worker.py``) says over a pipe when it is
+inside its transaction with every row written, then blocks; only then does the test send
+SIGKILL, so the kill point never depends on timing or load. Two workers: the real
+``ledger post-batch`` command line, stopped as its transaction is about to commit, and the
+library's ``post_entries`` stopped after its flush; each batch is then rerun.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from legato_pay import ledger
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.cli_runner import ROOT, cli_env, run_cli
 
 WORKER = Path(__file__).resolve().parent.parent / "ledger_worker.py"
+
+#: How long a worker may take to start, import and write its batch (generous: loaded machines).
+SIGNAL_TIMEOUT = 300.0
 
 pytestmark = pytest.mark.slow
 
@@ -87,72 +90,43 @@ def assert_posted_once(database_url: str, app: Any, size: int) -> None:
     assert shop[:2] == (100 + 2 * third, third)
 
 
-Probe = tuple[Callable[[], bool], Callable[[], None]]  # (ready?, close)
-
-
-def postgres_writing(database_url: str, hold_for: float) -> Probe:
-    """True once another backend of this database has been in a transaction that wrote (it has
-    a transaction id: it updated account totals or inserted rows) for ``hold_for`` seconds."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url).set(drivername="postgresql")
-    connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-    since: list[float] = []
-
-    def probe() -> bool:
-        row = connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
-        ).fetchone()
-        if not (row and row[0]):
-            since.clear()
-            return False
-        since.append(since[0] if since else time.monotonic())
-        return time.monotonic() - since[0] >= hold_for
-
-    return probe, connection.close
-
-
-def sqlite_write_locked(database_url: str, hold_for: float) -> Probe:
-    """True once another connection has held the write lock for ``hold_for`` seconds."""
-    path = database_url.removeprefix("sqlite:///")
-    since: list[float] = []
-
-    def probe() -> bool:
-        connection = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute("ROLLBACK")
-            since.clear()
-            return False
-        except sqlite3.OperationalError as exc:
-            assert "locked" in str(exc) or "busy" in str(exc), exc
-            since.append(since[0] if since else time.monotonic())
-            return time.monotonic() - since[0] >= hold_for
-        finally:
-            connection.close()
-
-    return probe, lambda: None
-
-
-def kill_when(process: subprocess.Popen[str], probe: Probe, timeout: float) -> None:
-    ready, close = probe
-    deadline = time.monotonic() + timeout
+def start_worker(database_url: str, *args: str) -> tuple[subprocess.Popen[str], int]:
+    """Start ``tests/ledger_worker.py ARGS… --signal-fd N``; return it and the pipe's read end,
+    on which it writes ``inside`` once it is inside its transaction with every row written."""
+    read_end, write_end = os.pipe()
+    mode, *rest = args
     try:
-        while not ready():
-            assert process.poll() is None, (
-                f"finished before the kill: {process.communicate()[1][-2000:]}"
-            )
-            assert time.monotonic() < deadline, "never saw the transaction"
-            time.sleep(0.005)
-        process.send_signal(signal.SIGKILL)
+        process = subprocess.Popen(
+            [sys.executable, str(WORKER), mode, "--signal-fd", str(write_end), *rest],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(database_url),
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(write_end,),
+        )
     finally:
-        close()
+        os.close(write_end)  # the worker holds the only write end: EOF if it dies first
+    return process, read_end
+
+
+def kill_inside_transaction(process: subprocess.Popen[str], signal_read: int) -> None:
+    """Wait (at most ``SIGNAL_TIMEOUT``) for the worker's word that it is inside its open
+    transaction, then SIGKILL it: the kill point is the one the test chose, however loaded the
+    machine is."""
+    try:
+        ready, _, _ = select.select([signal_read], [], [], SIGNAL_TIMEOUT)
+        said = os.read(signal_read, 64) if ready else b""
+        if said == b"inside\n":
+            process.send_signal(signal.SIGKILL)
+    finally:
+        os.close(signal_read)
         if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+            process.kill()  # no word from it: stop it before reporting
+        _, stderr = process.communicate(timeout=30)
+    assert said == b"inside\n", f"the worker never got inside its transaction: {stderr[-2000:]}"
+    assert process.returncode == -signal.SIGKILL, stderr[-2000:]
 
 
 def test_post_batch_killed_mid_transaction(database_url: str, app: Any, tmp_path: Path) -> None:
@@ -160,21 +134,20 @@ def test_post_batch_killed_mid_transaction(database_url: str, app: Any, tmp_path
     batch = tmp_path / "batch.jsonl"
     write_batch(batch, size, "crash")
     setup_ledger(app)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "commands.main", "-o", "json", "ledger", "post-batch", str(batch)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(database_url),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
+    # The real ``ledger post-batch``, stopped as its one transaction is about to commit.
+    process, signal_read = start_worker(
+        database_url,
+        "cli-hold",
+        "--entries-before",
+        "1",
+        "--",
+        "-o",
+        "json",
+        "ledger",
+        "post-batch",
+        str(batch),
     )
-    if database_url.startswith("postgresql"):
-        probe = postgres_writing(database_url, hold_for=0.02)
-    else:
-        probe = sqlite_write_locked(database_url, hold_for=0.3)
-
-    kill_when(process, probe, timeout=120)
+    kill_inside_transaction(process, signal_read)
 
     assert_untouched(database_url, app)
     rerun = run_cli(database_url, "ledger", "post-batch", str(batch))
@@ -187,19 +160,10 @@ def test_post_batch_killed_mid_transaction(database_url: str, app: Any, tmp_path
 def test_killed_before_commit_then_rerun(database_url: str, app: Any, tmp_path: Path) -> None:
     size = 1500
     batch = tmp_path / "batch.jsonl"
-    marker = tmp_path / "written"
     write_batch(batch, size, "hold")
     setup_ledger(app)
-    process = subprocess.Popen(
-        [sys.executable, str(WORKER), "hold", "--batch", str(batch), "--marker", str(marker)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(database_url),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
-    kill_when(process, (marker.exists, lambda: None), timeout=120)
+    process, signal_read = start_worker(database_url, "hold", "--batch", str(batch))
+    kill_inside_transaction(process, signal_read)
 
     assert_untouched(database_url, app)
     first = run_cli(database_url, "ledger", "post-batch", str(batch))

@@ -24,14 +24,13 @@ from legato_pay.ledger import get_entry
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers.access import UNLOCKS, check_access, check_access_bulk, unlock_content
 from legato_pay.readers.subscriptions import cancel_subscription, start_subscription
-from tests.conftest import run_cli
-from tests.reader_setup import (
+from tests.cli_runner import run_cli, run_parallel
+from tests.factories import (
     add_item,
     assert_ledger_ok,
     balance,
     fund,
     make_users,
-    run_parallel,
     snapshot,
     wallet,
 )

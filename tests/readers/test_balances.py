@@ -11,47 +11,10 @@ from sqlalchemy import event
 from legato_pay.errors import InvalidInput, NotFound
 from legato_pay.readers.balances import list_reader_coins, user_coins
 from legato_pay.readers.tips import send_gift, send_tip
-from legato_pay.store.models.readers import CoinPackage
-from tests.coin_helpers import add_content, add_unlock, add_users, fund, insert_purchase
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
+from tests.factories import add_content, add_purchase, add_unlock, add_users, fund
 
 AT = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-
-
-def add_purchase(app: Any, reference: str, user: str, coins: int, bonus: int, status: str) -> None:
-    """A purchase row as the purchases service records it (the wallet is funded separately)."""
-    packages = CoinPackage.__table__  # type: ignore[attr-defined]
-
-    def work(session: Any) -> None:
-        if session.execute(packages.select().where(packages.c.id == "basic")).first() is None:
-            session.execute(
-                packages.insert().values(
-                    id="basic",
-                    name="Basic",
-                    coins=500,
-                    bonus_percent="5",
-                    price_usd=499,
-                    prices_json="{}",
-                    status="active",
-                    created_at=AT,
-                    updated_at=AT,
-                )
-            )
-        insert_purchase(
-            session,
-            reference,
-            user,
-            package="basic",
-            coins=coins,
-            bonus=bonus,
-            currency="USD",
-            amount=coins,
-            gateway="sandbox",
-            status=status,
-            at=AT,
-        )
-
-    app.run(work)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 
 from legato_pay.errors import AlreadyExists, InvalidInput, LegatoError, NotFound
 from legato_pay.readers.content import add_content, get_content, list_content
-from tests.conftest import run_cli
-from tests.reader_setup import add_item, make_users, snapshot
+from tests.cli_runner import run_cli
+from tests.factories import add_item, make_users, snapshot
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from legato_pay.readers.engagement import (
     read_engagement_csv,
     record_engagement,
 )
-from tests.conftest import run_cli
-from tests.reader_setup import add_item, make_users, snapshot
+from tests.cli_runner import run_cli
+from tests.factories import add_item, make_users, snapshot
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from legato_pay.errors import (
 )
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers import fx, packages
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
 
 DEFAULT_IDS = ["starter", "basic", "popular", "premium", "ultimate"]
 

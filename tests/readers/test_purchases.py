@@ -31,7 +31,7 @@ from legato_pay.ledger.types import utcnow
 from legato_pay.readers import fx, packages, purchases
 from legato_pay.readers.users import add_user
 from legato_pay.store.tables import ENTRIES
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.cli_runner import ROOT, cli_env, run_cli
 
 READER = "reader1"
 

@@ -14,7 +14,7 @@ from legato_pay.errors import AlreadyExists, InsufficientFunds
 from legato_pay.ledger import get_entry
 from legato_pay.readers.coins import lock_wallet
 from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
-from tests.reader_setup import assert_ledger_ok, balance, fund, make_users, snapshot
+from tests.factories import assert_ledger_ok, balance, fund, make_users, snapshot
 
 
 @pytest.fixture

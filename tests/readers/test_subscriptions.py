@@ -29,8 +29,8 @@ from legato_pay.readers.subscriptions import (
     start_subscription,
 )
 from legato_pay.store.models.readers import SandboxPayment
-from tests.conftest import run_cli
-from tests.reader_setup import assert_ledger_ok, balance, make_users, snapshot
+from tests.cli_runner import run_cli
+from tests.factories import assert_ledger_ok, balance, make_users, snapshot
 
 BOOK = SandboxPayment.__table__  # type: ignore[attr-defined]
 START = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)

@@ -24,16 +24,16 @@ from legato_pay.errors import (
 )
 from legato_pay.ledger import get_entry
 from legato_pay.readers.tips import send_gift, send_tip
-from tests.coin_helpers import (
+from tests.cli_runner import run_cli
+from tests.factories import (
     add_content,
     add_users,
     assert_ledger_ok,
-    balance,
     fund,
     transfer_count,
-    wallet,
 )
-from tests.conftest import run_cli
+from tests.factories import balance_json as balance
+from tests.factories import wallet_json as wallet
 
 TIPS_REVENUE = chart.platform_revenue("tips", "USD")
 

@@ -8,7 +8,7 @@ import pytest
 
 from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
 from legato_pay.readers.users import add_user, get_user, list_users
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
 
 
 def test_add_get_and_list_users(app: Any) -> None:

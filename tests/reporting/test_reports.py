@@ -11,9 +11,8 @@ from legato_pay.errors import InvalidInput, NotFound
 from legato_pay.readers.tips import send_tip
 from legato_pay.reporting.reports import COUNTERS, content_revenue, period_of, purchase_history
 from legato_pay.store.models.readers import CoinTransfer
-from tests.coin_helpers import add_content, add_unlock, add_users, fund
-from tests.conftest import run_cli
-from tests.readers.test_balances import add_purchase
+from tests.cli_runner import run_cli
+from tests.factories import add_content, add_purchase, add_unlock, add_users, fund
 
 
 def at(day: int, hour: int = 12) -> datetime:

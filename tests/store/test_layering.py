@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.cli_runner import ROOT
 
 STORE = ROOT / "legato_pay" / "store"
 #: What the store may import from the project besides itself.

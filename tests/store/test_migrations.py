@@ -18,7 +18,7 @@ from legato_pay.ledger.types import as_utc
 from legato_pay.store import schema
 from legato_pay.store.engine import HEAD_REVISION, get_engine, session_scope
 from legato_pay.store.models import metadata
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
 
 
 def schema_differences(engine: Any, target: Any = metadata) -> list[Any]:

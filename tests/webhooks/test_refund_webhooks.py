@@ -32,8 +32,9 @@ from legato_pay.readers.users import add_user
 from legato_pay.store.tables import ENTRIES
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.app import create_app
-from tests.coin_helpers import assert_ledger_ok, insert_purchase, wallet
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
+from tests.factories import assert_ledger_ok, insert_purchase
+from tests.factories import wallet_json as wallet
 from tests.fakes.paystack import FakePaystack, sign_paystack_webhook
 
 PAYSTACK_SECRET = "sk_test_fakepaystack_refunds"

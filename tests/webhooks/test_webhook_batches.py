@@ -19,7 +19,8 @@ from legato_pay.readers.packages import ensure_default_packages
 from legato_pay.store.tables import EVENTS, USERS
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
-from tests.coin_helpers import assert_ledger_ok, insert_purchase, wallet
+from tests.factories import assert_ledger_ok, insert_purchase
+from tests.factories import wallet_json as wallet
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 PRICE = 150000  # the starter package's NGN price (100 coins, no bonus)

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from legato_pay.webhooks.app import create_app
 from legato_pay.webhooks.signatures import sign_paystack
-from tests.conftest import run_cli
+from tests.cli_runner import run_cli
 
 PAYSTACK_SECRET = "sk_test_paystack_webhook_secret"
 STRIPE_SECRET = "whsec_test_secret"

@@ -1,0 +1,142 @@
+"""Running ``legato-pay`` from the tests as an operator would: its own process, environment,
+streams and exit status.
+
+``run_cli`` forks each command from a warm launcher (``tests/cli_forkserver.py``), so the ~1 s of
+imports is paid once per launcher instead of once per call; ``LEGATO_TEST_COLD_CLI=1`` starts a
+fresh interpreter per call instead. ``run_parallel`` starts many cold processes at once, for the
+tests of concurrent commands. Launchers belong to the pytest process that started them, so each
+xdist worker has its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+ROOT = Path(__file__).resolve().parent.parent
+FORKSERVER = ROOT / "tests" / "cli_forkserver.py"
+
+
+def cli_env(database_url: str, **extra: str) -> dict[str, str]:
+    """This process's environment without any ``LEGATO_*`` setting (the test's own ones win),
+    pointed at ``database_url``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("LEGATO_") or key == "LEGATO_TEST_DATABASE_URL"
+    }
+    env.update(
+        LEGATO_DATABASE_URL=database_url,
+        LEGATO_ACTOR="test-cli",
+        NO_COLOR="1",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+class CliResult:
+    """Exit status and both streams of one command; ``json`` and ``error`` parse them."""
+
+    def __init__(self, completed: subprocess.CompletedProcess[str]) -> None:
+        self.status = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return json.loads(self.stderr)["error"]  # type: ignore[no-any-return]
+
+
+class _ForkServers:
+    """Warm launchers, one per concurrent caller: a thread takes an idle one or starts another,
+    so CLI calls from several threads still run at once."""
+
+    idle: ClassVar[list[subprocess.Popen[str]]] = []
+    lock = threading.Lock()
+
+    @classmethod
+    def _start(cls) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(FORKSERVER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=cli_env("sqlite://"),
+        )
+
+    @classmethod
+    def run(cls, args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+        with cls.lock:
+            server = cls.idle.pop() if cls.idle else None
+        if server is None or server.poll() is not None:
+            server = cls._start()
+        assert server.stdin is not None and server.stdout is not None
+        request = {"args": args, "env": env, "cwd": str(ROOT), "timeout": timeout}
+        try:
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            answer: dict[str, Any] = json.loads(server.stdout.readline())
+        except BaseException:
+            server.kill()
+            raise
+        with cls.lock:
+            cls.idle.append(server)
+        return answer
+
+
+def run_cli(
+    database_url: str, *args: str, output: str = "json", timeout: float = 120, **env: str
+) -> CliResult:
+    """Run ``legato-pay --output OUTPUT ARGS…`` against ``database_url`` in its own process."""
+    command_args = ["--output", output, *args]
+    environment = cli_env(database_url, **env)
+    if os.environ.get("LEGATO_TEST_COLD_CLI") == "1":
+        completed = subprocess.run(
+            [sys.executable, "-m", "commands.main", *command_args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=ROOT,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return CliResult(completed)
+    answer = _ForkServers.run(command_args, environment, timeout)
+    return CliResult(
+        subprocess.CompletedProcess(
+            command_args, answer["status"], answer["stdout"], answer["stderr"]
+        )
+    )
+
+
+def run_parallel(database_url: str, commands: list[list[str]]) -> list[tuple[int, str, str]]:
+    """Start every command as its own ``legato-pay`` process at once; wait for all of them."""
+    env = cli_env(database_url)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "commands.main", "--output", "json", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        for args in commands
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        results.append((process.returncode, out, err))
+    return results
