@@ -32,10 +32,11 @@ from legato_pay.ledger import get_entry
 from legato_pay.ledger.types import utcnow
 from legato_pay.money import Money
 from legato_pay.readers import coins
-from legato_pay.readers.content import ContentView, get_content, id_in, row_to_content, tier_rank
+from legato_pay.readers.content import ContentView, get_content, row_to_content, tier_rank
 from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
 from legato_pay.readers.subscription_views import SubscriptionView, active_subscription
 from legato_pay.readers.users import get_user
+from legato_pay.store.dialect import strings_in
 from legato_pay.store.engine import insert_if_absent
 from legato_pay.store.tables import CONTENT, ENTRIES, UNLOCKS
 
@@ -114,7 +115,7 @@ def check_access_bulk(
                 UNLOCKS, and_(UNLOCKS.c.content_id == CONTENT.c.id, UNLOCKS.c.user_id == user_id)
             )
         )
-        .where(id_in(session, CONTENT.c.id, wanted))
+        .where(strings_in(session, CONTENT.c.id, wanted))
     ).all()
     found = {row.id: (row_to_content(row), row.unlock_id is not None) for row in rows}
     missing = [content_id for content_id in wanted if content_id not in found]

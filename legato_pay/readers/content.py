@@ -9,15 +9,12 @@ subscription; it is read by unlocking it with coins (or free when its price is 0
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, any_, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from legato_pay.config import Settings
@@ -25,7 +22,6 @@ from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import parse_minor_units
 from legato_pay.readers.users import get_user
-from legato_pay.store.dialect import is_postgres
 from legato_pay.store.engine import insert_if_absent
 from legato_pay.store.tables import CONTENT
 
@@ -201,15 +197,3 @@ def list_content(
         get_user(session, writer_id)  # an unknown writer is an error, not an empty list
         query = query.where(CONTENT.c.writer_id == writer_id)
     return [row_to_content(row) for row in session.execute(query)]
-
-
-def id_in(session: Session, column: Any, ids: Sequence[str]) -> Any:
-    """``column IN ids`` bound as ONE parameter, however many ids there are.
-
-    PostgreSQL takes an array (``= ANY(:ids)``); SQLite unpacks a JSON list (``json_each``). A
-    plain ``IN`` would need one bind parameter per id and hit SQLite's variable limit.
-    """
-    if is_postgres(session):
-        return column == any_(literal(list(ids), ARRAY(String)))
-    values = func.json_each(json.dumps(list(ids))).table_valued("value")
-    return column.in_(select(values.c.value))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import IdempotencyConflict, InvalidInput, LegatoError, NotFound
 from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.readers.content import id_in
+from legato_pay.store.dialect import strings_in
 from legato_pay.store.tables import CONTENT, ENGAGEMENT, USERS
 
 #: Minutes in 31 days: a single record can never claim more reading than a month holds.
@@ -281,7 +281,7 @@ def _known(session: Session, records: Sequence[EngagementInput], keys: list[str]
     users = set(
         session.execute(
             select(USERS.c.id).where(
-                id_in(session, USERS.c.id, _distinct(r.user_id for r in records))
+                strings_in(session, USERS.c.id, _distinct(r.user_id for r in records))
             )
         ).scalars()
     )
@@ -289,7 +289,7 @@ def _known(session: Session, records: Sequence[EngagementInput], keys: list[str]
         row.id: row.writer_id
         for row in session.execute(
             select(CONTENT.c.id, CONTENT.c.writer_id).where(
-                id_in(session, CONTENT.c.id, _distinct(r.content_id for r in records))
+                strings_in(session, CONTENT.c.id, _distinct(r.content_id for r in records))
             )
         )
     }
@@ -298,7 +298,7 @@ def _known(session: Session, records: Sequence[EngagementInput], keys: list[str]
         by_key = {
             row.idempotency_key: row
             for row in session.execute(
-                select(ENGAGEMENT).where(id_in(session, ENGAGEMENT.c.idempotency_key, keys))
+                select(ENGAGEMENT).where(strings_in(session, ENGAGEMENT.c.idempotency_key, keys))
             )
         }
     return _Known(users, writers, by_key)

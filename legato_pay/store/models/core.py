@@ -27,6 +27,105 @@ FINGERPRINT = "2caac7b2fd863d4c8abea3de54e7d9f6c6abfbd34a5dd8cd7eb8e8c29efe59ee"
 metadata = MetaData()
 
 Table(
+    "coin_packages",
+    metadata,
+    Column("id", String(length=64), primary_key=True, nullable=False),
+    Column("name", String(length=200), nullable=False),
+    Column("coins", BigInteger(), nullable=False),
+    Column("bonus_percent", String(length=16), nullable=False),
+    Column("price_usd", BigInteger(), nullable=False),
+    Column("prices_json", Text(), nullable=False),
+    Column("status", String(length=10), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+Table(
+    "coin_transfers",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("kind", String(length=10), nullable=False, index=True),
+    Column("from_user", String(length=100), ForeignKey("users.id"), nullable=False, index=True),
+    Column("to_user", String(length=100), ForeignKey("users.id"), nullable=False, index=True),
+    Column("coins", BigInteger(), nullable=False),
+    Column("content_id", String(length=100), nullable=True),
+    Column("message", Text(), nullable=True),
+    Column("value_currency", String(length=8), nullable=True),
+    Column("value", BigInteger(), nullable=False),
+    Column("writer_share", BigInteger(), nullable=False),
+    Column("platform_share", BigInteger(), nullable=False),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("entry_id", IdType, nullable=True),
+    Column("writer_entry_id", IdType, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+Table(
+    "content_items",
+    metadata,
+    Column("id", String(length=100), primary_key=True, nullable=False),
+    Column("writer_id", String(length=100), ForeignKey("users.id"), nullable=False, index=True),
+    Column("type", String(length=20), nullable=False),
+    Column("price_coins", BigInteger(), nullable=False),
+    Column("tier", String(length=20), nullable=True),
+    Column("title", String(length=300), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+Table(
+    "content_unlocks",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("user_id", String(length=100), ForeignKey("users.id"), nullable=False),
+    Column(
+        "content_id",
+        String(length=100),
+        ForeignKey("content_items.id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("writer_id", String(length=100), nullable=False, index=True),
+    Column("coins", BigInteger(), nullable=False),
+    Column("bonus_coins_used", BigInteger(), nullable=False),
+    Column("paid_coins_used", BigInteger(), nullable=False),
+    Column("value_currency", String(length=8), nullable=False),
+    Column("value", BigInteger(), nullable=False),
+    Column("writer_share", BigInteger(), nullable=False),
+    Column("platform_share", BigInteger(), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("writer_entry_id", IdType, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    UniqueConstraint("user_id", "content_id", name="uq_content_unlocks_user_content"),
+)
+
+Table(
+    "engagement",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("user_id", String(length=100), ForeignKey("users.id"), nullable=False),
+    Column("content_id", String(length=100), ForeignKey("content_items.id"), nullable=False),
+    Column("writer_id", String(length=100), nullable=False),
+    Column("minutes", Integer(), nullable=False),
+    Column("period", String(length=7), nullable=False),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_engagement_period_writer", "period", "writer_id"),
+)
+
+Table(
+    "fx_rates",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("base", String(length=8), nullable=False),
+    Column("quote", String(length=8), nullable=False),
+    Column("rate", String(length=40), nullable=False),
+    Column("source", String(length=100), nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_fx_rates_pair_as_of", "base", "quote", "as_of"),
+)
+
+Table(
     "ledger_accounts",
     metadata,
     Column("id", IdType, primary_key=True, nullable=False),
@@ -41,6 +140,23 @@ Table(
     Column("credits_posted", BigInteger(), nullable=False, default=0),
     Column("debits_pending", BigInteger(), nullable=False, default=0),
     Column("credits_pending", BigInteger(), nullable=False, default=0),
+)
+
+Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("seal_id", IdType, ForeignKey("ledger_seals.id"), primary_key=True, nullable=False),
+    Column(
+        "account_id",
+        IdType,
+        ForeignKey("ledger_accounts.id"),
+        primary_key=True,
+        nullable=False,
+    ),
+    Column("debits_posted", BigInteger(), nullable=False),
+    Column("credits_posted", BigInteger(), nullable=False),
+    Column("debits_pending", BigInteger(), nullable=False),
+    Column("credits_pending", BigInteger(), nullable=False),
 )
 
 Table(
@@ -113,57 +229,24 @@ Table(
 )
 
 Table(
-    "ledger_checkpoints",
-    metadata,
-    Column("seal_id", IdType, ForeignKey("ledger_seals.id"), primary_key=True, nullable=False),
-    Column(
-        "account_id",
-        IdType,
-        ForeignKey("ledger_accounts.id"),
-        primary_key=True,
-        nullable=False,
-    ),
-    Column("debits_posted", BigInteger(), nullable=False),
-    Column("credits_posted", BigInteger(), nullable=False),
-    Column("debits_pending", BigInteger(), nullable=False),
-    Column("credits_pending", BigInteger(), nullable=False),
-)
-
-Table(
-    "users",
-    metadata,
-    Column("id", String(length=100), primary_key=True, nullable=False),
-    Column("kind", String(length=10), nullable=False),
-    Column("email", String(length=254), nullable=True),
-    Column("name", String(length=200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-Table(
-    "coin_packages",
-    metadata,
-    Column("id", String(length=64), primary_key=True, nullable=False),
-    Column("name", String(length=200), nullable=False),
-    Column("coins", BigInteger(), nullable=False),
-    Column("bonus_percent", String(length=16), nullable=False),
-    Column("price_usd", BigInteger(), nullable=False),
-    Column("prices_json", Text(), nullable=False),
-    Column("status", String(length=10), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-Table(
-    "fx_rates",
+    "purchase_refunds",
     metadata,
     Column("id", IdType, primary_key=True, nullable=False),
-    Column("base", String(length=8), nullable=False),
-    Column("quote", String(length=8), nullable=False),
-    Column("rate", String(length=40), nullable=False),
-    Column("source", String(length=100), nullable=False),
-    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column(
+        "reference",
+        String(length=100),
+        ForeignKey("purchases.reference"),
+        nullable=False,
+        index=True,
+    ),
+    Column("idempotency_key", String(length=200), nullable=False, unique=True),
+    Column("amount", BigInteger(), nullable=False),
+    Column("coins_clawed_back", BigInteger(), nullable=False),
+    Column("coins_lost", BigInteger(), nullable=False),
+    Column("gateway_refund_id", String(length=200), nullable=True, index=True),
+    Column("status", String(length=20), nullable=False),
+    Column("entry_id", IdType, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_fx_rates_pair_as_of", "base", "quote", "as_of"),
 )
 
 Table(
@@ -195,62 +278,18 @@ Table(
 )
 
 Table(
-    "purchase_refunds",
-    metadata,
-    Column("id", IdType, primary_key=True, nullable=False),
-    Column(
-        "reference",
-        String(length=100),
-        ForeignKey("purchases.reference"),
-        nullable=False,
-        index=True,
-    ),
-    Column("idempotency_key", String(length=200), nullable=False, unique=True),
-    Column("amount", BigInteger(), nullable=False),
-    Column("coins_clawed_back", BigInteger(), nullable=False),
-    Column("coins_lost", BigInteger(), nullable=False),
-    Column("gateway_refund_id", String(length=200), nullable=True, index=True),
-    Column("status", String(length=20), nullable=False),
-    Column("entry_id", IdType, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-Table(
-    "content_items",
+    "sandbox_payments",
     metadata,
     Column("id", String(length=100), primary_key=True, nullable=False),
-    Column("writer_id", String(length=100), ForeignKey("users.id"), nullable=False, index=True),
-    Column("type", String(length=20), nullable=False),
-    Column("price_coins", BigInteger(), nullable=False),
-    Column("tier", String(length=20), nullable=True),
-    Column("title", String(length=300), nullable=True),
+    Column("kind", String(length=10), nullable=False),
+    Column("reference", String(length=200), nullable=False, unique=True),
+    Column("amount", BigInteger(), nullable=False),
+    Column("currency", String(length=8), nullable=False),
+    Column("payment_method", String(length=100), nullable=False),
+    Column("status", String(length=20), nullable=False),
+    Column("paid_amount", BigInteger(), nullable=False),
+    Column("paid_currency", String(length=8), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-Table(
-    "content_unlocks",
-    metadata,
-    Column("id", IdType, primary_key=True, nullable=False),
-    Column("user_id", String(length=100), ForeignKey("users.id"), nullable=False),
-    Column(
-        "content_id",
-        String(length=100),
-        ForeignKey("content_items.id"),
-        nullable=False,
-        index=True,
-    ),
-    Column("writer_id", String(length=100), nullable=False, index=True),
-    Column("coins", BigInteger(), nullable=False),
-    Column("bonus_coins_used", BigInteger(), nullable=False),
-    Column("paid_coins_used", BigInteger(), nullable=False),
-    Column("value_currency", String(length=8), nullable=False),
-    Column("value", BigInteger(), nullable=False),
-    Column("writer_share", BigInteger(), nullable=False),
-    Column("platform_share", BigInteger(), nullable=False),
-    Column("entry_id", IdType, nullable=True),
-    Column("writer_entry_id", IdType, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    UniqueConstraint("user_id", "content_id", name="uq_content_unlocks_user_content"),
 )
 
 Table(
@@ -274,51 +313,12 @@ Table(
 )
 
 Table(
-    "engagement",
-    metadata,
-    Column("id", IdType, primary_key=True, nullable=False),
-    Column("user_id", String(length=100), ForeignKey("users.id"), nullable=False),
-    Column("content_id", String(length=100), ForeignKey("content_items.id"), nullable=False),
-    Column("writer_id", String(length=100), nullable=False),
-    Column("minutes", Integer(), nullable=False),
-    Column("period", String(length=7), nullable=False),
-    Column("idempotency_key", String(length=200), nullable=True, unique=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Index("ix_engagement_period_writer", "period", "writer_id"),
-)
-
-Table(
-    "coin_transfers",
-    metadata,
-    Column("id", IdType, primary_key=True, nullable=False),
-    Column("kind", String(length=10), nullable=False, index=True),
-    Column("from_user", String(length=100), ForeignKey("users.id"), nullable=False, index=True),
-    Column("to_user", String(length=100), ForeignKey("users.id"), nullable=False, index=True),
-    Column("coins", BigInteger(), nullable=False),
-    Column("content_id", String(length=100), nullable=True),
-    Column("message", Text(), nullable=True),
-    Column("value_currency", String(length=8), nullable=True),
-    Column("value", BigInteger(), nullable=False),
-    Column("writer_share", BigInteger(), nullable=False),
-    Column("platform_share", BigInteger(), nullable=False),
-    Column("idempotency_key", String(length=200), nullable=True, unique=True),
-    Column("entry_id", IdType, nullable=True),
-    Column("writer_entry_id", IdType, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-)
-
-Table(
-    "sandbox_payments",
+    "users",
     metadata,
     Column("id", String(length=100), primary_key=True, nullable=False),
     Column("kind", String(length=10), nullable=False),
-    Column("reference", String(length=200), nullable=False, unique=True),
-    Column("amount", BigInteger(), nullable=False),
-    Column("currency", String(length=8), nullable=False),
-    Column("payment_method", String(length=100), nullable=False),
-    Column("status", String(length=20), nullable=False),
-    Column("paid_amount", BigInteger(), nullable=False),
-    Column("paid_currency", String(length=8), nullable=False),
+    Column("email", String(length=254), nullable=True),
+    Column("name", String(length=200), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -61,7 +61,8 @@ def fingerprint() -> str:
 def render(metadata: MetaData, source_fingerprint: str) -> str:
     """The source of ``core.py`` for ``metadata``, formatted as ``ruff format`` leaves it."""
     imports: set[str] = {"MetaData", "Table"}
-    tables = [_table(table, imports) for table in metadata.tables.values()]
+    # By name: the order tables register in depends on which model module a process imports first.
+    tables = [_table(table, imports) for _, table in sorted(metadata.tables.items())]
     sqlalchemy_names = sorted(imports - {"IdType"})
     lines = [_HEADER, _import("sqlalchemy", sqlalchemy_names)]
     if "IdType" in imports:
