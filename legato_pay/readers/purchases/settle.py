@@ -120,11 +120,27 @@ def purchase_entry(purchase: PurchaseView) -> EntrySpec:
 
 def purchase_accounts(gateway: str, currency: str, user_id: str) -> list[AccountRequest]:
     """The accounts ``purchase_entry`` posts to."""
+    return [*_sales_accounts(gateway, currency), *chart.wallet_accounts(user_id)]
+
+
+def _sales_accounts(gateway: str, currency: str) -> list[AccountRequest]:
+    """The platform's side of a purchase: cash at the gateway, coin sales, coin issuance."""
     return [
         chart.system_account(chart.gateway_cash(gateway, currency), currency, debit_normal=True),
         chart.system_account(chart.coin_sales(currency), currency),
         chart.system_account(chart.COIN_ISSUANCE, chart.COIN),
-        *chart.wallet_accounts(user_id),
+    ]
+
+
+def _batch_accounts(purchases: Sequence[PurchaseView]) -> list[AccountRequest]:
+    """What ``purchase_accounts`` asks for over many purchases, each account once: a webhook
+    batch has a gateway or two and a currency or two, so building the platform's accounts per
+    purchase only to drop the repeats cost more than opening them."""
+    sales = sorted({(purchase.gateway, purchase.currency) for purchase in purchases})
+    users = sorted({purchase.user_id for purchase in purchases})
+    return [
+        *(request for gateway, currency in sales for request in _sales_accounts(gateway, currency)),
+        *(request for user_id in users for request in chart.wallet_accounts(user_id)),
     ]
 
 
@@ -219,14 +235,7 @@ def _post_credits(
     if not credits:
         return {}
     purchases = [result.purchase for result in credits]
-    open_accounts(
-        session,
-        [
-            request
-            for purchase in purchases
-            for request in purchase_accounts(purchase.gateway, purchase.currency, purchase.user_id)
-        ],
-    )
+    open_accounts(session, _batch_accounts(purchases))
     entries = post_entries(
         session, [purchase_entry(purchase) for purchase in purchases], actor=actor
     )
