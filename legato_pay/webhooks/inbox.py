@@ -120,26 +120,7 @@ def _insert_new(
     """Insert the events not stored yet (one statement); the row ids of those inserted."""
     now = utcnow()
     if is_postgres(session):
-        return {
-            (row.provider, row.event_key): row.id
-            for row in pg_execute(
-                session,
-                _PG_INSERT_EVENTS,
-                [
-                    *(
-                        arrays.texts(column)
-                        for column in zip(
-                            *[
-                                (event.provider, event.key, event.type, event.object_ref, raw)
-                                for event, raw in deliveries
-                            ],
-                            strict=True,
-                        )
-                    ),
-                    now,
-                ],
-            )
-        }
+        return _pg_insert_new(session, deliveries, now)
     rows = insert_rows_ignore(
         session,
         EVENTS,
@@ -160,6 +141,23 @@ def _insert_new(
         ["id", "provider", "event_key"],
     )
     return {(row.provider, row.event_key): row.id for row in rows}
+
+
+def _pg_insert_new(
+    session: Session, deliveries: Sequence[tuple[ParsedEvent, str]], now: datetime
+) -> dict[tuple[str, str], int]:
+    """``_insert_new`` as one prepared statement on the unit of work's connection."""
+    columns = [
+        arrays.texts([event.provider for event, _ in deliveries]),
+        arrays.texts([event.key for event, _ in deliveries]),
+        arrays.texts([event.type for event, _ in deliveries]),
+        arrays.texts([event.object_ref for event, _ in deliveries]),
+        arrays.texts([raw for _, raw in deliveries]),
+    ]
+    return {
+        (row.provider, row.event_key): row.id
+        for row in pg_execute(session, _PG_INSERT_EVENTS, [*columns, now])
+    }
 
 
 def _stored_events(
