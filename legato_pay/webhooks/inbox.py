@@ -55,6 +55,9 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
     AS e(provider, event_key, event_type, object_ref, payload)
 ON CONFLICT (provider, event_key) DO NOTHING
 RETURNING id, provider, event_key"""
+_PG_LOCK_STORED = """SELECT id, provider, event_key, status, attempts FROM webhook_events
+WHERE (provider, event_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY provider, event_key FOR UPDATE"""
 _PG_SET_OUTCOMES = """UPDATE webhook_events AS w
 SET status = v.status, outcome = v.outcome, attempts = v.attempts, applied_at = $5,
     last_error = NULL
@@ -164,6 +167,10 @@ def _stored_events(
     session: Session, pairs: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, str, int]]:
     """Events already in the inbox, locked in key order: (row id, status, attempts) by key."""
+    if is_postgres(session):
+        providers, keys = zip(*pairs, strict=True)
+        rows = pg_execute(session, _PG_LOCK_STORED, [arrays.texts(providers), arrays.texts(keys)])
+        return {(row.provider, row.event_key): (row.id, row.status, row.attempts) for row in rows}
     query = (
         select(
             EVENTS.c.id, EVENTS.c.provider, EVENTS.c.event_key, EVENTS.c.status, EVENTS.c.attempts
