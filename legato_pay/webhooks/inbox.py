@@ -5,6 +5,10 @@ transaction as its ledger effect; only then is it acknowledged. A repeat deliver
 event at two listener processes at once, finds the row already there (PostgreSQL makes the
 second insert wait for the first transaction) and applies nothing. An event whose handler
 failed is kept as ``failed`` so a later delivery or ``webhooks replay`` applies it.
+
+On PostgreSQL a batch's inbox statements (like the purchases' and the posting's) are plain SQL
+on the unit of work's own connection (``store.raw``): the same transaction and locks, without
+SQLAlchemy's Python around each statement.
 """
 
 from __future__ import annotations
