@@ -5,6 +5,10 @@ transaction as its ledger effect; only then is it acknowledged. A repeat deliver
 event at two listener processes at once, finds the row already there (PostgreSQL makes the
 second insert wait for the first transaction) and applies nothing. An event whose handler
 failed is kept as ``failed`` so a later delivery or ``webhooks replay`` applies it.
+
+On PostgreSQL a batch's inbox statements (like the purchases' and the posting's) are plain SQL
+on the unit of work's own connection (``store.raw``): the same transaction and locks, without
+SQLAlchemy's Python around each statement.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.gateways.events import parse_event, parse_stored
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.store.dialect import for_update
+from legato_pay.store import arrays
+from legato_pay.store.dialect import for_update, is_postgres
 from legato_pay.store.engine import insert_ignore, insert_rows_ignore, update_rows
+from legato_pay.store.raw import pg_execute
 from legato_pay.store.tables import EVENTS
 from legato_pay.webhooks.dispatch import handle_many
 from legato_pay.webhooks.events import STATUSES, Outcome, ParsedEvent
@@ -43,6 +49,24 @@ __all__ = [
     "store_and_apply",
     "store_and_apply_many",
 ]
+
+# PostgreSQL: the batch's inbox statements as plain SQL on the unit of work's connection
+# (``store.raw``); one text whatever the batch size, so each is prepared once per connection.
+_PG_INSERT_EVENTS = """INSERT INTO webhook_events (provider, event_key, event_type, object_ref,
+    payload, status, attempts, received_at)
+SELECT provider, event_key, event_type, object_ref, payload, 'received', 0, $6
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+    AS e(provider, event_key, event_type, object_ref, payload)
+ON CONFLICT (provider, event_key) DO NOTHING
+RETURNING id, provider, event_key"""
+_PG_LOCK_STORED = """SELECT id, provider, event_key, status, attempts FROM webhook_events
+WHERE (provider, event_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY provider, event_key FOR UPDATE"""
+_PG_SET_OUTCOMES = """UPDATE webhook_events AS w
+SET status = v.status, outcome = v.outcome, attempts = v.attempts, applied_at = $5,
+    last_error = NULL
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[]) AS v(id, status, outcome, attempts)
+WHERE w.id = v.id"""
 
 
 def parse_stripe(body: dict[str, Any]) -> ParsedEvent:
@@ -102,6 +126,8 @@ def _insert_new(
 ) -> dict[tuple[str, str], int]:
     """Insert the events not stored yet (one statement); the row ids of those inserted."""
     now = utcnow()
+    if is_postgres(session):
+        return _pg_insert_new(session, deliveries, now)
     rows = insert_rows_ignore(
         session,
         EVENTS,
@@ -124,10 +150,31 @@ def _insert_new(
     return {(row.provider, row.event_key): row.id for row in rows}
 
 
+def _pg_insert_new(
+    session: Session, deliveries: Sequence[tuple[ParsedEvent, str]], now: datetime
+) -> dict[tuple[str, str], int]:
+    """``_insert_new`` as one prepared statement on the unit of work's connection."""
+    columns = [
+        arrays.texts([event.provider for event, _ in deliveries]),
+        arrays.texts([event.key for event, _ in deliveries]),
+        arrays.texts([event.type for event, _ in deliveries]),
+        arrays.texts([event.object_ref for event, _ in deliveries]),
+        arrays.texts([raw for _, raw in deliveries]),
+    ]
+    return {
+        (row.provider, row.event_key): row.id
+        for row in pg_execute(session, _PG_INSERT_EVENTS, [*columns, now])
+    }
+
+
 def _stored_events(
     session: Session, pairs: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, str, int]]:
     """Events already in the inbox, locked in key order: (row id, status, attempts) by key."""
+    if is_postgres(session):
+        providers, keys = zip(*pairs, strict=True)
+        rows = pg_execute(session, _PG_LOCK_STORED, [arrays.texts(providers), arrays.texts(keys)])
+        return {(row.provider, row.event_key): (row.id, row.status, row.attempts) for row in rows}
     query = (
         select(
             EVENTS.c.id, EVENTS.c.provider, EVENTS.c.event_key, EVENTS.c.status, EVENTS.c.attempts
@@ -146,20 +193,10 @@ def _apply_many(
 ) -> dict[tuple[str, str], str]:
     """Run the handlers over stored events (row id, attempts so far, event); record outcomes."""
     outcomes = handle_many(session, [event for _, _, event in events])
-    now = utcnow()
-    update_rows(
+    _record_outcomes(
         session,
-        EVENTS,
-        "id",
         [
-            {
-                "id": row_id,
-                "status": outcome.status,
-                "outcome": outcome.message or None,
-                "attempts": attempts + 1,
-                "applied_at": now,
-                "last_error": None,
-            }
+            (row_id, outcome.status, outcome.message or None, attempts + 1)
             for (row_id, attempts, _), outcome in zip(events, outcomes, strict=True)
         ],
     )
@@ -167,6 +204,42 @@ def _apply_many(
         (event.provider, event.key): outcome.status
         for (_, _, event), outcome in zip(events, outcomes, strict=True)
     }
+
+
+def _record_outcomes(session: Session, rows: Sequence[tuple[int, str, str | None, int]]) -> None:
+    """Save what applying did to each event (row id, status, outcome, attempts): one
+    statement."""
+    now = utcnow()
+    if is_postgres(session):
+        ids, statuses, messages, attempts = zip(*rows, strict=True)
+        pg_execute(
+            session,
+            _PG_SET_OUTCOMES,
+            [
+                arrays.ints(ids),
+                arrays.texts(statuses),
+                arrays.texts(messages),
+                arrays.ints(attempts),
+                now,
+            ],
+        )
+        return
+    update_rows(
+        session,
+        EVENTS,
+        "id",
+        [
+            {
+                "id": row_id,
+                "status": status,
+                "outcome": message,
+                "attempts": attempts,
+                "applied_at": now,
+                "last_error": None,
+            }
+            for row_id, status, message, attempts in rows
+        ],
+    )
 
 
 def _apply(session: Session, event_id: int, event: ParsedEvent) -> str:

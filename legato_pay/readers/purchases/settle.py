@@ -40,12 +40,29 @@ from legato_pay.readers.purchases.views import (
     get_purchase,
     purchase_views,
 )
-from legato_pay.store.dialect import for_update
+from legato_pay.store import arrays
+from legato_pay.store.dialect import is_postgres
 from legato_pay.store.engine import column_in, update_rows
+from legato_pay.store.raw import pg_execute
 from legato_pay.store.tables import PURCHASES
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
+
+# PostgreSQL: a round's reads and writes as plain SQL on the unit of work's connection
+# (``store.raw``), one text whatever the round's size (prepared once per connection).
+_PG_LOCK_PURCHASES = (
+    f"SELECT {', '.join(PURCHASES.c.keys())} FROM purchases"
+    " WHERE reference = ANY($1::text[]) ORDER BY reference FOR UPDATE"
+)
+_PG_SAVE_PURCHASES = """UPDATE purchases AS p
+SET status = v.status, failure_reason = v.failure_reason,
+    gateway_payment_id = v.gateway_payment_id, credited_at = v.credited_at,
+    entry_id = v.entry_id, updated_at = v.updated_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[],
+    $7::timestamptz[])
+    AS v(reference, status, failure_reason, gateway_payment_id, credited_at, entry_id, updated_at)
+WHERE p.reference = v.reference"""
 
 
 def _payment_error(purchase: PurchaseView, payment: PaymentStatus | None) -> GatewayError:
@@ -103,11 +120,27 @@ def purchase_entry(purchase: PurchaseView) -> EntrySpec:
 
 def purchase_accounts(gateway: str, currency: str, user_id: str) -> list[AccountRequest]:
     """The accounts ``purchase_entry`` posts to."""
+    return [*_sales_accounts(gateway, currency), *chart.wallet_accounts(user_id)]
+
+
+def _sales_accounts(gateway: str, currency: str) -> list[AccountRequest]:
+    """The platform's side of a purchase: cash at the gateway, coin sales, coin issuance."""
     return [
         chart.system_account(chart.gateway_cash(gateway, currency), currency, debit_normal=True),
         chart.system_account(chart.coin_sales(currency), currency),
         chart.system_account(chart.COIN_ISSUANCE, chart.COIN),
-        *chart.wallet_accounts(user_id),
+    ]
+
+
+def _batch_accounts(purchases: Sequence[PurchaseView]) -> list[AccountRequest]:
+    """What ``purchase_accounts`` asks for over many purchases, each account once: a webhook
+    batch has a gateway or two and a currency or two, so building the platform's accounts per
+    purchase only to drop the repeats cost more than opening them."""
+    sales = sorted({(purchase.gateway, purchase.currency) for purchase in purchases})
+    users = sorted({purchase.user_id for purchase in purchases})
+    return [
+        *(request for gateway, currency in sales for request in _sales_accounts(gateway, currency)),
+        *(request for user_id in users for request in chart.wallet_accounts(user_id)),
     ]
 
 
@@ -182,12 +215,15 @@ def _settle_round(
 def _locked_views(session: Session, references: list[str]) -> dict[str, PurchaseView]:
     """The purchases of a round by reference, their rows locked in reference order (PostgreSQL)
     so that concurrent batches never deadlock."""
-    query = (
-        select(PURCHASES)
-        .where(column_in(session, PURCHASES.c.reference, references))
-        .order_by(PURCHASES.c.reference)
-    )
-    rows = list(session.execute(for_update(query, session)))
+    if is_postgres(session):
+        rows = list(pg_execute(session, _PG_LOCK_PURCHASES, [arrays.texts(references)]))
+    else:
+        query = (
+            select(PURCHASES)
+            .where(column_in(session, PURCHASES.c.reference, references))
+            .order_by(PURCHASES.c.reference)
+        )
+        rows = list(session.execute(query))
     return {view.reference: view for view in purchase_views(session, rows)}
 
 
@@ -199,14 +235,7 @@ def _post_credits(
     if not credits:
         return {}
     purchases = [result.purchase for result in credits]
-    open_accounts(
-        session,
-        [
-            request
-            for purchase in purchases
-            for request in purchase_accounts(purchase.gateway, purchase.currency, purchase.user_id)
-        ],
-    )
+    open_accounts(session, _batch_accounts(purchases))
     entries = post_entries(
         session, [purchase_entry(purchase) for purchase in purchases], actor=actor
     )
@@ -220,6 +249,21 @@ def _post_credits(
 
 def _save(session: Session, changed: list[PurchaseView]) -> None:
     """Write the changed purchases back (one statement)."""
+    if is_postgres(session):
+        pg_execute(
+            session,
+            _PG_SAVE_PURCHASES,
+            [
+                arrays.texts([purchase.reference for purchase in changed]),
+                arrays.texts([purchase.status for purchase in changed]),
+                arrays.texts([purchase.failure_reason for purchase in changed]),
+                arrays.texts([purchase.gateway_payment_id for purchase in changed]),
+                arrays.literal([purchase.credited_at for purchase in changed]),
+                arrays.ints([purchase.entry_id for purchase in changed]),
+                arrays.literal([purchase.updated_at for purchase in changed]),
+            ],
+        )
+        return
     update_rows(
         session,
         PURCHASES,
