@@ -8,7 +8,6 @@ round trip per batch, planned once per connection (see ``_pg_post_statement``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +30,7 @@ from legato_pay.ledger.shaping import (
     running_legs,
 )
 from legato_pay.ledger.types import Account
-from legato_pay.store import arrays
+from legato_pay.store import arrays, raw
 from legato_pay.store.locks import JOURNAL
 
 # PostgreSQL: plain SQL on the unit of work's own psycopg connection (same transaction), so each
@@ -199,47 +198,6 @@ def _pg_post_statement(lock: bool, find: bool, shape: str | None, alone: bool = 
     return "WITH " + ",\n".join(parts) + ",\n" + _PG_ENTRIES + result
 
 
-_NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
-
-
-@lru_cache(maxsize=16)
-def _numbered(statement: str) -> tuple[str, tuple[str, ...]]:
-    """The statement with ``%(name)s`` placeholders numbered ``$1…$n`` (a name used twice gets
-    one number) and the names in number order. psycopg re-parses the placeholders of a query
-    longer than 4 KB on every call (about 0.5 ms for the posting statement, a third of a single
-    posting's client time); with numbered ones on a raw cursor it parses nothing."""
-    numbers: dict[str, int] = {}
-
-    def number(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name is None:
-            return "%"
-        return f"${numbers.setdefault(name, len(numbers) + 1)}"
-
-    return _NAMED_PLACEHOLDER.sub(number, statement), tuple(numbers)
-
-
-def _pg_cursor(session: Session) -> Any:
-    """A raw cursor on the psycopg connection under the session's unit of work (same
-    transaction); it takes ``$n`` placeholders (see ``_pg_execute``)."""
-    import psycopg
-
-    connection: Any = session.connection().connection.driver_connection
-    return psycopg.RawCursor(connection)
-
-
-def _pg_execute(cursor: Any, statement: str, params: dict[str, Any]) -> None:
-    """Run a statement written with ``%(name)s`` placeholders, raising psycopg errors as
-    SQLAlchemy's (which the retry loop reads)."""
-    import psycopg
-
-    numbered, names = _numbered(statement)
-    try:
-        cursor.execute(numbered, [params[name] for name in names])
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
-
-
 class KeysSeen(Exception):
     """Internal: some idempotency keys of the batch were used before (rows: id, key, hash)."""
 
@@ -375,7 +333,7 @@ def execute_pg_batch(cursor: Any, batch: PgBatch, actor: str, created_at: dateti
     """Run a batch's statement on a raw cursor; its one row: (entry ids, new totals, seen keys).
     Whoever runs it commits only if ``posted_ids`` finds every entry inserted."""
     try:
-        _pg_execute(
+        raw.execute_named(
             cursor, batch.statement, {**batch.params, "actor": actor, "created_at": created_at}
         )
     except IntegrityError as exc:
@@ -400,7 +358,7 @@ def run_pg_batch(
 ) -> list[int]:
     """The whole batch in one statement (see ``_pg_post_statement``) on the session's own
     connection; raises what stopped it (keys seen before, a limit)."""
-    row = execute_pg_batch(_pg_cursor(session), batch, actor, created_at)
+    row = execute_pg_batch(raw.raw_cursor(session), batch, actor, created_at)
     ids = posted_ids(prepared, row)
     if ids is None:
         _raise_refusal(session, prepared, batch, row)

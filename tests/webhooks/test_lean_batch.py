@@ -14,7 +14,8 @@ from legato_pay.context import AppContext
 from legato_pay.store.engine import run_in_transaction
 from legato_pay.store.raw import pg_execute
 from legato_pay.webhooks import inbox
-from tests.coin_helpers import assert_ledger_ok, wallet
+from tests.factories import assert_ledger_ok
+from tests.factories import wallet_json as wallet
 from tests.webhooks.test_webhook_batches import charge, purchase_status, seed
 
 
