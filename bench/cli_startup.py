@@ -19,6 +19,10 @@ in the caller's environment would otherwise make each run compile the project's 
 ``--compare DIR`` also times ``balances show`` and ``--help`` from another checkout of the
 project (``python -m commands.main`` run in DIR), interleaved with the rest: a before-and-after
 in the same minutes. DIR must have the same schema head (it shares the database).
+``--compare-python PYTHON`` runs that checkout with another interpreter (say a virtualenv with
+another Typer release) and adds that interpreter's ``import typer`` as a second baseline
+(``typer_compared``): the compared commands' ratios are taken against it, since the baseline
+moves with the Typer release too.
 
 The load average is printed before and after: figures taken with a load average of 1 or more
 are not comparable with idle ones. The exit status is 1 when a target is missed, unless
@@ -28,6 +32,7 @@ are not comparable with idle ones. The exit status is 1 when a target is missed,
     .venv/bin/python bench/cli_startup.py --runs 15 --report-only
     mkdir /tmp/before && git archive main | tar -x -C /tmp/before
     .venv/bin/python bench/cli_startup.py --compare /tmp/before
+    .venv/bin/python bench/cli_startup.py --compare /tmp/before --compare-python /tmp/v/bin/python
 """
 
 from __future__ import annotations
@@ -99,11 +104,21 @@ def run_once(
     return wall, cpu
 
 
+def uptime() -> str:
+    """``uptime``'s line (time of day, load), for the record beside the figures."""
+    found = shutil.which("uptime")
+    if found is None:
+        return f"load average: {load_average()}"
+    return subprocess.run([found], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
-def measure(runs: int, env: dict[str, str], compare: Path | None) -> dict[str, Timings]:
+def measure(
+    runs: int, env: dict[str, str], compare: Path | None, compare_python: str
+) -> dict[str, Timings]:
     cli = legato_pay_command()
     commands = {
         "typer": Timings([sys.executable, "-c", "import typer"]),
@@ -114,7 +129,9 @@ def measure(runs: int, env: dict[str, str], compare: Path | None) -> dict[str, T
         "sqlalchemy_floor": Timings([sys.executable, "-c", FLOOR_IMPORTS]),
     }
     if compare is not None:
-        other = [sys.executable, "-m", "commands.main"]
+        if compare_python != sys.executable:
+            commands["typer_compared"] = Timings([compare_python, "-c", "import typer"])
+        other = [compare_python, "-m", "commands.main"]
         commands["balances_compared"] = Timings(
             [*other, "-o", "json", "balances", "show", "U"], cwd=compare
         )
@@ -132,17 +149,33 @@ def measure(runs: int, env: dict[str, str], compare: Path | None) -> dict[str, T
     return commands
 
 
+def baseline_of(name: str, commands: dict[str, Timings]) -> Timings:
+    """The compared checkout's commands over its own interpreter's ``import typer`` when it
+    has one; everything else (that baseline too) over this interpreter's."""
+    if name.endswith("_compared") and name != "typer_compared" and "typer_compared" in commands:
+        return commands["typer_compared"]
+    return commands["typer"]
+
+
 def ratios(commands: dict[str, Timings]) -> dict[str, dict[str, float | bool]]:
-    """Each measured command's median over the baseline's, in wall and CPU time."""
-    baseline = commands["typer"]
+    """Each measured command's median over its baseline's, in wall and CPU time."""
     result: dict[str, dict[str, float | bool]] = {}
     for name in [name for name in commands if name != "typer"]:
+        baseline = baseline_of(name, commands)
         wall = commands[name].median("wall") / baseline.median("wall")
         cpu = commands[name].median("cpu") / baseline.median("cpu")
         result[name] = {"wall": round(wall, 2), "cpu": round(cpu, 2)}
         if name in TARGETS:
             result[name] |= {"target": TARGETS[name], "met": wall <= TARGETS[name]}
     return result
+
+
+def shown_program(program: str) -> str:
+    """The program's name, with its virtualenv when it is not this one's interpreter."""
+    path = Path(program)
+    if program == sys.executable or path.parent.name != "bin":
+        return path.name
+    return str(path)
 
 
 def report(
@@ -154,7 +187,7 @@ def report(
     for name, timings in commands.items():
         document["runs"] = len(timings.wall)
         document[name] = {
-            "command": " ".join([Path(timings.argv[0]).name, *timings.argv[1:]]),
+            "command": " ".join([shown_program(timings.argv[0]), *timings.argv[1:]]),
             **({"in": str(timings.cwd)} if timings.cwd else {}),
             "wall_median_s": round(timings.median("wall"), 4),
             "cpu_median_s": round(timings.median("cpu"), 4),
@@ -176,15 +209,23 @@ def main() -> int:
     parser.add_argument(
         "--compare", type=Path, metavar="DIR", help="also time another checkout (before/after)"
     )
+    parser.add_argument(
+        "--compare-python",
+        metavar="PYTHON",
+        default=sys.executable,
+        help="interpreter for the --compare checkout (another virtualenv: another Typer)",
+    )
     options = parser.parse_args()
     runs = 3 if options.quick else options.runs
     load_before = load_average()
     print(f"load average before: {load_before}", file=sys.stderr)
+    print(uptime(), file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="legato-startup-") as home:
         compare = options.compare.resolve() if options.compare else None
-        commands = measure(runs, bench_environment(Path(home)), compare)
+        commands = measure(runs, bench_environment(Path(home)), compare, options.compare_python)
     found = ratios(commands)
     print(json.dumps(report(commands, load_before, found), indent=2))
+    print(uptime(), file=sys.stderr)
     missed = [name for name, ratio in found.items() if ratio.get("met") is False]
     if missed and not options.report_only:
         print(f"target missed: {', '.join(missed)}", file=sys.stderr)
