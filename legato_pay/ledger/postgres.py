@@ -394,27 +394,23 @@ def run_pg_batch_alone(
     actor: str,
     created_at: datetime,
 ) -> list[int] | None:
-    """Run a batch's statement (built ``alone``) as a transaction of its own on a pooled
-    connection, with no unit of work around it: one round trip, no ``BEGIN`` or ``COMMIT``.
+    """Run a batch's statement (built ``alone``) as a transaction of its own on this thread's
+    autocommit connection (``raw.autocommit_cursor``), with no unit of work around it: one round trip, no ``BEGIN`` or ``COMMIT``.
     Returns the entry ids, or None when the server refused it (a key seen before, a limit, a
     lost race): nothing of it stayed, and the caller takes the ordinary path, which says why.
     """
-    import psycopg
-
-    pooled = engine.raw_connection()
-    connection: Any = pooled.driver_connection
+    cursor = raw.autocommit_cursor(engine)
     try:
-        connection.autocommit = True
-        try:
-            row = execute_pg_batch(psycopg.RawCursor(connection), batch, actor, created_at)
-        except (DBAPIError, RetryableConflict) as exc:
-            if not _refused_by_server(exc):
-                raise  # the connection failed: whether it committed is unknown
-            return None
-        return posted_ids(prepared, row)
-    finally:
-        connection.autocommit = False
-        pooled.close()
+        row = execute_pg_batch(cursor, batch, actor, created_at)
+    except (DBAPIError, RetryableConflict) as exc:
+        if not _refused_by_server(exc):
+            raw.discard_autocommit_connection(engine)
+            raise  # the connection failed: whether it committed is unknown
+        return None
+    except BaseException:
+        raw.discard_autocommit_connection(engine)  # interrupted: its state is unknown
+        raise
+    return posted_ids(prepared, row)
 
 
 def _refused_by_server(exc: BaseException) -> bool:

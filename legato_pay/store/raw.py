@@ -9,13 +9,19 @@ use. They run on the session's own connection: same transaction as everything el
 
 from __future__ import annotations
 
+import os
 import re
+import threading
+import weakref
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from legato_pay.store.engine import on_dispose
 
 
 def pg_execute(session: Session, statement: str, params: Sequence[Any]) -> Any:
@@ -73,3 +79,88 @@ def execute_named(cursor: Any, statement: str, params: dict[str, Any]) -> None:
         cursor.execute(text, [params[name] for name in names])
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
+
+
+class _Held:
+    """A thread's own autocommit connection to one engine's database and its reusable cursor.
+    Closed with the thread (when its locals go), on ``dispose_engines`` or when discarded."""
+
+    __slots__ = ("__weakref__", "connection", "cursor", "pid")
+
+    def __init__(self, connection: Any) -> None:
+        import psycopg
+
+        self.connection = connection
+        self.cursor = psycopg.RawCursor(connection)
+        self.pid = os.getpid()
+
+    def usable(self) -> bool:
+        """Open, idle (no statement or transaction left over) and made by this process."""
+        from psycopg.pq import TransactionStatus
+
+        connection = self.connection
+        return (
+            self.pid == os.getpid()
+            and not connection.closed
+            and connection.pgconn.transaction_status == TransactionStatus.IDLE
+        )
+
+    def close(self) -> None:
+        if self.pid == os.getpid():  # a forked child must not close its parent's socket
+            self.connection.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_local = threading.local()
+_every_held: weakref.WeakSet[_Held] = weakref.WeakSet()
+_every_held_lock = threading.Lock()
+
+
+def autocommit_cursor(engine: Engine) -> Any:
+    """A raw cursor on this thread's own autocommit connection to ``engine``'s database, kept
+    for the process: each statement on it is a transaction of its own. It saves a pool
+    checkout and return (reset included) and two autocommit switches per statement, about a
+    tenth of a single posting's client time. The connection is made by the engine's pool (so
+    its connect events run) and then detached from it."""
+    held_by_engine: weakref.WeakKeyDictionary[Engine, _Held] | None
+    held_by_engine = getattr(_local, "held", None)
+    if held_by_engine is None:
+        held_by_engine = _local.held = weakref.WeakKeyDictionary()
+    held = held_by_engine.get(engine)
+    if held is None or not held.usable():
+        if held is not None:
+            held.close()
+        held = held_by_engine[engine] = _Held(_detached_autocommit(engine))
+        with _every_held_lock:
+            _every_held.add(held)
+    return held.cursor
+
+
+def discard_autocommit_connection(engine: Engine) -> None:
+    """Close this thread's own connection to ``engine``'s database (its state is unknown after
+    a failure); the next ``autocommit_cursor`` opens a new one."""
+    held_by_engine = getattr(_local, "held", None)
+    held = None if held_by_engine is None else held_by_engine.pop(engine, None)
+    if held is not None:
+        held.close()
+
+
+def _detached_autocommit(engine: Engine) -> Any:
+    pooled = engine.raw_connection()
+    connection: Any = pooled.driver_connection
+    pooled.detach()
+    connection.autocommit = True
+    return connection
+
+
+@on_dispose
+def _close_every_held() -> None:
+    """Engines disposed (a database may be dropped next): close every thread's connection; each
+    thread opens a new one on its next statement."""
+    with _every_held_lock:
+        held = list(_every_held)
+        _every_held.clear()
+    for one in held:
+        one.close()
