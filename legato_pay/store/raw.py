@@ -81,6 +81,9 @@ def execute_named(cursor: Any, statement: str, params: dict[str, Any]) -> None:
         raise DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
 
 
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (an IntEnum), without importing psycopg here
+
+
 class _Held:
     """A thread's own autocommit connection to one engine's database and its reusable cursor.
     Closed with the thread (when its locals go), on ``dispose_engines`` or when discarded."""
@@ -96,13 +99,11 @@ class _Held:
 
     def usable(self) -> bool:
         """Open, idle (no statement or transaction left over) and made by this process."""
-        from psycopg.pq import TransactionStatus
-
         connection = self.connection
         return (
             self.pid == os.getpid()
             and not connection.closed
-            and connection.pgconn.transaction_status == TransactionStatus.IDLE
+            and connection.pgconn.transaction_status == _IDLE
         )
 
     def close(self) -> None:
