@@ -14,6 +14,7 @@ import re
 import threading
 import weakref
 from collections.abc import Sequence
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
@@ -111,7 +112,9 @@ class _Held:
             self.connection.close()
 
     def __del__(self) -> None:
-        self.close()
+        # Its thread ended (or the process is exiting): nothing is left to report an error to.
+        with suppress(Exception):
+            self.close()
 
 
 _local = threading.local()

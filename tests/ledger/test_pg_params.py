@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from legato_pay.ledger import EntrySpec, LegSpec
-from legato_pay.ledger import pg_params
+from legato_pay.ledger import EntrySpec, LegSpec, pg_params
 from legato_pay.ledger.shaping import Prepared, prepare_entry
 from legato_pay.ledger.types import Account
 
