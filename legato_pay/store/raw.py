@@ -9,6 +9,7 @@ use. They run on the session's own connection: same transaction as everything el
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import threading
@@ -167,10 +168,11 @@ def _detached_autocommit(engine: Engine) -> Any:
     return connection
 
 
+@atexit.register
 @on_dispose
 def _close_every_held() -> None:
-    """Engines disposed (a database may be dropped next): close every thread's connection; each
-    thread opens a new one on its next statement."""
+    """Engines disposed (a database may be dropped next) or the process ending: close every
+    thread's connection; each thread opens a new one on its next statement."""
     with _every_held_lock:
         held = list(_every_held)
         _every_held.clear()
