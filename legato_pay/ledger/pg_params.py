@@ -59,6 +59,12 @@ def account_params(
     return params
 
 
+# No no-overdraft account touched: every check column is empty.
+_NO_CHECKS = dict.fromkeys(
+    ("check_account", "check_credit", "check_sdp", "check_scp", "check_sdpe", "check_scpe"), "{}"
+)
+
+
 def leg_params(
     prepared: Sequence[Prepared], accounts: dict[int, Account], deltas: dict[int, list[int]]
 ) -> dict[str, Any]:
@@ -93,20 +99,28 @@ def leg_params(
             left = rest[account_id]
             credit = accounts[account_id].normal_side == "credit"
             checks.append((account_id, credit, left[0], left[1], left[2], left[3]))
-    params: dict[str, Any] = {}
-    columns = list(zip(*legs, strict=True))
-    params["leg_entry"], params["leg_account"] = arrays.ints(columns[0]), arrays.ints(columns[1])
-    params["leg_currency"], params["leg_debit"] = arrays.texts(columns[2]), arrays.bools(columns[3])
-    params["leg_amount"], params["leg_pending"] = arrays.ints(columns[4]), arrays.ints(columns[5])
-    params["leg_sdp"], params["leg_scp"] = arrays.ints(columns[6]), arrays.ints(columns[7])
-    params["leg_sdpe"], params["leg_scpe"] = arrays.ints(columns[8]), arrays.ints(columns[9])
-    columns = list(zip(*checks, strict=True)) or [()] * 6
-    params["check_account"], params["check_credit"] = (
-        arrays.ints(columns[0]),
-        arrays.bools(columns[1]),
-    )
-    params["check_sdp"], params["check_scp"] = arrays.ints(columns[2]), arrays.ints(columns[3])
-    params["check_sdpe"], params["check_scpe"] = arrays.ints(columns[4]), arrays.ints(columns[5])
+    ints, texts, bools = arrays.ints, arrays.texts, arrays.bools
+    leg_columns: list[tuple[Any, ...]] = list(zip(*legs, strict=True))
+    params: dict[str, Any] = {
+        "leg_entry": ints(leg_columns[0]),
+        "leg_account": ints(leg_columns[1]),
+        "leg_currency": texts(leg_columns[2]),
+        "leg_debit": bools(leg_columns[3]),
+        "leg_amount": ints(leg_columns[4]),
+        "leg_pending": ints(leg_columns[5]),
+        "leg_sdp": ints(leg_columns[6]),
+        "leg_scp": ints(leg_columns[7]),
+        "leg_sdpe": ints(leg_columns[8]),
+        "leg_scpe": ints(leg_columns[9]),
+    }
+    if not checks:
+        params.update(_NO_CHECKS)
+        return params
+    check_columns: list[tuple[Any, ...]] = list(zip(*checks, strict=True))
+    params["check_account"] = ints(check_columns[0])
+    params["check_credit"] = bools(check_columns[1])
+    params["check_sdp"], params["check_scp"] = ints(check_columns[2]), ints(check_columns[3])
+    params["check_sdpe"], params["check_scpe"] = ints(check_columns[4]), ints(check_columns[5])
     return params
 
 
