@@ -19,19 +19,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import RetryableConflict
+from legato_pay.ledger.pg_params import account_params, entry_params, leg_params
 from legato_pay.ledger.shaping import (
     Prepared,
     batch_deltas,
     insufficient_funds,
-    iso_or_none,
     limit_kind,
-    metadata_texts,
     outflow,
     running_legs,
 )
 from legato_pay.ledger.types import Account
-from legato_pay.store import arrays, raw
-from legato_pay.store.locks import JOURNAL
+from legato_pay.store import raw
 
 # PostgreSQL: plain SQL on the unit of work's own psycopg connection (same transaction), so each
 # statement is prepared once per connection, builds nothing per call and costs one round trip.
@@ -223,110 +221,24 @@ def build_pg_batch(
 ) -> PgBatch:
     """Build the statement and its parameters for ``run_pg_batch`` (``run_pg_batch_alone``
     with ``alone``). Arrays go as literals: formatting them here is far cheaper than adapting
-    lists value by value."""
+    lists value by value (``ledger.pg_params``)."""
     accounts, deltas = batch_deltas(prepared)
     order = sorted(deltas)
     keys = [entry.key for entry in prepared if entry.key is not None] if find else []
-    params = _entry_params(prepared, keys)
-    params.update(_account_params(accounts, deltas, order))
-    params.update(_leg_params(prepared, accounts, deltas))
+    params = entry_params(prepared, keys)
+    params.update(leg_params(prepared, accounts, deltas))
     shape: str | None
-    if len(order) == 1:
+    if len(order) == 1:  # updated by its id (``_PG_ONE_ACCOUNT``): no per-account arrays
         account_id = order[0]
         dp, cp, dpe, cpe = deltas[account_id]
-        params.update(id0=account_id, dp0=dp, cp0=cp, dpe0=dpe, cpe0=cpe)
+        params.update(acct_id=f"{{{account_id}}}", id0=account_id, dp0=dp, cp0=cp, dpe0=dpe)
+        params["cpe0"] = cpe
         shape = limit_kind(accounts[account_id], deltas[account_id]) or "one"
     else:
+        params.update(account_params(accounts, deltas, order))
         shape = "several" if order else None
     statement = _pg_post_statement(lock, bool(keys), shape, alone)
     return PgBatch(statement, params, order, accounts, deltas)
-
-
-def _entry_params(prepared: Sequence[Prepared], keys: list[str]) -> dict[str, Any]:
-    """The entries' columns, the pending states' and the keys to look up, as arrays."""
-    pending = [entry for entry in prepared if entry.kind == "pending"]
-    return {
-        "lock_key": JOURNAL,
-        "keys": arrays.texts([entry.key for entry in prepared]),
-        "hashes": arrays.texts([entry.content_hash for entry in prepared]),
-        "kinds": arrays.texts([entry.kind for entry in prepared]),
-        "targets": arrays.ints([entry.target_entry_id for entry in prepared]),
-        "reverses": arrays.ints([entry.reverses_entry_id for entry in prepared]),
-        "reasons": arrays.texts([entry.reason for entry in prepared]),
-        "metadata": arrays.texts(metadata_texts(prepared)),
-        "effective": arrays.texts([iso_or_none(entry.effective_at) for entry in prepared]),
-        "expires": arrays.texts([iso_or_none(entry.expires_at) for entry in prepared]),
-        "find_keys": arrays.texts(keys),
-        "pending_entry": arrays.ints(
-            [index + 1 for index, entry in enumerate(prepared) if entry.kind == "pending"]
-        ),
-        "pending_expires": arrays.texts([iso_or_none(entry.expires_at) for entry in pending]),
-        "pending_post_at": arrays.texts([iso_or_none(entry.post_at) for entry in pending]),
-    }
-
-
-def _account_params(
-    accounts: dict[int, Account], deltas: dict[int, list[int]], order: list[int]
-) -> dict[str, Any]:
-    """Each non-hot account's change over the batch, in id order, and its limit kind."""
-    params = {"acct_id": arrays.ints(order)}
-    for name, column in (("acct_dp", 0), ("acct_cp", 1), ("acct_dpe", 2), ("acct_cpe", 3)):
-        params[name] = arrays.ints([deltas[account_id][column] for account_id in order])
-    params["acct_limit"] = arrays.texts(
-        [limit_kind(accounts[account_id], deltas[account_id]) for account_id in order]
-    )
-    return params
-
-
-def _leg_params(
-    prepared: Sequence[Prepared], accounts: dict[int, Account], deltas: dict[int, list[int]]
-) -> dict[str, Any]:
-    """Legs, and per leg of a non-hot account what the batch adds to that account after the leg
-    (its running totals are the account's new totals less that; NULL for hot accounts).
-    Per entry and no-overdraft account it touches: what the entries after it add."""
-    legs: list[tuple[Any, ...]] = []
-    checks: list[tuple[Any, ...]] = []
-    rest = {account_id: list(delta) for account_id, delta in deltas.items()}
-    for index, entry in enumerate(prepared):
-        touched: list[int] = []
-        for leg in entry.legs:
-            account = leg.account
-            if account.hot:
-                after: tuple[Any, ...] = (None, None, None, None)
-            else:
-                left = rest[account.id]
-                if leg.is_debit:
-                    left[0] -= leg.amount
-                    left[2] -= leg.pending_amount
-                else:
-                    left[1] -= leg.amount
-                    left[3] -= leg.pending_amount
-                after = (left[0], left[1], left[2], left[3])
-                if account.no_overdraft and account.id not in touched:
-                    touched.append(account.id)
-            legs.append(
-                (index + 1, account.id, account.currency, leg.is_debit, leg.amount,
-                 leg.pending_amount, *after)
-            )  # fmt: skip
-        for account_id in touched:
-            left = rest[account_id]
-            credit = accounts[account_id].normal_side == "credit"
-            checks.append((account_id, credit, left[0], left[1], left[2], left[3]))
-    params: dict[str, Any] = {}
-    columns = list(zip(*legs, strict=True))
-    params["leg_entry"], params["leg_account"] = arrays.ints(columns[0]), arrays.ints(columns[1])
-    params["leg_currency"], params["leg_debit"] = arrays.texts(columns[2]), arrays.bools(columns[3])
-    params["leg_amount"], params["leg_pending"] = arrays.ints(columns[4]), arrays.ints(columns[5])
-    params["leg_sdp"], params["leg_scp"] = arrays.ints(columns[6]), arrays.ints(columns[7])
-    params["leg_sdpe"], params["leg_scpe"] = arrays.ints(columns[8]), arrays.ints(columns[9])
-    columns = list(zip(*checks, strict=True)) or [()] * 6
-    params["check_account"], params["check_credit"] = (
-        arrays.ints(columns[0]),
-        arrays.bools(columns[1]),
-    )
-    params["check_sdp"], params["check_scp"] = arrays.ints(columns[2]), arrays.ints(columns[3])
-    params["check_sdpe"], params["check_scpe"] = arrays.ints(columns[4]), arrays.ints(columns[5])
-    return params
 
 
 def execute_pg_batch(cursor: Any, batch: PgBatch, actor: str, created_at: datetime) -> Any:
@@ -394,27 +306,23 @@ def run_pg_batch_alone(
     actor: str,
     created_at: datetime,
 ) -> list[int] | None:
-    """Run a batch's statement (built ``alone``) as a transaction of its own on a pooled
-    connection, with no unit of work around it: one round trip, no ``BEGIN`` or ``COMMIT``.
+    """Run a batch's statement (built ``alone``) as a transaction of its own on this thread's
+    autocommit connection (``raw.autocommit_cursor``), with no unit of work around it: one round trip, no ``BEGIN`` or ``COMMIT``.
     Returns the entry ids, or None when the server refused it (a key seen before, a limit, a
     lost race): nothing of it stayed, and the caller takes the ordinary path, which says why.
     """
-    import psycopg
-
-    pooled = engine.raw_connection()
-    connection: Any = pooled.driver_connection
+    cursor = raw.autocommit_cursor(engine)
     try:
-        connection.autocommit = True
-        try:
-            row = execute_pg_batch(psycopg.RawCursor(connection), batch, actor, created_at)
-        except (DBAPIError, RetryableConflict) as exc:
-            if not _refused_by_server(exc):
-                raise  # the connection failed: whether it committed is unknown
-            return None
-        return posted_ids(prepared, row)
-    finally:
-        connection.autocommit = False
-        pooled.close()
+        row = execute_pg_batch(cursor, batch, actor, created_at)
+    except (DBAPIError, RetryableConflict) as exc:
+        if not _refused_by_server(exc):
+            raw.discard_autocommit_connection(engine)
+            raise  # the connection failed: whether it committed is unknown
+        return None
+    except BaseException:
+        raw.discard_autocommit_connection(engine)  # interrupted: its state is unknown
+        raise
+    return posted_ids(prepared, row)
 
 
 def _refused_by_server(exc: BaseException) -> bool:

@@ -67,8 +67,9 @@ def post_entry(
     ``post_entries`` in a unit of work of its own.
 
     On PostgreSQL, when the entry's accounts are known to this process, no unit of work is
-    opened: the posting statement runs alone on a pooled connection, its own transaction (one
-    round trip instead of ``BEGIN``, statement, ``COMMIT``). Anything unusual (a key seen
+    opened: the posting statement runs alone on this thread's own autocommit connection (kept
+    for the process, ``store.raw.autocommit_cursor``), its own transaction (one round trip
+    instead of ``BEGIN``, statement, ``COMMIT``). Anything unusual (a key seen
     before, a limit, a lost race, an account not cached yet) makes the server refuse it whole,
     and the ordinary path runs and says why."""
     if is_postgres(engine):

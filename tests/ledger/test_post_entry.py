@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from legato_pay import ledger
 from legato_pay.errors import AccountNotFound, IdempotencyConflict, InsufficientFunds
@@ -122,3 +123,43 @@ def test_concurrent_single_postings_never_overdraw(wallets: Any) -> None:
     assert balances(wallets, "alice", "bob") == [(0, 0, 0), (500, 0, 500)]
     report = wallets.run(ledger.verify_ledger, write=False)
     assert report.ok, report.problems
+
+
+def test_a_connection_lost_between_postings_is_replaced(wallets: Any) -> None:
+    """PostgreSQL: a single posting runs on its thread's own connection, kept between
+    postings. When the server ends that connection, the next posting either fails (a
+    connection failure: whether it committed is unknown) or, when the server's answer says
+    nothing ran (its termination notice), takes the ordinary path; either way the posting
+    after it opens a new connection, and nothing is posted twice."""
+    import time
+
+    from sqlalchemy import text
+
+    from legato_pay.store import raw
+
+    engine = wallets.engine
+    if not is_postgres(engine):
+        pytest.skip("the statement runs alone on PostgreSQL only")
+    ledger.post_entry(engine, transfer("alice", "bob", 1, "USD"), actor="t")
+    held = raw.autocommit_cursor(engine).connection
+    pid = held.info.backend_pid
+    wallets.run(lambda s: s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}))
+    while wallets.run(
+        lambda s: s.execute(
+            text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).first(),
+        write=False,
+    ):
+        time.sleep(0.01)
+    try:
+        ledger.post_entry(engine, transfer("alice", "bob", 2, "USD"), actor="t")
+        posted = 3
+    except DBAPIError:
+        posted = 1
+    assert held.closed
+    ledger.post_entry(engine, transfer("alice", "bob", 4, "USD"), actor="t")
+    assert raw.autocommit_cursor(engine).connection is not held
+    assert balances(wallets, "alice", "bob") == [
+        (500 - posted - 4, 0, 496 - posted),
+        (posted + 4, 0, posted + 4),
+    ]
