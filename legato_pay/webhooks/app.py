@@ -103,18 +103,32 @@ class WebhookApp(Starlette):
         except Exception:
             log.exception("webhook request failed")
             status, document = 500, _error_document("INTERNAL_ERROR", "internal error")
-        body = json.dumps(document, separators=(",", ":")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        body, headers = _encoded(document)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+#: The answers to applied deliveries, encoded once: a handful of (status, duplicate) pairs
+#: make up nearly every response, so their bytes and headers need not be built per request.
+_APPLIED_ANSWERS: dict[tuple[Any, Any], tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+_APPLIED_KEYS = {"received", "status", "duplicate"}
+
+
+def _encoded(document: dict[str, Any]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The JSON body and response headers for ``document`` (cached for applied answers)."""
+    if document.keys() == _APPLIED_KEYS and document["received"] is True:
+        key = (document["status"], document["duplicate"])
+        cached = _APPLIED_ANSWERS.get(key)
+        if cached is None:
+            cached = _APPLIED_ANSWERS[key] = _encode(document)
+        return cached
+    return _encode(document)
+
+
+def _encode(document: dict[str, Any]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    body = json.dumps(document, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    return body, headers
 
 
 async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
