@@ -14,12 +14,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -51,6 +50,10 @@ Answer = tuple[int, dict[str, Any]]  # HTTP status and JSON document
 PROVIDERS = ("stripe", "paystack")
 SIGNATURE_HEADERS = {"stripe": "stripe-signature", "paystack": "x-paystack-signature"}
 WEBHOOK_PREFIX = "/webhooks/"
+_WANTED_HEADERS = {
+    provider: {name.encode(): name for name in ("content-length", SIGNATURE_HEADERS[provider])}
+    for provider in PROVIDERS
+}
 
 
 class TooLarge(Exception):
@@ -78,7 +81,7 @@ class WebhookApp(Starlette):
 
     def __init__(
         self,
-        deliver: Callable[[str, AsyncIterator[bytes], Headers], Awaitable[Answer]],
+        deliver: Callable[[str, AsyncIterator[bytes], Mapping[str, str]], Awaitable[Answer]],
         **starlette: Any,
     ) -> None:
         super().__init__(**starlette)
@@ -95,8 +98,9 @@ class WebhookApp(Starlette):
             await super().__call__(scope, receive, send)
             return
         try:
+            provider = path[len(WEBHOOK_PREFIX) :]
             status, document = await self.deliver(
-                path[len(WEBHOOK_PREFIX) :], _body_chunks(receive), Headers(scope=scope)
+                provider, _body_chunks(receive), _wanted_headers(scope["headers"], provider)
             )
         except ClientDisconnect:
             return
@@ -131,6 +135,19 @@ def _encode(document: dict[str, Any]) -> tuple[bytes, list[tuple[bytes, bytes]]]
     return body, headers
 
 
+def _wanted_headers(raw: Iterable[tuple[bytes, bytes]], provider: str) -> dict[str, str]:
+    """The two headers a delivery reads (length, signature), first occurrence of each, as
+    Starlette's ``Headers.get`` would give them: one pass over the ASGI headers (lower-case
+    names) instead of a ``Headers`` object and a scan per lookup."""
+    wanted = _WANTED_HEADERS[provider]
+    found: dict[str, str] = {}
+    for key, value in raw:
+        name = wanted.get(key)
+        if name is not None and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
 async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
@@ -163,7 +180,7 @@ class Listener:
         )
 
     async def deliver(
-        self, provider: str, chunks: AsyncIterator[bytes], headers: Headers
+        self, provider: str, chunks: AsyncIterator[bytes], headers: Mapping[str, str]
     ) -> Answer:
         """One POST to /webhooks/{provider}, from the Starlette route or the fast path."""
         if provider not in PROVIDERS:
