@@ -14,12 +14,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -51,6 +50,10 @@ Answer = tuple[int, dict[str, Any]]  # HTTP status and JSON document
 PROVIDERS = ("stripe", "paystack")
 SIGNATURE_HEADERS = {"stripe": "stripe-signature", "paystack": "x-paystack-signature"}
 WEBHOOK_PREFIX = "/webhooks/"
+_WANTED_HEADERS = {
+    provider: {name.encode(): name for name in ("content-length", SIGNATURE_HEADERS[provider])}
+    for provider in PROVIDERS
+}
 
 
 class TooLarge(Exception):
@@ -78,7 +81,7 @@ class WebhookApp(Starlette):
 
     def __init__(
         self,
-        deliver: Callable[[str, AsyncIterator[bytes], Headers], Awaitable[Answer]],
+        deliver: Callable[[str, AsyncIterator[bytes], Mapping[str, str]], Awaitable[Answer]],
         **starlette: Any,
     ) -> None:
         super().__init__(**starlette)
@@ -95,26 +98,54 @@ class WebhookApp(Starlette):
             await super().__call__(scope, receive, send)
             return
         try:
+            provider = path[len(WEBHOOK_PREFIX) :]
             status, document = await self.deliver(
-                path[len(WEBHOOK_PREFIX) :], _body_chunks(receive), Headers(scope=scope)
+                provider, _body_chunks(receive), _wanted_headers(scope["headers"], provider)
             )
         except ClientDisconnect:
             return
         except Exception:
             log.exception("webhook request failed")
             status, document = 500, _error_document("INTERNAL_ERROR", "internal error")
-        body = json.dumps(document, separators=(",", ":")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        body, headers = _encoded(document)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+#: The answers to applied deliveries, encoded once: a handful of (status, duplicate) pairs
+#: make up nearly every response, so their bytes and headers need not be built per request.
+_APPLIED_ANSWERS: dict[tuple[Any, Any], tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+_APPLIED_KEYS = {"received", "status", "duplicate"}
+
+
+def _encoded(document: dict[str, Any]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The JSON body and response headers for ``document`` (cached for applied answers)."""
+    if document.keys() == _APPLIED_KEYS and document["received"] is True:
+        key = (document["status"], document["duplicate"])
+        cached = _APPLIED_ANSWERS.get(key)
+        if cached is None:
+            cached = _APPLIED_ANSWERS[key] = _encode(document)
+        return cached
+    return _encode(document)
+
+
+def _encode(document: dict[str, Any]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    body = json.dumps(document, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    return body, headers
+
+
+def _wanted_headers(raw: Iterable[tuple[bytes, bytes]], provider: str) -> dict[str, str]:
+    """The two headers a delivery reads (length, signature), first occurrence of each, as
+    Starlette's ``Headers.get`` would give them: one pass over the ASGI headers (lower-case
+    names) instead of a ``Headers`` object and a scan per lookup."""
+    wanted = _WANTED_HEADERS[provider]
+    found: dict[str, str] = {}
+    for key, value in raw:
+        name = wanted.get(key)
+        if name is not None and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -149,7 +180,7 @@ class Listener:
         )
 
     async def deliver(
-        self, provider: str, chunks: AsyncIterator[bytes], headers: Headers
+        self, provider: str, chunks: AsyncIterator[bytes], headers: Mapping[str, str]
     ) -> Answer:
         """One POST to /webhooks/{provider}, from the Starlette route or the fast path."""
         if provider not in PROVIDERS:

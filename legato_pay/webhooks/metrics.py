@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import Counter
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -22,9 +23,9 @@ class Metrics:
             self.events[(provider, event_type, outcome)] += 1
             self.duration_sum += seconds
             self.duration_count += 1
-            for index, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    self.bucket_counts[index] += 1
+            counts = self.bucket_counts
+            for index in range(bisect_left(BUCKETS, seconds), len(counts)):
+                counts[index] += 1  # cumulative: every bucket whose bound is >= seconds
 
     def reject(self, provider: str, code: str) -> None:
         with self._lock:
