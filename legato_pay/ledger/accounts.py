@@ -27,7 +27,7 @@ from legato_pay.store.engine import (
     on_commit,
     on_dispose,
 )
-from legato_pay.store.tables import ACCOUNTS as ACCOUNTS  # re-exported: services import it here
+from legato_pay.store.tables import ACCOUNTS
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}$")
 _WORLD = re.compile(r"^world:([A-Z]{3,4})$")

@@ -23,9 +23,7 @@ from legato_pay.ledger.types import (
     as_utc,
     balance_from_totals,
 )
-from legato_pay.store.tables import ACCOUNTS, CHECKPOINTS, LEGS, SEALS
-from legato_pay.store.tables import ENTRIES as ENTRIES  # re-exported: services import it here
-from legato_pay.store.tables import PENDING as PENDING
+from legato_pay.store.tables import ACCOUNTS, CHECKPOINTS, ENTRIES, LEGS, PENDING, SEALS
 
 
 def leg_sums(*conditions: Any) -> Any:
