@@ -22,7 +22,8 @@ documented contract::
     │   ├── AlreadyReversed              6  ALREADY_REVERSED
     │   └── AlreadyExists                6  ALREADY_EXISTS
     ├── GatewayError                     7  PAYMENT_FAILED
-    │   └── GatewayUnavailable           7  GATEWAY_UNAVAILABLE
+    │   ├── GatewayUnavailable           7  GATEWAY_UNAVAILABLE
+    │   └── RefundFailed                 7  REFUND_FAILED
     ├── Unauthorized                     8  UNAUTHORIZED
     │   └── InvalidSignature             8  INVALID_SIGNATURE
     ├── Busy                             9  RUN_IN_PROGRESS
@@ -131,6 +132,12 @@ class GatewayError(LegatoError):
 
 class GatewayUnavailable(GatewayError):
     code = "GATEWAY_UNAVAILABLE"
+
+
+class RefundFailed(GatewayError):
+    """The gateway declined a refund (the payment itself stands)."""
+
+    code = "REFUND_FAILED"
 
 
 class Unauthorized(LegatoError):

@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "2caac7b2fd863d4c8abea3de54e7d9f6c6abfbd34a5dd8cd7eb8e8c29efe59ee"
+FINGERPRINT = "e441dd72ae11ce473110b3236d099fedb311866d4c36ac6670d0049ad3de7e33"
 
 metadata = MetaData()
 
@@ -266,6 +266,7 @@ Table(
     Column("client_secret", String(length=300), nullable=True),
     Column("payment_url", String(length=500), nullable=True),
     Column("payment_method", String(length=100), nullable=True),
+    Column("channels", String(length=200), nullable=True),
     Column("status", String(length=20), nullable=False, index=True),
     Column("failure_reason", Text(), nullable=True),
     Column("entry_id", IdType, nullable=True),

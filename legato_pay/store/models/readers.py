@@ -95,7 +95,9 @@ class Purchase(SQLModel, table=True):
     client_secret: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     payment_url: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     payment_method: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
-    # pending | succeeded | failed | flagged | refunded | partially_refunded
+    # Paystack payment channels the payer may use, comma-separated ("card,ussd"); None = all.
+    channels: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # pending | succeeded | failed | flagged | refunded | partially_refunded | cancelled
     status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
     failure_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
