@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 
 #: How far in the future an ``as_of`` may lie (clock skew between us and a provider).
 FUTURE_SKEW = timedelta(minutes=5)
-_RATE = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$", re.ASCII)
+_RATE = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?", re.ASCII)
+#: The most a rate provider's answer may be: a few hundred quotes fit in far less.
+MAX_PROVIDER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,7 @@ def parse_rate(value: object) -> str:
     if isinstance(value, (bool, float)):
         raise InvalidAmount("exchange rates must be decimal strings, never float")
     raw = str(value).strip()
-    if not _RATE.match(raw):
+    if not _RATE.fullmatch(raw):
         raise InvalidAmount(
             f"{raw!r} is not a plain positive decimal rate, e.g. 1550.25", details={"rate": raw}
         )
@@ -135,10 +137,11 @@ def parse_time(value: str | datetime | None, *, field: str = "as_of") -> datetim
         return as_utc(value)
     try:
         return as_utc(datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: a time whose UTC lies outside years 1-9999
         raise InvalidInput(
             f"{field} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z",
-            details={field: value},
+            details={field: str(value)[:100]},
+            code="INVALID_TIME",
         ) from None
 
 
@@ -191,8 +194,10 @@ def set_rate(
     base_code, quote_code = _pair(settings, base, quote)
     text = parse_rate(rate)
     source = (source or "").strip()
-    if not source or len(source) > 100:
-        raise InvalidInput("source must be 1 to 100 characters", details={"source": source})
+    if not source or len(source) > 100 or not source.isprintable():
+        raise InvalidInput(
+            "source must be 1 to 100 printable characters", details={"source": source[:100]}
+        )
     moment = now or utcnow()
     observed = parse_time(as_of) or moment
     if observed > moment + FUTURE_SKEW:
@@ -358,20 +363,36 @@ def parse_provider_document(body: str, url: str, *, now: datetime | None = None)
 
 
 def download_rates(url: str, *, timeout: float) -> FetchedRates:
-    """One GET of the provider URL. Network trouble is GATEWAY_UNAVAILABLE (exit 7)."""
+    """One GET of the provider URL, read up to ``MAX_PROVIDER_BYTES``. Network trouble is
+    GATEWAY_UNAVAILABLE (exit 7)."""
     import httpx
 
     try:
-        response = httpx.get(url, timeout=timeout, headers={"accept": "application/json"})
+        with httpx.stream(
+            "GET", url, timeout=timeout, headers={"accept": "application/json"}
+        ) as response:
+            if response.status_code != 200:
+                raise _provider_error(
+                    f"HTTP {response.status_code}", url, http_status=response.status_code
+                )
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_PROVIDER_BYTES:
+                    raise _provider_error(
+                        f"the response is larger than {MAX_PROVIDER_BYTES} bytes", url
+                    )
     except httpx.HTTPError as error:
         raise GatewayUnavailable(
             f"rate provider unreachable: {type(error).__name__}",
             details={"url": _safe_url(url)},
             code="RATE_PROVIDER_UNAVAILABLE",
         ) from None
-    if response.status_code != 200:
-        raise _provider_error(f"HTTP {response.status_code}", url, http_status=response.status_code)
-    return parse_provider_document(response.text, url)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _provider_error("the response is not UTF-8 text", url) from None
+    return parse_provider_document(text, url)
 
 
 def store_fetched(session: Session, settings: Settings, fetched: FetchedRates) -> FetchResult:

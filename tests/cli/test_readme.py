@@ -69,7 +69,7 @@ def newest_purchase(session: Session) -> str:
     """``pur_…``: the purchase the block made last."""
     listed = session.run(["--output", "json", "purchases", "list", "--limit", "1"])
     assert listed.returncode == 0, listed.stderr
-    purchases = json.loads(listed.stdout)
+    purchases = json.loads(listed.stdout)["purchases"]
     assert purchases, "no purchase to put in place of pur_…"
     return str(purchases[0]["reference"])
 

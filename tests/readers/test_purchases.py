@@ -24,6 +24,7 @@ from legato_pay.errors import (
     InvalidState,
     LegatoError,
     NotFound,
+    RefundFailed,
 )
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger import EntrySpec, get_balance, get_entry, post_entries, verify_ledger
@@ -434,8 +435,9 @@ def test_a_declined_refund_releases_its_reservation(app: AppContext) -> None:
     add_reader(app)
     purchase = buy_and_verify(app, payment_method="pm_sandbox_refund_fail")
     before = wallet(app)
-    with pytest.raises(GatewayError):
+    with pytest.raises(RefundFailed) as caught:
         purchases.refund_purchase(app, purchase.reference, amount="5.00", key="r1")
+    assert (caught.value.code, caught.value.exit_status) == ("REFUND_FAILED", 7)
     stored = app.run(lambda s: purchases.get_purchase(s, purchase.reference), write=False)
     assert (stored.status, stored.refunded_amount) == ("succeeded", 0)
     assert [(r.status, r.amount) for r in stored.refunds] == [("failed", 500)]
@@ -477,9 +479,10 @@ def test_purchases_cli_end_to_end(database_url: str) -> None:
     assert refunded.json["coins_clawed_back"] == 366  # floor(1000/3) + floor(100/3)
 
     listed = run_cli(database_url, "purchases", "list", "--user", READER)
-    assert [p["reference"] for p in listed.json] == [reference]
+    assert [p["reference"] for p in listed.json["purchases"]] == [reference]
+    assert listed.json["next_cursor"] is None
     filtered = run_cli(database_url, "purchases", "list", "--status", "succeeded")
-    assert filtered.json == []
+    assert filtered.json == {"purchases": [], "next_cursor": None}
     shown = run_cli(database_url, "purchases", "show", reference)
     assert shown.status == 0, shown.stderr
     detail = shown.json

@@ -122,7 +122,7 @@ def parse_channels(channels: str | Sequence[str] | None) -> tuple[str, ...]:
     items = channels.split(",") if isinstance(channels, str) else list(channels)
     names: list[str] = []
     for item in items:
-        name = str(item).strip().lower()
+        name = str(item).strip(" ").lower()
         if name not in CHANNELS:
             raise InvalidInput(
                 f"unknown Paystack channel {str(item)[:40]!r}; use a comma-separated list of "
