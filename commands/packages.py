@@ -1,7 +1,7 @@
 """``legato-pay packages …``: Coin packages: coins, bonus and prices.
 
-Prices are integers in minor units, as in ``config/default.yaml``: ``--price-usd 999`` is
-9.99 USD and ``--price NGN=150000`` is 1,500.00 NGN. Bonus coins are
+Prices are typed as people write them, in major units: ``--price-usd 9.99`` and
+``--price NGN=1500.00`` (``config/default.yaml`` keeps integer minor units). Bonus coins are
 ``floor(coins × bonus_percent / 100)``.
 """
 
@@ -12,14 +12,12 @@ import typer
 
 from commands.output import emit, state
 
-app = typer.Typer(help="Coin packages: coins, bonus and prices (amounts in minor units).")
+app = typer.Typer(help="Coin packages: coins, bonus and prices.")
 
 PackageArg = Annotated[str, typer.Argument(help="Package id, e.g. popular.")]
 PriceOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "--price", help="Fixed price CUR=MINOR in minor units, e.g. NGN=150000 (repeatable)."
-    ),
+    typer.Option("--price", help="Fixed price CUR=AMOUNT, e.g. NGN=1500.00 (repeatable)."),
 ]
 
 
@@ -88,9 +86,7 @@ def create(
     package_id: PackageArg,
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     coins: Annotated[str, typer.Option("--coins", help="Paid coins (a whole number).")],
-    price_usd: Annotated[
-        str, typer.Option("--price-usd", help="USD price in cents, e.g. 999 for 9.99 USD.")
-    ],
+    price_usd: Annotated[str, typer.Option("--price-usd", help="USD price, e.g. 9.99.")],
     bonus_percent: Annotated[
         str, typer.Option("--bonus-percent", help="Bonus percentage 0-100, e.g. 10 or 12.5.")
     ] = "0",
@@ -100,6 +96,7 @@ def create(
     from legato_pay.readers import packages
 
     cli = state()
+    usd = packages.parse_usd_price(price_usd)
     prices = packages.parse_price_options(price)
     view = cli.app.run(
         lambda s: packages.create_package(
@@ -109,7 +106,7 @@ def create(
             name=name,
             coins=coins,
             bonus_percent=bonus_percent,
-            price_usd=price_usd,
+            price_usd=usd,
             prices=dict(prices),
         )
     )
@@ -123,7 +120,7 @@ def update(
     coins: Annotated[str | None, typer.Option("--coins")] = None,
     bonus_percent: Annotated[str | None, typer.Option("--bonus-percent")] = None,
     price_usd: Annotated[
-        str | None, typer.Option("--price-usd", help="USD price in cents.")
+        str | None, typer.Option("--price-usd", help="USD price, e.g. 9.99.")
     ] = None,
     price: PriceOpt = None,
     remove_price: Annotated[
@@ -135,6 +132,7 @@ def update(
     from legato_pay.readers import packages
 
     cli = state()
+    usd = packages.parse_usd_price(price_usd) if price_usd is not None else None
     prices = packages.parse_price_options(price)
     view = cli.app.run(
         lambda s: packages.update_package(
@@ -144,7 +142,7 @@ def update(
             name=name,
             coins=coins,
             bonus_percent=bonus_percent,
-            price_usd=price_usd,
+            price_usd=usd,
             prices=dict(prices),
             remove_prices=remove_price,
         )
@@ -165,3 +163,13 @@ def archive(
     cli = state()
     view = cli.app.run(lambda s: packages.archive_package(s, cli.app.settings, package_id))
     _emit_package(view.as_json(), f"package {package_id} archived")
+
+
+@app.command("unarchive")
+def unarchive(package_id: PackageArg) -> None:
+    """Put an archived package back on sale, as it was when archived."""
+    from legato_pay.readers import packages
+
+    cli = state()
+    view = cli.app.run(lambda s: packages.unarchive_package(s, cli.app.settings, package_id))
+    _emit_package(view.as_json(), f"package {package_id} on sale again")

@@ -118,7 +118,7 @@ def parse_rate(value: object) -> str:
     """A positive rate as a canonical decimal string ("1550.25"); floats are refused."""
     if isinstance(value, (bool, float)):
         raise InvalidAmount("exchange rates must be decimal strings, never float")
-    raw = str(value).strip()
+    raw = str(value).strip(" ")  # a newline or tab is refused, never trimmed away
     if not _RATE.fullmatch(raw):
         raise InvalidAmount(
             f"{raw!r} is not a plain positive decimal rate, e.g. 1550.25", details={"rate": raw}

@@ -117,7 +117,7 @@ def parse_percent(value: object, *, field: str = "bonus_percent") -> str:
         raise InvalidAmount(
             f"{field} must be a decimal string, never float", details={field: value}
         )
-    raw = str(value).strip()
+    raw = str(value).strip(" ")  # a newline or tab is refused, never trimmed away
     if not _PERCENT.fullmatch(raw):
         raise InvalidAmount(
             f"{field} must be a plain decimal between 0 and 100, e.g. 10 or 12.5",

@@ -97,7 +97,7 @@ def test_a_month_on_the_platform(database_url: str, app: Any) -> None:
     platform.run("rates", "set", "USD", "NGN", "1550.25")
     mega = platform.run(
         "packages", "create", "mega", "--name", "Mega", "--coins", "2000",
-        "--price-usd", "1999", "--bonus-percent", "12.5",
+        "--price-usd", "19.99", "--bonus-percent", "12.5",
     )  # fmt: skip
     assert mega["bonus_coins"] == 250  # floor(2000 × 12.5 / 100) = 250, never a fraction
 
