@@ -5,30 +5,18 @@ credits the coins once the gateway confirms (exactly once, however often it runs
 returns money and claws back the coins still unspent, ``cancel`` closes a stale pending one.
 """
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from commands.output import emit, state
-from legato_pay.errors import UsageError
+from commands.output import YesOption, confirm, emit, state
 
 app = typer.Typer(help="Coin purchases through a payment gateway.")
 
 RefArg = Annotated[str, typer.Argument(help="Purchase reference (pur_…).")]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 _LIST_COLUMNS = ["reference", "user", "package", "status", "amount_minor", "currency", "display"]
 _LIST_COLUMNS += ["total_coins", "created_at"]
 _LIST_TABLE = ["reference", "user", "package", "status", "display", "total_coins", "created_at"]
-
-
-def _confirm(question: str, *, yes: bool) -> None:
-    """Ask on a terminal; without one, ``--yes`` is required (a script must say so)."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question} Refusing without a terminal: pass --yes", details={})
-    typer.confirm(question, abort=True)
 
 
 def _summary_rows(data: dict[str, Any], fields: list[str]) -> list[dict[str, Any]]:
@@ -205,14 +193,13 @@ def refund(
     key: Annotated[
         str | None, typer.Option("--key", help="Idempotency key: a retry never refunds twice.")
     ] = None,
-    yes: YesOpt = False,
+    yes: YesOption = False,
 ) -> None:
     """Refund a purchase and claw back its unspent coins (asks on a terminal; --yes in
     scripts). A refund the gateway declines is REFUND_FAILED (exit 7)."""
     from legato_pay.readers import purchases
 
-    what = amount or "the full remaining amount"
-    _confirm(f"Refund {what} of {reference}?", yes=yes)
+    confirm(f"Refund {amount or 'the full remaining amount'} of {reference}?", yes=yes)
     outcome = purchases.refund_purchase(state().app, reference, amount=amount, key=key)
     data = outcome.as_json()
     fields = ["reference", "status", "display", "coins_clawed_back", "coins_lost"]
@@ -221,7 +208,7 @@ def refund(
 
 
 @app.command("cancel")
-def cancel(reference: RefArg, yes: YesOpt = False) -> None:
+def cancel(reference: RefArg, yes: YesOption = False) -> None:
     """Cancel a stale pending purchase (asks on a terminal; --yes in scripts).
 
     The gateway is asked first when it may hold a payment; one it reports as paid is refused
@@ -229,7 +216,7 @@ def cancel(reference: RefArg, yes: YesOpt = False) -> None:
     """
     from legato_pay.readers import purchases
 
-    _confirm(f"Cancel pending purchase {reference}?", yes=yes)
+    confirm(f"Cancel pending purchase {reference}?", yes=yes)
     result = purchases.cancel_purchase(state().app, reference)
     data = result.as_json()
     fields = ["reference", "status", "display", "gateway", "gateway_status", "failure_reason"]

@@ -10,7 +10,8 @@ documented contract::
     │   ├── InvalidAmount                3  INVALID_AMOUNT
     │   ├── InvalidCurrency              3  INVALID_CURRENCY
     │   ├── UnbalancedEntry              3  UNBALANCED_ENTRY
-    │   └── CurrencyMismatch             3  CURRENCY_MISMATCH
+    │   ├── CurrencyMismatch             3  CURRENCY_MISMATCH
+    │   └── InvalidTime                  3  INVALID_TIME
     ├── InsufficientFunds                4  INSUFFICIENT_FUNDS
     ├── NotFound                         5  NOT_FOUND
     │   ├── AccountNotFound              5  ACCOUNT_NOT_FOUND
@@ -27,7 +28,9 @@ documented contract::
     ├── Unauthorized                     8  UNAUTHORIZED
     │   └── InvalidSignature             8  INVALID_SIGNATURE
     ├── Busy                             9  RUN_IN_PROGRESS
-    └── ConfigError                     10  CONFIG_ERROR
+    ├── ConfigError                     10  CONFIG_ERROR
+    ├── DatabaseUnavailable             11  DATABASE_UNAVAILABLE
+    └── Aborted                        130  ABORTED
 
 The mapping to exit status and to the JSON error document lives in ``commands/output.py``.
 """
@@ -80,6 +83,10 @@ class UnbalancedEntry(InvalidInput):
 
 class CurrencyMismatch(InvalidInput):
     code = "CURRENCY_MISMATCH"
+
+
+class InvalidTime(InvalidInput):
+    code = "INVALID_TIME"
 
 
 class InsufficientFunds(LegatoError):
@@ -135,8 +142,6 @@ class GatewayUnavailable(GatewayError):
 
 
 class RefundFailed(GatewayError):
-    """The gateway declined a refund (the payment itself stands)."""
-
     code = "REFUND_FAILED"
 
 
@@ -159,6 +164,21 @@ class ConfigError(LegatoError):
     exit_status = 10
 
 
+class DatabaseUnavailable(LegatoError):
+    """The database could not be reached: the message names the host, never the password."""
+
+    code = "DATABASE_UNAVAILABLE"
+    exit_status = 11
+
+
+class Aborted(LegatoError):
+    """The operator declined a confirmation prompt or interrupted the command: nothing was done
+    (or, for an interrupt, the unit of work in flight was rolled back)."""
+
+    code = "ABORTED"
+    exit_status = 130
+
+
 class RetryableConflict(Exception):
     """Internal signal: the unit of work lost a race (deadlock, serialization, duplicate key) and
     must be rerun from the start. Never shown to a user; ``store.run_in_transaction`` retries it."""
@@ -177,4 +197,6 @@ EXIT_STATUSES: dict[int, str] = {
     8: "unauthorized / invalid signature",
     9: "busy (a run is in progress)",
     10: "configuration error",
+    11: "database unavailable",
+    130: "aborted (a prompt declined, or Ctrl-C)",
 }
