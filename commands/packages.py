@@ -20,6 +20,12 @@ PriceOpt = Annotated[
 ]
 
 
+_COLUMNS = ["id", "name", "coins", "bonus_percent", "bonus_coins", "total_coins"]
+_COLUMNS += ["price_usd", "price_usd_minor", "prices", "status"]
+#: A table shows formatted prices only, never the minor units beside them.
+_TABLE_COLUMNS = [column for column in _COLUMNS if not column.endswith("_minor")]
+
+
 def _row(package: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": package["id"],
@@ -29,13 +35,14 @@ def _row(package: dict[str, Any]) -> dict[str, Any]:
         "bonus_coins": package["bonus_coins"],
         "total_coins": package["total_coins"],
         "price_usd": package["price_usd"]["display"],
+        "price_usd_minor": package["price_usd"]["amount"],
         "prices": ", ".join(price["display"] for price in package["prices"].values()),
         "status": package["status"],
     }
 
 
 def _emit_package(data: dict[str, Any], title: str) -> None:
-    emit(data, rows=[_row(data)], title=title)
+    emit(data, rows=[_row(data)], columns=_COLUMNS, table_columns=_TABLE_COLUMNS, title=title)
 
 
 @app.command("list")
@@ -50,7 +57,12 @@ def list_packages(
         lambda s: packages.list_packages(s, cli.app.settings, include_archived=all_)
     )
     data = [package.as_json() for package in found]
-    emit(data, rows=[_row(package) for package in data])
+    emit(
+        data,
+        rows=[_row(package) for package in data],
+        columns=_COLUMNS,
+        table_columns=_TABLE_COLUMNS,
+    )
 
 
 @app.command("show")

@@ -117,11 +117,11 @@ def list_purchases(
         str | None, typer.Option("--cursor", help="next_cursor from the previous page.")
     ] = None,
 ) -> None:
-    """Purchases, newest first, a page at a time."""
-    from commands.output import parse_time
+    """Purchases, newest first, a page at a time (--cursor continues from next_cursor)."""
+    from commands.output import parse_range
     from legato_pay.readers import purchases
 
-    start, end = parse_time(from_, "--from"), parse_time(to, "--to")
+    start, end = parse_range(from_, to)
     page = state().app.run(
         lambda s: purchases.page_purchases(
             s, user_id=user, status=status, start=start, end=end, limit=limit, cursor=cursor
@@ -129,12 +129,12 @@ def list_purchases(
         write=False,
     )
     found = [purchase.as_json(refunds=False) for purchase in page.purchases]
-    rows = [_list_row(purchase) for purchase in found]
     emit(
         {"purchases": found, "next_cursor": page.next_cursor},
-        rows=rows,
+        rows=[_list_row(purchase) for purchase in found],
         columns=_LIST_COLUMNS,
-        message=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
+        table_columns=_LIST_TABLE,
+        next_cursor=page.next_cursor,
     )
 
 

@@ -3,9 +3,9 @@ streams and exit status.
 
 ``run_cli`` forks each command from a warm launcher (``tests/cli_forkserver.py``), so the ~1 s of
 imports is paid once per launcher instead of once per call; ``LEGATO_TEST_COLD_CLI=1`` starts a
-fresh interpreter per call instead. ``run_parallel`` starts many cold processes at once, for the
-tests of concurrent commands. Launchers belong to the pytest process that started them, so each
-xdist worker has its own.
+fresh interpreter per call instead. ``run_parallel`` starts many cold processes for the tests of
+concurrent commands and releases them together through a start gate once all are ready.
+Launchers belong to the pytest process that started them, so each xdist worker has its own.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 FORKSERVER = ROOT / "tests" / "cli_forkserver.py"
+START_GATE = ROOT / "tests" / "start_gate.py"
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -120,23 +123,53 @@ def run_cli(
     )
 
 
-def run_parallel(database_url: str, commands: list[list[str]]) -> list[tuple[int, str, str]]:
-    """Start every command as its own ``legato-pay`` process at once; wait for all of them."""
-    env = cli_env(database_url)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "commands.main", "--output", "json", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        for args in commands
-    ]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=180)
-        results.append((process.returncode, out, err))
+def run_parallel(
+    database_url: str, commands: list[list[str]], **env: str
+) -> list[tuple[int, str, str]]:
+    """Start every command as its own ``legato-pay`` process and release them together.
+
+    Each process imports the CLI and then waits at a start gate (``tests/start_gate.py``);
+    the gate opens once all of them are waiting, so their critical sections really overlap
+    instead of being spread over the ~1 s each takes to import."""
+    environment = cli_env(database_url, **env)
+    with tempfile.TemporaryDirectory(prefix="legato-gate-") as directory:
+        gate = Path(directory) / "gate"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, str(START_GATE), str(gate), "--output", "json", *args],
+                cwd=ROOT,
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+            for args in commands
+        ]
+        try:
+            _open_when_ready(gate, processes)
+            results = []
+            for process in processes:
+                out, err = process.communicate(timeout=180)
+                results.append((process.returncode, out, err))
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
     return results
+
+
+def _open_when_ready(gate: Path, processes: list[subprocess.Popen[str]]) -> None:
+    """Open the gate once every process has said it is ready (all waiting at the gate)."""
+    deadline = time.monotonic() + 120
+    while len(list(gate.parent.glob(f"{gate.name}.ready-*"))) < len(processes):
+        dead = [process.args for process in processes if process.poll() is not None]
+        if dead:
+            raise AssertionError(f"a process ended before the start gate opened: {dead}")
+        if time.monotonic() > deadline:
+            raise AssertionError("the processes never all reached the start gate")
+        time.sleep(0.01)
+    opening = gate.with_name("gate.tmp")
+    opening.touch()
+    opening.rename(gate)  # atomic: every waiter sees the gate open at once

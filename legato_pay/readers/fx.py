@@ -38,6 +38,7 @@ from legato_pay.errors import (
     InvalidAmount,
     InvalidCurrency,
     InvalidInput,
+    InvalidTime,
 )
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import normalize_currency
@@ -138,10 +139,9 @@ def parse_time(value: str | datetime | None, *, field: str = "as_of") -> datetim
     try:
         return as_utc(datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
     except (ValueError, OverflowError):  # overflow: a time whose UTC lies outside years 1-9999
-        raise InvalidInput(
+        raise InvalidTime(
             f"{field} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z",
             details={field: str(value)[:100]},
-            code="INVALID_TIME",
         ) from None
 
 
@@ -201,9 +201,7 @@ def set_rate(
     moment = now or utcnow()
     observed = parse_time(as_of) or moment
     if observed > moment + FUTURE_SKEW:
-        raise InvalidInput(
-            "as_of lies in the future", details={"as_of": observed.isoformat()}, code="INVALID_TIME"
-        )
+        raise InvalidTime("as_of lies in the future", details={"as_of": observed.isoformat()})
     return _insert(session, base_code, quote_code, text, source, observed)
 
 

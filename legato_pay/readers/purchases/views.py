@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from legato_pay.errors import InvalidInput, LegatoError, NotFound
+from legato_pay.errors import InvalidInput, InvalidTime, LegatoError, NotFound
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount
@@ -329,7 +329,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         if created_at is None or not _REFERENCE.fullmatch(reference):
             raise ValueError(cursor)
         return created_at, reference
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise InvalidInput(
             "not a valid purchases cursor (use next_cursor from the previous page)",
             details={"cursor": cursor[:200]},
@@ -356,11 +356,9 @@ def page_purchases(
         )
     if isinstance(limit, bool) or limit < 1 or limit > 10000:
         raise InvalidInput("limit must be between 1 and 10000", details={"limit": limit})
-    if start is not None and end is not None and start >= end:
-        raise InvalidInput(
-            "--from must be before --to",
-            details={"from": start.isoformat(), "to": end.isoformat()},
-            code="INVALID_TIME",
+    if start is not None and end is not None and end < start:
+        raise InvalidTime(
+            "--to is before --from", details={"from": start.isoformat(), "to": end.isoformat()}
         )
     if user_id is not None:
         get_user(session, user_id)
