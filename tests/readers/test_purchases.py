@@ -506,6 +506,8 @@ def test_purchases_cli_end_to_end(database_url: str) -> None:
          "IDEMPOTENCY_CONFLICT"),
         (["verify", "PENDING_UNDERPAID"], 7, "PAYMENT_FAILED"),
         (["verify", "pur_missing"], 5, "NOT_FOUND"),
+        (["show", "PAID\n"], 5, "NOT_FOUND"),
+        (["show", "pur_\x01" + "x" * 5000], 5, "NOT_FOUND"),
         (["refund", "PAID", "--amount", "100.00", "--yes"], 3, "INVALID_AMOUNT"),
         (["refund", "PAID", "--amount", "-1", "--yes"], 3, "INVALID_AMOUNT"),
         (["refund", "PAID", "--amount", "0.005", "--yes"], 3, "INVALID_AMOUNT"),

@@ -42,7 +42,7 @@ REFUNDABLE = ("succeeded", "partially_refunded")
 CREDITABLE = ("pending", "failed")
 MAX_KEY_LENGTH = 100
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,400}", re.ASCII)
-_REFERENCE = re.compile(r"[A-Za-z0-9_:.-]{1,100}", re.ASCII)
+_REFERENCE = re.compile(r"[A-Za-z0-9_:.=-]{1,100}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +293,11 @@ def split_channels(stored: str | None) -> tuple[str, ...]:
 
 
 def purchase_row(session: Session, reference: str, *, lock: bool = False) -> Any:
-    """The purchase's row; with ``lock``, held until the transaction ends (PostgreSQL)."""
+    """The purchase's row; with ``lock``, held until the transaction ends (PostgreSQL). A
+    reference that cannot be one of ours (a newline, a NUL, 10,000 characters) is not found
+    without asking the database."""
+    if not isinstance(reference, str) or not _REFERENCE.fullmatch(reference):
+        raise NotFound(f"no purchase {reference[:100]!r}", details={"purchase": reference[:100]})
     query = select(PURCHASES).where(PURCHASES.c.reference == reference)
     row = session.execute(for_update(query, session) if lock else query).first()
     if row is None:
