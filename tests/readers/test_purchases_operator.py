@@ -1,5 +1,6 @@
-"""Purchases at the gateway's edge: a refused create records nothing, an unknown outcome is
-resolved under the same reference, Paystack channels, ``purchases cancel``, REFUND_FAILED."""
+"""Purchases as an operator meets them: a refused create records nothing, an unknown gateway
+outcome is resolved under the same reference, Paystack channels, ``cancel``, REFUND_FAILED,
+and ``list`` by date and page."""
 
 from __future__ import annotations
 
@@ -371,3 +372,57 @@ def test_a_declined_refund_is_refund_failed(database_url: str) -> None:
     after = get(app, reference)
     assert (after.status, after.refunded_amount) == ("succeeded", 0)
     assert [refund.status for refund in after.refunds] == ["failed", "failed"]
+
+
+# -- listing by date, a page at a time -------------------------------------------------------
+
+
+def test_list_by_date_and_page(database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    app = AppContext.create(database_url=database_url, actor="test")
+    add_reader(app)
+    add_reader(app, "reader2")
+    made = []
+    for day in range(1, 6):  # one purchase a day, 2026-01-01 … 2026-01-05
+        reference = purchases.create_purchase(app, user_id=READER, package_id="basic")
+        moment = datetime(2026, 1, day, 12, tzinfo=UTC)
+        app.run(
+            lambda s, r=reference.purchase.reference, m=moment: s.execute(
+                update(PURCHASES).where(PURCHASES.c.reference == r).values(created_at=m)
+            )
+        )
+        made.append(reference.purchase.reference)
+    newest_first = made[::-1]
+
+    window = run_cli(
+        database_url, "purchases", "list", "--from", "2026-01-02", "--to", "2026-01-04T12:00:00Z"
+    )
+    assert window.status == 0, window.stderr
+    assert [p["reference"] for p in window.json["purchases"]] == newest_first[2:4]
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        args = ["purchases", "list", "--user", READER, "--limit", "2"]
+        page = run_cli(database_url, *args, *(["--cursor", cursor] if cursor else []))
+        assert page.status == 0, page.stderr
+        seen += [p["reference"] for p in page.json["purchases"]]
+        cursor, pages = page.json["next_cursor"], pages + 1
+        if cursor is None:
+            break
+    assert (seen, pages) == (newest_first, 3)
+
+    csv = run_cli(database_url, "purchases", "list", "--limit", "2", output="csv")
+    assert csv.status == 0, csv.stderr
+    header, *rows = csv.stdout.splitlines()
+    assert header.split(",")[:7] == [
+        "reference", "user", "package", "status", "amount_minor", "currency", "display",
+    ]  # fmt: skip
+    assert len(rows) == 2 and rows[0].split(",")[4] == "499"
+    assert "# next_cursor=" in csv.stderr
+    table = run_cli(database_url, "purchases", "list", "--limit", "2", output="table")
+    assert "4.99 USD" in table.stdout and "amount_minor" not in table.stdout
+    assert "next_cursor=" in table.stdout
+
+    other = run_cli(database_url, "purchases", "list", "--user", "reader2")
+    assert (other.status, other.json) == (0, {"purchases": [], "next_cursor": None})
