@@ -11,6 +11,7 @@ same purchase; a different request under that key is ``IDEMPOTENCY_CONFLICT``.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ from legato_pay.store.tables import PURCHASES
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
+
+#: What a gateway's payment method id looks like (``pm_card_visa``, ``pm_sandbox_fail``).
+_PAYMENT_METHOD = re.compile(r"[A-Za-z0-9_.:-]{1,100}", re.ASCII)
 
 
 def new_reference(key: str | None = None) -> str:
@@ -153,6 +157,11 @@ def _check_request(
     code = accepted_currency(settings, currency or settings.base_currency)
     gateway_name = gateways.choose_gateway_name(app, code, gateway)
     sandbox = gateway_name == "sandbox"
+    if payment_method is not None and not _PAYMENT_METHOD.fullmatch(payment_method):
+        raise InvalidInput(
+            "a payment method is 1 to 100 letters, digits and _ . : -, e.g. pm_card_visa",
+            details={"payment_method": payment_method[:100]},
+        )
     if sandbox and payment_method is not None and payment_method not in PAYMENT_METHODS:
         raise InvalidInput(
             f"unknown sandbox payment method {payment_method!r}",
