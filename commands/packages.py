@@ -22,8 +22,9 @@ PriceOpt = Annotated[
 
 _COLUMNS = ["id", "name", "coins", "bonus_percent", "bonus_coins", "total_coins"]
 _COLUMNS += ["price_usd", "price_usd_minor", "prices", "status"]
-#: A table shows formatted prices only, never the minor units beside them.
-_TABLE_COLUMNS = [column for column in _COLUMNS if not column.endswith("_minor")]
+#: A table shows formatted prices only, and drops what the others imply (name, percent, total)
+#: so that it fits 80 columns; ``show`` and JSON/CSV have everything.
+_TABLE_COLUMNS = ["id", "coins", "bonus", "usd", "prices", "status"]
 
 
 def _row(package: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def _row(package: dict[str, Any]) -> dict[str, Any]:
         "price_usd_minor": package["price_usd"]["amount"],
         "prices": ", ".join(price["display"] for price in package["prices"].values()),
         "status": package["status"],
+        "bonus": package["bonus_coins"],  # table-only names, shorter headers
+        "usd": package["price_usd"]["display"],
     }
 
 

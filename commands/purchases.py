@@ -16,7 +16,8 @@ app = typer.Typer(help="Coin purchases through a payment gateway.")
 RefArg = Annotated[str, typer.Argument(help="Purchase reference (pur_…).")]
 _LIST_COLUMNS = ["reference", "user", "package", "status", "amount_minor", "currency", "display"]
 _LIST_COLUMNS += ["total_coins", "created_at"]
-_LIST_TABLE = ["reference", "user", "package", "status", "display", "total_coins", "created_at"]
+#: What fits 80 columns: the amount formatted, the time to the minute (JSON/CSV have it all).
+_LIST_TABLE = ["reference", "user", "status", "amount", "created"]
 
 
 def _summary_rows(data: dict[str, Any], fields: list[str]) -> list[dict[str, Any]]:
@@ -152,6 +153,8 @@ def _list_row(data: dict[str, Any]) -> dict[str, Any]:
         "gateway": data["gateway"],
         "channels": data["channels"],
         "created_at": data["created_at"],
+        "amount": data["display"],  # table-only: the formatted amount, the time to the minute
+        "created": data["created_at"][:16].replace("T", " "),
     }
 
 
