@@ -66,8 +66,9 @@ def open_account(
         list[str] | None, typer.Option("--meta", help="Metadata KEY=VALUE (repeatable).")
     ] = None,
 ) -> None:
-    """Open an account."""
-    from legato_pay import ledger
+    """Open an account (codes under user:, writer:, platform:, gateway:, subscriptions:pool:,
+    world:, escrow:, app:, investor: are the services' own: refused)."""
+    from legato_pay import chart
 
     metadata = {}
     for item in meta or []:
@@ -77,7 +78,7 @@ def open_account(
         metadata[key] = value
     cli = state()
     account = cli.app.run(
-        lambda s: ledger.open_account(
+        lambda s: chart.open_operator_account(
             s,
             code,
             currency,
@@ -407,9 +408,11 @@ def seal() -> None:
 @app.command("verify")
 def verify() -> None:
     """Recompute every total from the journal and check every invariant; exits 1 if not ok."""
-    from legato_pay import ledger
+    from legato_pay import chart, ledger
 
-    report = state().app.run(lambda s: ledger.verify_ledger(s), write=False)
+    report = state().app.run(
+        lambda s: ledger.verify_ledger(s, expected_account=chart.expected_account), write=False
+    )
     emit(
         report.as_json(),
         rows=report.problems,
