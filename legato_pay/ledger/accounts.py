@@ -272,6 +272,12 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
         else:
             missing.append(code)
     if missing:
+        for code in missing:
+            if not isinstance(code, str) or not _CODE.fullmatch(code):
+                # no such account can exist; and a NUL would be a database error on PostgreSQL
+                raise AccountNotFound(
+                    f"no account {code!r}"[:250], details={"account": str(code)[:200]}
+                )
         rows = session.execute(
             select(ACCOUNTS).where(column_in(session, ACCOUNTS.c.code, missing))
         ).all()
@@ -301,6 +307,11 @@ def _open_world(session: Session, code: str, currency: str) -> Account:
 def list_accounts(
     session: Session, *, prefix: str | None = None, limit: int = 1000, after: str | None = None
 ) -> list[Account]:
+    for name, value in (("prefix", prefix), ("after", after)):
+        if value is not None and (len(value) > 200 or "\x00" in value):
+            raise InvalidInput(
+                f"{name} must be at most 200 characters (no NUL)", details={"field": name}
+            )
     query = select(ACCOUNTS).order_by(ACCOUNTS.c.code).limit(limit)
     if prefix:
         query = query.where(ACCOUNTS.c.code.startswith(prefix, autoescape=True))

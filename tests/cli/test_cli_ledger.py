@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli_runner import ROOT, CliResult, cli_env, run_cli
+from tests.ledger.truncate_guard import _truncate_past_guards  # noqa: F401
 
 WORKER = Path(__file__).resolve().parent.parent / "ledger_worker.py"
 BOX_DRAWING = re.compile("[\u2500-\u257f]")
@@ -128,7 +129,7 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     funded = ok(run_cli(database_url, *post("world:USD", "wallet", "100.00", "--key", "fund-1")))
     assert (funded["kind"], funded["status"], funded["replayed"]) == ("posted", "posted", False)
     assert (funded["idempotency_key"], funded["actor"]) == ("fund-1", "test-cli")
-    assert [(g["account"], g["side"], g["amount"], g["display"]) for g in funded["legs"]] == [
+    assert [(g["account"], g["side"], g["amount_minor"], g["display"]) for g in funded["legs"]] == [
         ("world:USD", "debit", 10000, "100.00 USD"),
         ("wallet", "credit", 10000, "100.00 USD"),
     ]
@@ -159,8 +160,8 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     batch_ids = posted_batch.json["entry_ids"]
     for pending in (full, part, void, expiring):
         assert (pending["kind"], pending["status"]) == ("pending", "pending")
-        assert [leg["amount"] for leg in pending["legs"]] == [0, 0]
-    assert [leg["pending_amount"] for leg in full["legs"]] == [1000, 1000]
+        assert [leg["amount_minor"] for leg in pending["legs"]] == [0, 0]
+    assert [leg["pending_amount_minor"] for leg in full["legs"]] == [1000, 1000]
     assert expiring["expires_at"] is not None
 
     balance, too_much = cli_session(
@@ -171,9 +172,9 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     assert ok(balance) == {
         "account": "wallet",
         "currency": "USD",
-        "posted": 10000 - 300,
-        "pending": -(1000 + 500 + 300 + 400),
-        "available": 10000 - 300 - 2200,
+        "posted_minor": 10000 - 300,
+        "pending_minor": -(1000 + 500 + 300 + 400),
+        "available_minor": 10000 - 300 - 2200,
     }
     assert error(too_much, 3, "INVALID_AMOUNT")["details"] == {"pending": 500, "requested": 501}
 
@@ -182,21 +183,21 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
         database_url,
         ["ledger", "post-pending", str(full["id"])],
         ["ledger", "post-pending", str(part["id"]), "--amount", "2.00", "--key", "part-1"],
-        ["ledger", "void", str(void["id"])],
-        ["ledger", "reverse", str(batch_ids[0]), "--reason", "refund"],
+        ["ledger", "void", str(void["id"]), "--yes"],
+        ["ledger", "reverse", str(batch_ids[0]), "--reason", "refund", "--yes"],
     )
     assert ok(posted_full)["kind"] == "post_pending"
     assert posted_full.json["target_entry_id"] == full["id"]
-    assert [(g["amount"], g["pending_amount"]) for g in posted_full.json["legs"]] == [
+    assert [(g["amount_minor"], g["pending_amount_minor"]) for g in posted_full.json["legs"]] == [
         (1000, -1000),
         (1000, -1000),
     ]
-    assert [(g["amount"], g["pending_amount"]) for g in ok(posted_part)["legs"]] == [
+    assert [(g["amount_minor"], g["pending_amount_minor"]) for g in ok(posted_part)["legs"]] == [
         (200, -500),
         (200, -500),
     ]
     assert ok(voided)["kind"] == "void_pending"
-    assert [leg["amount"] for leg in voided.json["legs"]] == [0, 0]
+    assert [leg["amount_minor"] for leg in voided.json["legs"]] == [0, 0]
     assert ok(reversal)["kind"] == "reversal"
     assert reversal.json["reverses_entry_id"] == batch_ids[0]
     assert [(g["account"], g["side"]) for g in reversal.json["legs"]] == [
@@ -206,14 +207,18 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
 
     # Refusals, each with its documented status, and none of them changes anything.
     refusals = [
-        (["ledger", "void", str(void["id"])], 6, "INVALID_STATE"),  # double void
+        (["ledger", "void", str(void["id"]), "-y"], 6, "INVALID_STATE"),  # double void
         (["ledger", "post-pending", str(full["id"])], 6, "INVALID_STATE"),  # posted twice
         (["ledger", "post-pending", str(part["id"]), "--key", "part-1b"], 6, "INVALID_STATE"),
-        (["ledger", "reverse", str(batch_ids[0]), "--reason", "again"], 6, "ALREADY_REVERSED"),
-        (["ledger", "void", str(batch_ids[1])], 6, "INVALID_STATE"),  # not a pending entry
+        (
+            ["ledger", "reverse", str(batch_ids[0]), "--reason", "again", "-y"],
+            6,
+            "ALREADY_REVERSED",
+        ),
+        (["ledger", "void", str(batch_ids[1]), "-y"], 6, "INVALID_STATE"),  # not a pending entry
         (["ledger", "entry", "999999"], 5, "ENTRY_NOT_FOUND"),
-        (["ledger", "void", "999999"], 5, "ENTRY_NOT_FOUND"),
-        (["ledger", "reverse", "999999", "--reason", "x"], 5, "ENTRY_NOT_FOUND"),
+        (["ledger", "void", "999999", "--yes"], 5, "ENTRY_NOT_FOUND"),
+        (["ledger", "reverse", "999999", "--reason", "x", "--yes"], 5, "ENTRY_NOT_FOUND"),
         (["ledger", "balance", "nobody"], 5, "ACCOUNT_NOT_FOUND"),
         (post("nobody", "shop", "1.00"), 5, "ACCOUNT_NOT_FOUND"),
         (post("wallet", "shop", "1.00", currency="CAD"), 3, "CURRENCY_MISMATCH"),
@@ -272,8 +277,8 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     assert [len(page) for page in pages] == [7, 6]  # fund, 3 batch, 4 pending, 3 resolutions,
     legs = [leg for page in pages for leg in page]  # a reversal and an expiry
     assert [leg["entry_id"] for leg in legs] == sorted({leg["entry_id"] for leg in legs})[::-1]
-    assert (legs[-1]["entry_id"], legs[-1]["balance_after"]) == (funded["id"], 10000)
-    assert (legs[0]["kind"], legs[0]["balance_after"]) == ("void_pending", 8600)
+    assert (legs[-1]["entry_id"], legs[-1]["balance_after_minor"]) == (funded["id"], 10000)
+    assert (legs[0]["kind"], legs[0]["balance_after_minor"]) == ("void_pending", 8600)
 
     # Seal, then verify, balances, accounts and the schema revision.
     sealed = ok(run_cli(database_url, "ledger", "seal"))
@@ -299,15 +304,23 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     assert ok(balance) == {
         "account": "wallet",
         "currency": "USD",
-        "posted": 8600,
-        "pending": 0,
-        "available": 8600,
+        "posted_minor": 8600,
+        "pending_minor": 0,
+        "available_minor": 8600,
     }
-    assert [(a["code"], a["posted"], a["pending"], a["available"]) for a in ok(accounts)] == [
+    listed = ok(accounts)
+    assert [
+        (a["code"], a["posted_minor"], a["pending_minor"], a["available_minor"])
+        for a in listed["accounts"]
+    ] == [
         ("shop", 1400, 0, 1400),
         ("wallet", 8600, 0, 8600),
         ("world:USD", -10000, 0, -10000),
     ]
+    assert listed["totals"] == {
+        "USD": {"posted_minor": 0, "pending_minor": 0, "available_minor": 0}
+    }
+    assert listed["next_cursor"] is None
     assert ok(history) == {
         "account": "wallet",
         "currency": "USD",
@@ -372,7 +385,7 @@ def test_bad_input_in_separate_processes_changes_nothing(sqlite_url: str) -> Non
     error(amount, 3, "INVALID_AMOUNT")
     assert "--amount" in error(usage, 2, "USAGE_ERROR")["message"]
     assert "--output" in error(output, 2, "USAGE_ERROR")["message"]
-    error(entry, 2, "USAGE_ERROR")
+    error(entry, 3, "VALIDATION_ERROR")
     error(insufficient, 4, "INSUFFICIENT_FUNDS")
     error(unknown, 5, "ACCOUNT_NOT_FOUND")
     assert snapshot(*cli_session(sqlite_url, *SNAPSHOT)) == before
@@ -430,10 +443,16 @@ def test_tables_are_plain_text_when_piped(sqlite_url: str) -> None:
         assert result.status == 0, result.stderr
         assert not BOX_DRAWING.search(result.stdout), result.stdout
         assert "\x1b[" not in result.stdout
-    assert accounts.stdout.split()[:2] == ["code", "currency"]
-    assert "12.50 USD" in accounts.stdout
+    assert accounts.stdout.split()[:5] == ["code", "no_overdraft", "hot", "posted", "available"]
+    assert "12.50 USD" in accounts.stdout and "1250" not in accounts.stdout
     assert "12.50 USD" in balance.stdout and "available" in balance.stdout
-    assert csv.stdout.splitlines()[0] == "code,currency,no_overdraft,hot,display,available"
+    assert "1250" not in balance.stdout
+    assert csv.stdout.splitlines() == [
+        "code,currency,no_overdraft,hot,posted_minor,pending_minor,available_minor",
+        "wallet,USD,no,no,1250,0,1250",
+        "world:USD,USD,no,yes,-1250,0,-1250",
+    ]
+    assert csv.stderr == "# total: accounts 2, USD 0.00 USD\n"
 
 
 def test_help_is_fast_and_loads_no_database_code() -> None:
