@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from legato_pay.errors import InvalidAmount, InvalidInput, LegatoError
+from legato_pay.ledger.shaping import check_reason
 from legato_pay.ledger.types import EntrySpec, transfer
 from legato_pay.money import normalize_currency, parse_amount
 
@@ -113,7 +114,7 @@ def _parse_line(line: str) -> EntrySpec:
         currency,
         pending=pending,
         idempotency_key=_text(item, "key", required=False),
-        reason=_text(item, "reason", required=False),
+        reason=check_reason(_text(item, "reason", required=False)),
     )
 
 
