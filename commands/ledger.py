@@ -417,7 +417,7 @@ def accounts(
         totals={
             "accounts": len(rows),
             **{
-                currency: money_cell(values["posted_minor"], currency)
+                f"posted {currency}": money_cell(values["posted_minor"], currency)
                 for currency, values in totals.items()
             },
         },

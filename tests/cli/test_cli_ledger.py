@@ -452,7 +452,7 @@ def test_tables_are_plain_text_when_piped(sqlite_url: str) -> None:
         "wallet,USD,no,no,1250,0,1250",
         "world:USD,USD,no,yes,-1250,0,-1250",
     ]
-    assert csv.stderr == "# total: accounts 2, USD 0.00 USD\n"
+    assert csv.stderr == "# total: accounts 2, posted USD 0.00 USD\n"
 
 
 def test_help_is_fast_and_loads_no_database_code() -> None:
@@ -502,3 +502,117 @@ def test_help_is_fast_and_loads_no_database_code() -> None:
         timeout=60,
     )
     assert probe.stdout.strip() == "False", probe.stderr
+
+
+def test_hostile_ledger_input_answers_documented_errors(database_url: str, tmp_path: Path) -> None:
+    """Item by item what once answered INTERNAL_ERROR (or the wrong thing): each now answers its
+    documented error, with no SQL in the message, and nothing is recorded."""
+    batches = {
+        "exponent": '{"from": "world:USD", "to": "ops:a", "amount": 1e3, "currency": "USD"}\n',
+        "pending": json.dumps(
+            {"from": "world:USD", "to": "ops:a", "amount": "1.00", "currency": "USD",
+             "pending": "false"}
+        ),
+        "reason": json.dumps(
+            {"from": "world:USD", "to": "ops:a", "amount": "1.00", "currency": "USD",
+             "reason": {"x": 1}}
+        ),
+    }  # fmt: skip
+    paths = {}
+    for name, text in batches.items():
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text(text)
+    paths["binary"] = tmp_path / "binary.jsonl"
+    paths["binary"].write_bytes(b"\xff\xfe\x00garbage")
+    huge = str(2**63)
+    refusals = [
+        (["ledger", "open", "user:dave:coins:paid", "-c", "USD"], 3, "RESERVED_ACCOUNT"),
+        (["ledger", "open", "world:EUR", "-c", "USD"], 3, "RESERVED_ACCOUNT"),
+        (["ledger", "open", "escrow:deal", "-c", "USD"], 3, "RESERVED_ACCOUNT"),
+        (["ledger", "open", "wallet\n", "-c", "USD"], 3, "INVALID_ACCOUNT_CODE"),
+        (["ledger", "entry", huge], 3, "VALIDATION_ERROR"),
+        (["ledger", "entry", "\u0661\u0662"], 3, "VALIDATION_ERROR"),  # Arabic-Indic digits
+        (["ledger", "entry", "1\n"], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-pending", huge], 3, "VALIDATION_ERROR"),
+        (["ledger", "void", huge, "--yes"], 3, "VALIDATION_ERROR"),
+        (["ledger", "reverse", huge, "--reason", "x", "--yes"], 3, "VALIDATION_ERROR"),
+        (["ledger", "accounts", "--limit", "9" * 30], 3, "VALIDATION_ERROR"),
+        (["ledger", "accounts", "--limit", "0"], 3, "VALIDATION_ERROR"),
+        (["ledger", "history", "ops:a", "--limit", huge], 3, "VALIDATION_ERROR"),
+        (["ledger", "history", "ops:a", "--cursor", "OTIyMzM3MjAzNjg1NDc3NTgwODox"], 3,
+         "VALIDATION_ERROR"),  # a cursor naming an id >= 2**63
+        (post("world:USD", "ops:a", "1.00", "--pending", "--expires-in", "1000000000000"), 3,
+         "VALIDATION_ERROR"),
+        (["ledger", "balance", "ops:a", "--as-of", "0001-01-01T00:00:00+14:00"], 3,
+         "INVALID_TIME"),
+        (["ledger", "history", "ops:a", "--from", "2026-02-01", "--to", "2026-01-01"], 3,
+         "INVALID_TIME"),
+        (["--actor", "a" * 201, *post("world:USD", "ops:a", "1.00")], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-batch", str(paths["exponent"])], 3, "INVALID_AMOUNT"),
+        (["ledger", "post-batch", str(paths["pending"])], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-batch", str(paths["reason"])], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-batch", str(paths["binary"])], 3, "VALIDATION_ERROR"),
+        (["ledger", "reverse", "1", "--reason", "no terminal, no --yes"], 2, "USAGE_ERROR"),
+        (["ledger", "void", "2"], 2, "USAGE_ERROR"),
+    ]  # fmt: skip
+    results = cli_session(
+        database_url,
+        ["ledger", "open", "ops:a", "-c", "USD"],
+        post("world:USD", "ops:a", "5.00"),
+        post("world:USD", "ops:a", "1.00", "--pending"),
+        *SNAPSHOT,
+        *(args for args, _, _ in refusals),
+        *SNAPSHOT,
+    )
+    for result in results[:3]:
+        ok(result)
+    before, after = snapshot(*results[3:5]), snapshot(*results[-2:])
+    assert after == before
+    for result, (args, status, code) in zip(results[5:-2], refusals, strict=True):
+        problem = error(result, status, code)
+        for sql in ("SELECT", "INSERT", "UPDATE", "[SQL", "Traceback"):
+            assert sql not in problem["message"], (args, problem)
+    assert len(before[0]["accounts"]) == 2  # ops:a and world:USD: no refused code was opened
+
+
+def test_verify_exits_1_on_reserved_accounts_of_another_shape(database_url: str) -> None:
+    from legato_pay import ledger
+    from legato_pay.context import AppContext
+
+    app = AppContext.create(database_url=database_url, actor="test")
+    app.run(lambda s: ledger.open_account(s, "world:EUR", "USD", hot=True))  # an old bad row
+    verify, table = cli_many(
+        database_url, ["ledger", "verify"], ["--output", "table", "ledger", "verify"]
+    )
+    assert verify.status == 1
+    assert [p["code"] for p in verify.json["problems"]] == ["RESERVED_ACCOUNT"]
+    assert table.status == 1 and "RESERVED_ACCOUNT" in table.stdout
+
+
+def test_history_pages_in_every_format(sqlite_url: str) -> None:
+    setup = cli_session(
+        sqlite_url,
+        ["ledger", "open", "ops:a", "-c", "USD"],
+        *(post("world:USD", "ops:a", f"{n}.00") for n in range(1, 4)),
+    )
+    for result in setup:
+        ok(result)
+    first_json, first_csv, first_table = (
+        run_cli(sqlite_url, "ledger", "history", "ops:a", "--limit", "2", output=output)
+        for output in ("json", "csv", "table")
+    )
+    cursor = ok(first_json)["next_cursor"]
+    assert cursor and [e["amount_minor"] for e in first_json.json["entries"]] == [300, 200]
+    assert first_csv.status == 0
+    assert first_csv.stderr == f"# next_cursor={cursor}\n"
+    header, *rows = first_csv.stdout.splitlines()
+    assert header.startswith("entry_id,kind,side,currency,amount_minor,")
+    assert len(rows) == 2 and cursor not in first_csv.stdout
+    assert first_table.status == 0 and f"next_cursor={cursor}" in first_table.stdout
+    assert "3.00 USD" in first_table.stdout and " 300 " not in first_table.stdout
+    rest = run_cli(sqlite_url, "ledger", "history", "ops:a", "--cursor", cursor, output="csv")
+    assert rest.status == 0 and rest.stderr == ""  # the last page: no cursor
+    assert len(rest.stdout.splitlines()) == 2
+    since = run_cli(sqlite_url, "ledger", "history", "ops:a", "--from", "2000-01-01", "--to",
+                    "2001-01-01")  # fmt: skip
+    assert ok(since)["entries"] == []
