@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from legato_pay import ledger
 from legato_pay.ledger import transfer
 from legato_pay.ledger.accounts import clear_account_cache
 from legato_pay.ledger.seal import GENESIS_HASH, SEAL_VERSION, chain, entry_digest_lines
+from legato_pay.store.engine import get_engine, session_scope
 from tests.ledger.test_ledger_seal_verify import (
     a_day_of_business,
     balance,
@@ -251,3 +256,42 @@ def test_canonical_text_is_json_with_every_field(app: Any) -> None:
     assert decoded[0] == "entry" and decoded[8] == 'x"|\n'
     assert "\n" not in line  # one line per entry: the chain's separator cannot occur inside
     assert line.isascii()
+
+
+@pytest.mark.postgres
+def test_an_account_opened_while_a_seal_runs_is_sealed_once(postgres_url: str) -> None:
+    """Account ids come from a sequence, so one opened in a transaction still in flight could
+    commit below a seal's watermark after the seal and look deleted to ``verify``. Opening
+    takes the journal lock shared, as postings do; the seal's watermark waits for it."""
+    engine = get_engine(postgres_url)
+    with session_scope(engine) as session:
+        ledger.open_account(session, "ops:a", "USD")
+        ledger.post_entries(session, [transfer("world:USD", "ops:a", 5, "USD")], actor="test")
+    start = threading.Barrier(2)
+    opened, release = threading.Event(), threading.Event()
+
+    def open_slowly() -> None:
+        start.wait()
+        with session_scope(engine) as session:
+            ledger.open_account(session, "ops:late", "USD")
+            opened.set()
+            release.wait(10)  # committed only after the seal has started
+
+    def seal_now() -> Any:
+        start.wait()
+        assert opened.wait(10)
+        with session_scope(engine) as session:
+            return ledger.seal(session, actor="cron")
+
+    with ThreadPoolExecutor(2) as pool:
+        opening, sealing = pool.submit(open_slowly), pool.submit(seal_now)
+        time.sleep(0.5)
+        assert not sealing.done()  # waiting for the account's transaction
+        release.set()
+        opening.result()
+        assert sealing.result().entries == 1
+    with session_scope(engine, write=False) as session:
+        report = ledger.verify_ledger(session)
+        count = session.execute(text("SELECT account_count FROM ledger_seals")).scalar_one()
+    assert report.ok, report.problems
+    assert count == 3  # ops:a, world:USD and ops:late

@@ -47,6 +47,18 @@ JOURNAL_TABLES = (
     "ledger_checkpoints",
 )
 
+#: What an account is: never changed once opened (its totals are the only mutable columns).
+ACCOUNT_IDENTITY = (
+    "id",
+    "code",
+    "currency",
+    "normal_side",
+    "no_overdraft",
+    "hot",
+    "metadata_json",
+    "created_at",
+)
+
 ACCOUNT_FUNCTION = """
 CREATE FUNCTION ledger_accounts_keep_identity() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -101,9 +113,11 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(ACCOUNT_FUNCTION)
+    # ``UPDATE OF`` these columns only: a posting sets nothing but the totals, so the trigger
+    # never runs on the posting path (no cost per posting).
     op.execute(
-        "CREATE TRIGGER ledger_accounts_identity BEFORE UPDATE ON ledger_accounts"
-        " FOR EACH ROW EXECUTE FUNCTION ledger_accounts_keep_identity()"
+        f"CREATE TRIGGER ledger_accounts_identity BEFORE UPDATE OF {', '.join(ACCOUNT_IDENTITY)}"
+        " ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION ledger_accounts_keep_identity()"
     )
     for table in ("ledger_seals", "ledger_checkpoints"):
         op.execute(
