@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -276,7 +277,9 @@ def replay(session: Session, event_id: int) -> dict[str, Any]:
     row = session.execute(select(EVENTS).where(EVENTS.c.id == event_id)).first()
     if row is None:
         raise NotFound(f"no webhook event {event_id}", details={"id": event_id})
-    status = _apply(session, row.id, parse_stored(row.provider, row.payload))
+    # Under its stored key: a malformed body's key is the digest of the bytes received.
+    event = replace(parse_stored(row.provider, row.payload), key=row.event_key)
+    status = _apply(session, row.id, event)
     return {"id": row.id, "provider": row.provider, "type": row.event_type, "status": status}
 
 
@@ -332,10 +335,18 @@ def show_event(session: Session, event_id: int) -> dict[str, Any]:
     row = session.execute(select(EVENTS).where(EVENTS.c.id == event_id)).first()
     if row is None:
         raise NotFound(f"no webhook event {event_id}", details={"id": event_id})
-    return {**_summary(row), "payload": json.loads(row.payload)}
+    try:
+        payload = json.loads(row.payload)
+    except ValueError:  # a malformed body, kept as received
+        payload = row.payload
+    return {**_summary(row), "payload": payload}
 
 
 def error_text(error: BaseException) -> str:
+    """What is kept and answered about a failure: a toolkit error's code and message; for
+    anything else only its type (and a database's SQLSTATE), never its text, which for a
+    database error carries SQL and parameters."""
     if isinstance(error, LegatoError):
         return f"{error.code}: {error.message}"
-    return f"{type(error).__name__}: {error}"
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return type(error).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")

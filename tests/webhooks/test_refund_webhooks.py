@@ -1,8 +1,11 @@
 """Refund outcomes from the gateways: Paystack ``refund.*`` and Stripe ``refund.*`` /
 ``charge.refunded`` complete, confirm, release or undo our refunds, exactly once.
 
-Paystack refunds go through the fake Paystack (its ``refund_event`` sends the amount as a
-string, as Paystack sometimes does); Stripe refunds through a stub gateway, since localstripe
+Paystack refunds go through the fake Paystack (its ``refund_event`` sends what Paystack's
+refund webhooks carry: no refund id, the amount as a string; our refund is found by the
+purchase and the amount). Without an id, an operator's replay of an OLD failure after the
+refund was retried under the same key cannot be told from a new failure: that one test gives
+the event an id. Stripe refunds through a stub gateway, since localstripe
 sends no refund events. Events are delivered signed to the webhook app, as the providers do.
 """
 
@@ -271,8 +274,9 @@ def test_processed_completes_an_interrupted_refund_once(
 
     [paystack_id] = paystack.refunds
     event = paystack_event(paystack, paystack_id, "processed")
-    if not with_id:  # matched by the purchase's Paystack reference and the amount instead
-        del event["data"]["id"]
+    assert "id" not in event["data"]  # Paystack's refund events name no refund id
+    if with_id:  # should one carry it, it is remembered; else purchase and amount match
+        event["data"]["id"] = paystack_id
     assert deliver_paystack(client, event) == "applied"
     assert "completed" in last_event(app)["outcome"]
     refund = refund_row(app, reference)
@@ -300,6 +304,9 @@ def test_failed_releases_an_interrupted_refund_and_a_retry_is_left_alone(
     assert get_purchase(app, reference).refunded_amount == 300_000  # reserved
     [old_id] = paystack.refunds
     failed = paystack_event(paystack, old_id, "failed")
+    # Told apart from the retry below by the refund's id: without one, a replay of this old
+    # failure after the retry could not be (module docstring).
+    failed["data"]["id"] = old_id
     assert deliver_paystack(client, failed) == "applied"
     failed_event = last_event(app)
     assert "released" in failed_event["outcome"]

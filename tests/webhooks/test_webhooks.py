@@ -112,18 +112,23 @@ def test_bad_paystack_signature_is_refused_and_stores_nothing(client, app, mutat
     assert stored_events(app) == []
 
 
-def test_missing_signature_and_non_json_are_refused(client, app):
+def test_missing_signature_is_refused_and_signed_non_json_is_kept_flagged(client, app):
     response = client.post("/webhooks/paystack", content=b'{"event": "x"}')
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
+    assert stored_events(app) == []
     body = b"not json at all"
     response = client.post(
         "/webhooks/paystack",
         content=body,
         headers={"x-paystack-signature": sign_paystack(body, PAYSTACK_SECRET)},
     )
-    assert response.status_code == 400
-    assert stored_events(app) == []
+    # Paystack signed it: refusing it as a bad signature would have it retried for 72 hours.
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": True, "status": "flagged", "duplicate": False}
+    [stored] = stored_events(app)
+    assert (stored["type"], stored["status"]) == ("malformed", "flagged")
+    assert "not UTF-8 JSON" in stored["outcome"]
 
 
 def test_oversized_body_is_refused(client, app):
