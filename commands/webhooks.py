@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from commands.output import emit, state
+from commands.output import emit, info, state, to_json
 from legato_pay.errors import UsageError
 
 app = typer.Typer(help="The webhook inbox: list, show and replay gateway events.")
@@ -58,31 +58,31 @@ def replay(
 
 
 def serve(
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes (1-64).")] = 1,
 ) -> None:
     """Listen for Stripe and Paystack webhooks: POST /webhooks/stripe, /webhooks/paystack;
-    GET /healthz, /readyz, /metrics. Secrets: STRIPE_WEBHOOK_SECRET, PAYSTACK_SECRET_KEY."""
-    import uvicorn
+    GET /healthz, /readyz, /metrics. Secrets: STRIPE_WEBHOOK_SECRET, PAYSTACK_SECRET_KEY.
+    Prints where it listens on stderr first; a port in use is CONFIG_ERROR (exit 10)."""
+    from legato_pay.webhooks import serve as listener
 
     cli = state()
+    listener.check_options(port, workers)
     context = cli.app
     _ = context.engine  # create or check the schema once, before workers start
+    sock = listener.bind(host, port)
     os.environ["LEGATO_DATABASE_URL"] = context.database_url
     if cli.config:
         os.environ["LEGATO_CONFIG"] = cli.config
     os.environ["LEGATO_ACTOR"] = cli.actor or "webhooks"
-    if workers < 1:
-        raise UsageError("--workers must be at least 1")
-    uvicorn.run(
-        "legato_pay.webhooks.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
+    where = listener.listening(sock, host, workers, context.database_url)
+    if cli.output == "json":
+        typer.echo(to_json(where.as_json()), err=True)
+    else:
+        info(str(where))
+    listener.run(
+        sock,
         workers=workers,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,  # client addresses are not used; skips per-request header work
-        timeout_graceful_shutdown=context.settings.webhooks.graceful_shutdown_seconds,
+        graceful_shutdown_seconds=context.settings.webhooks.graceful_shutdown_seconds,
     )

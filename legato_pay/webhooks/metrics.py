@@ -2,7 +2,7 @@
 
 ``serve-webhooks --workers N`` runs N processes behind one socket and a scrape reaches any one
 of them, so each process keeps its counters in a memory-mapped file of its own in a directory
-they share (``LEGATO_WEBHOOK_STATE_DIR``, made by ``serve-webhooks`` for the run; the scheme of
+they share (``LEGATOPAY_WEBHOOK_STATE_DIR``, made by ``serve-webhooks`` for the run; the scheme of
 prometheus_client's multiprocess mode, without the dependency). An update is a store into the
 process's own mapping (no system call, no lock shared with other processes); ``render`` reads
 every file and sums, so each scrape shows every worker's counts, including a worker that has
@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-STATE_DIR_ENV = "LEGATO_WEBHOOK_STATE_DIR"
+STATE_DIR_ENV = "LEGATOPAY_WEBHOOK_STATE_DIR"
 _INITIAL_SIZE = 1 << 16
 _HEADER = struct.Struct("<Q")  # bytes used, including this header
 _LENGTH = struct.Struct("<I")
