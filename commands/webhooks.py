@@ -1,8 +1,7 @@
 """``legato-pay webhooks …`` (the inbox) and ``legato-pay serve-webhooks`` (the listener)."""
 
-import functools
 import os
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -18,21 +17,28 @@ def list_events(
         str | None, typer.Option("--status", help="applied, ignored, flagged, failed, stored…")
     ] = None,
     provider: Annotated[str | None, typer.Option("--provider", help="stripe or paystack")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 100,
+    limit: Annotated[str, typer.Option("--limit", help="Events per page (1-1000).")] = "100",
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="next_cursor from the previous page.")
+    ] = None,
 ) -> None:
-    """Stored events, newest first."""
+    """Stored events, newest first, a page at a time."""
     from legato_pay.webhooks import inbox
 
-    rows = state().app.run(
-        lambda s: inbox.list_events(s, status=status, provider=provider, limit=limit), write=False
+    page = state().app.run(
+        lambda s: inbox.list_page(s, status=status, provider=provider, limit=limit, cursor=cursor),
+        write=False,
     )
     emit(
-        rows, columns=["id", "provider", "type", "object_ref", "status", "attempts", "received_at"]
+        {"events": page.events, "next_cursor": page.next_cursor},
+        rows=page.events,
+        columns=["id", "provider", "type", "object_ref", "status", "attempts", "received_at"],
+        next_cursor=page.next_cursor,
     )
 
 
 @app.command("show")
-def show(event_id: Annotated[int, typer.Argument()]) -> None:
+def show(event_id: Annotated[str, typer.Argument(help="The event's id in the inbox.")]) -> None:
     """One stored event with its raw payload."""
     from legato_pay.webhooks import inbox
 
@@ -41,20 +47,28 @@ def show(event_id: Annotated[int, typer.Argument()]) -> None:
 
 @app.command("replay")
 def replay(
-    event_id: Annotated[int | None, typer.Argument(help="The event to reapply.")] = None,
+    event_id: Annotated[str | None, typer.Argument(help="The event to reapply.")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Reapply every failed event.")] = False,
 ) -> None:
-    """Reapply events from the inbox (idempotent: nothing is credited twice)."""
-    from legato_pay.webhooks import inbox
+    """Reapply events from the inbox (idempotent: nothing is credited twice). With --failed,
+    every failed event is tried, each in its own transaction, and each outcome reported; if
+    any fails again the command ends with REPLAY_FAILED (exit 6) after the report."""
+    from legato_pay.webhooks import replaying
 
     cli = state()
     if (event_id is None) == (not failed):
         raise UsageError("give an event id or --failed (not both)")
-    ids = [event_id] if event_id is not None else cli.app.run(inbox.failed_ids, write=False)
-    results: list[dict[str, Any]] = []
-    for one in ids:
-        results.append(cli.app.run(functools.partial(inbox.replay, event_id=one)))
-    emit(results, columns=["id", "provider", "type", "status"], message=f"replayed {len(results)}")
+    if event_id is not None:
+        result = cli.app.run(lambda s: replaying.replay_one(s, event_id))
+        emit([result], columns=["id", "provider", "type", "status"], message="replayed 1")
+        return
+    report = replaying.replay_failed(cli.app)
+    emit(
+        report.results,
+        columns=["id", "provider", "type", "status", "error"],
+        message=f"replayed {len(report.results)}: {report.summary()}",
+    )
+    report.raise_if_failed()
 
 
 def serve(

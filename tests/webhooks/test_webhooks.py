@@ -196,7 +196,8 @@ def test_webhooks_commands_list_show_and_replay(client, app, database_url):
     paystack_post(client, transfer_event())
     listed = run_cli(database_url, "webhooks", "list", "--provider", "paystack")
     assert listed.status == 0, listed.stderr
-    [event] = listed.json
+    [event] = listed.json["events"]
+    assert listed.json["next_cursor"] is None
     shown = run_cli(database_url, "webhooks", "show", str(event["id"]))
     assert shown.json["payload"]["data"]["reference"] == "tr_ref_1"
     replayed = run_cli(database_url, "webhooks", "replay", str(event["id"]))
