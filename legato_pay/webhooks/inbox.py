@@ -416,7 +416,7 @@ def show_event(session: Session, event_id: int | str) -> dict[str, Any]:
     row = _row(session, event_id)
     try:
         payload = json.loads(row.payload)
-    except ValueError:  # a malformed body, kept as received
+    except (ValueError, RecursionError):  # a malformed body, kept as received
         payload = row.payload
     return {**_summary(row), "payload": payload}
 
