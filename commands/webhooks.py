@@ -52,7 +52,8 @@ def replay(
 ) -> None:
     """Reapply events from the inbox (idempotent: nothing is credited twice). With --failed,
     every failed event is tried, each in its own transaction, and each outcome reported; if
-    any fails again the command ends with REPLAY_FAILED (exit 6) after the report."""
+    any fails again the command ends with REPLAY_FAILED (exit 6): after the report in a
+    table, or with every outcome in the error's details.results under --output json."""
     from legato_pay.webhooks import replaying
 
     cli = state()
@@ -63,11 +64,12 @@ def replay(
         emit([result], columns=["id", "provider", "type", "status"], message="replayed 1")
         return
     report = replaying.replay_failed(cli.app)
-    emit(
-        report.results,
-        columns=["id", "provider", "type", "status", "error"],
-        message=f"replayed {len(report.results)}: {report.summary()}",
-    )
+    if not (report.failed and cli.output == "json"):  # JSON: the error document carries all
+        emit(
+            report.results,
+            columns=["id", "provider", "type", "status", "error"],
+            message=f"replayed {len(report.results)}: {report.summary()}",
+        )
     report.raise_if_failed()
 
 

@@ -44,8 +44,7 @@ class _MappedValues:
         else:
             with path.open("wb") as file:
                 file.truncate(_INITIAL_SIZE)
-            self._file = path.open("r+b")
-            self._map = mmap.mmap(self._file.fileno(), _INITIAL_SIZE)
+            self._map = _map_file(path, _INITIAL_SIZE)
         self._used = _HEADER.size
         _HEADER.pack_into(self._map, 0, self._used)
         self._offsets: dict[str, int] = {}
@@ -80,12 +79,20 @@ class _MappedValues:
             bigger[: len(self._map)] = self._map[:]
             self._map = bigger
             return
-        self._map.flush()
-        self._file.truncate(size)
-        self._map = mmap.mmap(self._file.fileno(), size)
+        old = self._map
+        self._map = _map_file(self._path, size)
+        old.close()
 
     def items(self) -> list[tuple[str, float]]:
         return list(_entries(bytes(self._map[: self._used])))
+
+
+def _map_file(path: Path, size: int) -> mmap.mmap:
+    """``path`` grown to ``size`` and mapped (the mapping keeps its own handle on the file)."""
+    with path.open("r+b") as file:
+        if file.seek(0, os.SEEK_END) < size:
+            file.truncate(size)
+        return mmap.mmap(file.fileno(), size)
 
 
 def _entries(data: bytes) -> list[tuple[str, float]]:
@@ -111,10 +118,11 @@ def _entries(data: bytes) -> list[tuple[str, float]]:
 class Metrics:
     """This process's counters, written where every worker's ``render`` can sum them."""
 
-    def __init__(self, directory: str | Path | None = None) -> None:
+    def __init__(self, directory: str | Path | None = None, *, name: str | None = None) -> None:
         self._lock = threading.Lock()
         self._directory = Path(directory) if directory else None
-        path = self._directory / f"metrics-{os.getpid()}.bin" if self._directory else None
+        own = f"metrics-{name or os.getpid()}.bin"
+        path = self._directory / own if self._directory else None
         self._values = _MappedValues(path)
 
     def observe(self, provider: str, event_type: str, outcome: str, seconds: float) -> None:

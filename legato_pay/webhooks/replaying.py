@@ -42,7 +42,10 @@ class ReplayReport:
             raise Conflict(
                 f"{len(self.failed)} of {len(self.results)} events failed again "
                 "(kept as failed; see each one's error)",
-                details={"failed": [result["id"] for result in self.failed]},
+                details={
+                    "failed": [result["id"] for result in self.failed],
+                    "results": self.results,
+                },
                 code="REPLAY_FAILED",
             )
 
