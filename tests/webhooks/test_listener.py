@@ -353,3 +353,17 @@ def test_webhooks_list_pages_with_a_cursor(app: Any, database_url: str) -> None:
     assert last.json["next_cursor"] is None
     csv = run_cli(database_url, "webhooks", "list", "--limit", "2", output="csv")
     assert f"# next_cursor={cursor}" in csv.stderr
+
+
+def test_the_rate_limit_is_configured_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from legato_pay.config import load_settings
+    from legato_pay.errors import ConfigError
+
+    limit = load_settings().webhooks.rate_limit
+    assert (limit.enabled, limit.max_refusals, limit.window_seconds) == (True, 20, 60)
+    monkeypatch.setenv("LEGATO_WEBHOOKS__RATE_LIMIT__MAX_REFUSALS", "5")
+    assert load_settings().webhooks.rate_limit.max_refusals == 5
+    for bad in ("0", "-1", "many"):
+        monkeypatch.setenv("LEGATO_WEBHOOKS__RATE_LIMIT__MAX_REFUSALS", bad)
+        with pytest.raises(ConfigError):
+            load_settings()
