@@ -126,7 +126,10 @@ class WebhookApp(Starlette):
             log.exception("webhook request failed")
             status, document = 500, _error_document("INTERNAL_ERROR", "internal error")
         body, headers = _encoded(document)
-        headers = headers + [(k.encode(), v.encode()) for k, v in _extra_headers(status, document)]
+        if status == 429:
+            headers = headers + [
+                (k.encode(), v.encode()) for k, v in _extra_headers(status, document)
+            ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import stripe
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from legato_pay.gateways.base import PaymentStatus
@@ -330,3 +332,106 @@ def test_a_handler_crash_is_kept_failed_answered_500_without_its_text(
     assert event["last_error"] == "RuntimeError"
     monkeypatch.undo()
     assert app.run(lambda s: inbox.replay(s, event["id"]))["status"] == "ignored"
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.sampled_from(["pur_hostile_1", "pi_h_1", "usd", "ngn", "١٢٣", "1e3", "\x00", "x" * 400]),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_stripe_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": _values,
+        "type": st.sampled_from(
+            [
+                "payment_intent.succeeded",
+                "payment_intent.payment_failed",
+                "charge.refunded",
+                "refund.updated",
+                "customer.created",
+            ]
+        )
+        | _values,
+        "data": st.fixed_dictionaries(
+            {},
+            optional={
+                "object": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "id": _values,
+                        "object": st.sampled_from(["charge", "refund", "payment_intent"]),
+                        "amount": _values,
+                        "amount_received": _values,
+                        "currency": _values,
+                        "status": _values,
+                        "metadata": st.fixed_dictionaries({}, optional={"reference": _values})
+                        | _values,
+                        "refunds": st.fixed_dictionaries({}, optional={"data": _values}) | _values,
+                    },
+                )
+                | _values
+            },
+        )
+        | _values,
+    },
+)
+_paystack_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "event": st.sampled_from(
+            ["charge.success", "refund.processed", "refund.failed", "transfer.success"]
+        )
+        | _values,
+        "data": st.fixed_dictionaries(
+            {},
+            optional={
+                key: _values
+                for key in (
+                    "id",
+                    "reference",
+                    "status",
+                    "amount",
+                    "currency",
+                    "metadata",
+                    "transaction_reference",
+                    "refund_reference",
+                )
+            },
+        )
+        | _values,
+    },
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(stripe_body=_stripe_bodies | _values, paystack_body=_paystack_bodies | _values)
+def test_signed_hostile_bodies_never_answer_500_or_sql(
+    app: Any, client: TestClient, stripe_body: Any, paystack_body: Any
+) -> None:
+    """Whatever a provider signs, the answer is 200 (stored, however odd) and never carries
+    SQL; the ledger stays consistent."""
+    if not app.run(lambda s: inbox.list_events(s, limit=1), write=False):
+        stripe_purchase(app)  # once per database: payment events may name it
+    for answer in (
+        post_stripe(client, json.dumps(stripe_body).encode()),
+        post_paystack(client, json.dumps(paystack_body).encode()),
+    ):
+        assert answer.status_code == 200, answer.text
+        assert not any(word in answer.text for word in SQL_WORDS)
+        assert answer.json()["received"] is True
+    assert_ledger_ok(app)
