@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "e441dd72ae11ce473110b3236d099fedb311866d4c36ac6670d0049ad3de7e33"
+FINGERPRINT = "2db53668ee2b6ee0755263ba599a629fe64a578428afd87ffae87194e003a747"
 
 metadata = MetaData()
 
@@ -226,6 +227,9 @@ Table(
     Column("hash", String(length=64), nullable=False),
     Column("sealed_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(length=200), nullable=False),
+    Column("version", SmallInteger(), nullable=True),
+    Column("account_upto", BigInteger(), nullable=True),
+    Column("account_count", BigInteger(), nullable=True),
 )
 
 Table(
