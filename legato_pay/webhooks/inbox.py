@@ -333,7 +333,7 @@ def _iso(moment: datetime | None) -> str | None:
 #: The providers whose events the inbox holds (a filter naming another is VALIDATION_ERROR).
 PROVIDERS = ("stripe", "paystack")
 #: Largest page ``webhooks list`` returns.
-MAX_LIMIT = 1000
+MAX_LIMIT = 10_000
 _ID = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
