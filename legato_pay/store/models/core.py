@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "5815e83a7171ec3fd9bf8a738e6471aa60922c2dbe2069d38b543025a4bf5d22"
+FINGERPRINT = "52d51911c92d205cc37c050f8250452af2ee558abaf66326dff928580a4b5c3c"
 
 metadata = MetaData()
 

@@ -39,9 +39,7 @@ class ShareHolding(SQLModel, table=True):
 
     __tablename__ = "share_holdings"
 
-    app_id: str = Field(
-        sa_column=Column(String(100), ForeignKey("apps.id"), primary_key=True)
-    )
+    app_id: str = Field(sa_column=Column(String(100), ForeignKey("apps.id"), primary_key=True))
     investor_id: str = Field(
         sa_column=Column(String(100), ForeignKey("users.id"), primary_key=True)
     )
@@ -62,9 +60,7 @@ class ShareMovement(SQLModel, table=True):
     from_investor: str | None = Field(
         default=None, sa_column=Column(String(100), ForeignKey("users.id"), nullable=True)
     )
-    to_investor: str = Field(
-        sa_column=Column(String(100), ForeignKey("users.id"), nullable=False)
-    )
+    to_investor: str = Field(sa_column=Column(String(100), ForeignKey("users.id"), nullable=False))
     units: int = Field(sa_column=Column(BigInteger, nullable=False))
     price: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     currency: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
@@ -106,9 +102,7 @@ class AppDistributionLine(SQLModel, table=True):
     distribution_id: int = Field(
         sa_column=Column(IdType, ForeignKey("app_distributions.id"), nullable=False, index=True)
     )
-    investor_id: str = Field(
-        sa_column=Column(String(100), ForeignKey("users.id"), nullable=False)
-    )
+    investor_id: str = Field(sa_column=Column(String(100), ForeignKey("users.id"), nullable=False))
     units: int = Field(sa_column=Column(BigInteger, nullable=False))
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     remainder_units: int = Field(sa_column=Column(BigInteger, nullable=False))
