@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from legato_pay.errors import AccountNotFound
 from legato_pay.ledger import get_balance
 from legato_pay.shares.apps import add_app
 from legato_pay.shares.register import issue_shares, share_register, transfer_shares
@@ -51,7 +52,11 @@ def holdings(app: Any, app_id: str = "quill", as_of: datetime | None = None) -> 
 
 
 def posted(app: Any, code: str) -> int:
-    return app.run(lambda s: get_balance(s, code).posted, write=False)  # type: ignore[no-any-return]
+    """An account's posted balance; 0 for an account never opened (nothing was paid into it)."""
+    try:
+        return app.run(lambda s: get_balance(s, code).posted, write=False)  # type: ignore[no-any-return]
+    except AccountNotFound:
+        return 0
 
 
 def counts(app: Any) -> dict[str, int]:
