@@ -9,7 +9,7 @@ from legato_pay.errors import AccountNotFound
 from legato_pay.ledger import get_balance
 from legato_pay.shares.apps import add_app
 from legato_pay.shares.register import issue_shares, share_register, transfer_shares
-from legato_pay.store.tables import DISTRIBUTIONS, ENTRIES, HOLDINGS, MOVEMENTS
+from legato_pay.store.tables import APPS, DISTRIBUTIONS, ENTRIES, HOLDINGS, MOVEMENTS
 from tests.factories import add_users
 
 
@@ -66,7 +66,7 @@ def counts(app: Any) -> dict[str, int]:
     def work(session: Any) -> dict[str, int]:
         return {
             table.name: session.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (MOVEMENTS, DISTRIBUTIONS, ENTRIES)
+            for table in (APPS, MOVEMENTS, DISTRIBUTIONS, ENTRIES)
         } | {
             "units": session.execute(
                 select(func.coalesce(func.sum(HOLDINGS.c.units), 0))
