@@ -8,7 +8,6 @@ import typer
 
 from commands.apps import check_limit
 from commands.output import YesOption, confirm, emit, info, money_cell, parse_time, state
-from legato_pay.errors import UsageError
 
 _LINE_COLUMNS = ["investor", "units", "amount_minor", "remainder_units", "account"]
 _LINE_TABLE = ["investor", "units", "amount", "remainder_units", "account"]
@@ -31,7 +30,10 @@ def distribute(
     currency: Annotated[str, typer.Option("--currency", "-c", help="Currency of --amount.")],
     record_date: Annotated[
         str,
-        typer.Option("--record-date", help="Holders at this time are paid (ISO 8601, not future)."),
+        typer.Option(
+            "--record-date",
+            help="Holders at this time are paid: ISO 8601, not in the future, or 'now'.",
+        ),
     ],
     key: Annotated[
         str | None, typer.Option("--key", help="Idempotency key: a rerun pays nothing twice.")
@@ -45,9 +47,7 @@ def distribute(
     (largest remainder): one ledger entry, a leg per investor into investor:<i>:earnings:<CUR>."""
     from legato_pay.shares.distributions import distribute_revenue
 
-    moment = parse_time(record_date, "--record-date")
-    if moment is None:  # typer requires the option; kept for the type checker
-        raise UsageError("--record-date is required")
+    moment = None if record_date == "now" else parse_time(record_date, "--record-date")
     cli = state()
 
     def run(dry: bool) -> object:

@@ -111,19 +111,18 @@ def distribute_revenue(
     app_id: str,
     amount: str,
     currency: str,
-    record_date: datetime,
+    record_date: datetime | None,
     key: str | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> DistributionView:
     """Distribute ``amount`` (major units of ``currency``) of an app's revenue to its holders
-    at ``record_date``."""
+    at ``record_date`` (None: now, the moment of the first run for a retried key)."""
     code = normalize_currency(currency)
     minor = parse_amount(amount, code, positive=True)
     key = check_key(key, max_length=MAX_KEY_LENGTH)
-    record = as_utc(record_date)
-    assert record is not None
     moment = as_utc(now) or utcnow()
+    record = as_utc(record_date) or moment
     if record > moment:
         raise InvalidTime(
             "the record date is in the future: who holds what then is not known yet",
@@ -136,7 +135,7 @@ def distribute_revenue(
         "currency": code,
         "record_date": record.isoformat(),
     }
-    replay = _replay(session, key, wanted)
+    replay = _replay(session, key, wanted, record_now=record_date is None)
     if replay is not None:
         return replay
     holders = holders_at(session, app_id, record)
@@ -259,7 +258,11 @@ def _post(
     return entry.id
 
 
-def _replay(session: Session, key: str | None, wanted: dict[str, Any]) -> DistributionView | None:
+def _replay(
+    session: Session, key: str | None, wanted: dict[str, Any], *, record_now: bool
+) -> DistributionView | None:
+    """The distribution ``key`` first made, if any. A request whose record date is "now" is
+    the same request whenever it is retried: it matches the record date of the first run."""
     if key is None:
         return None
     row = session.execute(
@@ -273,6 +276,8 @@ def _replay(session: Session, key: str | None, wanted: dict[str, Any]) -> Distri
         "currency": row.currency,
         "record_date": as_utc(row.record_date).isoformat(),  # type: ignore[union-attr]
     }
+    if record_now:
+        wanted = {**wanted, "record_date": stored["record_date"]}
     ensure_same_request(
         key, stored=stored, wanted=wanted, what="distribution", details={"distribution": row.id}
     )

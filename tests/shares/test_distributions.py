@@ -159,3 +159,14 @@ def test_lines_always_sum_to_the_amount(amount: int, units: list[int]) -> None:
         exact_floor = amount * line.units // total
         assert line.amount - exact_floor == line.remainder_units in (0, 1)
     assert sum(line.remainder_units for line in lines) < len(lines) or len(lines) == 1
+
+
+def test_record_date_now_is_the_first_runs_moment_on_a_retry(app: Any) -> None:
+    three_holders(app)
+    first = distribute(app, "7.00", record_date=None, key="now-1", now=RECORD)
+
+    again = distribute(app, "7.00", record_date=None, key="now-1", now=RECORD + timedelta(days=9))
+
+    assert first.record_date == RECORD
+    assert (again.id, again.replayed, again.record_date) == (first.id, True, RECORD)
+    assert [line.amount for line in first.lines] == [300, 300, 100]
