@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.readers.users import get_user
+from legato_pay.store.dialect import for_update
 from legato_pay.store.engine import insert_if_absent
 from legato_pay.store.tables import APPS, HOLDINGS
 
@@ -81,6 +82,17 @@ def require_app(session: Session, app_id: str) -> None:
     validate_app_id(app_id)
     found = session.execute(select(APPS.c.id).where(APPS.c.id == app_id)).first()
     if found is None:
+        raise NotFound(f"no app {app_id}", details={"app": app_id}, code="APP_NOT_FOUND")
+
+
+def lock_app(session: Session, app_id: str, *, exclusive: bool) -> None:
+    """Raise APP_NOT_FOUND unless the app exists, and hold its row until the unit of work ends
+    (PostgreSQL; SQLite's write transaction is exclusive already). Issues and transfers hold it
+    shared, a distribution exclusively: a distribution waits for the movements in flight, whose
+    times may precede its record date, and those that start later wait for it."""
+    validate_app_id(app_id)
+    query = for_update(select(APPS.c.id).where(APPS.c.id == app_id), session, read=not exclusive)
+    if session.execute(query).first() is None:
         raise NotFound(f"no app {app_id}", details={"app": app_id}, code="APP_NOT_FOUND")
 
 

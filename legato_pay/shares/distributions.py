@@ -28,7 +28,7 @@ from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger import EntrySpec, LegSpec, post_entries
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import allocate, format_amount, normalize_currency, parse_amount
-from legato_pay.shares.apps import require_app
+from legato_pay.shares.apps import lock_app, require_app
 from legato_pay.shares.register import holders_at
 from legato_pay.store.tables import DISTRIBUTION_LINES, DISTRIBUTIONS
 
@@ -128,7 +128,10 @@ def distribute_revenue(
             "the record date is in the future: who holds what then is not known yet",
             details={"record_date": record.isoformat()},
         )
-    require_app(session, app_id)
+    if dry_run:
+        require_app(session, app_id)
+    else:
+        lock_app(session, app_id, exclusive=True)
     wanted = {
         "app": app_id,
         "amount": minor,

@@ -31,7 +31,7 @@ from legato_pay.ledger import post_entries, transfer
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount, normalize_currency, parse_amount
 from legato_pay.readers.users import get_user
-from legato_pay.shares.apps import require_app
+from legato_pay.shares.apps import lock_app, require_app
 from legato_pay.store.dialect import for_update
 from legato_pay.store.engine import insert_ignore
 from legato_pay.store.tables import HOLDINGS, MOVEMENTS
@@ -162,7 +162,7 @@ def issue_shares(
     """Issue new units of an app to an investor."""
     request = _Request(app_id, "issue", None, to_investor, parse_units(units), None, None)
     key = check_key(key, max_length=MAX_KEY_LENGTH)
-    require_app(session, app_id)
+    lock_app(session, app_id, exclusive=False)
     require_investor(session, to_investor)
     _lock_holdings(session, app_id, [to_investor], now)
     replay = _replay(session, key, request)
@@ -200,7 +200,7 @@ def transfer_shares(
             details={"investor": from_investor},
             code="SELF_TRANSFER",
         )
-    require_app(session, app_id)
+    lock_app(session, app_id, exclusive=False)
     require_investor(session, from_investor)
     require_investor(session, to_investor)
     held = _lock_holdings(session, app_id, [from_investor, to_investor], now)
