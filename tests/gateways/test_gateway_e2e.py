@@ -83,7 +83,7 @@ def coins(app: AppContext, user: str = READER) -> tuple[int, int]:
 
 
 def events(app: AppContext, provider: str | None = None) -> list[dict[str, Any]]:
-    return app.run(lambda s: inbox.list_events(s, provider=provider, limit=10000), write=False)
+    return app.run(lambda s: inbox.list_events(s, provider=provider, limit=1000), write=False)
 
 
 def assert_ledger_ok(app: AppContext) -> None:
