@@ -301,7 +301,8 @@ def test_webhook_path_settles_inside_the_callers_transaction(app: AppContext) ->
     bad = buy(app)
 
     def status(purchase: Any, amount: int) -> PaymentStatus:
-        return PaymentStatus("sandbox", purchase.reference, "p1", "succeeded", amount, "USD")
+        paid = purchase.gateway_payment_id  # the payment recorded for it (another is a mismatch)
+        return PaymentStatus("sandbox", purchase.reference, paid, "succeeded", amount, "USD")
 
     def deliver(session: Any) -> tuple[str, str]:
         outcomes = []
