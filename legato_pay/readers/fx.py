@@ -317,6 +317,26 @@ class FetchResult:
         }
 
 
+def check_provider_url(url: str) -> str:
+    """An http(s) URL with a host, at most 2,000 ASCII characters; anything else (a bad port, an
+    unclosed IPv6 bracket, a control character) is VALIDATION_ERROR before any request."""
+    problem = None
+    if len(url) > 2000 or not url.isascii() or not url.isprintable():
+        problem = "at most 2,000 printable ASCII characters"
+    else:
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # raises for a port that is not a number in range
+        except ValueError:
+            problem = "not a valid URL"
+        else:
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                problem = "http or https, with a host"
+    if problem is not None:
+        raise InvalidInput(f"the rate provider URL must be {problem}", details={})
+    return url
+
+
 def _safe_url(url: str) -> str:
     """The URL without credentials or query string (provider keys often travel there)."""
     parts = urlsplit(url)
@@ -427,7 +447,6 @@ def fetch_rates(app: AppContext, *, url: str | None = None) -> FetchResult:
             "rates.provider_url is not set (config file or LEGATO_RATES__PROVIDER_URL)",
             details={"key": "rates.provider_url"},
         )
-    if urlsplit(target).scheme not in ("http", "https"):
-        raise InvalidInput("the rate provider URL must be http or https", details={})
+    check_provider_url(target)
     fetched = download_rates(target, timeout=app.settings.gateways.timeout_seconds)
     return app.run(lambda session: store_fetched(session, app.settings, fetched))

@@ -149,8 +149,11 @@ def validate_package_id(package_id: str) -> str:
 
 def _validate_name(name: object) -> str:
     text = str(name or "").strip()
-    if not text or len(text) > 200:
-        raise InvalidInput("a package needs a name of 1 to 200 characters", details={"name": name})
+    if not text or len(text) > 200 or not text.isprintable():
+        raise InvalidInput(
+            "a package needs a name of 1 to 200 printable characters",
+            details={"name": str(name)[:200]},
+        )
     return text
 
 

@@ -353,6 +353,11 @@ def test_packages_cli(database_url: str) -> None:
             "VALIDATION_ERROR",
         ),
         (["unarchive", "nope"], 5, "NOT_FOUND"),
+        (
+            ["create", "x", "--name", "X\x01", "--coins", "5", "--price-usd", "1"],
+            3,
+            "VALIDATION_ERROR",
+        ),
         (["create", "x", "--name", "X", "--coins", "5", "--price-usd", "0"], 3, "INVALID_AMOUNT"),
         (
             ["create", "x", "--name", "X", "--coins", "5", "--price-usd", "1", "--price", "EUR=5"],

@@ -266,6 +266,11 @@ def test_rates_cli(database_url: str, provider: FakeProvider) -> None:
         (["set", "USD", "NGN", "5", "--source", "desk\nfake"], {}, 3, "VALIDATION_ERROR"),
         (["fetch"], {}, 10, "CONFIG_ERROR"),
         (["fetch", "--url", "closed"], {}, 7, "RATE_PROVIDER_UNAVAILABLE"),
+        (["fetch", "--url", "http://[::1"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "http://127.0.0.1:99999/x"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "ftp://example.invalid/x"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "http:///nohost"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "http://exa\nmple.invalid/"], {}, 3, "VALIDATION_ERROR"),
     ],
 )
 def test_rates_cli_bad_input(
