@@ -123,20 +123,17 @@ def run_cli(
     )
 
 
-def run_parallel(
-    database_url: str, commands: list[list[str]], **env: str
-) -> list[tuple[int, str, str]]:
-    """Start every command as its own ``legato-pay`` process and release them together.
+class GatedRun:
+    """``legato-pay`` processes started together and held at a start gate (``start_gate.py``)
+    until ``release``: each has imported the CLI and waits, so all go at once."""
 
-    Each process imports the CLI and then waits at a start gate (``tests/start_gate.py``);
-    the gate opens once all of them are waiting, so their critical sections really overlap
-    instead of being spread over the ~1 s each takes to import."""
-    environment = cli_env(database_url, **env)
-    with tempfile.TemporaryDirectory(prefix="legato-gate-") as directory:
-        gate = Path(directory) / "gate"
-        processes = [
+    def __init__(self, database_url: str, commands: list[list[str]], **env: str) -> None:
+        environment = cli_env(database_url, **env)
+        self._directory = tempfile.TemporaryDirectory(prefix="legato-gate-")
+        self.gate = Path(self._directory.name) / "gate"
+        self.processes = [
             subprocess.Popen(
-                [sys.executable, str(START_GATE), str(gate), "--output", "json", *args],
+                [sys.executable, str(START_GATE), str(self.gate), "--output", "json", *args],
                 cwd=ROOT,
                 env=environment,
                 stdout=subprocess.PIPE,
@@ -146,30 +143,52 @@ def run_parallel(
             )
             for args in commands
         ]
+
+    def ready(self) -> int:
+        """How many processes wait at the gate."""
+        return len(list(self.gate.parent.glob(f"{self.gate.name}.ready-*")))
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Return once every process waits at the gate."""
+        deadline = time.monotonic() + timeout
+        while self.ready() < len(self.processes):
+            dead = [p.args for p in self.processes if p.poll() is not None]
+            if dead:
+                raise AssertionError(f"a process ended before the start gate opened: {dead}")
+            if time.monotonic() > deadline:
+                raise AssertionError("the processes never all reached the start gate")
+            time.sleep(0.01)
+
+    def release(self) -> list[tuple[int, str, str]]:
+        """Open the gate (one atomic rename: every waiter sees it at once) and collect each
+        process's exit status and streams, in the order the commands were given."""
         try:
-            _open_when_ready(gate, processes)
+            opening = self.gate.with_name("gate.tmp")
+            opening.touch()
+            opening.rename(self.gate)
             results = []
-            for process in processes:
+            for process in self.processes:
                 out, err = process.communicate(timeout=180)
                 results.append((process.returncode, out, err))
+            return results
         finally:
-            for process in processes:
+            for process in self.processes:
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-    return results
+            self._directory.cleanup()
 
 
-def _open_when_ready(gate: Path, processes: list[subprocess.Popen[str]]) -> None:
-    """Open the gate once every process has said it is ready (all waiting at the gate)."""
-    deadline = time.monotonic() + 120
-    while len(list(gate.parent.glob(f"{gate.name}.ready-*"))) < len(processes):
-        dead = [process.args for process in processes if process.poll() is not None]
-        if dead:
-            raise AssertionError(f"a process ended before the start gate opened: {dead}")
-        if time.monotonic() > deadline:
-            raise AssertionError("the processes never all reached the start gate")
-        time.sleep(0.01)
-    opening = gate.with_name("gate.tmp")
-    opening.touch()
-    opening.rename(gate)  # atomic: every waiter sees the gate open at once
+def run_parallel(
+    database_url: str, commands: list[list[str]], **env: str
+) -> list[tuple[int, str, str]]:
+    """Start every command as its own ``legato-pay`` process and release them together once
+    all are ready, so their critical sections really overlap instead of being spread over the
+    ~1 s each takes to import."""
+    run = GatedRun(database_url, commands, **env)
+    try:
+        run.wait_ready()
+    except BaseException:
+        run.release()
+        raise
+    return run.release()
