@@ -216,7 +216,7 @@ def test_stripe_delivery_to_a_running_listener_credits_once_fails_and_refunds(
             ["ledger", "verify"],
         )
         assert listed.status == 0, listed.stderr
-        [event] = [e for e in listed.json if e["object_ref"] == intent_id]
+        [event] = [e for e in listed.json["events"] if e["object_ref"] == intent_id]
         assert (event["type"], event["status"]) == ("payment_intent.succeeded", "applied")
         assert event["outcome"] == f"purchase {reference} succeeded (credited)"
         assert balance.json["coins"] == {"paid": COINS, "bonus": BONUS, "total": COINS + BONUS}
