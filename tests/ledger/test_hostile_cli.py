@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cli.test_cli_ledger import cli_session
-from tests.ledger.truncate_guard import _truncate_past_guards  # noqa: F401
 
 #: Statuses a ledger command may answer (0 ok, then the documented errors).
 DOCUMENTED = {0, 2, 3, 4, 5, 6}
