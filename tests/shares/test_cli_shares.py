@@ -121,7 +121,7 @@ def test_distribute_asks_dry_runs_pays_once(url: str) -> None:
     ]
     assert (again["id"], again["replayed"]) == (paid["id"], True)
     balance = ok(url, "ledger", "balance", "investor:bob:earnings:USD")
-    assert balance["posted"] == 4006
+    assert balance["posted_minor"] == 4006
     listed = ok(url, "revenue", "distributions", "--app", "quill")["distributions"]
     assert [(d["id"], d["amount_minor"], d["holders"]) for d in listed] == [(paid["id"], 10000, 2)]
     table = ok(url, "revenue", "distributions", "--app", "quill", output="table")
