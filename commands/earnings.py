@@ -28,15 +28,28 @@ def show(writer_id: Annotated[str, typer.Argument()]) -> None:
 @app.command("release")
 def release(
     now: Annotated[
-        str | None, typer.Option("--now", help="Release holds matured by this time (ISO 8601).")
+        str | None,
+        typer.Option(
+            "--now",
+            help="Release only holds matured by this time (ISO 8601, not in the future; "
+            "default: now). Holds are never released before their time.",
+        ),
     ] = None,
 ) -> None:
     """Post every writer-earnings hold whose refund hold is over (for cron)."""
     from legato_pay.earnings.holds import release_held_earnings
+    from legato_pay.errors import InvalidInput
     from legato_pay.ledger.types import utcnow
 
     cli = state()
-    moment = parse_time(now, "now") or utcnow()
+    real_now = utcnow()
+    moment = parse_time(now, "now") or real_now
+    if moment > real_now:
+        raise InvalidInput(
+            "--now must not be in the future: holds are released only once their time has come",
+            details={"now": moment.isoformat(), "clock": real_now.isoformat()},
+            code="INVALID_TIME",
+        )
     released = cli.app.run(lambda s: release_held_earnings(s, actor=cli.app.actor, now=moment))
     emit(
         {"now": moment.isoformat(), "released": released, "count": len(released)},
