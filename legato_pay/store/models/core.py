@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "2caac7b2fd863d4c8abea3de54e7d9f6c6abfbd34a5dd8cd7eb8e8c29efe59ee"
+FINGERPRINT = "ff2aad8fb6f783964948dbef5498eeb572ec57b67eae090a15543e36d99552bc"
 
 metadata = MetaData()
 
@@ -70,6 +70,7 @@ Table(
     Column("tier", String(length=20), nullable=True),
     Column("title", String(length=300), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 
 Table(
@@ -108,8 +109,10 @@ Table(
     Column("minutes", Integer(), nullable=False),
     Column("period", String(length=7), nullable=False),
     Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("row_key", String(length=64), nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Index("ix_engagement_period_writer", "period", "writer_id"),
+    Index("ux_engagement_row_key", "row_key", unique=True),
 )
 
 Table(
