@@ -74,8 +74,7 @@ def validate_content_id(content_id: str) -> str:
     if not isinstance(content_id, str) or not _CONTENT_ID.fullmatch(content_id):
         shown = content_id[:120] if isinstance(content_id, str) else repr(content_id)
         raise InvalidInput(
-            f"{shown!r} is not a valid content id (ASCII letters, digits, _ - . @ :; "
-            "at most 100)",
+            f"{shown!r} is not a valid content id (ASCII letters, digits, _ - . @ :; at most 100)",
             details={"content": shown},
             code="INVALID_CONTENT_ID",
         )

@@ -60,7 +60,9 @@ class EngagementInput:
         return row_key(self.user_id, self.content_id, self.recorded_at, self.minutes)
 
 
-def row_key(user_id: str, content_id: str, recorded_at: datetime | None, minutes: int) -> str | None:
+def row_key(
+    user_id: str, content_id: str, recorded_at: datetime | None, minutes: int
+) -> str | None:
     """SHA-256 of the canonical JSON of (user, content, recorded_at in UTC, minutes)."""
     if recorded_at is None:
         return None
@@ -97,7 +99,8 @@ class EngagementView:
         }
 
 
-def _view(row: Any, *, replayed: bool = False) -> EngagementView:
+def engagement_view(row: Any, *, replayed: bool = False) -> EngagementView:
+    """A stored ``engagement`` row as read."""
     return EngagementView(
         id=row.id,
         user_id=row.user_id,
@@ -164,8 +167,8 @@ def engagement_input(
             code="INVALID_IDEMPOTENCY_KEY",
         )
     return EngagementInput(
-        user_id=validate_user_id(user_id.strip()),
-        content_id=validate_content_id(content_id.strip()),
+        user_id=validate_user_id(user_id),
+        content_id=validate_content_id(content_id),
         minutes=parse_minutes(minutes),
         recorded_at=when,
         key=check_key(key, max_length=MAX_KEY_LENGTH),
@@ -247,7 +250,7 @@ def import_engagement(
         values = _row_values(record, known, moment, fail)
         previous = _previous(record, known, values, fail)
         if previous is not None:
-            results.append(_view(previous, replayed=True))
+            results.append(engagement_view(previous, replayed=True))
         elif values["row_key"] is not None and values["row_key"] in fresh_rows:
             results.append(-1 - fresh_rows[values["row_key"]])  # the same reading again
         else:

@@ -44,12 +44,12 @@ def _checked_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
                 number,
                 max_bytes=MAX_FILE_BYTES,
             )
+        if b"\x00" in raw:
+            raise _invalid("the line contains a NUL byte (is this a CSV file?)", number)
         if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
             raise _invalid(
                 f"the line is longer than {MAX_LINE_BYTES} bytes", number, max_bytes=MAX_LINE_BYTES
             )
-        if b"\x00" in raw:
-            raise _invalid("the line contains a NUL byte (is this a CSV file?)", number)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -131,8 +131,8 @@ def _record(
             if not row[name].strip():
                 raise InvalidInput(f"{name} is empty")
         return engagement_input(
-            row["user"],
-            row["content"],
+            row["user"].strip(),
+            row["content"].strip(),
             row["minutes"],
             recorded_at=row.get("recorded_at", "").strip() or None,
             key=row.get("key", "").strip() or None,
