@@ -70,6 +70,10 @@ def row_to_content(row: Any) -> ContentView:
     )
 
 
+def is_content_id(content_id: object) -> bool:
+    return isinstance(content_id, str) and _CONTENT_ID.fullmatch(content_id) is not None
+
+
 def validate_content_id(content_id: str) -> str:
     if not isinstance(content_id, str) or not _CONTENT_ID.fullmatch(content_id):
         shown = content_id[:120] if isinstance(content_id, str) else repr(content_id)

@@ -4,8 +4,6 @@ refund holds), and the earnings view."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,12 @@ from legato_pay.ledger.types import utcnow
 from legato_pay.readers.access import unlock_content
 from legato_pay.readers.balances import writer_earnings
 from legato_pay.readers.tips import send_tip
-from tests.cli_runner import ROOT, cli_env, run_cli
+from tests.cli_runner import run_cli
 from tests.factories import add_item, add_users, assert_ledger_ok, fund
 from tests.factories import balance_json as balance
+from tests.readers.at_once import run_at_once
 
 EARNINGS = chart.writer_earnings("w1", "USD")
-WORKER = Path(__file__).resolve().parent.parent / "ledger_worker.py"
 
 
 @pytest.fixture
@@ -168,26 +166,6 @@ def test_cli_earnings_show_and_release_matured_holds(matured: Any, database_url:
     not_writer = run_cli(database_url, "earnings", "show", "r1")
     assert not_writer.status == 3
     assert_ledger_ok(matured)
-
-
-def run_at_once(database_url: str, tmp_path: Path, commands: list[list[str]]) -> list[Any]:
-    """Each command in its own process, all released together (``ledger_worker.py fork``
-    holds every child on a pipe until all are warm)."""
-    results = tmp_path / "results"
-    results.mkdir()
-    argv = [sys.executable, str(WORKER), "fork", "--results", str(results), "--commands"]
-    argv.append(json.dumps([["--output", "json", *args] for args in commands]))
-    completed = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        env=cli_env(database_url),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return [attempts[0] for attempts in json.loads(completed.stdout)]
 
 
 def test_concurrent_releases_post_each_hold_once_and_losers_exit_0(
