@@ -83,10 +83,11 @@ def list_(
     limit: Annotated[str, typer.Option("--limit", help="Rows per page, 1 to 10000.")] = "100",
 ) -> None:
     """List reading records by id, with the totals of everything the filters match."""
-    from legato_pay.readers.engagement_list import list_engagement, parse_limit
+    from legato_pay.readers.engagement_list import MAX_LIMIT, list_engagement
+    from legato_pay.readers.paging import parse_whole
 
     start, end = parse_range(from_, to)
-    size = parse_limit(limit)
+    size = parse_whole(limit, field="--limit", maximum=MAX_LIMIT)
     page = state().app.run(
         lambda s: list_engagement(
             s,

@@ -40,6 +40,7 @@ class ContentView:
     tier: str | None
     title: str | None
     created_at: datetime
+    updated_at: datetime | None = None
 
     @property
     def free(self) -> bool:
@@ -55,6 +56,7 @@ class ContentView:
             "tier": self.tier,
             "title": self.title,
             "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
 
 
@@ -67,6 +69,7 @@ def row_to_content(row: Any) -> ContentView:
         tier=row.tier,
         title=row.title,
         created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        updated_at=as_utc(row.updated_at),
     )
 
 
@@ -238,12 +241,25 @@ def update_content(
 
 
 def list_content(
-    session: Session, *, writer_id: str | None = None, limit: int = 1000
+    session: Session,
+    *,
+    writer_id: str | None = None,
+    limit: int = 1000,
+    after: str | None = None,
 ) -> list[ContentView]:
+    """Content by id (after ``after``, for paging), optionally one writer's."""
     if limit < 1 or limit > 100000:
         raise InvalidInput("limit must be between 1 and 100000", details={"limit": limit})
+    if after is not None and not is_content_id(after):
+        raise InvalidInput(
+            "--cursor must be the next_cursor of a previous page",
+            details={"cursor": after[:40]},
+            code="INVALID_CURSOR",
+        )
     query = select(CONTENT).order_by(CONTENT.c.id).limit(limit)
     if writer_id is not None:
         get_user(session, writer_id)  # an unknown writer is an error, not an empty list
         query = query.where(CONTENT.c.writer_id == writer_id)
+    if after is not None:
+        query = query.where(CONTENT.c.id > after)
     return [row_to_content(row) for row in session.execute(query)]

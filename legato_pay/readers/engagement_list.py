@@ -8,7 +8,6 @@ row the filters match, not just the page.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +18,11 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import InvalidInput
 from legato_pay.readers.content import get_content
 from legato_pay.readers.engagement import EngagementView, engagement_view
+from legato_pay.readers.paging import parse_id_cursor
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import ENGAGEMENT
 
 MAX_LIMIT = 10_000
-_CURSOR = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,29 +40,6 @@ class EngagementPage:
         }
 
 
-def parse_cursor(cursor: str | None) -> int:
-    """The id a page continues after (0 for the first page)."""
-    if cursor is None:
-        return 0
-    if not _CURSOR.fullmatch(cursor):
-        raise InvalidInput(
-            "--cursor must be the next_cursor of a previous page",
-            details={"cursor": cursor[:40]},
-            code="INVALID_CURSOR",
-        )
-    return int(cursor)
-
-
-def parse_limit(value: str | int, *, maximum: int = MAX_LIMIT) -> int:
-    """A page size from the edge: ASCII digits, 1 to ``maximum``."""
-    raw = str(value).strip()
-    if isinstance(value, bool) or not _CURSOR.fullmatch(raw) or not 1 <= int(raw) <= maximum:
-        raise InvalidInput(
-            f"--limit must be a whole number from 1 to {maximum}", details={"limit": raw[:40]}
-        )
-    return int(raw)
-
-
 def list_engagement(
     session: Session,
     *,
@@ -78,7 +54,7 @@ def list_engagement(
     """One page of records matching every filter given, and the totals of all that match."""
     if isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", details={"limit": limit})
-    after = parse_cursor(cursor)
+    after = parse_id_cursor(cursor)
     conditions = []
     if user_id is not None:
         get_user(session, user_id)

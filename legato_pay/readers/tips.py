@@ -242,10 +242,17 @@ def _gift_legs(from_user: str, to_user: str, spend: CoinSpend) -> tuple[LegSpec,
 
 
 def _check_message(message: str | None) -> str | None:
+    """At most ``MAX_MESSAGE_LENGTH`` characters; line breaks and tabs, but no other control
+    characters (a NUL cannot even be stored on PostgreSQL)."""
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidInput(
             f"a tip message is at most {MAX_MESSAGE_LENGTH} characters",
             details={"length": len(message)},
+        )
+    if message is not None and not message.replace("\n", "").replace("\t", "").isprintable():
+        raise InvalidInput(
+            "a tip message must not contain control characters other than line breaks and tabs",
+            details={"message": message[:120]},
         )
     return message
 

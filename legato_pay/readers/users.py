@@ -42,6 +42,10 @@ class UserView:
         }
 
 
+def is_user_id(user_id: object) -> bool:
+    return isinstance(user_id, str) and _USER_ID.fullmatch(user_id) is not None
+
+
 def validate_user_id(user_id: str) -> str:
     if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
         raise InvalidInput(
@@ -125,10 +129,23 @@ def get_user(session: Session, user_id: str, *, kind: str | None = None) -> User
     return UserView(row.id, row.kind, row.email, row.name, as_utc(row.created_at))  # type: ignore[arg-type]
 
 
-def list_users(session: Session, *, kind: str | None = None, limit: int = 1000) -> list[UserView]:
+def list_users(
+    session: Session, *, kind: str | None = None, limit: int = 1000, after: str | None = None
+) -> list[UserView]:
+    """Users by id (after ``after``, for paging), optionally of one kind."""
+    if kind is not None and kind not in USER_KINDS:
+        raise InvalidInput(f"--kind must be one of {', '.join(USER_KINDS)}", details={"kind": kind})
+    if after is not None and not is_user_id(after):
+        raise InvalidInput(
+            "--cursor must be the next_cursor of a previous page",
+            details={"cursor": after[:40]},
+            code="INVALID_CURSOR",
+        )
     query = select(USERS).order_by(USERS.c.id).limit(limit)
     if kind:
         query = query.where(USERS.c.kind == kind)
+    if after is not None:
+        query = query.where(USERS.c.id > after)
     return [
         UserView(r.id, r.kind, r.email, r.name, as_utc(r.created_at))  # type: ignore[arg-type]
         for r in session.execute(query)

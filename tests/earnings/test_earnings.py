@@ -59,7 +59,18 @@ def matured(app: Any) -> Any:
 
 
 def earnings_of(app: Any, writer: str) -> list[dict[str, Any]]:
-    return [e.as_json() for e in app.run(lambda s: writer_earnings(s, writer), write=False)]
+    """Each currency's figures in minor units (the JSON carries money objects)."""
+    return [
+        {key: value["amount"] if isinstance(value, dict) else value for key, value in row.items()}
+        for row in (e.as_json() for e in app.run(lambda s: writer_earnings(s, writer), write=False))
+    ]
+
+
+def minor(row: dict[str, Any], *names: str) -> tuple[int, ...]:
+    return tuple(row[name]["amount"] for name in names)
+
+
+RELEASE = ("earnings", "release", "--yes")
 
 
 def test_held_earnings_show_on_hold_then_release_exactly_once(tipped: Any) -> None:
@@ -70,9 +81,10 @@ def test_held_earnings_show_on_hold_then_release_exactly_once(tipped: Any) -> No
             "on_hold": 93,
             "reserved": 0,
             "available": 0,
-            "display": "0.00 USD",
         }
     ]
+    shown = tipped.run(lambda s: writer_earnings(s, "w1"), write=False)[0].as_json()
+    assert shown["on_hold"] == {"amount": 93, "currency": "USD", "display": "0.93 USD"}
     early = tipped.run(lambda s: release_held_earnings(s, actor="t", now=utcnow()))
     assert early == []
     assert balance(tipped, EARNINGS)["pending"] == 93
@@ -133,11 +145,12 @@ def test_earnings_of_a_writer_without_any_and_of_non_writers(tipped: Any) -> Non
 def test_cli_release_never_releases_early(tipped: Any, database_url: str) -> None:
     """``--now`` in the future is INVALID_TIME and releases nothing; the real clock decides."""
     future = (utcnow() + timedelta(days=30)).isoformat()
-    refused = run_cli(database_url, "earnings", "release", "--now", future)
+    refused = run_cli(database_url, *RELEASE, "--now", future)
     assert refused.status == 3, refused.stderr
     assert refused.error["code"] == "INVALID_TIME"
-    assert run_cli(database_url, "earnings", "release", "--now", "tomorrow").status == 3
-    now = run_cli(database_url, "earnings", "release")
+    tomorrow = run_cli(database_url, *RELEASE, "--now", "tomorrow")
+    assert (tomorrow.status, tomorrow.error["code"]) == (3, "INVALID_TIME")
+    now = run_cli(database_url, *RELEASE)
     assert now.status == 0, now.stderr
     assert now.json["released"] == [] and now.json["count"] == 0
     assert balance(tipped, EARNINGS)["pending"] == 93
@@ -145,26 +158,38 @@ def test_cli_release_never_releases_early(tipped: Any, database_url: str) -> Non
 
 
 def test_cli_earnings_show_and_release_matured_holds(matured: Any, database_url: str) -> None:
-    shown = run_cli(database_url, "earnings", "show", "w1")
+    shown = run_cli(database_url, "earnings", "show", "--writer", "w1")
     assert shown.status == 0, shown.stderr
     assert shown.json["writer"] == "w1"
-    assert [(e["currency"], e["on_hold"], e["posted"]) for e in shown.json["earnings"]] == [
-        ("USD", 112, 0)
-    ]
+    [usd] = shown.json["earnings"]
+    assert (usd["currency"], *minor(usd, "on_hold", "posted")) == ("USD", 112, 0)
+    table = run_cli(database_url, "earnings", "show", "--writer", "w1", output="table")
+    assert "1.12 USD" in table.stdout and "112" not in table.stdout.replace("1.12", "")
     past = (utcnow() - timedelta(days=20)).isoformat()
-    none_yet = run_cli(database_url, "earnings", "release", "--now", past)
+    none_yet = run_cli(database_url, *RELEASE, "--now", past)
     assert none_yet.status == 0 and none_yet.json["count"] == 0
 
-    first = run_cli(database_url, "earnings", "release")
-    assert first.status == 0, first.stderr
-    assert first.json["count"] == 2 and len(first.json["released"]) == 2
-    second = run_cli(database_url, "earnings", "release")
-    assert second.json == {"now": second.json["now"], "released": [], "count": 0}
-    after = run_cli(database_url, "earnings", "show", "w1").json["earnings"][0]
-    assert (after["posted"], after["on_hold"], after["available"]) == (105, 7, 105)
+    unconfirmed = run_cli(database_url, "earnings", "release")  # no terminal, no --yes
+    assert (unconfirmed.status, unconfirmed.error["code"]) == (2, "USAGE_ERROR")
+    assert "--yes" in unconfirmed.error["message"]
+    dry = run_cli(database_url, "earnings", "release", "--dry-run")
+    assert dry.status == 0 and dry.json["dry_run"] is True and dry.json["count"] == 2
+    assert balance(matured, EARNINGS)["pending"] == 112
 
-    not_writer = run_cli(database_url, "earnings", "show", "r1")
+    first = run_cli(database_url, *RELEASE)
+    assert first.status == 0, first.stderr
+    assert first.json["count"] == 2 and sorted(first.json["released"]) == sorted(dry.json["due"])
+    second = run_cli(database_url, *RELEASE)
+    assert second.json == {"now": second.json["now"], "released": [], "count": 0}
+    after = run_cli(database_url, "earnings", "show", "--writer", "w1").json["earnings"][0]
+    assert minor(after, "posted", "on_hold", "available") == (105, 7, 105)
+
+    not_writer = run_cli(database_url, "earnings", "show", "--writer", "r1")
     assert not_writer.status == 3
+    unknown = run_cli(database_url, "earnings", "show", "--writer", "nobody")
+    assert (unknown.status, unknown.error["code"]) == (5, "USER_NOT_FOUND")
+    positional = run_cli(database_url, "earnings", "show", "w1")
+    assert positional.status == 2
     assert_ledger_ok(matured)
 
 
@@ -174,7 +199,7 @@ def test_concurrent_releases_post_each_hold_once_and_losers_exit_0(
     """Four releases started at one moment: every one exits 0; together they post each matured
     hold exactly once (on PostgreSQL a loser waits for the winner and then skips what it
     posted, on SQLite it waits for the write lock and finds nothing due)."""
-    results = run_at_once(database_url, tmp_path, [["earnings", "release"]] * 4)
+    results = run_at_once(database_url, tmp_path, [list(RELEASE)] * 4)
     assert [result["status"] for result in results] == [0, 0, 0, 0], results
     documents = [json.loads(result["stdout"]) for result in results]
     released = [entry for document in documents for entry in document["released"]]

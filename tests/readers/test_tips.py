@@ -355,6 +355,10 @@ TIP = ["tips", "send", "--from", "r1", "--coins"]
         ([*TIP, "5", "--to", "nobody"], 5, "USER_NOT_FOUND"),
         ([*TIP, "9999", "--to", "w1"], 4, "INSUFFICIENT_FUNDS"),
         (["gifts", "send", "--from", "r1", "--to", "r1", "--coins", "5"], 3, "SELF_TRANSFER"),
+        (["tips", "send", "--from", "w1", "--to", "w1", "--coins", "5"], 3, "SELF_TRANSFER"),
+        ([*TIP, "5", "--to", "w1\n"], 3, "VALIDATION_ERROR"),
+        ([*TIP, "5", "--to", "w1", "--message", "hi\x00"], 3, "VALIDATION_ERROR"),
+        ([*TIP, "5", "--to", "w1", "--message", "m" * 1001], 3, "VALIDATION_ERROR"),
     ],
 )
 def test_cli_refusals_exit_with_their_status_and_change_nothing(
