@@ -29,7 +29,7 @@ from legato_pay.errors import InvalidInput, NotFound
 from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger import EntrySpec, LegSpec, get_entry, lock_balances, post_entries
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.money import format_amount
+from legato_pay.money import Money
 from legato_pay.readers.coins import (
     CoinSpend,
     WalletBalance,
@@ -81,14 +81,13 @@ class TransferView:
             "bonus_coins": self.bonus_coins,
         }
         if self.kind == "tip":
+            currency = self.value_currency or "USD"
             data.update(
                 content=self.content_id,
                 message=self.message,
-                value=self.value,
-                currency=self.value_currency,
-                display=format_amount(self.value, self.value_currency or "USD"),
-                writer_share=self.writer_share,
-                platform_share=self.platform_share,
+                value=Money(self.value, currency).as_json(),
+                writer_share=Money(self.writer_share, currency).as_json(),
+                platform_share=Money(self.platform_share, currency).as_json(),
             )
         data.update(
             key=self.idempotency_key,

@@ -313,9 +313,9 @@ def test_cli_tips_and_gifts(people: Any, database_url: str) -> None:
         "to": "w1",
         "coins": 100,
         "content": "c1",
-        "value": 100,
+        "value": {"amount": 100, "currency": "USD", "display": "1.00 USD"},
     }
-    assert (data["writer_share"], data["platform_share"], data["display"]) == (70, 30, "1.00 USD")
+    assert (data["writer_share"]["amount"], data["platform_share"]["amount"]) == (70, 30)
     assert (data["paid_coins"], data["bonus_coins"], data["replayed"]) == (70, 30, False)
 
     replay = run_cli(
@@ -341,6 +341,19 @@ def test_cli_tips_and_gifts(people: Any, database_url: str) -> None:
     assert wallet(people, "r1")["total"] == 380
     assert wallet(people, "r2") == {"paid": 50, "bonus": 0, "total": 50}
     assert_ledger_ok(people)
+
+
+def test_cli_tip_table_shows_formatted_amounts_only(people: Any, database_url: str) -> None:
+    table = run_cli(
+        database_url, "tips", "send", "--from", "r1", "--to", "w1", "--coins", "10", output="table"
+    )
+    assert table.status == 0, table.stderr
+    shown = dict(line.split(None, 1) for line in table.stdout.splitlines() if " " in line.strip())
+    assert (shown["value"], shown["writer_share"], shown["platform_share"]) == (
+        "0.10 USD",
+        "0.07 USD",
+        "0.03 USD",
+    )
 
 
 TIP = ["tips", "send", "--from", "r1", "--coins"]
