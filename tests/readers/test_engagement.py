@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from legato_pay.readers.engagement import (
 from legato_pay.readers.engagement_csv import read_engagement_csv
 from tests.cli_runner import run_cli
 from tests.factories import add_item, make_users, snapshot
+from tests.readers.at_once import run_at_once
 
 
 @pytest.fixture
@@ -382,3 +384,18 @@ def test_cli_engagement_list_filters_pages_and_totals(library: Any) -> None:
     for args, status, code in cases:
         result = run_cli(url, "engagement", "list", *args)
         assert (result.status, result.error["code"]) == (status, code), args
+
+
+def test_the_same_file_imported_at_once_counts_each_reading_once(
+    library: Any, tmp_path: Path
+) -> None:
+    """Three imports of one file released together: all exit 0, each reading is stored once,
+    and what one import stored the others report as skipped."""
+    path = tmp_path / "reading.csv"
+    path.write_text(CSV, encoding="utf-8")
+    results = run_at_once(library.database_url, tmp_path, [["engagement", "import", str(path)]] * 3)
+    assert [result["status"] for result in results] == [0, 0, 0], results
+    documents = [json.loads(result["stdout"]) for result in results]
+    assert sum(document["imported"] for document in documents) == 3
+    assert all(document["imported"] + document["skipped"] == 4 for document in documents)
+    assert sum(row.minutes for row in rows(library)) == 37 and len(rows(library)) == 3
