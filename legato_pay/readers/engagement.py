@@ -30,7 +30,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from legato_pay.errors import IdempotencyConflict, InvalidInput, LegatoError, NotFound
+from legato_pay.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidTime,
+    LegatoError,
+    NotFound,
+)
 from legato_pay.idempotency import check_key, ensure_same_request, request_hash
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.readers.content import validate_content_id
@@ -131,14 +137,16 @@ def parse_minutes(value: object) -> int:
 def parse_recorded_at(value: str, *, now: datetime | None = None) -> datetime:
     """An ISO 8601 time (UTC when no offset is given), not in the future."""
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"{value!r} is not an ISO 8601 time", details={"recorded_at": value}
+        if not value.isascii():
+            raise ValueError(value)
+        moment = as_utc(datetime.fromisoformat(value.strip()))
+    except (ValueError, OverflowError):
+        raise InvalidTime(
+            f"{value[:60]!r} is not an ISO 8601 time", details={"recorded_at": value[:60]}
         ) from None
-    moment = as_utc(moment)  # type: ignore[assignment]
+    assert moment is not None
     if moment > (as_utc(now) or utcnow()):
-        raise InvalidInput(
+        raise InvalidTime(
             "recorded_at is in the future", details={"recorded_at": moment.isoformat()}
         )
     return moment

@@ -122,6 +122,8 @@ def test_an_import_stores_every_row_and_is_idempotent_by_key(library: Any) -> No
         ("user,content,minutes,key\nr1,c1\x00,5,a\n", 2, "NUL"),
         ("user,content,minutes,key\nr1,c1,5,a\n" + "r1," + "x" * 5000 + ",5,b\n", 3, "longer"),
         ("user,content,minutes,key\nr1,c1,5,a\nr1,c1,\u0665,b\n", 3, "minutes"),
+        ("user,content,minutes,recorded_at\nr1,c1,5,0001-01-01T00:00:00+14:00\n", 2, "ISO"),
+        ("user,content,minutes,recorded_at\nr1,c1,5,\uff12026-01-01T00:00:00Z\n", 2, "ISO"),
         ("user,content,minutes,key\nr1,c1,5,k\nr2,c1,5,k\n", 3, "appears twice"),
         ("user,content,minutes,recorded_at\nr1,c1,5,yesterday\n", 2, "ISO 8601"),
         ("user,content,minutes,recorded_at\nr1,c1,5,2999-01-01T00:00:00\n", 2, "future"),
