@@ -37,6 +37,7 @@ from legato_pay.readers.coins import (
     parse_coins,
     plan_spend,
 )
+from legato_pay.readers.content import validate_content_id
 from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import CONTENT, TRANSFERS
@@ -266,6 +267,7 @@ def _check_parties(request: _Request) -> None:
 
 
 def _check_content(session: Session, content_id: str, writer_id: str) -> None:
+    validate_content_id(content_id)
     owner = session.execute(
         select(CONTENT.c.writer_id).where(CONTENT.c.id == content_id)
     ).scalar_one_or_none()

@@ -370,6 +370,7 @@ TIP = ["tips", "send", "--from", "r1", "--coins"]
         (["gifts", "send", "--from", "r1", "--to", "r1", "--coins", "5"], 3, "SELF_TRANSFER"),
         (["tips", "send", "--from", "w1", "--to", "w1", "--coins", "5"], 3, "SELF_TRANSFER"),
         ([*TIP, "5", "--to", "w1\n"], 3, "VALIDATION_ERROR"),
+        ([*TIP, "5", "--to", "w1", "--content", "c\x001"], 3, "INVALID_CONTENT_ID"),
         ([*TIP, "5", "--to", "w1", "--message", "hi\x00"], 3, "VALIDATION_ERROR"),
         ([*TIP, "5", "--to", "w1", "--message", "m" * 1001], 3, "VALIDATION_ERROR"),
     ],
