@@ -185,16 +185,28 @@ def _encode_cursor(entry_id: int, leg_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        entry_id, leg_id = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-        return int(entry_id), int(leg_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("not a valid history cursor", details={"cursor": cursor}) from None
+        entry_id, leg_id = base64.urlsafe_b64decode(padded.encode("ascii")).decode().split(":")
+        if not (entry_id.isascii() and leg_id.isascii()):
+            raise ValueError(cursor)
+        ids = int(entry_id), int(leg_id)
+        if not all(0 < value < 2**63 for value in ids):
+            raise ValueError(cursor)
+        return ids
+    except (ValueError, UnicodeError):
+        raise InvalidInput("not a valid history cursor", details={"cursor": cursor[:100]}) from None
 
 
 def history(
-    session: Session, code: str, *, limit: int = 50, cursor: str | None = None
+    session: Session,
+    code: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> HistoryPage:
-    """Legs on an account, newest first; ``next_cursor`` continues where this page ended."""
+    """Legs on an account, newest first; ``next_cursor`` continues where this page ended.
+    ``start``/``end`` keep legs created at or after / before those times."""
     if limit < 1 or limit > 10000:
         raise InvalidInput("limit must be between 1 and 10000", details={"limit": limit})
     account = get_account(session, code)
@@ -205,6 +217,10 @@ def history(
         .order_by(LEGS.c.entry_id.desc(), LEGS.c.id.desc())
         .limit(limit + 1)
     )
+    if start is not None:
+        query = query.where(LEGS.c.created_at >= as_utc(start))
+    if end is not None:
+        query = query.where(LEGS.c.created_at < as_utc(end))
     if cursor:
         entry_id, leg_id = _decode_cursor(cursor)
         query = query.where(
@@ -240,6 +256,41 @@ def history(
         )
     next_cursor = _encode_cursor(page[-1].entry_id, page[-1].id) if len(rows) > limit else None
     return HistoryPage(account.code, account.currency, result, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPage:
+    """One page of accounts by code with their balances, the page's totals per currency
+    (posted, pending, available) and the code to continue after, if there are more."""
+
+    accounts: list[tuple[Account, Balance]]
+    totals: dict[str, tuple[int, int, int]]
+    next_cursor: str | None
+
+
+def account_page(
+    session: Session, *, prefix: str | None = None, limit: int = 1000, after: str | None = None
+) -> AccountPage:
+    """Accounts (codes starting with ``prefix``, after the code ``after``) and balances."""
+    from legato_pay.ledger.accounts import list_accounts
+
+    if limit < 1 or limit > 10000:
+        raise InvalidInput("limit must be between 1 and 10000", details={"limit": limit})
+    found = list_accounts(session, prefix=prefix, limit=limit + 1, after=after)
+    page = [
+        (account, balance_from_totals(account, account_totals(session, account)))
+        for account in found[:limit]
+    ]
+    sums: dict[str, tuple[int, int, int]] = {}
+    for account, balance in page:
+        posted, pending, available = sums.get(account.currency, (0, 0, 0))
+        sums[account.currency] = (
+            posted + balance.posted,
+            pending + balance.pending,
+            available + balance.available,
+        )
+    next_cursor = page[-1][0].code if len(found) > limit else None
+    return AccountPage(page, dict(sorted(sums.items())), next_cursor)
 
 
 def lock_balances(session: Session, codes: Sequence[str]) -> dict[str, Balance]:

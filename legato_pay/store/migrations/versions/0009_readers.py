@@ -6,7 +6,7 @@ before it have none. ``content_items.updated_at`` says when ``content update`` l
 piece.
 
 Revision ID: 0009_readers
-Revises: 0006_pending_post_at
+Revises: 0011_shares
 Create Date: 2026-11-30 05:45:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0009_readers"
-down_revision: str | Sequence[str] | None = "0006_pending_post_at"
+down_revision: str | Sequence[str] | None = "0011_shares"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
