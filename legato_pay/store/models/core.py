@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "22129868d70b8c69507e7aca42d6dc9478c99e9f2a2ea442e8d8a4f25af0190c"
+FINGERPRINT = "19317405d8b280b7ead11404021995bcca8702c5a73677f38ff7642991a1062a"
 
 metadata = MetaData()
 
@@ -112,6 +112,7 @@ Table(
     Column("tier", String(length=20), nullable=True),
     Column("title", String(length=300), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 
 Table(
@@ -150,8 +151,10 @@ Table(
     Column("minutes", Integer(), nullable=False),
     Column("period", String(length=7), nullable=False),
     Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("row_key", String(length=64), nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Index("ix_engagement_period_writer", "period", "writer_id"),
+    Index("ux_engagement_row_key", "row_key", unique=True),
 )
 
 Table(

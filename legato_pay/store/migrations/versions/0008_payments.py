@@ -6,7 +6,7 @@ purchase keeps them (comma-separated, NULL for "every channel the account offers
 request.
 
 Revision ID: 0008_payments
-Revises: 0011_shares
+Revises: 0007_ledger_integrity
 Create Date: 2026-11-30 05:40:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0008_payments"
-down_revision: str | Sequence[str] | None = "0011_shares"
+down_revision: str | Sequence[str] | None = "0007_ledger_integrity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
