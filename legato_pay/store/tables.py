@@ -54,3 +54,8 @@ TRANSFERS = _table("coin_transfers")
 # gateways and webhooks
 BOOK = _table("sandbox_payments")
 EVENTS = _table("webhook_events")
+
+# revenue runs
+RECEIPTS = _table("revenue_receipts")
+RUNS = _table("revenue_runs")
+LINES = _table("revenue_lines")
