@@ -14,6 +14,10 @@ they are never a lock that postings queue on (see ``ledger.seal``).
 - ``platform:revenue:<stream>:<CUR>`` platform share per stream (content, tips, subscription…)
 - ``platform:refund_losses:<CUR>``   refunds of coins already spent
 - ``subscriptions:pool:<YYYY-MM>:<CUR>`` a period's subscription fees, split at the revenue run
+  (paid out by the run to ``writer:<w>:earnings:<CUR>`` and ``platform:revenue:subscription:<CUR>``,
+  or carried into the next period's pool)
+- ``platform:receipts:<stream>:<CUR>`` licensing and ads money received for writers' work
+  (debit-normal asset, split by ``revenue record``/``import``)
 
 Services open these accounts here only: ``open_accounts`` takes the requests the builders below
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
@@ -71,6 +75,10 @@ def refund_losses(currency: str) -> str:
 
 def subscription_pool(period: str, currency: str) -> str:
     return f"subscriptions:pool:{period}:{currency}"
+
+
+def revenue_receipts(stream: str, currency: str) -> str:
+    return f"platform:receipts:{stream}:{currency}"
 
 
 def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:

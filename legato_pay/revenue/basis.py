@@ -1,0 +1,238 @@
+"""The pool run's basis, aggregated in SQL: who read whom for how long, and who paid what.
+
+One chain of ``GROUP BY`` steps over the engagement table (never a Python object per row):
+
+1. the engagement the run counts: the period's rows up to the run's watermark (the highest
+   engagement id when the run starts) and *late* rows, those of earlier periods already run
+   that were recorded after that period's run (they count toward the next run, never lost);
+2. per subscriber, content and UTC day: a subscriber credited with more minutes in a day than
+   ``revenue.fraud.max_minutes_per_day`` has each piece's minutes scaled down to fit;
+3. per subscriber and content: one piece taking more than ``content_share_percent`` of that
+   subscriber's minutes, once past ``content_share_min_minutes``, is capped there;
+4. minutes on writers who no longer exist (not a user any more) are left out.
+
+What steps 2 and 3 took away is listed as suspected stream fraud; what step 4 left out, as
+unattributed. Only subscribers of the pool's currency (a subscription in that period) count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from legato_pay.config import Settings
+from legato_pay.store.dialect import is_postgres
+
+#: Suspected-fraud rows kept in a run's report (the count is always complete).
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which engagement rows a run counts (see step 1)."""
+
+    period: str
+    watermark: int  # highest engagement id counted
+    late_after: int | None  # rows of earlier, already-run periods with a higher id are late
+
+
+@dataclass(slots=True)
+class Basis:
+    """One currency's pool basis."""
+
+    currency: str
+    minutes: dict[str, int] = field(default_factory=dict)  # writer -> counted minutes
+    by_total: dict[str, dict[int, int]] = field(default_factory=dict)  # writer -> {M_u: Σfee·m}
+    unengaged_fees: int = 0  # fees of subscribers with no counted minutes
+    fees: int = 0  # every subscriber's fees in the period
+    subscribers: int = 0
+
+
+def window(session: Session, period: str) -> Window:
+    """The rows a run of ``period`` would count if it started now."""
+    watermark = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM engagement")).scalar_one()
+    late_after = session.execute(
+        text(
+            "SELECT MAX(engagement_watermark) FROM revenue_runs "
+            "WHERE stream = 'subscription' AND period < :period"
+        ),
+        {"period": period},
+    ).scalar_one()
+    return Window(period, int(watermark), None if late_after is None else int(late_after))
+
+
+def _day(session: Session) -> str:
+    if is_postgres(session):
+        return "CAST((e.recorded_at AT TIME ZONE 'UTC') AS DATE)"
+    return "substr(e.recorded_at, 1, 10)"
+
+
+def _capped_sql(session: Session) -> str:
+    """CTEs ending in ``capped(user_id, content_id, writer_id, raw, paid)`` (steps 1 to 3)."""
+    return f"""
+    counted AS (
+        SELECT e.user_id, e.content_id, e.writer_id, e.minutes, {_day(session)} AS day
+        FROM engagement e
+        WHERE e.id <= :watermark AND (
+            e.period = :period
+            OR (e.id > :late_after AND e.period < :period
+                AND e.period IN (SELECT r.period FROM revenue_runs r
+                                 WHERE r.stream = 'subscription'))
+        )
+    ),
+    daily AS (
+        SELECT user_id, content_id, writer_id, day, CAST(SUM(minutes) AS BIGINT) AS m
+        FROM counted GROUP BY user_id, content_id, writer_id, day
+    ),
+    day_total AS (
+        SELECT user_id, day, CAST(SUM(m) AS BIGINT) AS dm FROM daily GROUP BY user_id, day
+    ),
+    day_capped AS (
+        SELECT d.user_id, d.content_id, d.writer_id, d.m AS raw,
+               CASE WHEN t.dm > :max_day THEN (d.m * :max_day) / t.dm ELSE d.m END AS m
+        FROM daily d JOIN day_total t ON t.user_id = d.user_id AND t.day = d.day
+    ),
+    per_content AS (
+        SELECT user_id, content_id, writer_id,
+               CAST(SUM(raw) AS BIGINT) AS raw, CAST(SUM(m) AS BIGINT) AS m
+        FROM day_capped GROUP BY user_id, content_id, writer_id
+    ),
+    user_total AS (
+        SELECT user_id, CAST(SUM(m) AS BIGINT) AS um FROM per_content GROUP BY user_id
+    ),
+    capped AS (
+        SELECT p.user_id, p.content_id, p.writer_id, p.raw,
+               CASE WHEN p.m > :min_minutes AND p.m * 1000000 > :share_scaled * u.um
+                    THEN CASE WHEN (u.um * :share_scaled) / 1000000 > :min_minutes
+                              THEN (u.um * :share_scaled) / 1000000 ELSE :min_minutes END
+                    ELSE p.m END AS paid
+        FROM per_content p JOIN user_total u ON u.user_id = p.user_id
+    )"""
+
+
+def _params(settings: Settings, win: Window, currency: str | None = None) -> dict[str, Any]:
+    fraud = settings.revenue.fraud
+    params: dict[str, Any] = {
+        "period": win.period,
+        "watermark": win.watermark,
+        # no earlier run: nothing is late (no id is both above the watermark and at most it)
+        "late_after": win.watermark if win.late_after is None else win.late_after,
+        "max_day": fraud.max_minutes_per_day,
+        "min_minutes": fraud.content_share_min_minutes,
+        "share_scaled": int(Decimal(fraud.content_share_percent).scaleb(4)),
+    }
+    if currency is not None:
+        params["currency"] = currency
+    return params
+
+
+def _paid_sql(session: Session) -> str:
+    """Adds ``fees`` (subscribers of the currency) and ``uw`` (subscriber, writer, minutes)."""
+    return f"""WITH {_capped_sql(session)},
+    fees AS (
+        SELECT user_id, CAST(SUM(amount) AS BIGINT) AS fee FROM subscriptions
+        WHERE period = :period AND currency = :currency GROUP BY user_id
+    ),
+    uw AS (
+        SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m
+        FROM capped c JOIN fees f ON f.user_id = c.user_id
+        WHERE c.paid > 0 AND c.writer_id IN (SELECT id FROM users)
+        GROUP BY c.user_id, c.writer_id
+    ),
+    ut AS (SELECT user_id, CAST(SUM(m) AS BIGINT) AS mu FROM uw GROUP BY user_id)
+    """
+
+
+def pool_basis(session: Session, settings: Settings, win: Window, currency: str) -> Basis:
+    """Minutes per writer, user-centric sums per writer and subscriber total, and fees."""
+    params = _params(settings, win, currency)
+    head = _paid_sql(session)
+    basis = Basis(currency)
+    for writer, minutes in session.execute(
+        text(head + "SELECT writer_id, CAST(SUM(m) AS BIGINT) FROM uw GROUP BY writer_id"), params
+    ):
+        basis.minutes[str(writer)] = int(minutes)
+    for writer, total, weighted in session.execute(
+        text(
+            head + "SELECT uw.writer_id, ut.mu, CAST(SUM(f.fee * uw.m) AS BIGINT) FROM uw "
+            "JOIN ut ON ut.user_id = uw.user_id JOIN fees f ON f.user_id = uw.user_id "
+            "GROUP BY uw.writer_id, ut.mu"
+        ),
+        params,
+    ):
+        basis.by_total.setdefault(str(writer), {})[int(total)] = int(weighted)
+    fees, subscribers, unengaged = session.execute(
+        text(
+            head + "SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*), "
+            "CAST(COALESCE(SUM(CASE WHEN ut.user_id IS NULL THEN f.fee ELSE 0 END), 0) AS BIGINT) "
+            "FROM fees f LEFT JOIN ut ON ut.user_id = f.user_id"
+        ),
+        params,
+    ).one()
+    basis.fees, basis.subscribers, basis.unengaged_fees = (
+        int(fees),
+        int(subscribers),
+        int(unengaged),
+    )
+    return basis
+
+
+def suspects(session: Session, settings: Settings, win: Window) -> tuple[int, list[dict[str, Any]]]:
+    """Engagement capped as implausible: how many minutes in all, and the largest cuts."""
+    params = _params(settings, win)
+    head = f"WITH {_capped_sql(session)} "
+    total = session.execute(
+        text(head + "SELECT CAST(COALESCE(SUM(raw - paid), 0) AS BIGINT) FROM capped"), params
+    ).scalar_one()
+    rows = session.execute(
+        text(
+            head + "SELECT user_id, content_id, writer_id, raw, paid FROM capped "
+            "WHERE raw > paid ORDER BY raw - paid DESC, user_id, content_id LIMIT :listed"
+        ),
+        {**params, "listed": MAX_LISTED},
+    )
+    listed = [
+        {
+            "user": row.user_id,
+            "content": row.content_id,
+            "writer": row.writer_id,
+            "minutes": int(row.raw),
+            "paid_minutes": int(row.paid),
+            "capped_minutes": int(row.raw) - int(row.paid),
+        }
+        for row in rows
+    ]
+    return int(total), listed
+
+
+def unattributed(session: Session, settings: Settings, win: Window) -> dict[str, int]:
+    """Counted minutes on writers who are no longer users: left out of every pool."""
+    params = _params(settings, win)
+    rows = session.execute(
+        text(
+            f"WITH {_capped_sql(session)} SELECT writer_id, CAST(SUM(paid) AS BIGINT) FROM capped "
+            "WHERE writer_id NOT IN (SELECT id FROM users) GROUP BY writer_id ORDER BY writer_id"
+        ),
+        params,
+    )
+    return {str(writer): int(minutes) for writer, minutes in rows}
+
+
+def late_minutes(session: Session, win: Window) -> int:
+    """Minutes of earlier periods this run counts because they came after their period's run."""
+    if win.late_after is None:
+        return 0
+    return int(
+        session.execute(
+            text(
+                "SELECT CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM engagement "
+                "WHERE id <= :watermark AND id > :late_after AND period < :period AND period IN "
+                "(SELECT period FROM revenue_runs WHERE stream = 'subscription')"
+            ),
+            {"watermark": win.watermark, "late_after": win.late_after, "period": win.period},
+        ).scalar_one()
+    )
