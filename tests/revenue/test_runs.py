@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -143,6 +144,7 @@ def test_a_second_runner_while_one_runs_exits_run_in_progress(
     release.write_text("go")
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
+    assert json.loads(out)["replayed"] is False
     third = run_cli(database_url, "revenue", "run", "--period", PERIOD)
     assert third.status == 0 and third.json["replayed"] is True
     assert _count(period, RUNS) == 1
