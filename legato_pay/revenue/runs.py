@@ -274,16 +274,25 @@ def _specs(
     return specs, owners
 
 
-def _open(session: Session, plan: RunPlan, specs: list[EntrySpec]) -> None:
+def _open(session: Session, plan: RunPlan) -> None:
+    """Every account the run's entries touch, in one batch (the chart's shapes)."""
     requests = []
-    for spec in specs:
-        for leg in spec.legs:
-            currency = leg.currency or ""
-            if leg.account.startswith("writer:"):
-                writer = leg.account.split(":")[1]
-                requests.append(chart.writer_earnings_account(writer, currency))
-            else:
-                requests.append(chart.system_account(leg.account, currency))
+    for pool in plan.pools:
+        requests.append(
+            chart.system_account(chart.subscription_pool(plan.period, pool.currency), pool.currency)
+        )
+        if pool.carried:
+            code = chart.subscription_pool(next_period(plan.period), pool.currency)
+            requests.append(chart.system_account(code, pool.currency))
+        if pool.platform:
+            code = chart.platform_revenue(POOL_STREAM, pool.currency)
+            requests.append(chart.system_account(code, pool.currency))
+    for line in plan.lines:
+        if line.amount and line.kind != "deferred":
+            requests.append(chart.writer_earnings_account(line.writer_id, line.currency))
+            if plan.stream != POOL_STREAM:
+                code = chart.platform_revenue(plan.stream, line.currency)
+                requests.append(chart.system_account(code, line.currency))
     chart.open_accounts(session, requests)
 
 
@@ -298,7 +307,7 @@ def _post(
     specs, owners = _specs(app, plan, run_id, moment)
     if not specs:
         return {}
-    _open(session, plan, specs)
+    _open(session, plan)
     ids: dict[tuple[str, str], int] = {}
     for start in range(0, len(specs), BATCH):
         chunk = specs[start : start + BATCH]
