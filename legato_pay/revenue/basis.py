@@ -5,8 +5,9 @@ One chain of ``GROUP BY`` steps over the engagement table (never a Python object
 1. the engagement the run counts: the period's rows up to the run's watermark (the highest
    engagement id when the run starts) and *late* rows, those of earlier periods already run
    that were recorded after that period's run (they count toward the next run, never lost);
-2. per subscriber, content and UTC day: a subscriber credited with more minutes in a day than
-   ``revenue.fraud.max_minutes_per_day`` has each piece's minutes scaled down to fit;
+2. per subscriber and UTC day: a subscriber credited with more minutes in a day than
+   ``revenue.fraud.max_minutes_per_day`` has each of that day's records scaled down to fit
+   (minutes × cap ÷ the day's total, floored);
 3. per subscriber and content: one piece taking more than ``content_share_percent`` of that
    subscriber's minutes, once past ``content_share_min_minutes``, is capped there;
 4. minutes on writers who no longer exist (not a user any more) are left out.
@@ -71,35 +72,34 @@ def _day(session: Session) -> str:
     return "substr(e.recorded_at, 1, 10)"
 
 
-def _capped_sql(session: Session) -> str:
-    """CTEs ending in ``capped(user_id, content_id, writer_id, raw, paid)`` (steps 1 to 3)."""
-    return f"""
-    counted AS (
-        SELECT e.user_id, e.content_id, e.writer_id, e.minutes, {_day(session)} AS day
-        FROM engagement e
-        WHERE e.id <= :watermark AND (
+_COUNTED = """e.id <= :watermark AND (
             e.period = :period
             OR (e.id > :late_after AND e.period < :period
                 AND e.period IN (SELECT r.period FROM revenue_runs r
                                  WHERE r.stream = 'subscription'))
-        )
-    ),
-    daily AS (
-        SELECT user_id, content_id, writer_id, day, CAST(SUM(minutes) AS BIGINT) AS m
-        FROM counted GROUP BY user_id, content_id, writer_id, day
-    ),
-    day_total AS (
-        SELECT user_id, day, CAST(SUM(m) AS BIGINT) AS dm FROM daily GROUP BY user_id, day
-    ),
-    day_capped AS (
-        SELECT d.user_id, d.content_id, d.writer_id, d.m AS raw,
-               CASE WHEN t.dm > :max_day THEN (d.m * :max_day) / t.dm ELSE d.m END AS m
-        FROM daily d JOIN day_total t ON t.user_id = d.user_id AND t.day = d.day
+        )"""
+
+
+def _capped_sql(session: Session) -> str:
+    """CTEs ending in ``capped(user_id, content_id, writer_id, raw, paid)`` (steps 1 to 3).
+
+    Hash aggregates only, no sort: the subscriber-days over the cap are found first (usually
+    none or few), and only their records are scaled, each by cap / day total (floored)."""
+    day = _day(session)
+    return f"""
+    over_days AS (
+        SELECT e.user_id, {day} AS day, CAST(SUM(e.minutes) AS BIGINT) AS dm
+        FROM engagement e WHERE {_COUNTED}
+        GROUP BY e.user_id, {day} HAVING SUM(e.minutes) > :max_day
     ),
     per_content AS (
-        SELECT user_id, content_id, writer_id,
-               CAST(SUM(raw) AS BIGINT) AS raw, CAST(SUM(m) AS BIGINT) AS m
-        FROM day_capped GROUP BY user_id, content_id, writer_id
+        SELECT e.user_id, e.content_id, e.writer_id, CAST(SUM(e.minutes) AS BIGINT) AS raw,
+               CAST(SUM(CASE WHEN o.dm IS NULL THEN e.minutes
+                             ELSE (e.minutes * :max_day) / o.dm END) AS BIGINT) AS m
+        FROM engagement e
+        LEFT JOIN over_days o ON o.user_id = e.user_id AND o.day = {day}
+        WHERE {_COUNTED}
+        GROUP BY e.user_id, e.content_id, e.writer_id
     ),
     user_total AS (
         SELECT user_id, CAST(SUM(m) AS BIGINT) AS um FROM per_content GROUP BY user_id
@@ -112,6 +112,26 @@ def _capped_sql(session: Session) -> str:
                     ELSE p.m END AS paid
         FROM per_content p JOIN user_total u ON u.user_id = p.user_id
     )"""
+
+
+#: The capped engagement of the run in progress (steps 1 to 3), one row per subscriber and
+#: content: every later aggregate reads it instead of the engagement table.
+CAPPED = "revenue_capped"
+
+
+def materialize(session: Session, settings: Settings, win: Window) -> None:
+    """Compute steps 1 to 3 once into a temporary table (dropped at commit on PostgreSQL,
+    and before the next one on either). PostgreSQL gets enough memory for its hash
+    aggregates not to spill to disk."""
+    session.execute(text(f"DROP TABLE IF EXISTS {CAPPED}"))
+    if is_postgres(session):
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        create = f"CREATE TEMPORARY TABLE {CAPPED} ON COMMIT DROP AS"
+    else:
+        create = f"CREATE TEMPORARY TABLE {CAPPED} AS"
+    session.execute(
+        text(f"{create} WITH {_capped_sql(session)} SELECT * FROM capped"), _params(settings, win)
+    )
 
 
 def _params(settings: Settings, win: Window, currency: str | None = None) -> dict[str, Any]:
@@ -130,16 +150,15 @@ def _params(settings: Settings, win: Window, currency: str | None = None) -> dic
     return params
 
 
-def _paid_sql(session: Session) -> str:
-    """Adds ``fees`` (subscribers of the currency) and ``uw`` (subscriber, writer, minutes)."""
-    return f"""WITH {_capped_sql(session)},
-    fees AS (
+def _paid_sql() -> str:
+    """``fees`` (subscribers of the currency) and ``uw`` (subscriber, writer, minutes)."""
+    return f"""WITH fees AS (
         SELECT user_id, CAST(SUM(amount) AS BIGINT) AS fee FROM subscriptions
         WHERE period = :period AND currency = :currency GROUP BY user_id
     ),
     uw AS (
         SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m
-        FROM capped c JOIN fees f ON f.user_id = c.user_id
+        FROM {CAPPED} c JOIN fees f ON f.user_id = c.user_id
         WHERE c.paid > 0 AND c.writer_id IN (SELECT id FROM users)
         GROUP BY c.user_id, c.writer_id
     ),
@@ -147,10 +166,10 @@ def _paid_sql(session: Session) -> str:
     """
 
 
-def pool_basis(session: Session, settings: Settings, win: Window, currency: str) -> Basis:
+def pool_basis(session: Session, win: Window, currency: str) -> Basis:
     """Minutes per writer, user-centric sums per writer and subscriber total, and fees."""
-    params = _params(settings, win, currency)
-    head = _paid_sql(session)
+    params = {"period": win.period, "currency": currency}
+    head = _paid_sql()
     basis = Basis(currency)
     for writer, minutes in session.execute(
         text(head + "SELECT writer_id, CAST(SUM(m) AS BIGINT) FROM uw GROUP BY writer_id"), params
@@ -181,19 +200,17 @@ def pool_basis(session: Session, settings: Settings, win: Window, currency: str)
     return basis
 
 
-def suspects(session: Session, settings: Settings, win: Window) -> tuple[int, list[dict[str, Any]]]:
+def suspects(session: Session) -> tuple[int, list[dict[str, Any]]]:
     """Engagement capped as implausible: how many minutes in all, and the largest cuts."""
-    params = _params(settings, win)
-    head = f"WITH {_capped_sql(session)} "
     total = session.execute(
-        text(head + "SELECT CAST(COALESCE(SUM(raw - paid), 0) AS BIGINT) FROM capped"), params
+        text(f"SELECT CAST(COALESCE(SUM(raw - paid), 0) AS BIGINT) FROM {CAPPED}")
     ).scalar_one()
     rows = session.execute(
         text(
-            head + "SELECT user_id, content_id, writer_id, raw, paid FROM capped "
+            f"SELECT user_id, content_id, writer_id, raw, paid FROM {CAPPED} "
             "WHERE raw > paid ORDER BY raw - paid DESC, user_id, content_id LIMIT :listed"
         ),
-        {**params, "listed": MAX_LISTED},
+        {"listed": MAX_LISTED},
     )
     listed = [
         {
@@ -209,15 +226,13 @@ def suspects(session: Session, settings: Settings, win: Window) -> tuple[int, li
     return int(total), listed
 
 
-def unattributed(session: Session, settings: Settings, win: Window) -> dict[str, int]:
+def unattributed(session: Session) -> dict[str, int]:
     """Counted minutes on writers who are no longer users: left out of every pool."""
-    params = _params(settings, win)
     rows = session.execute(
         text(
-            f"WITH {_capped_sql(session)} SELECT writer_id, CAST(SUM(paid) AS BIGINT) FROM capped "
+            f"SELECT writer_id, CAST(SUM(paid) AS BIGINT) FROM {CAPPED} "
             "WHERE writer_id NOT IN (SELECT id FROM users) GROUP BY writer_id ORDER BY writer_id"
-        ),
-        params,
+        )
     )
     return {str(writer): int(minutes) for writer, minutes in rows}
 

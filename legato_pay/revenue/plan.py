@@ -116,8 +116,9 @@ def _plan_pool(
     plan = RunPlan(period, POOL_STREAM, model, percents, watermark=win.watermark)
     pools = pool_currencies(session, period)
     balances = _balances(session, [code for code, _ in pools])
+    basis_sql.materialize(session, settings, win)
     for code, currency in pools:
-        basis = basis_sql.pool_basis(session, settings, win, currency)
+        basis = basis_sql.pool_basis(session, win, currency)
         plan.pools.append(
             split_pool(
                 basis,
@@ -128,11 +129,11 @@ def _plan_pool(
             )
         )
         plan.report.setdefault("subscribers", {})[currency] = basis.subscribers
-    capped, listed = basis_sql.suspects(session, settings, win)
+    capped, listed = basis_sql.suspects(session)
     plan.report.update(
         {
             "suspected_fraud": {"capped_minutes": capped, "listed": listed},
-            "unattributed_minutes": basis_sql.unattributed(session, settings, win),
+            "unattributed_minutes": basis_sql.unattributed(session),
             "late_minutes": basis_sql.late_minutes(session, win),
             "no_engagement_policy": settings.revenue.pool.no_engagement,
         }
