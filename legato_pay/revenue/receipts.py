@@ -217,6 +217,16 @@ def record_receipts(
     for receipt in receipts:
         if receipt.writer_id not in writers:
             raise fail(_not_found("writer", receipt.writer_id, "USER_NOT_FOUND"), receipt)
+        if writers[receipt.writer_id] != "writer":
+            kind = writers[receipt.writer_id]
+            raise fail(
+                InvalidInput(
+                    f"user {receipt.writer_id} is a {kind}, not a writer",
+                    details={"writer": receipt.writer_id, "kind": kind},
+                    code="NOT_A_WRITER",
+                ),
+                receipt,
+            )
         if receipt.content_id is not None:
             owner = content.get(receipt.content_id)
             if owner is None:
@@ -273,14 +283,15 @@ def _known_rows(session: Session, receipts: Sequence[ReceiptInput]) -> dict[str,
 
 def _known_subjects(
     session: Session, receipts: Sequence[ReceiptInput]
-) -> tuple[set[str], dict[str, str]]:
+) -> tuple[dict[str, str], dict[str, str]]:
     writer_ids = list(dict.fromkeys(r.writer_id for r in receipts))
     content_ids = list(dict.fromkeys(r.content_id for r in receipts if r.content_id))
-    writers = set(
-        session.execute(
-            select(USERS.c.id).where(strings_in(session, USERS.c.id, writer_ids))
-        ).scalars()
-    )
+    writers = {
+        str(row.id): str(row.kind)
+        for row in session.execute(
+            select(USERS.c.id, USERS.c.kind).where(strings_in(session, USERS.c.id, writer_ids))
+        )
+    }
     content: dict[str, str] = {}
     if content_ids:
         content = {

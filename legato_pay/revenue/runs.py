@@ -68,7 +68,7 @@ def run_revenue(
     streams = parse_streams(stream)
     model_name = parse_choice(model, MODELS, "--model")
     moment = as_utc(now) or utcnow()
-    reason = _check_period_over(month, moment, force_reason)
+    reason = _check_period_over(month, moment, force_reason, dry_run=dry_run)
     views: list[RunView] = []
     for name in streams:
         if dry_run:
@@ -93,12 +93,15 @@ def run_revenue(
     return views
 
 
-def _check_period_over(period: str, moment: datetime, force_reason: str | None) -> str | None:
-    """A period still open is refused unless forced with a reason (``PERIOD_OPEN``)."""
+def _check_period_over(
+    period: str, moment: datetime, force_reason: str | None, *, dry_run: bool
+) -> str | None:
+    """A period still open is refused unless forced with a reason (``PERIOD_OPEN``); a dry
+    run, which writes nothing, may look at one."""
     end = period_bounds(period)[1]
     if force_reason is not None and not force_reason.strip():
         raise InvalidInput("--force needs a reason", details={"force": force_reason})
-    if moment < end and force_reason is None:
+    if moment < end and force_reason is None and not dry_run:
         raise InvalidState(
             f"period {period} is not over until {end.isoformat()}: "
             "run it then, or pass --force REASON",

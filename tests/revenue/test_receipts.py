@@ -15,6 +15,7 @@ from tests.factories import add_content, assert_ledger_ok, balance, make_users, 
 @pytest.fixture
 def writers(app: Any) -> Any:
     make_users(app, "wendy", "walt", kind="writer")
+    make_users(app, "rita")
     add_content(app, "ch-1", "wendy")
     return app
 
@@ -71,6 +72,8 @@ def test_ads_split_60_40(writers: Any, database_url: str) -> None:
         ({"--currency": "XXX"}, 3, "INVALID_CURRENCY"),
         ({"--stream": "royalties"}, 3, "VALIDATION_ERROR"),
         ({"--writer": "nobody"}, 5, "USER_NOT_FOUND"),
+        ({"--writer": "rita"}, 3, "NOT_A_WRITER"),
+        ({"--writer": "walt", "--content": "ch-1"}, 3, "VALIDATION_ERROR"),  # wendy's work
         ({"--content": "missing"}, 5, "CONTENT_NOT_FOUND"),
         ({"--source": " "}, 3, "VALIDATION_ERROR"),
         ({"--key": " "}, 3, "INVALID_IDEMPOTENCY_KEY"),

@@ -205,6 +205,13 @@ def test_bad_input_exits_with_its_status_and_changes_nothing(
     assert snapshot(period) == before and _count(period, RUNS) == 0
 
 
+def test_a_dry_run_may_look_at_an_open_period(period: Any, database_url: str) -> None:
+    before = snapshot(period)
+    result = run_cli(database_url, "revenue", "run", "--period", "2999-01", "--dry-run")
+    assert result.status == 0 and result.json["dry_run"] is True
+    assert snapshot(period) == before
+
+
 def test_the_cli_runs_shows_and_lists(period: Any, database_url: str) -> None:
     ran = run_cli(database_url, "revenue", "run", "--period", PERIOD)
     assert ran.status == 0, ran.stderr
