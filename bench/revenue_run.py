@@ -57,6 +57,9 @@ def fresh_database(url: str) -> str:
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
+    from legato_pay.store.engine import dispose_engines
+
+    dispose_engines()  # the previous size's connections, before its database is dropped
     base = make_url(url)
     name = f"{base.database}_bench"
     plain = base.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -119,19 +119,38 @@ def _capped_sql(session: Session) -> str:
 CAPPED = "revenue_capped"
 
 
+#: Per subscriber and (existing) writer: the paid minutes; per subscriber: their total.
+UW = "revenue_uw"
+UT = "revenue_ut"
+
+
 def materialize(session: Session, settings: Settings, win: Window) -> None:
-    """Compute steps 1 to 3 once into a temporary table (dropped at commit on PostgreSQL,
-    and before the next one on either). PostgreSQL gets enough memory for its hash
-    aggregates not to spill to disk."""
-    session.execute(text(f"DROP TABLE IF EXISTS {CAPPED}"))
-    if is_postgres(session):
+    """Compute steps 1 to 4 once into temporary tables (dropped at commit on PostgreSQL, and
+    before the next run on either); every aggregate after reads those. PostgreSQL gets the
+    memory for its hash aggregates not to spill, and no JIT (compiling cost more than it saved
+    on these one-off statements)."""
+    for table in (UT, UW, CAPPED):
+        session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    postgres = is_postgres(session)
+    if postgres:
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-        create = f"CREATE TEMPORARY TABLE {CAPPED} ON COMMIT DROP AS"
-    else:
-        create = f"CREATE TEMPORARY TABLE {CAPPED} AS"
-    session.execute(
-        text(f"{create} WITH {_capped_sql(session)} SELECT * FROM capped"), _params(settings, win)
-    )
+        session.execute(text("SET LOCAL jit = off"))
+    suffix = " ON COMMIT DROP" if postgres else ""
+    statements = [
+        (CAPPED, f"WITH {_capped_sql(session)} SELECT * FROM capped", _params(settings, win)),
+        (
+            UW,
+            "SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m "
+            f"FROM {CAPPED} c JOIN users w ON w.id = c.writer_id WHERE c.paid > 0 "
+            "GROUP BY c.user_id, c.writer_id",
+            {},
+        ),
+        (UT, f"SELECT user_id, CAST(SUM(m) AS BIGINT) AS mu FROM {UW} GROUP BY user_id", {}),
+    ]
+    for table, select_sql, params in statements:
+        session.execute(text(f"CREATE TEMPORARY TABLE {table}{suffix} AS {select_sql}"), params)
+        if postgres:
+            session.execute(text(f"ANALYZE {table}"))  # autovacuum never sees temporary tables
 
 
 def _params(settings: Settings, win: Window, currency: str | None = None) -> dict[str, Any]:
@@ -150,45 +169,35 @@ def _params(settings: Settings, win: Window, currency: str | None = None) -> dic
     return params
 
 
-def _paid_sql() -> str:
-    """``fees`` (subscribers of the currency) and ``uw`` (subscriber, writer, minutes)."""
-    return f"""WITH fees AS (
+_FEES = """fees AS (
         SELECT user_id, CAST(SUM(amount) AS BIGINT) AS fee FROM subscriptions
         WHERE period = :period AND currency = :currency GROUP BY user_id
-    ),
-    uw AS (
-        SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m
-        FROM {CAPPED} c JOIN fees f ON f.user_id = c.user_id
-        WHERE c.paid > 0 AND c.writer_id IN (SELECT id FROM users)
-        GROUP BY c.user_id, c.writer_id
-    ),
-    ut AS (SELECT user_id, CAST(SUM(m) AS BIGINT) AS mu FROM uw GROUP BY user_id)
-    """
+    )"""
 
 
 def pool_basis(session: Session, win: Window, currency: str) -> Basis:
-    """Minutes per writer, user-centric sums per writer and subscriber total, and fees."""
+    """Minutes per writer, user-centric sums per writer and subscriber total, and fees: two
+    statements over the temporary tables (``materialize`` first)."""
     params = {"period": win.period, "currency": currency}
-    head = _paid_sql()
     basis = Basis(currency)
-    for writer, minutes in session.execute(
-        text(head + "SELECT writer_id, CAST(SUM(m) AS BIGINT) FROM uw GROUP BY writer_id"), params
-    ):
-        basis.minutes[str(writer)] = int(minutes)
-    for writer, total, weighted in session.execute(
+    rows = session.execute(
         text(
-            head + "SELECT uw.writer_id, ut.mu, CAST(SUM(f.fee * uw.m) AS BIGINT) FROM uw "
-            "JOIN ut ON ut.user_id = uw.user_id JOIN fees f ON f.user_id = uw.user_id "
+            f"WITH {_FEES} SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), "
+            f"CAST(SUM(f.fee * uw.m) AS BIGINT) FROM {UW} uw "
+            f"JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id "
             "GROUP BY uw.writer_id, ut.mu"
         ),
         params,
-    ):
-        basis.by_total.setdefault(str(writer), {})[int(total)] = int(weighted)
+    )
+    for writer, total, minutes, weighted in rows:
+        name = str(writer)
+        basis.minutes[name] = basis.minutes.get(name, 0) + int(minutes)
+        basis.by_total.setdefault(name, {})[int(total)] = int(weighted)
     fees, subscribers, unengaged = session.execute(
         text(
-            head + "SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*), "
+            f"WITH {_FEES} SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*), "
             "CAST(COALESCE(SUM(CASE WHEN ut.user_id IS NULL THEN f.fee ELSE 0 END), 0) AS BIGINT) "
-            "FROM fees f LEFT JOIN ut ON ut.user_id = f.user_id"
+            f"FROM fees f LEFT JOIN {UT} ut ON ut.user_id = f.user_id"
         ),
         params,
     ).one()
