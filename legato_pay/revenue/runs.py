@@ -43,6 +43,7 @@ from legato_pay.revenue.plan import RunPlan, hold, plan_run
 from legato_pay.revenue.pool import Line
 from legato_pay.revenue.views import RunView, run_by_period, run_view
 from legato_pay.store.dialect import is_postgres
+from legato_pay.store.engine import insert_rows_ignore
 from legato_pay.store.locks import REVENUE_RUN, try_advisory_xact_lock
 from legato_pay.store.tables import LINES, RUNS
 
@@ -351,8 +352,8 @@ def _insert_lines(
         }
         for line in lines
     ]
-    for start in range(0, len(rows), 5000):
-        session.execute(LINES.insert(), rows[start : start + 5000])
+    for start in range(0, len(rows), 5000):  # one INSERT … SELECT FROM unnest on PostgreSQL
+        insert_rows_ignore(session, LINES, ["id"], rows[start : start + 5000], ["id"])
 
 
 def _settle_deferred(
