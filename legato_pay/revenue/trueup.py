@@ -8,7 +8,8 @@ posts T - W as an adjustment line between ``platform:revenue:<stream>:<CUR>`` an
 
 A negative adjustment the writer's available earnings cannot cover yet (their shares still under
 the refund hold, or paid out) is recorded as a *deferred* line and collected by the next run of
-the same stream that can (the deferred line then points at the entry that collected it).
+the same stream that can (the deferred line then points at the entry that collected it, or at
+entry 0 when what it was netted against left nothing to post).
 """
 
 from __future__ import annotations
