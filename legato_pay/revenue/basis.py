@@ -80,24 +80,31 @@ _COUNTED = """e.id <= :watermark AND (
         )"""
 
 
-def _capped_sql(session: Session) -> str:
-    """CTEs ending in ``capped(user_id, content_id, writer_id, raw, paid)`` (steps 1 to 3).
-
-    Hash aggregates only, no sort: the subscriber-days over the cap are found first (usually
-    none or few), and only their records are scaled, each by cap / day total (floored)."""
+def _over_days_sql(session: Session) -> str:
+    """Subscriber-days credited with more than the cap (usually none, or few)."""
     day = _day(session)
-    return f"""
-    over_days AS (
-        SELECT e.user_id, {day} AS day, CAST(SUM(e.minutes) AS BIGINT) AS dm
+    return f"""SELECT e.user_id, {day} AS day, CAST(SUM(e.minutes) AS BIGINT) AS dm
         FROM engagement e WHERE {_COUNTED}
-        GROUP BY e.user_id, {day} HAVING SUM(e.minutes) > :max_day
-    ),
+        GROUP BY e.user_id, {day} HAVING SUM(e.minutes) > :max_day"""
+
+
+def _capped_sql(session: Session, *, over_days: bool = True) -> str:
+    """CTEs ending in ``capped(user_id, content_id, writer_id, raw, paid)`` (steps 1 to 3),
+    reading the over-the-cap days from the table ``revenue_over_days`` (``over_days``: only
+    when it has rows; otherwise no record needs scaling and the join is left out).
+
+    Hash aggregates only, no sort: only the records of the days over the cap are scaled, each
+    by cap / day total (floored)."""
+    if over_days:
+        scaled = "CASE WHEN o.dm IS NULL THEN e.minutes ELSE (e.minutes * :max_day) / o.dm END"
+        join = f"LEFT JOIN {OVER} o ON o.user_id = e.user_id AND o.day = {_day(session)}"
+    else:
+        scaled, join = "e.minutes", ""
+    return f"""
     per_content AS (
         SELECT e.user_id, e.content_id, e.writer_id, CAST(SUM(e.minutes) AS BIGINT) AS raw,
-               CAST(SUM(CASE WHEN o.dm IS NULL THEN e.minutes
-                             ELSE (e.minutes * :max_day) / o.dm END) AS BIGINT) AS m
-        FROM engagement e
-        LEFT JOIN over_days o ON o.user_id = e.user_id AND o.day = {day}
+               CAST(SUM({scaled}) AS BIGINT) AS m
+        FROM engagement e {join}
         WHERE {_COUNTED}
         GROUP BY e.user_id, e.content_id, e.writer_id
     ),
@@ -119,8 +126,10 @@ def _capped_sql(session: Session) -> str:
 CAPPED = "revenue_capped"
 
 
-#: Per subscriber and (existing) writer: the paid minutes; per subscriber: their total.
+#: Per subscriber and (existing) writer: the paid minutes; per subscriber: their total; the
+#: subscriber-days over the cap.
 UW = "revenue_uw"
+OVER = "revenue_over_days"
 UT = "revenue_ut"
 
 
@@ -129,15 +138,24 @@ def materialize(session: Session, settings: Settings, win: Window) -> None:
     before the next run on either); every aggregate after reads those. PostgreSQL gets the
     memory for its hash aggregates not to spill, and no JIT (compiling cost more than it saved
     on these one-off statements)."""
-    for table in (UT, UW, CAPPED):
+    for table in (UT, UW, CAPPED, OVER):
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     postgres = is_postgres(session)
     if postgres:
         session.execute(text("SET LOCAL work_mem = '64MB'"))
         session.execute(text("SET LOCAL jit = off"))
     suffix = " ON COMMIT DROP" if postgres else ""
+    params = _params(settings, win)
+    session.execute(
+        text(f"CREATE TEMPORARY TABLE {OVER}{suffix} AS {_over_days_sql(session)}"), params
+    )
+    over = session.execute(text(f"SELECT 1 FROM {OVER} LIMIT 1")).first() is not None
     statements = [
-        (CAPPED, f"WITH {_capped_sql(session)} SELECT * FROM capped", _params(settings, win)),
+        (
+            CAPPED,
+            f"WITH {_capped_sql(session, over_days=over)} SELECT * FROM capped",
+            params,
+        ),
         (
             UW,
             "SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m "
@@ -147,8 +165,8 @@ def materialize(session: Session, settings: Settings, win: Window) -> None:
         ),
         (UT, f"SELECT user_id, CAST(SUM(m) AS BIGINT) AS mu FROM {UW} GROUP BY user_id", {}),
     ]
-    for table, select_sql, params in statements:
-        session.execute(text(f"CREATE TEMPORARY TABLE {table}{suffix} AS {select_sql}"), params)
+    for table, select_sql, values in statements:
+        session.execute(text(f"CREATE TEMPORARY TABLE {table}{suffix} AS {select_sql}"), values)
         if postgres:
             session.execute(text(f"ANALYZE {table}"))  # autovacuum never sees temporary tables
 
