@@ -1,4 +1,5 @@
-"""``legato-pay revenue …``: licensing and ads receipts, pool runs, true-ups and simulation."""
+"""``legato-pay revenue …``: licensing and ads receipts, pool runs, true-ups and simulation;
+app revenue distributions (``distribute``, ``distributions``) come from ``commands.distributions``."""
 
 import sys
 from pathlib import Path
@@ -6,10 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
+from commands import distributions
 from commands.output import emit, money_cell, state
 from legato_pay.errors import InvalidInput
 
-app = typer.Typer(help="Licensing and ads revenue, subscription pool runs and true-ups.")
+app = typer.Typer(
+    help="Licensing and ads revenue, subscription pool runs, true-ups and app distributions."
+)
+distributions.register(app)
 
 #: Receipt files are read up to this size (a bigger one is refused, not loaded).
 MAX_FILE_BYTES = 20 * 1024 * 1024

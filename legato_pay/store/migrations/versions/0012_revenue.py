@@ -1,7 +1,7 @@
 """revenue runs: licensing and ads receipts, runs per (period, stream), per-writer lines
 
 Revision ID: 0012_revenue
-Revises: 0006_pending_post_at
+Revises: 0011_shares
 Create Date: 2026-11-30 06:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0012_revenue"
-down_revision: str | Sequence[str] | None = "0006_pending_post_at"
+down_revision: str | Sequence[str] | None = "0011_shares"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
