@@ -237,3 +237,12 @@ def test_numbers_the_database_cannot_hold_are_invalid_input(
         error = json.loads(result.stderr)["error"]
         assert error["code"] == "VALIDATION_ERROR"
         assert "SELECT" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_actor_the_audit_trail_cannot_hold_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    result = _run(tmp_path, "-o", "json", "--actor", "a" * 201, "users", "add", "zed")
+    assert result.returncode == 3, result.stderr
+    assert json.loads(result.stderr)["error"]["details"]["field"] == "actor"
+    assert json.loads(_run(tmp_path, "-o", "json", "users", "list").stdout)["users"] == []
