@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from legato_pay.audit import check_actor
 from legato_pay.config import Settings, default_database_url, load_settings
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ class AppContext:
         config_file: str | None = None,
         actor: str | None = None,
     ) -> AppContext:
-        from legato_pay.ledger.shaping import check_actor
-
         settings = load_settings(config_file)
         url = database_url or settings.database.url or default_database_url()
         return cls(

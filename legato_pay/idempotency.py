@@ -37,7 +37,7 @@ def check_key(
         raise InvalidInput(
             f"idempotency key must be 1 to {max_length} printable characters, without "
             "leading or trailing spaces",
-            details={field: key[:200] if isinstance(key, str) else None},
+            details={field: key[:300] if isinstance(key, str) else None},
             code="INVALID_IDEMPOTENCY_KEY",
         )
     return key

@@ -26,6 +26,7 @@ from functools import partial
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from legato_pay.audit import check_actor
 from legato_pay.errors import InvalidInput
 from legato_pay.idempotency import ensure_same_hash
 from legato_pay.ledger.accounts import cached_accounts, resolve_accounts
@@ -36,7 +37,7 @@ from legato_pay.ledger.postgres import (
     run_pg_batch,
     run_pg_batch_alone,
 )
-from legato_pay.ledger.shaping import Prepared, check_actor, check_reason, leg_views, prepare_entry
+from legato_pay.ledger.shaping import Prepared, check_reason, leg_views, prepare_entry
 from legato_pay.ledger.sqlite import apply_entries
 from legato_pay.ledger.types import EntrySpec, EntryView, as_utc, utcnow
 from legato_pay.store.dialect import is_postgres

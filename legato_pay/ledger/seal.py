@@ -233,7 +233,7 @@ class _Link:
 
 def seal(session: Session, *, actor: str, batch_size: int = 50000) -> SealResult:
     """Seal every entry not yet sealed, in batches of ``batch_size``."""
-    from legato_pay.ledger.shaping import check_actor
+    from legato_pay.audit import check_actor
 
     check_actor(actor)
     advisory_xact_lock(session, SEAL_RUN)

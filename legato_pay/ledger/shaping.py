@@ -86,25 +86,8 @@ def hash_content(kind: str, target: int | None, legs: Sequence[tuple[str, str, i
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-#: The longest actor name stored (``ledger_entries.actor``, ``ledger_seals.actor``).
-MAX_ACTOR_LENGTH = 200
 #: The longest reason stored with an entry.
 MAX_REASON_LENGTH = 2000
-
-
-def check_actor(actor: object) -> str:
-    """Who posts: checked before any statement (a database would refuse it less clearly)."""
-    if (
-        not isinstance(actor, str)
-        or not actor.strip()
-        or len(actor) > MAX_ACTOR_LENGTH
-        or "\x00" in actor
-    ):
-        raise InvalidInput(
-            f"the actor must be 1 to {MAX_ACTOR_LENGTH} characters (no NUL)",
-            details={"field": "actor", "length": len(actor) if isinstance(actor, str) else None},
-        )
-    return actor
 
 
 def check_reason(reason: object) -> str | None:

@@ -131,3 +131,9 @@ def test_help_on_a_terminal_is_rich(tmp_path: Path) -> None:
     assert process.wait(timeout=120) == 0
     text = output.decode("utf-8", "replace")
     assert "╭─" in text and "Commands" in text and "balances" in text
+
+
+def test_every_group_is_listed_once() -> None:
+    from commands.main import GROUPS
+
+    assert len(GROUPS) == len(set(GROUPS))

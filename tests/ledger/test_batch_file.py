@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from legato_pay import ledger
+from legato_pay.audit import MAX_ACTOR_LENGTH
 from legato_pay.errors import InvalidAmount, InvalidInput, LegatoError
 from legato_pay.ledger.batch import parse_batch, read_batch_file
-from legato_pay.ledger.shaping import MAX_ACTOR_LENGTH
 
 GOOD = {"from": "world:USD", "to": "ops:a", "amount": "12.50", "currency": "USD"}
 
