@@ -61,3 +61,11 @@ HOLDINGS = _table("share_holdings")
 MOVEMENTS = _table("share_movements")
 DISTRIBUTIONS = _table("app_distributions")
 DISTRIBUTION_LINES = _table("app_distribution_lines")
+
+# approvals
+APPROVERS = _table("approvers")
+APPROVALS = _table("approvals")
+
+# withholding tax
+TAX_PROFILES = _table("tax_profiles")
+TAX_REMITTANCES = _table("tax_remittances")
