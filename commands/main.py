@@ -37,6 +37,7 @@ GROUPS = (
     "revenue",
     "apps",
     "shares",
+    "approvers",
     "reports",
     "webhooks",
 )

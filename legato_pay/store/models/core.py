@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "6a33ef80bdd1553ea5d0256a97a6a4aaea279389090fdb54ae815d739117dc3b"
+FINGERPRINT = "7a9bc3d671042340d88da192810616ee307ed8c04284cc41100dbddcb7031842"
 
 metadata = MetaData()
 

@@ -21,9 +21,7 @@ class TaxProfile(SQLModel, table=True):
 
     __tablename__ = "tax_profiles"
 
-    writer_id: str = Field(
-        sa_column=Column(String(100), ForeignKey("users.id"), primary_key=True)
-    )
+    writer_id: str = Field(sa_column=Column(String(100), ForeignKey("users.id"), primary_key=True))
     country: str = Field(sa_column=Column(String(2), nullable=False))
     payee_type: str = Field(sa_column=Column(String(12), nullable=False))
     tin: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))

@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.Column("void_reason", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(["approver_id"], ["approvers.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "scope", "subject_kind", "subject_id", "approver_id", "payload_sha256"
-        ),
+        sa.UniqueConstraint("scope", "subject_kind", "subject_id", "approver_id", "payload_sha256"),
     )
     with op.batch_alter_table("approvals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_approvals_approver_id"), ["approver_id"], unique=False)

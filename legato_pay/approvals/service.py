@@ -1,0 +1,520 @@
+"""Approver lists and signed approvals: what payouts and escrow call for maker-checker.
+
+A domain asking "is this subject approved?" never trusts a stored flag: ``valid_approvals``
+re-checks every stored signature against the subject's *current* canonical payload and the
+approver's *current* key on the scope's list, so an edited subject, a removed approver or a
+tampered row counts for nothing. ``--actor`` only labels the audit trail; authority comes from
+holding the private key whose public half is on the list.
+
+Scopes: ``payouts`` (the payout approvers) and ``app:<A>`` (an app's escrow approvers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from legato_pay.approvals.keys import fingerprint, payload_digest, signature_valid
+from legato_pay.errors import AlreadyExists, InvalidInput, NotFound, Unauthorized
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.store.dialect import for_update
+from legato_pay.store.engine import insert_if_absent
+from legato_pay.store.tables import APPROVALS, APPROVERS
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.@]{0,99}", re.ASCII)
+_SUBJECT_KIND = re.compile(r"[a-z][a-z0-9_.]{0,39}", re.ASCII)
+_SUBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.@:]{0,99}", re.ASCII)
+MAX_LIST = 1000
+_VERIFY_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ApproverView:
+    id: int
+    scope: str
+    name: str
+    public_key: str
+    added_by: str
+    added_at: datetime
+    removed_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "name": self.name,
+            "fingerprint": fingerprint(self.public_key),
+            "public_key": self.public_key,
+            "added_by": self.added_by,
+            "added_at": self.added_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalView:
+    id: int
+    scope: str
+    subject_kind: str
+    subject_id: str
+    approver: str
+    actor: str
+    created_at: datetime
+    replayed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "scope": self.scope,
+            "subject_kind": self.subject_kind,
+            "subject_id": self.subject_id,
+            "approver": self.approver,
+            "actor": self.actor,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+#: Called as ``hook(session, scope, name, voided)`` inside ``remove_approver``'s unit of work,
+#: ``voided`` being the (subject_kind, subject_id) pairs whose pending approvals were voided.
+#: A domain registers one to move its subjects' state (e.g. approved -> requested); it is not
+#: needed for safety: ``valid_approvals`` ignores removed approvers anyway.
+RemovalHook = Callable[[Session, str, str, list[tuple[str, str]]], None]
+_removal_hooks: list[RemovalHook] = []
+
+
+def on_approver_removed(hook: RemovalHook) -> RemovalHook:
+    """Register ``hook`` (usable as a decorator) to run whenever an approver is removed."""
+    if hook not in _removal_hooks:
+        _removal_hooks.append(hook)
+    return hook
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def validate_scope(scope: str) -> str:
+    """``payouts`` or ``app:<app id>``; anything else is VALIDATION_ERROR."""
+    from legato_pay.shares.apps import validate_app_id
+
+    if scope == "payouts":
+        return scope
+    if isinstance(scope, str) and scope.startswith("app:"):
+        validate_app_id(scope[4:])
+        return scope
+    raise InvalidInput(
+        f"{str(scope)[:100]!r} is not an approver scope: payouts or app:<app id>",
+        details={"scope": str(scope)[:100]},
+    )
+
+
+def _require_scope(session: Session, scope: str) -> str:
+    """A valid scope whose app exists (APP_NOT_FOUND otherwise)."""
+    validate_scope(scope)
+    if scope.startswith("app:"):
+        from legato_pay.shares.apps import require_app
+
+        require_app(session, scope[4:])
+    return scope
+
+
+def validate_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInput(
+            f"{str(name)[:100]!r} is not a valid approver name (letters, digits, _ - . @; "
+            "at most 100)",
+            details={"name": str(name)[:100]},
+        )
+    return name
+
+
+def _validate_subject(subject_kind: str, subject_id: str) -> None:
+    if not isinstance(subject_kind, str) or not _SUBJECT_KIND.fullmatch(subject_kind):
+        raise InvalidInput("subject kinds are lower-case ASCII", details={"kind": subject_kind})
+    if not isinstance(subject_id, str) or not _SUBJECT_ID.fullmatch(subject_id):
+        raise InvalidInput(
+            f"{str(subject_id)[:100]!r} is not a valid subject id",
+            details={"subject": str(subject_id)[:100]},
+        )
+
+
+def _view(row: Any) -> ApproverView:
+    return ApproverView(
+        id=row.id,
+        scope=row.scope,
+        name=row.name,
+        public_key=row.public_key,
+        added_by=row.added_by,
+        added_at=as_utc(row.added_at),  # type: ignore[arg-type]
+        removed_at=as_utc(row.removed_at),
+    )
+
+
+# -- the approver list -------------------------------------------------------------------------
+
+
+def _active(session: Session, scope: str, name: str, *, lock: bool = False) -> Any:
+    query = select(APPROVERS).where(
+        APPROVERS.c.scope == scope, APPROVERS.c.name == name, APPROVERS.c.removed_at.is_(None)
+    )
+    if lock:
+        query = for_update(query, session, read=True)
+    return session.execute(query).first()
+
+
+def add_approver(
+    session: Session, *, scope: str, name: str, public_key: str, actor: str
+) -> ApproverView:
+    """Put ``name`` with ``public_key`` (hex) on ``scope``'s list. ALREADY_EXISTS if the name
+    is on it, or if the key already belongs to another approver of the scope (one key, one
+    person: two names sharing a key would let one person count twice)."""
+    _require_scope(session, scope)
+    validate_name(name)
+    if _active(session, scope, name) is not None:
+        raise AlreadyExists(
+            f"{name} is already an approver for {scope}", details={"scope": scope, "name": name}
+        )
+    shared = session.execute(
+        select(APPROVERS.c.name).where(
+            APPROVERS.c.scope == scope,
+            APPROVERS.c.public_key == public_key,
+            APPROVERS.c.removed_at.is_(None),
+        )
+    ).first()
+    if shared is not None:
+        raise AlreadyExists(
+            f"that public key already belongs to approver {shared.name} of {scope}",
+            details={"scope": scope, "name": shared.name},
+        )
+    generation = session.execute(
+        select(func.coalesce(func.max(APPROVERS.c.generation), 0)).where(
+            APPROVERS.c.scope == scope, APPROVERS.c.name == name
+        )
+    ).scalar_one()
+    inserted = insert_if_absent(
+        session,
+        APPROVERS,
+        ["scope", "name", "generation"],
+        scope=scope,
+        name=name,
+        generation=int(generation) + 1,
+        public_key=public_key,
+        added_by=actor,
+        added_at=utcnow(),
+    )
+    if not inserted:  # a concurrent add of the same name won
+        raise AlreadyExists(
+            f"{name} is already an approver for {scope}", details={"scope": scope, "name": name}
+        )
+    return _view(_active(session, scope, name))
+
+
+def get_approver(session: Session, scope: str, name: str) -> ApproverView:
+    """The active approver ``name`` of ``scope``; APPROVER_NOT_FOUND (5) otherwise."""
+    validate_scope(scope)
+    validate_name(name)
+    row = _active(session, scope, name)
+    if row is None:
+        raise NotFound(
+            f"{name} is not an approver for {scope}",
+            details={"scope": scope, "name": name},
+            code="APPROVER_NOT_FOUND",
+        )
+    return _view(row)
+
+
+def list_approvers(session: Session, *, scope: str | None = None) -> list[ApproverView]:
+    """Active approvers by scope and name (a scope naming an unknown app is APP_NOT_FOUND)."""
+    query = (
+        select(APPROVERS)
+        .where(APPROVERS.c.removed_at.is_(None))
+        .order_by(APPROVERS.c.scope, APPROVERS.c.name)
+        .limit(MAX_LIST)
+    )
+    if scope is not None:
+        _require_scope(session, scope)
+        query = query.where(APPROVERS.c.scope == scope)
+    return [_view(row) for row in session.execute(query)]
+
+
+def remove_approver(
+    session: Session, *, scope: str, name: str, actor: str
+) -> tuple[ApproverView, list[tuple[str, str]]]:
+    """Take ``name`` off ``scope``'s list and void its pending (not yet consumed) approvals;
+    returns the approver and the subjects whose approvals were voided, after running the
+    registered removal hooks."""
+    validate_scope(scope)
+    validate_name(name)
+    row = session.execute(
+        for_update(
+            select(APPROVERS).where(
+                APPROVERS.c.scope == scope,
+                APPROVERS.c.name == name,
+                APPROVERS.c.removed_at.is_(None),
+            ),
+            session,
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"{name} is not an approver for {scope}",
+            details={"scope": scope, "name": name},
+            code="APPROVER_NOT_FOUND",
+        )
+    now = utcnow()
+    session.execute(
+        update(APPROVERS).where(APPROVERS.c.id == row.id).values(removed_at=now, removed_by=actor)
+    )
+    voided = void_approvals_of(session, approver_id=row.id, reason=f"approver {name} removed")
+    for hook in list(_removal_hooks):
+        hook(session, scope, name, voided)
+    return _view(row), voided
+
+
+def void_approvals_of(session: Session, *, approver_id: int, reason: str) -> list[tuple[str, str]]:
+    """Void one approver row's pending approvals; the distinct subjects they were for."""
+    pending = and_(
+        APPROVALS.c.approver_id == approver_id,
+        APPROVALS.c.voided_at.is_(None),
+        APPROVALS.c.consumed_at.is_(None),
+    )
+    subjects = sorted(
+        {
+            (row.subject_kind, row.subject_id)
+            for row in session.execute(
+                select(APPROVALS.c.subject_kind, APPROVALS.c.subject_id).where(pending)
+            )
+        }
+    )
+    session.execute(
+        update(APPROVALS).where(pending).values(voided_at=utcnow(), void_reason=reason[:200])
+    )
+    return subjects
+
+
+# -- approvals ---------------------------------------------------------------------------------
+
+
+def record_approval(
+    session: Session,
+    *,
+    scope: str,
+    subject_kind: str,
+    subject_id: str,
+    payload: bytes,
+    signature: str,
+    approver_name: str,
+    actor: str,
+    requested_by: str | None = None,
+) -> ApprovalView:
+    """Store ``approver_name``'s signature over ``payload`` for a subject, after checking it.
+
+    UNAUTHORIZED (8) and nothing written when: the name is not on the scope's list, the
+    signature is not the payload signed by that approver's key, or the approver (or the acting
+    label) is the subject's requester (``requested_by``, else the payload's ``requested_by``
+    field). The same approver approving the same payload again returns the first approval
+    (``replayed``): it counts once."""
+    validate_scope(scope)
+    _validate_subject(subject_kind, subject_id)
+    validate_name(approver_name)
+    if not isinstance(payload, bytes):
+        raise InvalidInput("the payload is bytes from canonical_payload")
+    requester = requested_by if requested_by is not None else _payload_requester(payload)
+    details = {"scope": scope, "subject": f"{subject_kind}:{subject_id}", "approver": approver_name}
+    if requester is not None and requester in (approver_name, actor):
+        raise Unauthorized(
+            "the requester cannot approve their own request", details=details | {"reason": "self"}
+        )
+    approver = _active(session, scope, approver_name, lock=True)
+    if approver is None:
+        raise Unauthorized(
+            f"{approver_name} is not an approver for {scope}",
+            details=details | {"reason": "not_an_approver"},
+        )
+    if not signature_valid(approver.public_key, payload, signature):
+        raise Unauthorized(
+            f"the signature is not {approver_name}'s over this {subject_kind}",
+            details=details | {"reason": "bad_signature"},
+        )
+    digest = payload_digest(payload)
+    now = utcnow()
+    inserted = insert_if_absent(
+        session,
+        APPROVALS,
+        ["scope", "subject_kind", "subject_id", "approver_id", "payload_sha256"],
+        scope=scope,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        approver_id=approver.id,
+        approver_name=approver_name,
+        payload=payload.decode("ascii"),
+        payload_sha256=digest,
+        signature=signature,
+        actor=actor,
+        created_at=now,
+    )
+    row = session.execute(
+        select(APPROVALS).where(
+            APPROVALS.c.scope == scope,
+            APPROVALS.c.subject_kind == subject_kind,
+            APPROVALS.c.subject_id == subject_id,
+            APPROVALS.c.approver_id == approver.id,
+            APPROVALS.c.payload_sha256 == digest,
+        )
+    ).one()
+    if row.voided_at is not None:  # signed again after a void: the earlier row stays void
+        raise Unauthorized(
+            f"{approver_name}'s approval of this {subject_kind} was voided ({row.void_reason})",
+            details=details | {"reason": "voided"},
+        )
+    return _approval_view(row, replayed=not inserted)
+
+
+def _payload_requester(payload: bytes) -> str | None:
+    import json
+
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        raise InvalidInput("the payload is not canonical JSON") from None
+    value = document.get("requested_by") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _approval_view(row: Any, *, replayed: bool = False) -> ApprovalView:
+    return ApprovalView(
+        id=row.id,
+        scope=row.scope,
+        subject_kind=row.subject_kind,
+        subject_id=row.subject_id,
+        approver=row.approver_name,
+        actor=row.actor,
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        replayed=replayed,
+    )
+
+
+def valid_approvals(
+    session: Session, scope: str, subject_kind: str, subject_id: str, payload: bytes
+) -> list[ApprovalView]:
+    """The approvals that count now, one per approver name: not voided, by an approver still
+    on the list under the key it signed with, over exactly ``payload`` (the subject's current
+    canonical content), each signature verified again here."""
+    validate_scope(scope)
+    _validate_subject(subject_kind, subject_id)
+    query = (
+        select(APPROVALS, APPROVERS.c.public_key)
+        .join(APPROVERS, APPROVERS.c.id == APPROVALS.c.approver_id)
+        .where(
+            APPROVALS.c.scope == scope,
+            APPROVALS.c.subject_kind == subject_kind,
+            APPROVALS.c.subject_id == subject_id,
+            APPROVALS.c.voided_at.is_(None),
+            APPROVERS.c.removed_at.is_(None),
+            APPROVERS.c.scope == scope,
+        )
+        .order_by(APPROVALS.c.id)
+    )
+    text = payload.decode("ascii", errors="replace")
+    counted: dict[str, ApprovalView] = {}
+    for row in session.execute(query):
+        if row.approver_name in counted or row.payload != text:
+            continue
+        if signature_valid(row.public_key, payload, row.signature):
+            counted[row.approver_name] = _approval_view(row)
+    return list(counted.values())
+
+
+def consume_approvals(session: Session, scope: str, subject_kind: str, subject_id: str) -> int:
+    """Mark a subject's approvals as used (the payout was sent, the release made), so that
+    removing the approver later no longer voids them: they are history. Returns the count."""
+    validate_scope(scope)
+    _validate_subject(subject_kind, subject_id)
+    result = session.execute(
+        update(APPROVALS)
+        .where(
+            APPROVALS.c.scope == scope,
+            APPROVALS.c.subject_kind == subject_kind,
+            APPROVALS.c.subject_id == subject_id,
+            APPROVALS.c.voided_at.is_(None),
+            APPROVALS.c.consumed_at.is_(None),
+        )
+        .values(consumed_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def void_subject_approvals(
+    session: Session, scope: str, subject_kind: str, subject_id: str, *, reason: str
+) -> int:
+    """Void a subject's pending approvals (it was rejected, cancelled or changed)."""
+    validate_scope(scope)
+    _validate_subject(subject_kind, subject_id)
+    result = session.execute(
+        update(APPROVALS)
+        .where(
+            APPROVALS.c.scope == scope,
+            APPROVALS.c.subject_kind == subject_kind,
+            APPROVALS.c.subject_id == subject_id,
+            APPROVALS.c.voided_at.is_(None),
+            APPROVALS.c.consumed_at.is_(None),
+        )
+        .values(voided_at=utcnow(), void_reason=reason[:200])
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def verify_approvals(session: Session) -> list[dict[str, Any]]:
+    """Every stored approval checked against its own stored payload and its approver's key:
+    the problems found (``bad_signature``, ``unknown_approver``, ``payload_digest_mismatch``),
+    empty when all is well. For ``ledger verify`` and similar audits; reads in pages."""
+    problems: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        rows = list(
+            session.execute(
+                select(
+                    APPROVALS,
+                    APPROVERS.c.public_key,
+                    APPROVERS.c.scope.label("approver_scope"),
+                    APPROVERS.c.name.label("listed_name"),
+                )
+                .outerjoin(APPROVERS, APPROVERS.c.id == APPROVALS.c.approver_id)
+                .where(APPROVALS.c.id > after)
+                .order_by(APPROVALS.c.id)
+                .limit(_VERIFY_CHUNK)
+            )
+        )
+        if not rows:
+            return problems
+        for row in rows:
+            problem = _approval_problem(row)
+            if problem is not None:
+                problems.append(
+                    {
+                        "approval": row.id,
+                        "scope": row.scope,
+                        "subject": f"{row.subject_kind}:{row.subject_id}",
+                        "approver": row.approver_name,
+                        "problem": problem,
+                    }
+                )
+        after = rows[-1].id
+
+
+def _approval_problem(row: Any) -> str | None:
+    if (
+        row.public_key is None
+        or row.approver_scope != row.scope
+        or row.listed_name != row.approver_name
+    ):
+        return "unknown_approver"
+    payload = row.payload.encode("utf-8")
+    if payload_digest(payload) != row.payload_sha256:
+        return "payload_digest_mismatch"
+    if not signature_valid(row.public_key, payload, row.signature):
+        return "bad_signature"
+    return None
