@@ -38,6 +38,7 @@ GROUPS = (
     "apps",
     "shares",
     "approvers",
+    "tax",
     "reports",
     "webhooks",
 )
