@@ -4,7 +4,10 @@ group wires it) and ``tax remit|remittances`` as an operator runs them."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ import typer
 
 from commands.tax_profile import register
 from legato_pay.errors import LegatoError
-from tests.cli_runner import run_cli, run_parallel
+from tests.cli_runner import ROOT, cli_env, run_cli
 from tests.tax.helpers import post_withholding
 
 
@@ -92,11 +95,32 @@ def test_tax_remit(database_url: str) -> None:
     assert early.status == 6 and early.error["code"] == "PERIOD_OPEN"
 
 
-def test_concurrent_remits_pay_once(database_url: str) -> None:
+def run_together(database_url: str, tmp_path: Path, commands: list[list[str]]) -> list[Any]:
+    """One ``legato-pay`` process per command, forked after their imports by
+    ``tests/ledger_worker.py fork`` and released at the same moment; their results."""
+    results = tmp_path / "results"
+    results.mkdir()
+    argv = [sys.executable, str(ROOT / "tests" / "ledger_worker.py"), "fork", "--attempts", "1"]
+    argv += ["--results", str(results)]
+    argv += ["--commands", json.dumps([["--output", "json", *args] for args in commands])]
+    completed = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env=cli_env(database_url),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return [worker[0] for worker in json.loads(completed.stdout)]
+
+
+def test_concurrent_remits_pay_once(database_url: str, tmp_path: Path) -> None:
     _withheld(database_url, 10_000)
     remit = ["tax", "remit", "--country", "NG", "--period", "2026-06", "--yes", "--reference"]
-    results = run_parallel(database_url, [[*remit, "A"], [*remit, "B"]])
-    assert sorted(status for status, _, _ in results) == [0, 6], results
+    results = run_together(database_url, tmp_path, [[*remit, ref] for ref in "ABCD"])
+    assert sorted(r["status"] for r in results) == [0, 6, 6, 6], results
     balance = run_cli(database_url, "ledger", "balance", "tax:withholding:NG:NGN")
     assert balance.status == 0, balance.stderr
     assert balance.json["posted_minor"] == 0

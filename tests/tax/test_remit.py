@@ -12,6 +12,7 @@ import pytest
 from legato_pay import chart
 from legato_pay.errors import AlreadyExists, InvalidInput, InvalidState
 from legato_pay.payouts.tax import due_date, list_remittances, remit_tax, withheld_in_period
+from tests.factories import assert_ledger_ok
 from tests.tax.helpers import post_withholding, posted
 
 JUNE = datetime(2026, 6, 10, tzinfo=UTC)
@@ -61,6 +62,7 @@ def test_a_month_is_remitted_once_with_its_due_date(app: Any) -> None:
 
     [july] = remit(app, "2026-07", reference="FIRS-0003")
     assert july.amount == 7_000 and posted(app, LIABILITY) == 0
+    assert_ledger_ok(app)  # the accounts have the chart's shapes; the journal balances
 
 
 def test_each_currency_is_remitted_separately(app: Any) -> None:
