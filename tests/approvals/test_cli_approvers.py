@@ -46,3 +46,19 @@ def test_keygen_add_list_remove(database_url: str, tmp_path: Path) -> None:
     assert run_cli(database_url, "approvers", "list").json == []
     gone = run_cli(database_url, *remove, "--yes")
     assert gone.status == 5 and gone.error["code"] == "APPROVER_NOT_FOUND"
+
+
+def test_hostile_input_is_refused_and_changes_nothing(database_url: str, tmp_path: Path) -> None:
+    key = tmp_path / "k"
+    assert run_cli(database_url, "approvers", "keygen", "--out", str(key)).status == 0
+    add = ["approvers", "add", "--scope", "payouts"]
+    for name in ["x" * 101, "carol\n", "cärol", "carol\x00", "-carol", "car ol"]:
+        result = run_cli(database_url, *add, "--name", name, "--public-key", f"{key}.pub")
+        assert result.status in (2, 3), (name, result.stderr)
+    for scope in ["app:", "app:" + "q" * 200, "payouts ", "PAYOUTS", "app:a:b"]:
+        result = run_cli(database_url, "approvers", "list", "--scope", scope)
+        assert result.status == 3, (scope, result.stderr)
+    for public_key in ["/dev/zero", str(tmp_path / "missing.pub"), str(tmp_path)]:
+        result = run_cli(database_url, *add, "--name", "carol", "--public-key", public_key)
+        assert result.status == 3 and result.error["code"] == "INVALID_KEY", result.stderr
+    assert run_cli(database_url, "approvers", "list").json == []
