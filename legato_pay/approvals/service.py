@@ -31,6 +31,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.@]{0,99}", re.ASCII)
 _SUBJECT_KIND = re.compile(r"[a-z][a-z0-9_.]{0,39}", re.ASCII)
 _SUBJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.@:]{0,99}", re.ASCII)
 MAX_LIST = 1000
+MAX_PAYLOAD_BYTES = 65536
 _VERIFY_CHUNK = 1000
 
 
@@ -320,8 +321,7 @@ def record_approval(
     validate_scope(scope)
     _validate_subject(subject_kind, subject_id)
     validate_name(approver_name)
-    if not isinstance(payload, bytes):
-        raise InvalidInput("the payload is bytes from canonical_payload")
+    _check_payload(payload)
     requester = requested_by if requested_by is not None else _payload_requester(payload)
     details = {"scope": scope, "subject": f"{subject_kind}:{subject_id}", "approver": approver_name}
     if requester is not None and requester in (approver_name, actor):
@@ -373,6 +373,14 @@ def record_approval(
     return _approval_view(row, replayed=not inserted)
 
 
+def _check_payload(payload: bytes) -> None:
+    """Bytes from ``canonical_payload``: ASCII JSON, of a size a subject's content has."""
+    if not isinstance(payload, bytes) or len(payload) > MAX_PAYLOAD_BYTES or not payload.isascii():
+        raise InvalidInput(
+            f"the payload is ASCII bytes from canonical_payload, at most {MAX_PAYLOAD_BYTES}"
+        )
+
+
 def _payload_requester(payload: bytes) -> str | None:
     import json
 
@@ -405,6 +413,7 @@ def valid_approvals(
     canonical content), each signature verified again here."""
     validate_scope(scope)
     _validate_subject(subject_kind, subject_id)
+    _check_payload(payload)
     query = (
         select(APPROVALS, APPROVERS.c.public_key)
         .join(APPROVERS, APPROVERS.c.id == APPROVALS.c.approver_id)
@@ -418,7 +427,7 @@ def valid_approvals(
         )
         .order_by(APPROVALS.c.id)
     )
-    text = payload.decode("ascii", errors="replace")
+    text = payload.decode("ascii")
     counted: dict[str, ApprovalView] = {}
     for row in session.execute(query):
         if row.approver_name in counted or row.payload != text:

@@ -250,3 +250,23 @@ def test_the_list_refuses_duplicates_and_unknown_names(listed: Any, keys: Any) -
         listed.run(lambda s: list_approvers(s, scope="escrow"))
     names = [v.name for v in listed.run(lambda s: list_approvers(s, scope="payouts"), write=False)]
     assert names == ["carol", "dave"]
+
+
+@pytest.mark.parametrize("payload", ["text", b"\xff\xfe", b"{" + b" " * 70000 + b"}"])
+def test_a_payload_that_is_not_canonical_bytes_is_invalid_input(
+    listed: Any, keys: Any, payload: Any
+) -> None:
+    with pytest.raises(InvalidInput):
+        listed.run(
+            lambda s: record_approval(
+                s,
+                scope="payouts",
+                subject_kind="payout",
+                subject_id="17",
+                payload=payload,
+                signature="00" * 64,
+                approver_name="carol",
+                actor="cli:carol",
+            )
+        )
+    assert approval_rows(listed) == 0
