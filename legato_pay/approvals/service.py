@@ -478,8 +478,9 @@ def void_subject_approvals(
 
 def verify_approvals(session: Session) -> list[dict[str, Any]]:
     """Every stored approval checked against its own stored payload and its approver's key:
-    the problems found (``bad_signature``, ``unknown_approver``, ``payload_digest_mismatch``),
-    empty when all is well. For ``ledger verify`` and similar audits; reads in pages."""
+    the problems found (``problem``: ``bad_signature``, ``unknown_approver``,
+    ``payload_digest_mismatch``; ``code``/``message`` in the shape of ``ledger verify``'s
+    problems, e.g. ``APPROVAL_BAD_SIGNATURE``), empty when all is well. Reads in pages."""
     problems: list[dict[str, Any]] = []
     after = 0
     while True:
@@ -504,6 +505,9 @@ def verify_approvals(session: Session) -> list[dict[str, Any]]:
             if problem is not None:
                 problems.append(
                     {
+                        "code": f"APPROVAL_{problem.upper()}",
+                        "message": f"approval {row.id} by {row.approver_name} of "
+                        f"{row.subject_kind}:{row.subject_id}: {problem.replace('_', ' ')}",
                         "approval": row.id,
                         "scope": row.scope,
                         "subject": f"{row.subject_kind}:{row.subject_id}",

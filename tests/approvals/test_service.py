@@ -112,6 +112,8 @@ def test_a_tampered_stored_signature_no_longer_counts(listed: Any, keys: Any) ->
     assert counted(listed, payload) == []
     problems = listed.run(verify_approvals, write=False)
     assert [p["problem"] for p in problems] == ["bad_signature"]
+    assert problems[0]["code"] == "APPROVAL_BAD_SIGNATURE"
+    assert "carol" in problems[0]["message"] and "payout:17" in problems[0]["message"]
 
 
 def test_a_tampered_stored_payload_is_reported(listed: Any, keys: Any) -> None:
