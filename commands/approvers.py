@@ -43,8 +43,8 @@ def add(
 ) -> None:
     """Put an approver and their public key on a scope's list (exit 6 if the name or key is
     already on it, 5 if the app of app:<A> is unknown)."""
+    from legato_pay.approvals.approvers import add_approver
     from legato_pay.approvals.keys import read_public_key
-    from legato_pay.approvals.service import add_approver
 
     key = read_public_key(public_key)
     cli = state()
@@ -61,7 +61,7 @@ def list_(
     ] = None,
 ) -> None:
     """Active approvers by scope and name, with their key fingerprints."""
-    from legato_pay.approvals.service import list_approvers
+    from legato_pay.approvals.approvers import list_approvers
 
     views = state().app.run(lambda s: list_approvers(s, scope=scope), write=False)
     rows = [view.as_json() for view in views]
@@ -76,7 +76,7 @@ def remove(
 ) -> None:
     """Take an approver off a scope's list; their pending approvals become void (exit 5
     APPROVER_NOT_FOUND if they are not on it)."""
-    from legato_pay.approvals.service import get_approver, remove_approver
+    from legato_pay.approvals.approvers import get_approver, remove_approver
 
     cli = state()
     cli.app.run(lambda s: get_approver(s, scope, name), write=False)

@@ -1,8 +1,8 @@
 """Maker-checker approvals shared by payouts and escrow: Ed25519 approver keys, canonical
 payloads, and signatures re-checked whenever they are counted.
 
-``keys`` is pure (files and cryptography, no database); ``service`` keeps the approver lists
-and the approvals. Typical use by a domain::
+``keys`` is pure (files and cryptography, no database); ``approvers`` keeps the approver lists,
+``service`` the approvals. Typical use by a domain::
 
     payload = canonical_payload("payout", {"id": 7, "amount_minor": 150000, ...})
     record_approval(session, scope="payouts", subject_kind="payout", subject_id="7",
@@ -11,6 +11,14 @@ and the approvals. Typical use by a domain::
     if len(valid_approvals(session, "payouts", "payout", "7", payload)) >= 1: ...
 """
 
+from legato_pay.approvals.approvers import (
+    ApproverView,
+    add_approver,
+    get_approver,
+    list_approvers,
+    on_approver_removed,
+    remove_approver,
+)
 from legato_pay.approvals.keys import (
     canonical_payload,
     keygen,
@@ -21,14 +29,8 @@ from legato_pay.approvals.keys import (
 )
 from legato_pay.approvals.service import (
     ApprovalView,
-    ApproverView,
-    add_approver,
     consume_approvals,
-    get_approver,
-    list_approvers,
-    on_approver_removed,
     record_approval,
-    remove_approver,
     valid_approvals,
     verify_approvals,
     void_subject_approvals,

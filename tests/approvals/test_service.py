@@ -23,7 +23,7 @@ from legato_pay.approvals import (
     verify_approvals,
     void_subject_approvals,
 )
-from legato_pay.approvals import service as approvals_service
+from legato_pay.approvals import approvers as approvals_service
 from legato_pay.errors import AlreadyExists, InvalidInput, NotFound, Unauthorized
 from legato_pay.store.tables import APPROVALS, APPROVERS
 
