@@ -41,6 +41,7 @@ GROUPS = (
     "tax",
     "reports",
     "webhooks",
+    "revenue",
 )
 #: The callback's options that take a value, so the group named after them can be found.
 _VALUE_OPTIONS = ("--db", "--config", "--output", "-o", "--actor")

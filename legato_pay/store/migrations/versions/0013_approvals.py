@@ -6,7 +6,7 @@ canonical payloads they approve. ``tax_profiles`` says where and as whom a write
 ``tax_remittances`` which period of withheld tax was paid, one per country, period and currency.
 
 Revision ID: 0013_approvals
-Revises: 0011_shares
+Revises: 0012_revenue
 Create Date: 2026-11-30 06:40:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0013_approvals"
-down_revision: str | Sequence[str] | None = "0011_shares"
+down_revision: str | Sequence[str] | None = "0012_revenue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
