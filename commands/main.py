@@ -37,6 +37,8 @@ GROUPS = (
     "revenue",
     "apps",
     "shares",
+    "approvers",
+    "tax",
     "reports",
     "webhooks",
 )

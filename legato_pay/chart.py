@@ -22,6 +22,10 @@ they are never a lock that postings queue on (see ``ledger.seal``).
                                      priced share transfers move between two of them (no overdraft)
 - ``app:<a>:funds:<CUR>``            an app's revenue held for distribution: a distribution debits
                                      it (may run negative: revenue distributed before it was booked)
+- ``tax:withholding:<CC>:<CUR>``     tax withheld from writers' payouts for country CC, owed to
+                                     its tax authority until remitted (credit-normal liability)
+- ``platform:cash:tax:<CUR>``        the bank account remittances are paid from (debit-normal
+                                     asset; a remittance credits it)
 
 Services open these accounts here only: ``open_accounts`` takes the requests the builders below
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
@@ -103,6 +107,14 @@ def app_funds(app_id: str, currency: str) -> str:
     return f"app:{app_id}:funds:{currency}"
 
 
+def tax_withholding(country: str, currency: str) -> str:
+    return f"tax:withholding:{country}:{currency}"
+
+
+def tax_cash(currency: str) -> str:
+    return f"platform:cash:tax:{currency}"
+
+
 def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
     """A reader's two coin wallets (paid, bonus): no overdraft."""
     return (
@@ -125,6 +137,16 @@ def investor_earnings_account(investor_id: str, currency: str) -> AccountRequest
 def app_funds_account(app_id: str, currency: str) -> AccountRequest:
     """An app's revenue held for distribution (credit-normal, not hot: one per app)."""
     return AccountRequest(app_funds(app_id, currency), currency)
+
+
+def tax_withholding_account(country: str, currency: str) -> AccountRequest:
+    """Tax withheld for ``country``: a hot, credit-normal liability (every payout touches it)."""
+    return system_account(tax_withholding(country, currency), currency)
+
+
+def tax_cash_account(currency: str) -> AccountRequest:
+    """The bank account tax remittances are paid from: a debit-normal asset."""
+    return system_account(tax_cash(currency), currency, debit_normal=True)
 
 
 def system_account(code: str, currency: str, *, debit_normal: bool = False) -> AccountRequest:
@@ -174,6 +196,7 @@ RESERVED_NAMESPACES = (
     "escrow:",
     "app:",
     "investor:",
+    "tax:",
 )
 
 _CUR = r"(?P<cur>[A-Z]{3}|COIN)"
@@ -228,6 +251,14 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (
         _rule(rf"app:(?P<app>[^:]+):funds:{_CUR}"),
         lambda m: app_funds_account(m.group("app"), m.group("cur")),
+    ),
+    (  # withholding tax owed to a country's authority (a liability)
+        _rule(rf"tax:withholding:(?P<country>[A-Z]{{2}}):{_CUR}"),
+        lambda m: tax_withholding_account(m.group("country"), m.group("cur")),
+    ),
+    (  # the bank account tax remittances are paid from
+        _rule(rf"platform:cash:tax:{_CUR}"),
+        lambda m: tax_cash_account(m.group("cur")),
     ),
     (  # the outside world: opened by the ledger on first use, hot and credit-normal
         _rule(rf"world:{_CUR}"),

@@ -190,6 +190,56 @@ class EscrowSettings(_Strict):
     required_approvers: int = Field(2, ge=1)
 
 
+class WithholdingRates(_Strict):
+    """One country's withholding on writers' royalties: a percentage per payee type, multiplied
+    for a payee without a TIN, the TIN's format, and the day of the next month remittance is
+    due (Nigeria: 5 % individual, 10 % corporate, doubled without a TIN, due the 21st)."""
+
+    individual: str = "0"
+    corporate: str = "0"
+    no_tin_multiplier: int = Field(1, ge=1, le=10)
+    tin_pattern: str = r"[A-Za-z0-9-]{1,32}"
+    remit_due_day: int = Field(21, ge=1, le=28)
+
+    _percent = field_validator("individual", "corporate", mode="before")(_check_percent)
+
+    @field_validator("tin_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value, re.ASCII)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _at_most_all(self) -> WithholdingRates:
+        for payee_type in ("individual", "corporate"):
+            if Decimal(getattr(self, payee_type)) * self.no_tin_multiplier > 100:
+                raise ValueError(f"{payee_type} x no_tin_multiplier exceeds 100 %")
+        return self
+
+
+class TaxSettings(_Strict):
+    """Withholding tables by ISO 3166 country code; a country not listed withholds 0 %.
+    Amounts round half-up to the minor unit (``rounding``: the one documented rule)."""
+
+    rounding: Literal["half_up"] = "half_up"
+    withholding: dict[str, WithholdingRates] = Field(default_factory=dict)
+
+    @field_validator("withholding")
+    @classmethod
+    def _countries(cls, value: dict[str, WithholdingRates]) -> dict[str, WithholdingRates]:
+        import re
+
+        for country in value:
+            if not re.fullmatch(r"[A-Z]{2}", country, flags=re.ASCII):
+                raise ValueError(f"{country!r} is not an ISO 3166 alpha-2 country code (NG)")
+        return value
+
+
 class WebhookRateLimitSettings(_Strict):
     """Refused requests (bad signature, too large, unknown endpoint) per source address:
     ``max_refusals`` per ``window_seconds``, then 429 with Retry-After. Valid events are never
@@ -228,6 +278,7 @@ class Settings(_Strict):
     gateways: GatewaySettings = GatewaySettings()
     payouts: PayoutSettings = PayoutSettings()
     escrow: EscrowSettings = EscrowSettings()
+    tax: TaxSettings = TaxSettings()
     ledger: LedgerSettings = LedgerSettings()
     webhooks: WebhookSettings = WebhookSettings()
 

@@ -66,3 +66,11 @@ DISTRIBUTION_LINES = _table("app_distribution_lines")
 RECEIPTS = _table("revenue_receipts")
 RUNS = _table("revenue_runs")
 LINES = _table("revenue_lines")
+
+# approvals
+APPROVERS = _table("approvers")
+APPROVALS = _table("approvals")
+
+# withholding tax
+TAX_PROFILES = _table("tax_profiles")
+TAX_REMITTANCES = _table("tax_remittances")

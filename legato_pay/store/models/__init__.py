@@ -23,10 +23,12 @@ def __getattr__(name: str) -> Any:
     from sqlmodel import SQLModel
 
     from legato_pay.store.models import (  # noqa: F401  (registers them)
+        approvals,
         ledger,
         readers,
         revenue,
         shares,
+        tax,
         webhooks,
     )
 

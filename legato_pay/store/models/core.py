@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "e0c493939c0704f328068ecee859739d74f33e69f39a85780d67199194aadfa9"
+FINGERPRINT = "7a7573d8ff05ebe304b2a76d9837459d45190b04fc50c30d1b256cbe548039d0"
 
 metadata = MetaData()
 
@@ -57,6 +58,42 @@ Table(
     Column("entry_id", IdType, nullable=False),
     Column("actor", String(length=200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+Table(
+    "approvals",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("scope", String(length=120), nullable=False),
+    Column("subject_kind", String(length=40), nullable=False),
+    Column("subject_id", String(length=100), nullable=False),
+    Column("approver_id", IdType, ForeignKey("approvers.id"), nullable=False, index=True),
+    Column("approver_name", String(length=100), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("payload_sha256", String(length=64), nullable=False),
+    Column("signature", String(length=128), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("consumed_at", DateTime(timezone=True), nullable=True),
+    Column("voided_at", DateTime(timezone=True), nullable=True),
+    Column("void_reason", String(length=200), nullable=True),
+    Index("ix_approvals_subject", "scope", "subject_kind", "subject_id"),
+    UniqueConstraint("scope", "subject_kind", "subject_id", "approver_id", "payload_sha256"),
+)
+
+Table(
+    "approvers",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("scope", String(length=120), nullable=False),
+    Column("name", String(length=100), nullable=False),
+    Column("generation", Integer(), nullable=False),
+    Column("public_key", String(length=64), nullable=False),
+    Column("added_by", String(length=200), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("removed_by", String(length=200), nullable=True),
+    Column("removed_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("scope", "name", "generation"),
 )
 
 Table(
@@ -450,6 +487,39 @@ Table(
     Column("entry_id", IdType, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("cancelled_at", DateTime(timezone=True), nullable=True),
+)
+
+Table(
+    "tax_profiles",
+    metadata,
+    Column(
+        "writer_id",
+        String(length=100),
+        ForeignKey("users.id"),
+        primary_key=True,
+        nullable=False,
+    ),
+    Column("country", String(length=2), nullable=False),
+    Column("payee_type", String(length=12), nullable=False),
+    Column("tin", String(length=32), nullable=True),
+    Column("actor", String(length=200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+Table(
+    "tax_remittances",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("country", String(length=2), nullable=False),
+    Column("period", String(length=7), nullable=False),
+    Column("currency", String(length=8), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("reference", String(length=100), nullable=False),
+    Column("due_date", Date(), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("country", "period", "currency"),
 )
 
 Table(

@@ -1,0 +1,45 @@
+"""Shared set-up for the withholding-tax tests: withheld tax posted as the payouts engine would."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from legato_pay import chart
+from legato_pay.errors import AccountNotFound
+from legato_pay.ledger import EntrySpec, LegSpec, get_balance, post_entries
+
+
+def post_withholding(
+    app: Any, amount: int, at: datetime, *, currency: str = "NGN", country: str = "NG"
+) -> None:
+    """Tax withheld from a payout at ``at``: the payout's cash side (a gateway) against the
+    liability (only the tax leg matters here)."""
+    liability = chart.tax_withholding(country, currency)
+    source = chart.gateway_cash("sandbox", currency)
+
+    def work(session: Any) -> None:
+        chart.open_accounts(
+            session,
+            [
+                chart.tax_withholding_account(country, currency),
+                chart.system_account(source, currency, debit_normal=True),
+            ],
+        )
+        spec = EntrySpec(
+            legs=(
+                LegSpec(source, "debit", amount, currency),
+                LegSpec(liability, "credit", amount, currency),
+            ),
+            effective_at=at,
+        )
+        post_entries(session, [spec], actor="payouts", now=at)
+
+    app.run(work)
+
+
+def posted(app: Any, code: str) -> int:
+    try:
+        return app.run(lambda s: get_balance(s, code).posted, write=False)  # type: ignore[no-any-return]
+    except AccountNotFound:
+        return 0
