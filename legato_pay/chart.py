@@ -18,6 +18,8 @@ they are never a lock that postings queue on (see ``ledger.seal``).
                                      priced share transfers move between two of them (no overdraft)
 - ``app:<a>:funds:<CUR>``            an app's revenue held for distribution: a distribution debits
                                      it (may run negative: revenue distributed before it was booked)
+- ``payouts:in_flight:<CUR>``        writers' payouts requested and not yet settled: a payout
+                                     request reserves its gross here as a pending entry
 
 Services open these accounts here only: ``open_accounts`` takes the requests the builders below
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
@@ -95,6 +97,10 @@ def app_funds(app_id: str, currency: str) -> str:
     return f"app:{app_id}:funds:{currency}"
 
 
+def payouts_in_flight(currency: str) -> str:
+    return f"payouts:in_flight:{currency}"
+
+
 def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
     """A reader's two coin wallets (paid, bonus): no overdraft."""
     return (
@@ -166,6 +172,7 @@ RESERVED_NAMESPACES = (
     "escrow:",
     "app:",
     "investor:",
+    "payouts:",
 )
 
 _CUR = r"(?P<cur>[A-Z]{3}|COIN)"
@@ -216,6 +223,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (
         _rule(rf"app:(?P<app>[^:]+):funds:{_CUR}"),
         lambda m: app_funds_account(m.group("app"), m.group("cur")),
+    ),
+    (
+        _rule(rf"payouts:in_flight:{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur")),
     ),
     (  # the outside world: opened by the ledger on first use, hot and credit-normal
         _rule(rf"world:{_CUR}"),

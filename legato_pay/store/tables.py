@@ -61,3 +61,8 @@ HOLDINGS = _table("share_holdings")
 MOVEMENTS = _table("share_movements")
 DISTRIBUTIONS = _table("app_distributions")
 DISTRIBUTION_LINES = _table("app_distribution_lines")
+
+# payouts
+PAYOUT_METHODS = _table("payout_methods")
+PAYOUTS = _table("payouts")
+PAYOUT_EVENTS = _table("payout_events")
