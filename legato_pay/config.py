@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -45,6 +46,7 @@ _RESERVED_ENV = {
     "LEGATO_TEST_DATABASE_URL",
     "LEGATO_REQUIRE_POSTGRES",
     "LEGATO_OUTPUT",
+    "LEGATO_ENCRYPTION_KEY",  # payout details at rest (legato_pay.payouts.vault), a secret
 }
 _ENV_ALIASES = {
     "LEGATO_DATABASE_URL": ("database", "url"),
@@ -168,7 +170,7 @@ def _check_tiers(tiers: list[FeeTier]) -> list[FeeTier]:
     if not tiers or bounds[-1] is not None or None in bounds[:-1]:
         raise ValueError("fee tiers need ascending up_to bounds and a last tier with up_to: null")
     bounded = [bound for bound in bounds if bound is not None]
-    if any(a >= b for a, b in zip(bounded, bounded[1:], strict=False)):
+    if any(a >= b for a, b in itertools.pairwise(bounded)):
         raise ValueError("fee tiers' up_to bounds must be ascending")
     return tiers
 

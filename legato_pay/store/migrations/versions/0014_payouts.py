@@ -96,9 +96,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("payout_events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_payout_events_payout_id"), ["payout_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_payout_events_payout_id"), ["payout_id"], unique=False)
 
 
 def downgrade() -> None:
