@@ -14,7 +14,8 @@ where a replay cannot move money twice:
   they carry no reference Paystack deduplicates on.
 
 ``resolve_account`` sends the account number as a query parameter, never in the path: errors
-and logs name the path only, so no account number reaches them.
+and our logs name the path only, and a filter on httpx's own request log masks the parameter,
+so no account number reaches a log line.
 
 The secret key lives only in the client's default headers: errors and logs carry the method,
 path, HTTP status and Paystack's message, never a header.
@@ -41,6 +42,21 @@ log = logging.getLogger(__name__)
 PROVIDER = "paystack"
 SECRET_KEY_ENV = "PAYSTACK_SECRET_KEY"
 DEFAULT_BASE_URL = "https://api.paystack.co"
+_ACCOUNT_PARAM = re.compile(r"(account_number=)[^&\s\"']*")
+
+
+class _MaskAccountNumbers(logging.Filter):
+    """httpx logs each request's full URL at INFO: mask ``account_number`` in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "account_number=" in message:
+            record.msg, record.args = _ACCOUNT_PARAM.sub(r"\1****", message), None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_MaskAccountNumbers())
+
 #: Raised before a byte left: replaying cannot duplicate anything.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
