@@ -198,7 +198,7 @@ def list_(
 @app.command("show")
 def show(payout_id: Annotated[str, typer.Argument(help="The payout's id.")]) -> None:
     """One payout: gross, fee, tax, net, and its timeline with actors."""
-    from legato_pay.payouts.requests import get_payout
+    from legato_pay.payouts.views import get_payout
 
     view = state().app.run(lambda s: get_payout(s, payout_id), write=False)
     rows = [step.as_json() for step in view.timeline]
@@ -227,7 +227,7 @@ def cancel(
     """Cancel a payout before it is sent: its reservation is voided and the money is back in
     the writer's earnings."""
     from legato_pay.payouts.methods import parse_id
-    from legato_pay.payouts.requests import cancel_payout
+    from legato_pay.payouts.status import cancel_payout
 
     cli = state()
     number = parse_id(payout_id, field="payout")

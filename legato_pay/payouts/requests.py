@@ -13,18 +13,18 @@ gross = net + fee + tax exactly: the fee from ``fees.payout_fee``, the withholdi
         |            |          `-> failed
         `------------+-> cancelled      (cancel before sending, or reject: the entry is voided)
 
-A request below ``payouts.approval_threshold`` to a method not recently changed is created
+Status changes after the request (cancel, the approve/reject hooks) live in ``status``; how a
+payout reads, in ``views``. A request below ``payouts.approval_threshold`` to a method not recently changed is created
 ``approved``; otherwise it waits in ``requested`` for approval. Every change is a
 ``payout_events`` row with its actor: the payout's timeline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from legato_pay import chart
@@ -35,210 +35,31 @@ from legato_pay.errors import (
     InvalidAmount,
     InvalidCurrency,
     InvalidInput,
-    InvalidState,
     NotFound,
     UsageError,
 )
 from legato_pay.idempotency import check_key, ensure_same_request, request_hash
-from legato_pay.ledger import lock_balances, post_entries, resolve_pending, transfer
+from legato_pay.ledger import lock_balances, post_entries, transfer
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount, normalize_currency, parse_amount
 from legato_pay.payouts.fees import breakdown, payout_fee
 from legato_pay.payouts.methods import get_method, parse_id
-from legato_pay.payouts.vault import mask
+from legato_pay.payouts.status import STATUSES, move
+from legato_pay.payouts.views import (
+    PayoutView,
+    get_payout,
+    record_event,
+    select_payouts,
+    timeline_of,
+    to_view,
+)
 from legato_pay.payouts.withholding import withholding_for
 from legato_pay.readers.users import get_user
-from legato_pay.store.dialect import for_update
-from legato_pay.store.tables import PAYOUT_EVENTS, PAYOUT_METHODS, PAYOUTS
+from legato_pay.store.tables import PAYOUT_METHODS, PAYOUTS
 
-STATUSES = ("requested", "approved", "sending", "paid", "failed", "reversed", "cancelled")
-#: Which status may follow which.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "requested": ("approved", "cancelled"),
-    "approved": ("sending", "cancelled"),
-    "sending": ("paid", "failed"),
-    "paid": ("reversed",),
-}
 SYSTEM_ACTOR = "system:payouts"
 #: Leaves room for the ``payout:`` prefix of the ledger key within its 200 characters.
 MAX_KEY_LENGTH = 180
-
-
-def _money(minor: int, currency: str) -> dict[str, Any]:
-    return {"amount": minor, "currency": currency, "display": format_amount(minor, currency)}
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineStep:
-    action: str
-    from_status: str | None
-    to_status: str
-    actor: str
-    reason: str | None
-    at: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "from": self.from_status,
-            "to": self.to_status,
-            "actor": self.actor,
-            "reason": self.reason,
-            "at": self.at.isoformat(),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PayoutView:
-    id: int
-    writer: str
-    method_id: int
-    method_type: str
-    method_last4: str
-    currency: str
-    gross: int
-    fee: int
-    tax: int
-    net: int
-    tax_rate: str
-    tax_country: str | None
-    status: str
-    entry_id: int
-    resolution_entry_id: int | None
-    key: str | None
-    requested_by: str
-    created_at: datetime
-    updated_at: datetime
-    timeline: tuple[TimelineStep, ...] = field(default=())
-    replayed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        cur = self.currency
-        return {
-            "id": self.id,
-            "writer": self.writer,
-            "method": {
-                "id": self.method_id,
-                "type": self.method_type,
-                "account": mask(self.method_last4),
-            },
-            "currency": cur,
-            "gross": _money(self.gross, cur),
-            "fee": _money(self.fee, cur),
-            "tax": _money(self.tax, cur),
-            "net": _money(self.net, cur),
-            "tax_rate": self.tax_rate,
-            "tax_country": self.tax_country,
-            "status": self.status,
-            "entry_id": self.entry_id,
-            "resolution_entry_id": self.resolution_entry_id,
-            "key": self.key,
-            "requested_by": self.requested_by,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "timeline": [step.as_json() for step in self.timeline],
-            "replayed": self.replayed,
-        }
-
-    def as_row(self) -> dict[str, Any]:
-        """A flat row for tables and CSV: formatted amounts, and the ``_minor`` figures."""
-        cur = self.currency
-        return {
-            "id": self.id,
-            "writer": self.writer,
-            "status": self.status,
-            "method": f"{self.method_id} {self.method_type} {mask(self.method_last4)}",
-            "currency": cur,
-            "gross": format_amount(self.gross, cur),
-            "fee": format_amount(self.fee, cur),
-            "tax": format_amount(self.tax, cur),
-            "net": format_amount(self.net, cur),
-            "gross_minor": self.gross,
-            "fee_minor": self.fee,
-            "tax_minor": self.tax,
-            "net_minor": self.net,
-            "created_at": self.created_at.isoformat(),
-        }
-
-
-_COLUMNS = (PAYOUTS, PAYOUT_METHODS.c.type.label("method_type"), PAYOUT_METHODS.c.last4)
-
-
-def _select() -> Any:
-    return select(*_COLUMNS).join(PAYOUT_METHODS, PAYOUT_METHODS.c.id == PAYOUTS.c.method_id)
-
-
-def _to_view(
-    row: Any, timeline: tuple[TimelineStep, ...] = (), replayed: bool = False
-) -> PayoutView:
-    return PayoutView(
-        id=row.id,
-        writer=row.writer_id,
-        method_id=row.method_id,
-        method_type=row.method_type,
-        method_last4=row.last4,
-        currency=row.currency,
-        gross=row.gross,
-        fee=row.fee,
-        tax=row.tax,
-        net=row.net,
-        tax_rate=row.tax_rate,
-        tax_country=row.tax_country,
-        status=row.status,
-        entry_id=row.entry_id,
-        resolution_entry_id=row.resolution_entry_id,
-        key=row.idempotency_key,
-        requested_by=row.requested_by,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
-        timeline=timeline,
-        replayed=replayed,
-    )
-
-
-def _timeline(session: Session, payout_id: int) -> tuple[TimelineStep, ...]:
-    rows = session.execute(
-        select(PAYOUT_EVENTS)
-        .where(PAYOUT_EVENTS.c.payout_id == payout_id)
-        .order_by(PAYOUT_EVENTS.c.id)
-    )
-    return tuple(
-        TimelineStep(r.action, r.from_status, r.to_status, r.actor, r.reason, as_utc(r.created_at))  # type: ignore[arg-type]
-        for r in rows
-    )
-
-
-def get_payout(session: Session, payout_id: int | str, *, replayed: bool = False) -> PayoutView:
-    """One payout with its timeline; PAYOUT_NOT_FOUND (5) for an unknown id."""
-    number = parse_id(payout_id, field="payout")
-    row = session.execute(_select().where(PAYOUTS.c.id == number)).first()
-    if row is None:
-        raise NotFound(f"no payout {number}", details={"payout": number}, code="PAYOUT_NOT_FOUND")
-    return _to_view(row, _timeline(session, number), replayed)
-
-
-def _event(
-    session: Session,
-    payout_id: int,
-    *,
-    action: str,
-    from_status: str | None,
-    to_status: str,
-    actor: str,
-    reason: str | None,
-    now: datetime,
-) -> None:
-    session.execute(
-        insert(PAYOUT_EVENTS).values(
-            payout_id=payout_id,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            actor=actor,
-            reason=reason[:500] if reason else None,
-            created_at=now,
-        )
-    )
 
 
 def _choose_method(session: Session, writer: str, currency: str, method: str | None) -> Any:
@@ -288,7 +109,7 @@ def _choose_method(session: Session, writer: str, currency: str, method: str | N
 
 
 def _find_by_key(session: Session, key: str) -> Any:
-    return session.execute(_select().where(PAYOUTS.c.idempotency_key == key)).first()
+    return session.execute(select_payouts().where(PAYOUTS.c.idempotency_key == key)).first()
 
 
 def _replay(session: Session, key: str | None, wanted: dict[str, Any]) -> PayoutView | None:
@@ -304,7 +125,7 @@ def _replay(session: Session, key: str | None, wanted: dict[str, Any]) -> Payout
         what="payout request",
         details={"payout": row.id},
     )
-    return _to_view(row, _timeline(session, row.id), replayed=True)
+    return to_view(row, timeline_of(session, row.id), replayed=True)
 
 
 def request_payout(
@@ -429,7 +250,7 @@ def request_payout(
     if needs_approval:
         why = "method changed recently" if recently_changed else "at or above the threshold"
         waiting = f"awaiting approval: {why}"
-    _event(
+    record_event(
         session,
         payout_id,
         action="requested",
@@ -440,7 +261,7 @@ def request_payout(
         now=moment,
     )
     if not needs_approval:
-        _move(
+        move(
             session,
             payout_id,
             "approved",
@@ -450,141 +271,6 @@ def request_payout(
             now=moment,
         )
     return get_payout(session, payout_id)
-
-
-def _lock(session: Session, payout_id: int) -> Any:
-    row = session.execute(
-        for_update(select(PAYOUTS).where(PAYOUTS.c.id == payout_id), session)
-    ).first()
-    if row is None:
-        raise NotFound(
-            f"no payout {payout_id}", details={"payout": payout_id}, code="PAYOUT_NOT_FOUND"
-        )
-    return row
-
-
-def _move(
-    session: Session,
-    payout_id: int,
-    to: str,
-    *,
-    actor: str,
-    action: str,
-    reason: str | None,
-    now: datetime,
-    allowed_from: tuple[str, ...] | None = None,
-) -> Any:
-    """Change a payout's status if ``to`` may follow its current one (INVALID_STATE, exit 6,
-    otherwise); record the step. Returns the row as it was."""
-    row = _lock(session, payout_id)
-    sources = allowed_from or tuple(s for s, nexts in TRANSITIONS.items() if to in nexts)
-    if row.status not in sources or to not in TRANSITIONS.get(row.status, ()):
-        raise InvalidState(
-            f"payout {payout_id} is {row.status}: it cannot become {to}",
-            details={"payout": payout_id, "status": row.status, "wanted": to},
-        )
-    changed = session.execute(
-        update(PAYOUTS)
-        .where(PAYOUTS.c.id == payout_id, PAYOUTS.c.status == row.status)
-        .values(status=to, updated_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    if changed != 1:  # pragma: no cover - the row lock (or SQLite's write lock) prevents it
-        raise InvalidState(f"payout {payout_id} changed meanwhile", details={"payout": payout_id})
-    _event(
-        session,
-        payout_id,
-        action=action,
-        from_status=row.status,
-        to_status=to,
-        actor=actor,
-        reason=reason,
-        now=now,
-    )
-    return row
-
-
-def _void(session: Session, row: Any, *, actor: str, reason: str, now: datetime) -> None:
-    voided = resolve_pending(session, row.entry_id, post=False, actor=actor, reason=reason, now=now)
-    session.execute(
-        update(PAYOUTS).where(PAYOUTS.c.id == row.id).values(resolution_entry_id=voided.id)
-    )
-
-
-def cancel_payout(
-    session: Session,
-    payout_id: int | str,
-    *,
-    actor: str,
-    reason: str | None = None,
-    now: datetime | None = None,
-) -> PayoutView:
-    """Cancel before sending: the pending entry is voided, the money is back in earnings,
-    exactly once (a second cancel is INVALID_STATE)."""
-    number = parse_id(payout_id, field="payout")
-    moment = as_utc(now) or utcnow()
-    row = _move(
-        session,
-        number,
-        "cancelled",
-        actor=actor,
-        action="cancelled",
-        reason=reason,
-        now=moment,
-        allowed_from=("requested", "approved"),
-    )
-    _void(session, row, actor=actor, reason=f"payout {number} cancelled", now=moment)
-    return get_payout(session, number)
-
-
-def mark_approved(
-    session: Session,
-    payout_id: int | str,
-    *,
-    actor: str,
-    reason: str | None = None,
-    now: datetime | None = None,
-) -> PayoutView:
-    """The state change an accepted approval makes (``requested`` -> ``approved``). Who may
-    approve, and the signature, are checked by the approvals module before it calls this."""
-    number = parse_id(payout_id, field="payout")
-    _move(
-        session,
-        number,
-        "approved",
-        actor=actor,
-        action="approved",
-        reason=reason,
-        now=as_utc(now) or utcnow(),
-        allowed_from=("requested",),
-    )
-    return get_payout(session, number)
-
-
-def mark_rejected(
-    session: Session,
-    payout_id: int | str,
-    *,
-    actor: str,
-    reason: str,
-    now: datetime | None = None,
-) -> PayoutView:
-    """A rejection: the payout is cancelled and its reservation voided (money back)."""
-    number = parse_id(payout_id, field="payout")
-    if not reason or not reason.strip():
-        raise InvalidInput("a rejection needs a --reason", details={"field": "reason"})
-    moment = as_utc(now) or utcnow()
-    row = _move(
-        session,
-        number,
-        "cancelled",
-        actor=actor,
-        action="rejected",
-        reason=reason,
-        now=moment,
-        allowed_from=("requested", "approved"),
-    )
-    _void(session, row, actor=actor, reason=f"payout {number} rejected", now=moment)
-    return get_payout(session, number)
 
 
 def list_payouts(
@@ -597,7 +283,7 @@ def list_payouts(
 ) -> tuple[list[PayoutView], int | None]:
     """A page of payouts, oldest first, and the cursor of the next page (None at the end).
     USER_NOT_FOUND for an unknown writer, VALIDATION_ERROR for an unknown status."""
-    query = _select().order_by(PAYOUTS.c.id)
+    query = select_payouts().order_by(PAYOUTS.c.id)
     if writer is not None:
         get_user(session, writer, kind="writer")
         query = query.where(PAYOUTS.c.writer_id == writer)
@@ -611,5 +297,5 @@ def list_payouts(
     if after is not None:
         query = query.where(PAYOUTS.c.id > after)
     rows = session.execute(query.limit(limit + 1)).all()
-    page = [_to_view(row) for row in rows[:limit]]
+    page = [to_view(row) for row in rows[:limit]]
     return page, (page[-1].id if len(rows) > limit else None)

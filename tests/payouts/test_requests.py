@@ -21,14 +21,9 @@ from legato_pay.errors import (
 )
 from legato_pay.ledger import verify_ledger
 from legato_pay.payouts import withholding
-from legato_pay.payouts.requests import (
-    cancel_payout,
-    get_payout,
-    list_payouts,
-    mark_approved,
-    mark_rejected,
-    request_payout,
-)
+from legato_pay.payouts.requests import list_payouts, request_payout
+from legato_pay.payouts.status import cancel_payout, mark_approved, mark_rejected
+from legato_pay.payouts.views import get_payout
 from tests.factories import add_users
 from tests.payouts.helpers import (
     available,
