@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from legato_pay.config import Settings
-from legato_pay.errors import InvalidCurrency, InvalidInput, InvalidState, NotFound
+from legato_pay.errors import GatewayError, InvalidCurrency, InvalidInput, InvalidState, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import normalize_currency
 from legato_pay.payouts.vault import Vault, mask
@@ -235,8 +235,6 @@ def add_payout_method(
         )
         recipient = str(created.get("recipient_code") or "")
         if not recipient:
-            from legato_pay.errors import GatewayError
-
             raise GatewayError("Paystack created the recipient without a recipient_code")
     elif request.type == "sandbox":
         recipient = f"SBX_{secrets.token_hex(8)}"
