@@ -39,6 +39,7 @@ GROUPS = (
     "shares",
     "reports",
     "webhooks",
+    "revenue",
     "payouts",
 )
 #: The callback's options that take a value, so the group named after them can be found.

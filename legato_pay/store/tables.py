@@ -62,6 +62,11 @@ MOVEMENTS = _table("share_movements")
 DISTRIBUTIONS = _table("app_distributions")
 DISTRIBUTION_LINES = _table("app_distribution_lines")
 
+# revenue runs
+RECEIPTS = _table("revenue_receipts")
+RUNS = _table("revenue_runs")
+LINES = _table("revenue_lines")
+
 # payouts
 PAYOUT_METHODS = _table("payout_methods")
 PAYOUTS = _table("payouts")

@@ -221,7 +221,7 @@ def test_a_destructive_command_without_a_terminal_asks_for_yes(tmp_path: Path) -
 def test_output_format_names_are_case_insensitive(tmp_path: Path, spelling: str) -> None:
     result = _run(tmp_path, "-o", spelling, "users", "list")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
+    assert json.loads(result.stdout) == {"users": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize(

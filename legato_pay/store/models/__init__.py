@@ -22,10 +22,11 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from sqlmodel import SQLModel
 
-    from legato_pay.store.models import (  # noqa: F401  (registers)
+    from legato_pay.store.models import (  # noqa: F401  (registers them)
         ledger,
         payouts,
         readers,
+        revenue,
         shares,
         webhooks,
     )

@@ -5,7 +5,7 @@ Fernet tokens); ``payouts`` one row per request, gross = net + fee + tax, with t
 ledger entry that reserves it; ``payout_events`` every status change with its actor.
 
 Revision ID: 0014_payouts
-Revises: 0011_shares
+Revises: 0012_revenue
 Create Date: 2026-11-30 06:40:00.000000
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0014_payouts"
-down_revision: str | Sequence[str] | None = "0011_shares"
+down_revision: str | Sequence[str] | None = "0012_revenue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
