@@ -192,3 +192,20 @@ def record_event(
             created_at=now,
         )
     )
+
+
+def approval_content(view: PayoutView) -> dict[str, Any]:
+    """What an approval of this payout signs (the approvals module signs its canonical JSON):
+    id, amount, currency, source account and destination method. Any change to these makes
+    an earlier signature void."""
+    return {
+        "payout": view.id,
+        "amount": view.gross,
+        "currency": view.currency,
+        "source": f"writer:{view.writer}:earnings:{view.currency}",
+        "destination": {
+            "method": view.method_id,
+            "type": view.method_type,
+            "account": mask(view.method_last4),
+        },
+    }

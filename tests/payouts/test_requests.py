@@ -227,3 +227,36 @@ def test_list_filters_and_pages(app: Any) -> None:
         app.run(lambda s: list_payouts(s, status="lost"), write=False)
     with pytest.raises(NotFound):
         app.run(lambda s: list_payouts(s, writer="nobody"), write=False)
+
+
+def test_fee_and_tax_swallowing_the_gross_is_refused(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer_with_money(app, posted=100 * NGN_1000)
+    monkeypatch.setattr(
+        "legato_pay.payouts.requests.withholding_for",
+        lambda session, settings, writer, gross, currency: (gross, "100", "NG"),
+    )
+    before = counts(app)
+    with pytest.raises(InvalidAmount) as refused:
+        _request(app, amount="6000")
+    assert refused.value.code == "AMOUNT_TOO_SMALL"
+    assert counts(app) == before and available(app, "wendy") == 100 * NGN_1000
+
+
+def test_approval_content_names_what_is_approved(app: Any) -> None:
+    from legato_pay.payouts.views import approval_content
+
+    method = writer_with_money(app, posted=100 * NGN_1000)
+    payout = _request(app, amount="6000")
+    assert approval_content(payout) == {
+        "payout": payout.id,
+        "amount": 600_000,
+        "currency": "NGN",
+        "source": "writer:wendy:earnings:NGN",
+        "destination": {
+            "method": method.id,
+            "type": "sandbox",
+            "account": method.as_json()["account"],
+        },
+    }
