@@ -228,6 +228,8 @@ def test_missing_encryption_key_is_config_error(app: Any, operator: Operator) ->
     )
     assert result.status == 10 and result.error["code"] == "CONFIG_ERROR"
     assert counts(app)["payout_methods"] == 0
+    rotate = operator("payouts", "methods", "rotate-keys", LEGATO_ENCRYPTION_KEY="")
+    assert rotate.status == 10 and rotate.error["code"] == "CONFIG_ERROR"
 
 
 def test_unknown_filters_and_ids(app: Any, operator: Operator) -> None:
