@@ -40,6 +40,7 @@ GROUPS = (
     "approvers",
     "tax",
     "reports",
+    "payouts",
     "webhooks",
 )
 #: The callback's options that take a value, so the group named after them can be found.

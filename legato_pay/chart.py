@@ -26,6 +26,8 @@ they are never a lock that postings queue on (see ``ledger.seal``).
                                      its tax authority until remitted (credit-normal liability)
 - ``platform:cash:tax:<CUR>``        the bank account remittances are paid from (debit-normal
                                      asset; a remittance credits it)
+- ``payouts:in_flight:<CUR>``        writers' payouts requested and not yet settled: a payout
+                                     request reserves its gross here as a pending entry
 
 Services open these accounts here only: ``open_accounts`` takes the requests the builders below
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
@@ -115,6 +117,10 @@ def tax_cash(currency: str) -> str:
     return f"platform:cash:tax:{currency}"
 
 
+def payouts_in_flight(currency: str) -> str:
+    return f"payouts:in_flight:{currency}"
+
+
 def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
     """A reader's two coin wallets (paid, bonus): no overdraft."""
     return (
@@ -197,6 +203,7 @@ RESERVED_NAMESPACES = (
     "app:",
     "investor:",
     "tax:",
+    "payouts:",
 )
 
 _CUR = r"(?P<cur>[A-Z]{3}|COIN)"
@@ -259,6 +266,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (  # the bank account tax remittances are paid from
         _rule(rf"platform:cash:tax:{_CUR}"),
         lambda m: tax_cash_account(m.group("cur")),
+    ),
+    (
+        _rule(rf"payouts:in_flight:{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur")),
     ),
     (  # the outside world: opened by the ledger on first use, hot and credit-normal
         _rule(rf"world:{_CUR}"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -45,6 +46,7 @@ _RESERVED_ENV = {
     "LEGATO_TEST_DATABASE_URL",
     "LEGATO_REQUIRE_POSTGRES",
     "LEGATO_OUTPUT",
+    "LEGATO_ENCRYPTION_KEY",  # payout details at rest (legato_pay.payouts.vault), a secret
 }
 _ENV_ALIASES = {
     "LEGATO_DATABASE_URL": ("database", "url"),
@@ -180,9 +182,54 @@ class GatewaySettings(_Strict):
     max_retries: int = Field(2, ge=0)
 
 
+class FeeTier(_Strict):
+    """A payout fee band: ``fee`` (minor units) for a gross up to ``up_to`` inclusive (None:
+    no upper bound)."""
+
+    up_to: int | None = Field(None, gt=0)
+    fee: int = Field(ge=0)
+
+
+def _check_tiers(tiers: list[FeeTier]) -> list[FeeTier]:
+    bounds = [tier.up_to for tier in tiers]
+    if not tiers or bounds[-1] is not None or None in bounds[:-1]:
+        raise ValueError("fee tiers need ascending up_to bounds and a last tier with up_to: null")
+    bounded = [bound for bound in bounds if bound is not None]
+    if any(a >= b for a, b in itertools.pairwise(bounded)):
+        raise ValueError("fee tiers' up_to bounds must be ascending")
+    return tiers
+
+
 class PayoutSettings(_Strict):
+    """Payout rules: minimum and approval threshold per currency (minor units), the lock on
+    recently changed payout methods, and fee tiers per method type and currency."""
+
     minimum: dict[str, int] = Field(default_factory=dict)
     approval_threshold: dict[str, int] = Field(default_factory=dict)
+    method_change_lock_days: int = Field(5, ge=0, le=3650)
+    fees: dict[Literal["bank", "stripe", "sandbox"], dict[str, list[FeeTier]]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("minimum", "approval_threshold")
+    @classmethod
+    def _amounts(cls, value: dict[str, int]) -> dict[str, int]:
+        for code, amount in value.items():
+            _check_currency(code)
+            if amount < 0:
+                raise ValueError(f"{code}: amounts cannot be negative")
+        return value
+
+    @field_validator("fees")
+    @classmethod
+    def _fee_tiers(
+        cls, value: dict[str, dict[str, list[FeeTier]]]
+    ) -> dict[str, dict[str, list[FeeTier]]]:
+        for by_currency in value.values():
+            for code, tiers in by_currency.items():
+                _check_currency(code)
+                _check_tiers(tiers)
+        return value
 
 
 class EscrowSettings(_Strict):

@@ -74,3 +74,7 @@ APPROVALS = _table("approvals")
 # withholding tax
 TAX_PROFILES = _table("tax_profiles")
 TAX_REMITTANCES = _table("tax_remittances")
+# payouts
+PAYOUT_METHODS = _table("payout_methods")
+PAYOUTS = _table("payouts")
+PAYOUT_EVENTS = _table("payout_events")

@@ -9,7 +9,12 @@ Use it over real HTTP (``with fake.serve() as base_url``) or in-process
   failed payments too (read ``data.status``); unknown → 400 ``transaction_not_found``.
 * ``POST /refund`` → ``pending`` refund (only of a paid transaction, at most what is left;
   a refund set to ``failed`` no longer counts). ``refund_event`` gives its ``refund.*`` webhook.
-* ``POST /transferrecipient`` → 201 ``RCP_…`` (the same account gets the same code back).
+* ``GET /bank/resolve?account_number=&bank_code=`` → ``{account_number, account_name,
+  bank_id}`` for an account registered with ``fake.add_bank_account``; otherwise 422 "Could
+  not resolve account name" (Paystack's Resolve Account answer for an unknown account).
+* ``POST /transferrecipient`` → 201 ``RCP_…`` (the same account gets the same code back), with
+  the documented fields (``active``, ``domain``, ``integration``, ``is_deleted``, ``details``
+  with ``bank_name``); a ``nuban`` for a registered account takes the bank's name for it.
 * ``POST /transfer`` → ``pending`` (or ``otp`` when ``fake.otp_required``), ``TRF_…``;
   ``POST /transfer/finalize_transfer`` with ``fake.otp_code``; ``GET /transfer/verify/{ref}``.
   A reused transfer reference → 400 ``duplicate_reference`` (an assumption: GATEWAYS.md only
@@ -38,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
@@ -66,6 +71,12 @@ TRANSFER_STATUSES = (
 )
 _TRANSACTION_REF = re.compile(r"[A-Za-z0-9.=-]+")
 _TRANSFER_REF = re.compile(r"[a-z0-9_-]+")
+BANKS = {
+    "011": (7, "First Bank of Nigeria"),
+    "044": (1, "Access Bank"),
+    "057": (21, "Zenith Bank"),
+    "058": (9, "Guaranty Trust Bank"),
+}
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -114,6 +125,7 @@ class FakePaystack:
         self.refunds: dict[int, dict[str, Any]] = {}
         self.recipients: dict[str, dict[str, Any]] = {}
         self.transfers: dict[str, dict[str, Any]] = {}
+        self.bank_accounts: dict[tuple[str, str], str] = {}
         self.requests: list[RecordedRequest] = []
         self._failures: list[tuple[int, str]] = []
         self._ids = itertools.count(1_000_001)
@@ -127,6 +139,11 @@ class FakePaystack:
         """Answer the next ``times`` API calls with ``status`` (after recording them)."""
         with self._lock:
             self._failures.extend([(status, message)] * times)
+
+    def add_bank_account(self, bank_code: str, account_number: str, account_name: str) -> None:
+        """An account ``GET /bank/resolve`` knows (by bank code and NUBAN number)."""
+        with self._lock:
+            self.bank_accounts[(bank_code, account_number)] = account_name
 
     def transaction(self, reference: str) -> dict[str, Any]:
         """By Paystack reference, or by the project's reference kept in ``metadata.reference``."""
@@ -260,6 +277,8 @@ class FakePaystack:
             }
             if (method, path) in routes:
                 return routes[(method, path)](data)
+            if method == "GET" and path == "/bank/resolve":
+                return self._resolve(parse_qs(urlsplit(target).query))
             if method == "GET" and path.startswith("/transaction/verify/"):
                 return self._verify(path.removeprefix("/transaction/verify/"))
             if method == "GET" and path.startswith("/transfer/verify/"):
@@ -371,6 +390,20 @@ class FakePaystack:
         self.refunds[refund["id"]] = refund
         return _ok(dict(refund), "Refund has been queued for processing")
 
+    def _resolve(self, query: Mapping[str, list[str]]) -> Answer:
+        number = (query.get("account_number") or [""])[0]
+        bank_code = (query.get("bank_code") or [""])[0]
+        if not number:
+            return _error(400, "Account number is required")
+        if not bank_code:
+            return _error(400, "Bank code is required")
+        name = self.bank_accounts.get((bank_code, number))
+        if name is None:
+            return _error(422, "Could not resolve account name. Check parameters or try again.")
+        bank_id = BANKS.get(bank_code, (0, ""))[0]
+        data = {"account_number": number, "account_name": name, "bank_id": bank_id}
+        return _ok(data, "Account number resolved")
+
     def _recipient(self, data: dict[str, Any]) -> Answer:
         for field in ("type", "name", "account_number", "bank_code"):
             if not data.get(field):
@@ -380,19 +413,27 @@ class FakePaystack:
         key = f"{data['type']}:{data['bank_code']}:{data['account_number']}"
         if key not in self.recipients:
             number = next(self._ids)
+            resolved = self.bank_accounts.get((data["bank_code"], data["account_number"]))
+            name = resolved if data["type"] == "nuban" and resolved else data["name"]
             self.recipients[key] = {
+                "active": True,
+                "createdAt": _now(),
+                "currency": data.get("currency") or "NGN",
+                "domain": "test",
                 "id": number,
+                "integration": 100001,
+                "name": name,
                 "recipient_code": f"RCP_{secrets.token_hex(8)}",
                 "type": data["type"],
-                "name": data["name"],
-                "currency": data.get("currency") or "NGN",
-                "active": True,
+                "updatedAt": _now(),
+                "is_deleted": False,
                 "details": {
+                    "authorization_code": None,
                     "account_number": data["account_number"],
-                    "account_name": data["name"],
+                    "account_name": name,
                     "bank_code": data["bank_code"],
+                    "bank_name": BANKS.get(data["bank_code"], (0, ""))[1] or None,
                 },
-                "createdAt": _now(),
             }
         return _ok(dict(self.recipients[key]), "Transfer recipient created successfully", 201)
 

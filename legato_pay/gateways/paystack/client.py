@@ -13,6 +13,10 @@ where a replay cannot move money twice:
 * never ``create_refund``, ``create_transfer_recipient`` or ``finalize_transfer`` once sent:
   they carry no reference Paystack deduplicates on.
 
+``resolve_account`` sends the account number as a query parameter, never in the path: errors
+and our logs name the path only, and a filter on httpx's own request log masks the parameter,
+so no account number reaches a log line.
+
 The secret key lives only in the client's default headers: errors and logs carry the method,
 path, HTTP status and Paystack's message, never a header.
 """
@@ -41,6 +45,22 @@ DEFAULT_BASE_URL = "https://api.paystack.co"
 #: The payment channels a Paystack checkout can offer (``channels`` of transaction/initialize);
 #: what a given account really offers depends on its country and settings.
 CHANNELS = ("card", "bank", "bank_transfer", "ussd", "qr", "mobile_money", "eft", "apple_pay")
+
+_ACCOUNT_PARAM = re.compile(r"(account_number=)[^&\s\"']*")
+
+
+class _MaskAccountNumbers(logging.Filter):
+    """httpx logs each request's full URL at INFO: mask ``account_number`` in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "account_number=" in message:
+            record.msg, record.args = _ACCOUNT_PARAM.sub(r"\1****", message), None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_MaskAccountNumbers())
+
 #: Raised before a byte left: replaying cannot duplicate anything.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -49,6 +69,11 @@ class InitializeData(TypedDict):
     authorization_url: str
     access_code: str
     reference: str
+
+
+class ResolvedAccount(TypedDict):
+    account_name: str
+    bank_id: int | None
 
 
 class PaystackClient:
@@ -135,6 +160,21 @@ class PaystackClient:
         }
         return self._request("POST", "/refund", {k: v for k, v in body.items() if v is not None})
 
+    def resolve_account(self, *, account_number: str, bank_code: str) -> ResolvedAccount:
+        """``GET /bank/resolve``: the name the bank holds for a NUBAN account number."""
+        data = self._request(
+            "GET",
+            "/bank/resolve",
+            params={"account_number": account_number, "bank_code": bank_code},
+        )
+        name = data.get("account_name")
+        if not isinstance(name, str) or not name.strip():
+            raise GatewayError(
+                "Paystack resolved the account without a name",
+                details=provider_error_details(PROVIDER, method="GET", path="/bank/resolve"),
+            )
+        return ResolvedAccount(account_name=name.strip(), bank_id=data.get("bank_id"))
+
     def create_transfer_recipient(
         self,
         *,
@@ -190,6 +230,7 @@ class PaystackClient:
         body: Mapping[str, Any] | None = None,
         *,
         replay_safe: bool | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One call with the retry policy of the module docstring; returns ``data``."""
         safe = method == "GET" if replay_safe is None else replay_safe
@@ -197,7 +238,9 @@ class PaystackClient:
         while True:
             attempt += 1
             try:
-                response = self._http.request(method, path, json=body)
+                response = self._http.request(
+                    method, path, json=body, params=dict(params) if params else None
+                )
             except httpx.TransportError as exc:
                 retry = attempt <= self.max_retries and (safe or isinstance(exc, _NOT_SENT))
                 log.warning(
