@@ -7,7 +7,7 @@ SQLite's write transaction), and the ledger refuses a reservation beyond the ava
 on its own, so however many requests race, the same money is never reserved twice.
 
 gross = net + fee + tax exactly: the fee from ``fees.payout_fee``, the withholding from the
-``withholding`` seam. Statuses::
+tax profile (``payouts.tax.withholding_for``). Statuses::
 
     requested -> approved -> sending -> paid -> reversed
         |            |          `-> failed
@@ -45,6 +45,7 @@ from legato_pay.money import format_amount, normalize_currency, parse_amount
 from legato_pay.payouts.fees import breakdown, payout_fee
 from legato_pay.payouts.methods import get_method, parse_id
 from legato_pay.payouts.status import STATUSES, move
+from legato_pay.payouts.tax import withholding_for
 from legato_pay.payouts.views import (
     PayoutView,
     get_payout,
@@ -53,7 +54,6 @@ from legato_pay.payouts.views import (
     timeline_of,
     to_view,
 )
-from legato_pay.payouts.withholding import withholding_for
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import PAYOUT_METHODS, PAYOUTS
 
@@ -196,7 +196,8 @@ def request_payout(
             code="BELOW_MINIMUM",
         )
     fee = payout_fee(settings.payouts, method_row.type, code, gross)
-    tax, rate, country = withholding_for(session, settings, writer, gross, code)
+    tax, rate_percent, country = withholding_for(session, settings, writer, gross, code)
+    rate = str(rate_percent)  # stored as the exact decimal text the profile's rate had
     if fee + tax >= gross:
         raise InvalidAmount(
             f"the fee and tax ({format_amount(fee + tax, code)}) leave nothing to pay out",

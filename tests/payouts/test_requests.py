@@ -20,7 +20,6 @@ from legato_pay.errors import (
     UsageError,
 )
 from legato_pay.ledger import verify_ledger
-from legato_pay.payouts import withholding
 from legato_pay.payouts.requests import list_payouts, request_payout
 from legato_pay.payouts.status import cancel_payout, mark_approved, mark_rejected
 from legato_pay.payouts.views import get_payout
@@ -104,8 +103,24 @@ def test_withholding_seam_is_used_and_recorded(app: Any, monkeypatch: pytest.Mon
     )
 
 
-def test_seam_withholds_nothing_until_the_tax_module_exists() -> None:
-    assert withholding.withholding_for(None, None, "w", 1000, "NGN") == (0, "0", None)  # type: ignore[arg-type]
+def test_a_writer_with_a_nigerian_profile_has_tax_withheld(app: Any) -> None:
+    from legato_pay.payouts.tax import set_tax_profile
+
+    writer_with_money(app, posted=50 * NGN_1000)
+    app.run(
+        lambda s: set_tax_profile(
+            s,
+            app.settings,
+            writer="wendy",
+            country="NG",
+            payee_type="individual",
+            tin="12345678-0001",
+            actor="ops",
+        )
+    )
+    payout = _request(app, amount="10000.00")
+    assert (payout.gross, payout.tax) == (1_000_000, 50_000)  # 5 % of 10,000.00 NGN
+    assert payout.gross == payout.net + payout.fee + payout.tax
 
 
 def test_approval_needed_at_threshold_or_for_a_recent_method(app: Any) -> None:
