@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import MarkupMode
 
-from commands.output import OUTPUT_FORMATS, CliState, report_error, set_state
-from legato_pay.errors import EXIT_STATUSES, LegatoError, UsageError
+from commands.output import CliState, normalize_output, report_error, set_state
+from legato_pay.errors import EXIT_STATUSES, Aborted, LegatoError, UsageError
 
 _EXIT_HELP = "Exit status: " + ", ".join(f"{code} {text}" for code, text in EXIT_STATUSES.items())
 
@@ -59,20 +59,26 @@ def main(
     output: Annotated[
         str,
         typer.Option(
-            "--output", "-o", envvar="LEGATO_OUTPUT", help="table, json or csv.", show_envvar=False
+            "--output",
+            "-o",
+            envvar="LEGATO_OUTPUT",
+            help="table, json or csv (any case).",
+            show_envvar=True,
         ),
     ] = "table",
     actor: Annotated[
         str | None,
         typer.Option("--actor", envvar="LEGATO_ACTOR", help="Who is acting (audit trail)."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only results.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only results: no titles, notes or progress on stderr."
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
-    if output not in OUTPUT_FORMATS:
-        raise UsageError(
-            f"--output must be one of {', '.join(OUTPUT_FORMATS)}", details={"output": output}
-        )
+    output = normalize_output(output)
     state = CliState(db=db, config=config, output=output, actor=actor, quiet=quiet, debug=debug)
     set_state(state)
     ctx.obj = state
@@ -97,7 +103,7 @@ def build_app(only: str | None = None) -> typer.Typer:
         help="Finance operations for a creator and investment platform.\n\n" + _EXIT_HELP + ".",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        add_completion=True,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     built.callback()(main)
@@ -149,8 +155,7 @@ def run(argv: list[str] | None = None) -> None:
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
     except typer.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(130)
+        sys.exit(report_error(Aborted("aborted: nothing was done"), args))
     except typer.TyperException as error:  # usage errors from the parser
         if not _json(args):
             error.show()  # type: ignore[attr-defined]
@@ -158,18 +163,32 @@ def run(argv: list[str] | None = None) -> None:
         usage = UsageError(error.format_message(), details={})
         sys.exit(report_error(usage, args))
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        sys.exit(report_error(Aborted("interrupted: the unit of work in flight rolled back"), args))
     except BrokenPipeError:
         sys.exit(0)
     except Exception as error:  # the last line of defence: never a bare traceback by default
-        internal = LegatoError(
-            f"internal error: {type(error).__name__}: {error}",
-            details={"hint": "rerun with --debug for a traceback"},
-        )
-        status = report_error(internal, args)
-        sys.exit(status)
+        sys.exit(report_error(_internal(error), args))
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _internal(error: Exception) -> LegatoError:
+    """An unexpected error as the contract shows it: its class and, for a database error, what
+    the driver said without the statement or its parameters (which may carry user data)."""
+    from legato_pay.store.engine import unavailable_database_error
+
+    unavailable = unavailable_database_error(error)
+    if unavailable is not None:
+        return unavailable
+    summary = type(error).__name__
+    original = getattr(error, "orig", None)
+    if original is not None:  # SQLAlchemy's DBAPIError: the message embeds SQL and parameters
+        first_line = str(original).strip().splitlines()[0][:200] if str(original).strip() else ""
+        summary = f"{summary} ({type(original).__name__}: {first_line})"
+    elif str(error):
+        summary = f"{summary}: {str(error)[:300]}"
+    return LegatoError(
+        f"internal error: {summary}", details={"hint": "rerun with --debug for a traceback"}
+    )
 
 
 def _help_style() -> MarkupMode:

@@ -16,16 +16,21 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from legato_pay.errors import InvalidInput, LegatoError
+from legato_pay.errors import Aborted, InvalidTime, LegatoError, UsageError
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
 
 OUTPUT_FORMATS = ("table", "json", "csv")
+
+#: ``yes: YesOption = False`` on every destructive or money-moving operator command.
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts and cron).")
+]
 
 
 @dataclass
@@ -66,18 +71,62 @@ def set_state(new_state: CliState) -> None:
 
 
 def parse_time(value: str | None, field: str) -> datetime | None:
-    """An ISO 8601 time from an option, in UTC; None stays None."""
+    """An ISO 8601 time from an option, in UTC (a date alone is its midnight UTC); None stays
+    None. Anything else, or a time UTC cannot hold, is ``INVALID_TIME``."""
     if value is None:
         return None
     from legato_pay.ledger.types import as_utc
 
     try:
+        if not value.isascii():
+            raise ValueError(value)
         return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        raise InvalidInput(
+    except (ValueError, OverflowError):
+        raise InvalidTime(
             f"{field} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z",
-            details={field: value},
+            details={field: value[:100]},
         ) from None
+
+
+def parse_range(
+    from_value: str | None,
+    to_value: str | None,
+    *,
+    from_field: str = "--from",
+    to_field: str = "--to",
+) -> tuple[datetime | None, datetime | None]:
+    """A ``--from/--to`` time range: either end may be open; a reversed range is
+    ``INVALID_TIME`` rather than an empty answer that looks like "nothing happened"."""
+    start = parse_time(from_value, from_field)
+    end = parse_time(to_value, to_field)
+    if start is not None and end is not None and end < start:
+        raise InvalidTime(
+            f"{to_field} is before {from_field}",
+            details={from_field: from_value, to_field: to_value},
+        )
+    return start, end
+
+
+def money_cell(minor: int, currency: str) -> str:
+    """An amount as a table shows it: ``12.50 USD`` (tables never show minor units)."""
+    from legato_pay.money import format_amount
+
+    return format_amount(minor, currency)
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask before a destructive or money-moving step. ``--yes`` skips the question; without a
+    terminal to ask on, the command refuses rather than guessing (status 2); a "no" is
+    ``ABORTED`` (status 130) and nothing is done."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{question.rstrip('?')}: confirm with --yes (no terminal to ask on)",
+            details={"hint": "pass --yes"},
+        )
+    if not typer.confirm(question, default=False, err=True):
+        raise Aborted("declined at the prompt: nothing was done")
 
 
 def _json_default(value: Any) -> Any:
@@ -97,6 +146,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, dict) and isinstance(value.get("display"), str):
+        return str(value["display"])  # a money object {"amount", "currency", "display"}
     if isinstance(value, dict | list):
         return json.dumps(value, default=_json_default)
     if hasattr(value, "isoformat"):
@@ -111,12 +162,18 @@ def emit(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     message: str | None = None,
+    table_columns: Sequence[str] | None = None,
+    totals: dict[str, Any] | None = None,
+    next_cursor: str | None = None,
 ) -> None:
     """Print a command's result in the chosen format.
 
-    ``data`` is the JSON document. For table/csv, ``rows`` (default: ``data`` if it is a list,
-    else its key/value pairs) and ``columns`` choose what is shown; ``message`` is a line printed
-    instead of a table when there is nothing tabular to show.
+    ``data`` is the JSON document (the caller puts totals and the next cursor in it). For
+    table/csv, ``rows`` (default: ``data`` if it is a list, else its key/value pairs) and
+    ``columns`` choose what is shown (``table_columns``, when given, in a table: formatted
+    amounts, no ``_minor`` figures); ``message`` is a line printed instead of a table when there
+    is nothing tabular to show. ``totals`` and ``next_cursor`` are printed under a table and, for
+    CSV, on stderr as ``# total …`` / ``# next_cursor=…`` lines: never a CSV data row.
     """
     current = state()
     if current.output == "json":
@@ -137,17 +194,39 @@ def emit(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_cell(row.get(column)) for column in columns])
+            writer.writerow([_csv_cell(row.get(column)) for column in columns])
         sys.stdout.write(buffer.getvalue())
-        return
-    if current.quiet:
+        for line in _footer_lines(totals, next_cursor):
+            sys.stderr.write(f"# {line}\n")
         return
     if message and not rows:
         typer.echo(message)
         return
-    _print_table(rows, columns, title)
-    if message:
+    _print_table(rows, table_columns or columns, None if current.quiet else title)
+    for line in _footer_lines(totals, next_cursor):
+        typer.echo(line)
+    if message and not current.quiet:
         typer.echo(message)
+
+
+def _footer_lines(totals: dict[str, Any] | None, next_cursor: str | None) -> list[str]:
+    lines = []
+    if totals:
+        lines.append(
+            "total: " + ", ".join(f"{key} {_cell(value)}" for key, value in totals.items())
+        )
+    if next_cursor:
+        lines.append(f"next_cursor={next_cursor}")
+    return lines
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV field: money objects become their exact decimal amount, never a display string."""
+    if isinstance(value, dict) and {"amount", "currency"} <= value.keys():
+        from legato_pay.money import to_decimal_string
+
+        return to_decimal_string(int(value["amount"]), str(value["currency"]))
+    return _cell(value)
 
 
 def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None) -> None:
@@ -155,13 +234,16 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: 
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title, header_style="bold")
+        plain = no_color()
+        table = Table(title=title, header_style="" if plain else "bold", title_style="")
         for column in columns:
             numeric = any(isinstance(row.get(column), int) for row in rows[:20])
-            table.add_column(column, justify="right" if numeric else "left")
+            # fold, never ellipsis: an id or an amount is wrapped on a narrow terminal, not cut
+            table.add_column(column, justify="right" if numeric else "left", overflow="fold")
         for row in rows:
             table.add_row(*[_cell(row.get(column)) for column in columns])
-        Console(no_color=bool(os.environ.get("NO_COLOR"))).print(table)
+        console = Console(no_color=plain, highlight=False, color_system=None if plain else "auto")
+        console.print(table)
         return
     from tabulate import tabulate
 
@@ -177,6 +259,21 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: 
     )
 
 
+def no_color() -> bool:
+    """``NO_COLOR`` set to anything non-empty turns off every style (colour and bold)."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def normalize_output(value: str) -> str:
+    """``-o JSON`` is ``-o json``; anything else is a usage error naming the choices."""
+    lowered = value.strip().lower()
+    if lowered not in OUTPUT_FORMATS:
+        raise UsageError(
+            f"--output must be one of {', '.join(OUTPUT_FORMATS)}", details={"output": value[:40]}
+        )
+    return lowered
+
+
 def info(message: str) -> None:
     """A human note on stderr (never pollutes JSON on stdout); silenced by --quiet."""
     current = state()
@@ -189,11 +286,11 @@ def json_mode_requested(argv: Sequence[str]) -> bool:
     if state().output == "json":
         return True
     for index, arg in enumerate(argv):
-        if arg in ("--output", "-o") and index + 1 < len(argv) and argv[index + 1] == "json":
-            return True
-        if arg == "--output=json":
-            return True
-    return os.environ.get("LEGATO_OUTPUT") == "json"
+        if arg in ("--output", "-o") and index + 1 < len(argv):
+            return argv[index + 1].strip().lower() == "json"
+        if arg.startswith("--output="):
+            return arg.split("=", 1)[1].strip().lower() == "json"
+    return os.environ.get("LEGATO_OUTPUT", "").strip().lower() == "json"
 
 
 def report_error(error: LegatoError, argv: Sequence[str]) -> int:

@@ -5,12 +5,11 @@ Prices are integers in minor units, as in ``config/default.yaml``: ``--price-usd
 ``floor(coins × bonus_percent / 100)``.
 """
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from commands.output import emit, state
+from commands.output import YesOption, confirm, emit, state
 
 app = typer.Typer(help="Coin packages: coins, bonus and prices (amounts in minor units).")
 
@@ -155,13 +154,12 @@ def update(
 @app.command("archive")
 def archive(
     package_id: PackageArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Stop selling a package (its purchases stay). Asks on a terminal unless --yes."""
     from legato_pay.readers import packages
 
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Archive package {package_id}? It can no longer be bought", abort=True)
+    confirm(f"Archive package {package_id}? It can no longer be bought", yes=yes)
     cli = state()
     view = cli.app.run(lambda s: packages.archive_package(s, cli.app.settings, package_id))
     _emit_package(view.as_json(), f"package {package_id} archived")

@@ -5,12 +5,11 @@ credits the coins once the gateway confirms (exactly once, however often it runs
 returns money and claws back the coins still unspent.
 """
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from commands.output import emit, state
+from commands.output import YesOption, confirm, emit, state
 
 app = typer.Typer(help="Coin purchases through a payment gateway.")
 
@@ -111,14 +110,12 @@ def refund(
     key: Annotated[
         str | None, typer.Option("--key", help="Idempotency key: a retry never refunds twice.")
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Refund a purchase and claw back its unspent coins. Asks on a terminal unless --yes."""
     from legato_pay.readers import purchases
 
-    if not yes and sys.stdin.isatty():
-        what = amount or "the full remaining amount"
-        typer.confirm(f"Refund {what} of {reference}?", abort=True)
+    confirm(f"Refund {amount or 'the full remaining amount'} of {reference}?", yes=yes)
     outcome = purchases.refund_purchase(state().app, reference, amount=amount, key=key)
     data = outcome.as_json()
     fields = ["reference", "status", "display", "coins_clawed_back", "coins_lost"]

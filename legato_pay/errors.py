@@ -10,7 +10,8 @@ documented contract::
     │   ├── InvalidAmount                3  INVALID_AMOUNT
     │   ├── InvalidCurrency              3  INVALID_CURRENCY
     │   ├── UnbalancedEntry              3  UNBALANCED_ENTRY
-    │   └── CurrencyMismatch             3  CURRENCY_MISMATCH
+    │   ├── CurrencyMismatch             3  CURRENCY_MISMATCH
+    │   └── InvalidTime                  3  INVALID_TIME
     ├── InsufficientFunds                4  INSUFFICIENT_FUNDS
     ├── NotFound                         5  NOT_FOUND
     │   ├── AccountNotFound              5  ACCOUNT_NOT_FOUND
@@ -22,11 +23,14 @@ documented contract::
     │   ├── AlreadyReversed              6  ALREADY_REVERSED
     │   └── AlreadyExists                6  ALREADY_EXISTS
     ├── GatewayError                     7  PAYMENT_FAILED
-    │   └── GatewayUnavailable           7  GATEWAY_UNAVAILABLE
+    │   ├── GatewayUnavailable           7  GATEWAY_UNAVAILABLE
+    │   └── RefundFailed                 7  REFUND_FAILED
     ├── Unauthorized                     8  UNAUTHORIZED
     │   └── InvalidSignature             8  INVALID_SIGNATURE
     ├── Busy                             9  RUN_IN_PROGRESS
-    └── ConfigError                     10  CONFIG_ERROR
+    ├── ConfigError                     10  CONFIG_ERROR
+    ├── DatabaseUnavailable             11  DATABASE_UNAVAILABLE
+    └── Aborted                        130  ABORTED
 
 The mapping to exit status and to the JSON error document lives in ``commands/output.py``.
 """
@@ -81,6 +85,10 @@ class CurrencyMismatch(InvalidInput):
     code = "CURRENCY_MISMATCH"
 
 
+class InvalidTime(InvalidInput):
+    code = "INVALID_TIME"
+
+
 class InsufficientFunds(LegatoError):
     code = "INSUFFICIENT_FUNDS"
     exit_status = 4
@@ -133,6 +141,10 @@ class GatewayUnavailable(GatewayError):
     code = "GATEWAY_UNAVAILABLE"
 
 
+class RefundFailed(GatewayError):
+    code = "REFUND_FAILED"
+
+
 class Unauthorized(LegatoError):
     code = "UNAUTHORIZED"
     exit_status = 8
@@ -150,6 +162,21 @@ class Busy(LegatoError):
 class ConfigError(LegatoError):
     code = "CONFIG_ERROR"
     exit_status = 10
+
+
+class DatabaseUnavailable(LegatoError):
+    """The database could not be reached: the message names the host, never the password."""
+
+    code = "DATABASE_UNAVAILABLE"
+    exit_status = 11
+
+
+class Aborted(LegatoError):
+    """The operator declined a confirmation prompt or interrupted the command: nothing was done
+    (or, for an interrupt, the unit of work in flight was rolled back)."""
+
+    code = "ABORTED"
+    exit_status = 130
 
 
 class RetryableConflict(Exception):
@@ -170,4 +197,6 @@ EXIT_STATUSES: dict[int, str] = {
     8: "unauthorized / invalid signature",
     9: "busy (a run is in progress)",
     10: "configuration error",
+    11: "database unavailable",
+    130: "aborted (a prompt declined, or Ctrl-C)",
 }

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from legato_pay.errors import ConfigError, LegatoError, RetryableConflict
+from legato_pay.errors import ConfigError, DatabaseUnavailable, LegatoError, RetryableConflict
 from legato_pay.store.dialect import is_postgres
 
 T = TypeVar("T")
@@ -121,10 +121,54 @@ def _is_retryable(exc: BaseException) -> bool:
     return False
 
 
+def describe_database(engine: Engine) -> str:
+    """Where the database is, for messages: host, port and name, never the password."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite file {url.database or ':memory:'}"
+    return (
+        f"{url.get_backend_name()} at {url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+    )
+
+
+def connect(engine: Engine) -> Any:
+    """A connection, or ``DATABASE_UNAVAILABLE`` (status 11) naming where the database was
+    looked for: an operator needs "the database is down" with the host, not a driver's text."""
+    try:
+        return engine.connect()
+    except (OperationalError, DBAPIError) as exc:
+        if _is_retryable(exc):
+            raise
+        raise DatabaseUnavailable(
+            f"database unavailable: cannot connect to {describe_database(engine)}",
+            details={
+                "database": describe_database(engine),
+                "reason": _driver_reason(exc),
+            },
+        ) from None
+
+
+def _driver_reason(exc: DBAPIError) -> str:
+    """The driver's own first line, without SQL, parameters or the URL's password."""
+    text_ = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+    return text_[:200]
+
+
+def unavailable_database_error(error: BaseException) -> DatabaseUnavailable | None:
+    """A lost connection met mid-command (the server went away), as the same documented error;
+    None for anything else."""
+    if isinstance(error, OperationalError) and getattr(error, "connection_invalidated", False):
+        return DatabaseUnavailable(
+            "database unavailable: the connection was lost",
+            details={"reason": _driver_reason(error)},
+        )
+    return None
+
+
 @contextmanager
 def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    connection = engine.connect()
+    connection = connect(engine)
     if write and engine.dialect.name == "sqlite":  # BEGIN IMMEDIATE (see _sqlite_engine)
         connection = connection.execution_options(legato_write=True)
     callbacks: list[Callable[[], None]] = []
@@ -171,7 +215,7 @@ def run_in_transaction(
 
 
 def ping(engine: Engine) -> None:
-    with engine.connect() as connection:
+    with connect(engine) as connection:
         connection.execute(text("SELECT 1"))
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from legato_pay.errors import ConfigError
 from legato_pay.store.dialect import is_postgres
-from legato_pay.store.engine import HEAD_REVISION, on_dispose, session_scope
+from legato_pay.store.engine import HEAD_REVISION, connect, on_dispose, session_scope
 from legato_pay.store.locks import SCHEMA_UPGRADE, advisory_xact_lock
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def current_revision(engine: Engine) -> str | None:
 
     One query and no reflection: every command asks this once before its first unit of work.
     """
-    with engine.connect() as connection:
+    with connect(engine) as connection:
         try:
             revision = connection.execute(_REVISION_QUERY).scalar()
         except DBAPIError as exc:
