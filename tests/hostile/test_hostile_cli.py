@@ -9,9 +9,9 @@ services and the database rather than only the parser. Every answer must keep th
 and nothing on stdout, no traceback, SQL or secret; after each command's batch ``ledger
 verify`` must still be ok.
 
-``LEGATO_HOSTILE_EXAMPLES`` sets the examples per command (default 8);
-``LEGATO_HOSTILE_SURVEY=FILE`` records every failing example as a JSON line in FILE instead of
-stopping at the first (to list findings); ``LEGATO_HOSTILE_RANDOM=1`` explores new examples
+``HOSTILE_EXAMPLES`` sets the examples per command (default 8);
+``HOSTILE_SURVEY=FILE`` records every failing example as a JSON line in FILE instead of
+stopping at the first (to list findings); ``HOSTILE_RANDOM=1`` explores new examples
 instead of the reproducible default.
 """
 
@@ -45,12 +45,12 @@ pytestmark = pytest.mark.hostile
 #: Not driven: ``serve-webhooks`` binds ports (test_hostile_webhooks drives its endpoints);
 #: ``demo`` runs a whole day (seconds per example).
 EXCLUDED = {("serve-webhooks",), ("demo",)}
-EXAMPLES = int(os.environ.get("LEGATO_HOSTILE_EXAMPLES", "8"))
-SURVEY = os.environ.get("LEGATO_HOSTILE_SURVEY")
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "8"))
+SURVEY = os.environ.get("HOSTILE_SURVEY")
 BATTERY = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=os.environ.get("LEGATO_HOSTILE_RANDOM") != "1",
+    derandomize=os.environ.get("HOSTILE_RANDOM") != "1",
     database=None,
     phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure prints its command line
     suppress_health_check=list(HealthCheck),
