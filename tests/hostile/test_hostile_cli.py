@@ -138,14 +138,18 @@ def _value(seeded: Seeded, data: st.DataObject, command: str, param: Param, host
     return data.draw(hostile_value() if hostile else plausible_value(param.name))
 
 
-def command_line(seeded: Seeded, data: st.DataObject, command: Command) -> list[str]:
-    """The command with every required parameter, some optional ones, one or two hostile."""
+def command_line(
+    seeded: Seeded, data: st.DataObject, command: Command
+) -> tuple[list[str], dict[str, str]]:
+    """The command with every required parameter, some optional ones, one or two hostile;
+    and the hostile ones, by parameter name."""
     fillable = [param for param in command.params if not param.is_flag]
     hostile = set()
     if fillable:
         names = [param.name for param in fillable]
         hostile = data.draw(st.sets(st.sampled_from(names), min_size=1, max_size=2), "hostile")
     args: list[str] = []
+    chosen: dict[str, str] = {}
     for param in command.params:
         if param.is_flag:
             if data.draw(st.booleans()):
@@ -158,10 +162,12 @@ def command_line(seeded: Seeded, data: st.DataObject, command: Command) -> list[
         for _ in range(times):
             value = _value(seeded, data, command.name, param, param.name in hostile)
             args += [value] if param.flag is None else [param.flag, value]
-    return [*command.path, *args]
+            if param.name in hostile:
+                chosen[param.flag or param.name.upper()] = value
+    return [*command.path, *args], chosen
 
 
-def judge(seeded: Seeded, answer: Answer, what: str) -> None:
+def judge(seeded: Seeded, answer: Answer, what: str, hostile: dict[str, str]) -> None:
     """Fail on a broken contract, or record it when surveying."""
     found = problems(answer, seeded.secrets)
     if not found:
@@ -169,6 +175,7 @@ def judge(seeded: Seeded, answer: Answer, what: str) -> None:
     case = {
         "backend": seeded.url.split(":", 1)[0],
         "what": what,
+        "hostile": hostile,
         "args": list(answer.args),
         "problems": found,
         "answer": summary(answer),
@@ -192,8 +199,8 @@ def test_command_keeps_the_contract_under_hostile_input(seeded: Seeded, command:
     @BATTERY
     @given(data=st.data())
     def examples(data: st.DataObject) -> None:
-        args = command_line(seeded, data, command)
-        judge(seeded, seeded.run(*args), command.name)
+        args, hostile = command_line(seeded, data, command)
+        judge(seeded, seeded.run(*args), command.name, hostile)
 
     examples()
     assert_ledger_verifies(seeded)
@@ -219,7 +226,7 @@ def test_global_options_keep_the_contract(seeded: Seeded, option: str) -> None:
         carrier = data.draw(st.sampled_from(CARRIERS))
         quiet = ["--quiet"] if data.draw(st.booleans()) else []
         args = [*quiet, str(param.flag), value, *carrier]
-        judge(seeded, seeded.run(*args), f"global {param.flag}")
+        judge(seeded, seeded.run(*args), f"global {param.flag}", {str(param.flag): value})
 
     examples()
     assert_ledger_verifies(seeded)
