@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import MarkupMode
 
-from commands.output import CliState, normalize_output, report_error, set_state
+from commands.output import (
+    CliState,
+    normalize_output,
+    report_error,
+    set_state,
+)
 from legato_pay.errors import EXIT_STATUSES, Aborted, LegatoError, UsageError
 
 _EXIT_HELP = "Exit status: " + ", ".join(f"{code} {text}" for code, text in EXIT_STATUSES.items())
@@ -174,11 +179,11 @@ def run(argv: list[str] | None = None) -> None:
 def _internal(error: Exception) -> LegatoError:
     """An unexpected error as the contract shows it: its class and, for a database error, what
     the driver said without the statement or its parameters (which may carry user data)."""
-    from legato_pay.store.engine import unavailable_database_error
+    from legato_pay.store.engine import input_refused_by_database, unavailable_database_error
 
-    unavailable = unavailable_database_error(error)
-    if unavailable is not None:
-        return unavailable
+    known = unavailable_database_error(error) or input_refused_by_database(error)
+    if known is not None:
+        return known
     summary = type(error).__name__
     original = getattr(error, "orig", None)
     if original is not None:  # SQLAlchemy's DBAPIError: the message embeds SQL and parameters

@@ -227,15 +227,29 @@ def _read_defaults() -> dict[str, Any]:
     )
 
 
+#: A config file is a page of YAML; anything bigger is the wrong file (or /dev/zero).
+_MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml  # here, not at the top: a start-up served by the settings cache never parses YAML
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(_MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(
             f"cannot read config file {path}: {exc.strerror}", details={"path": str(path)}
         ) from None
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path} is larger than {_MAX_CONFIG_BYTES} bytes: not a config file",
+            details={"path": str(path)},
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text", details={"path": str(path)}) from None
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -251,7 +265,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     import yaml
 
     overrides: dict[str, Any] = {}
-    for name, raw in environ.items():
+    set_by: dict[tuple[str, ...], str] = {}
+    for name, raw in sorted(environ.items()):
         if not name.startswith("LEGATO_") or name in _RESERVED_ENV:
             continue
         path = _ENV_ALIASES.get(name) or tuple(
@@ -263,11 +278,34 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
             value = raw
         if path[-1] == "url" and value is not None:
             value = raw
-        node = overrides
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
+        _set_override(overrides, path, value, name, set_by)
     return overrides
+
+
+def _set_override(
+    overrides: dict[str, Any],
+    path: tuple[str, ...],
+    value: Any,
+    name: str,
+    set_by: dict[tuple[str, ...], str],
+) -> None:
+    """Put one variable's value at its place; a variable setting a whole section beside one
+    setting a key inside it (``LEGATO_COINS`` and ``LEGATO_COINS__SPEND_ORDER``) is refused,
+    naming both, rather than guessing which wins."""
+    for depth in range(1, len(path) + 1):
+        clash = set_by.get(path[:depth])
+        if clash is None and depth == len(path):
+            clash = next((other for key, other in set_by.items() if key[: len(path)] == path), None)
+        if clash is not None:
+            raise ConfigError(
+                f"{clash} and {name} both set {'.'.join(path[:depth])}: keep one",
+                details={"key": ".".join(path[:depth]), "variables": [clash, name]},
+            )
+    set_by[path] = name
+    node = overrides
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
 
 
 def load_settings(
@@ -340,9 +378,12 @@ _CACHE_FORMAT = "legato-pay settings cache 1"
 def _file_digest(path: str | os.PathLike[str]) -> str | None:
     try:
         with open(path, "rb") as file:
-            return hashlib.sha256(file.read()).hexdigest()
+            content = file.read(_MAX_CONFIG_BYTES + 1)
     except OSError:
         return None
+    if len(content) > _MAX_CONFIG_BYTES:
+        return None  # no caching: the full load refuses the file and says why
+    return hashlib.sha256(content).hexdigest()
 
 
 def _cache_key(user_file: str | os.PathLike[str] | None, env: dict[str, str]) -> str | None:

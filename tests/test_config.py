@@ -247,6 +247,21 @@ def test_a_file_must_hold_a_mapping(tmp_path: Path) -> None:
     assert "mapping" in error.message
 
 
+def test_a_binary_or_endless_file_is_a_config_error(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert "not UTF-8" in config_error(config_file=binary, environ={}).message
+    endless = config_error(config_file="/dev/zero", environ={})  # read with a bound, not to OOM
+    assert endless.details["path"] == "/dev/zero"
+    assert "larger than" in endless.message
+
+
+def test_a_section_and_a_key_inside_it_from_two_variables_is_refused() -> None:
+    error = config_error(environ={"LEGATO_COINS": "5", "LEGATO_COINS__SPEND_ORDER": "paid_first"})
+    assert error.details["variables"] == ["LEGATO_COINS", "LEGATO_COINS__SPEND_ORDER"]
+    assert error.details["key"] == "coins"
+
+
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     assert config_error(config_file=missing, environ={}).details["path"] == str(missing)

@@ -21,7 +21,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from legato_pay.errors import ConfigError, DatabaseUnavailable, LegatoError, RetryableConflict
+from legato_pay.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    InvalidInput,
+    LegatoError,
+    RetryableConflict,
+)
 from legato_pay.store.dialect import is_postgres
 
 T = TypeVar("T")
@@ -162,6 +168,35 @@ def unavailable_database_error(error: BaseException) -> DatabaseUnavailable | No
             "database unavailable: the connection was lost",
             details={"reason": _driver_reason(error)},
         )
+    return None
+
+
+#: PostgreSQL's answers to a value it cannot store (SQLSTATE class 22, "data exception"): a
+#: number out of range, a string too long, a NUL or a byte sequence it cannot encode.
+_INPUT_SQLSTATES = {
+    "22003": "a number is out of range",
+    "22001": "a value is too long",
+    "22021": "a value holds bytes that are not valid text",
+    "22P05": "a value holds a character the database cannot store (NUL)",
+    "22008": "a time is out of range",
+    "22007": "a time is not valid",
+}
+
+
+def input_refused_by_database(error: BaseException) -> InvalidInput | None:
+    """A value the database refused to store, as ``VALIDATION_ERROR``: the last guard behind
+    the services' own checks, so an input they missed is still the user's error (status 3,
+    nothing written: the unit of work rolled back), never ``INTERNAL_ERROR`` with SQL text."""
+    if isinstance(error, OverflowError):  # SQLite: "Python int too large to convert"
+        return InvalidInput("a number is out of range (at most 2**63 - 1)")
+    if isinstance(error, ValueError) and "NUL" in str(error):  # psycopg refuses NUL bytes
+        return InvalidInput("a value holds a character the database cannot store (NUL)")
+    if isinstance(error, DBAPIError):
+        reason = _INPUT_SQLSTATES.get(getattr(error.orig, "sqlstate", None) or "")
+        if reason is not None:
+            return InvalidInput(reason, details={"sqlstate": error.orig.sqlstate})  # type: ignore[union-attr]
+        if isinstance(error.orig, OverflowError):
+            return InvalidInput("a number is out of range (at most 2**63 - 1)")
     return None
 
 

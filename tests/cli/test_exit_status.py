@@ -222,3 +222,18 @@ def test_output_format_names_are_case_insensitive(tmp_path: Path, spelling: str)
     result = _run(tmp_path, "-o", spelling, "users", "list")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_numbers_the_database_cannot_hold_are_invalid_input(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    for args in (["ledger", "entry", str(2**63)], ["users", "list", "--limit", str(10**20)]):
+        result = _run(tmp_path, "-o", "json", *args, db=url)
+        assert result.returncode == 3, (args, result.stderr)
+        error = json.loads(result.stderr)["error"]
+        assert error["code"] == "VALIDATION_ERROR"
+        assert "SELECT" not in result.stderr and "Traceback" not in result.stderr
