@@ -22,6 +22,7 @@ def _shape(answer: str) -> str:
     """The answer without the values that vary from one example to the next."""
     answer = re.sub(r"/tmp/\S+", "<file>", answer)
     answer = re.sub(r"'[^']{20,}'", "'…'", answer)
+    answer = re.sub(r"0x[0-9a-f]+", "0x…", answer)
     answer = re.sub(r"\d+", "N", answer)
     return answer[:160]
 
@@ -42,9 +43,8 @@ def _kind(value: str) -> str:
 def group(cases: list[dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for case in cases:
-        hostile = case.get("hostile") or {}
-        names = ",".join(sorted(hostile)) if hostile else "-"
-        key = (case["what"], names, _shape(case["answer"]), ";".join(case["problems"]))
+        answer = case.get("cause") or case["answer"]
+        key = (case["what"], _shape(answer), ";".join(case["problems"]))
         groups[key].append(case)
     return groups
 
@@ -54,15 +54,24 @@ def render(cases: list[dict[str, Any]]) -> str:
         "| where | hostile | answer | problems | backends | example |",
         "|---|---|---|---|---|---|",
     ]
-    for (what, names, _, problems), found in sorted(group(cases).items()):
+    for (what, _, problems), found in sorted(group(cases).items()):
         example = found[0]
         backends = ", ".join(sorted({case["backend"] for case in found}))
-        hostile = example.get("hostile") or {}
-        values = "; ".join(f"{name}={_kind(value)}" for name, value in hostile.items()) or names
+        seen = {
+            f"{name}={_kind(value)}"
+            for case in found
+            for name, value in (case.get("hostile") or {}).items()
+        }
+        values = "; ".join(sorted(seen)[:4]) or "-"
+        for head in (example.get("files") or {}).values():
+            values = values.replace("a hostile file", f"a file holding {_short(head, 60)}")
         if "body" in example:
             values = f"body {_short(example['body'], 80)}"
         args = " ".join(_short(arg, 40) for arg in example.get("args", [])[2:])
-        answer = example["answer"].replace("|", "\\|")[:160]
+        answer = example["answer"][:160]
+        if example.get("cause"):
+            answer = f"{answer[:60]} (cause: {example['cause'][:120]})"
+        answer = answer.replace("|", "\\|")
         lines.append(
             f"| {what} | {values.replace('|', '¦')} | {answer} | {problems} | {backends} | "
             f"`{args.replace('|', '¦')[:200]}` |"

@@ -173,10 +173,15 @@ def judge(seeded: Seeded, answer: Answer, what: str, hostile: dict[str, str]) ->
     if not found:
         return
     case = {
-        "backend": seeded.url.split(":", 1)[0],
+        "backend": seeded.url.split(":", 1)[0].split("+", 1)[0],
         "what": what,
         "hostile": hostile,
         "args": list(answer.args),
+        "files": {
+            value: Path(value).read_bytes()[:120].decode("utf-8", "backslashreplace")
+            for value in hostile.values()
+            if value.startswith(str(seeded.workdir))
+        },
         "problems": found,
         "answer": summary(answer),
     }
@@ -222,7 +227,10 @@ def test_global_options_keep_the_contract(seeded: Seeded, option: str) -> None:
     @BATTERY
     @given(data=st.data())
     def examples(data: st.DataObject) -> None:
-        value = _value(seeded, data, "--config", param, hostile=True)
+        if option == "config":  # a path typed as text: give it hostile files
+            value = _file(seeded, data, "--config")
+        else:
+            value = _value(seeded, data, option, param, hostile=True)
         carrier = data.draw(st.sampled_from(CARRIERS))
         quiet = ["--quiet"] if data.draw(st.booleans()) else []
         args = [*quiet, str(param.flag), value, *carrier]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -40,6 +41,31 @@ BATTERY = settings(
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
+
+
+class Causes(logging.Handler):
+    """The exceptions the listener logged while answering (its answer says only "internal
+    error"): a finding names its cause."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            self.seen.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+
+
+@pytest.fixture
+def causes() -> Iterator[Causes]:
+    handler = Causes()
+    logger = logging.getLogger("legato_pay.webhooks")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
 
 
 @pytest.fixture
@@ -79,7 +105,9 @@ def post_paystack(client: TestClient, body: bytes) -> Any:
     )
 
 
-def judge(seeded: Seeded, provider: str, body: bytes, response: Any) -> None:
+def judge(seeded: Seeded, provider: str, body: bytes, response: Any, causes: Causes) -> None:
+    cause = causes.seen[-1] if causes.seen else None
+    causes.seen.clear()
     found = []
     if response.status_code >= 500:
         found.append(f"answered {response.status_code}")
@@ -89,11 +117,12 @@ def judge(seeded: Seeded, provider: str, body: bytes, response: Any) -> None:
     if not found:
         return
     case = {
-        "backend": seeded.url.split(":", 1)[0],
+        "backend": seeded.url.split(":", 1)[0].split("+", 1)[0],
         "what": f"webhook {provider}",
         "body": body[:300].decode("utf-8", "backslashreplace"),
         "problems": found,
         "answer": f"{response.status_code}: {response.text[:300]}",
+        "cause": cause,
     }
     if SURVEY:
         with open(SURVEY, "a", encoding="utf-8") as out:
@@ -112,7 +141,7 @@ def assert_ledger_verifies(seeded: Seeded) -> None:
 
 @pytest.mark.parametrize("provider", ["stripe", "paystack"])
 def test_signed_hostile_bodies_never_get_a_5xx(
-    seeded: Seeded, client: TestClient, provider: str
+    seeded: Seeded, client: TestClient, causes: Causes, provider: str
 ) -> None:
     events = (stripe_body if provider == "stripe" else paystack_body)(seeded.references)
     post = post_stripe if provider == "stripe" else post_paystack
@@ -120,7 +149,7 @@ def test_signed_hostile_bodies_never_get_a_5xx(
     @BATTERY
     @given(body=st.one_of(events.map(_encode), raw_body()))
     def examples(body: bytes) -> None:
-        judge(seeded, provider, body, post(client, body))
+        judge(seeded, provider, body, post(client, body), causes)
 
     examples()
     assert_ledger_verifies(seeded)
