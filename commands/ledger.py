@@ -1,14 +1,23 @@
 """``legato-pay ledger …``: accounts, postings, pending/post/void, reversals, balances, verify."""
 
 import functools
-import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.output import emit, info, parse_time, state
+from commands.output import (
+    YesOption,
+    confirm,
+    emit,
+    info,
+    money_cell,
+    parse_range,
+    parse_time,
+    state,
+)
 from legato_pay.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -16,13 +25,41 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="The double-entry ledger: accounts, entries, balances, verification.")
 
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
+#: Ids are 64-bit signed integers in both databases.
+MAX_ID = 2**63 - 1
+#: The most rows one page of ``accounts`` or ``history`` returns.
+MAX_PAGE = 10000
+#: The longest a pending entry may wait (ten years, in seconds).
+MAX_EXPIRES_IN = 10 * 366 * 24 * 3600
+
+IdArgument = Annotated[str, typer.Argument(metavar="ID", help="The entry's id.")]
+
+
+def whole_number(value: str, field: str, *, low: int = 1, high: int = MAX_ID) -> int:
+    """A number typed by a person: ASCII digits only, within bounds (a huge id or limit is
+    ``VALIDATION_ERROR`` here, never an overflow in the database)."""
+    if not _WHOLE_NUMBER.fullmatch(value) or not low <= int(value) <= high:
+        raise InvalidInput(
+            f"{field} must be a whole number from {low} to {high} (digits 0-9)",
+            details={"field": field, "value": value[:100]},
+        )
+    return int(value)
+
 
 def _entry_json(view: Any) -> dict[str, Any]:
-    from legato_pay.money import format_amount
-
     data: dict[str, Any] = view.as_json()
-    for leg in data["legs"]:
-        leg["display"] = format_amount(leg["amount"] or leg["pending_amount"], leg["currency"])
+    data["legs"] = [
+        {
+            "account": leg["account"],
+            "currency": leg["currency"],
+            "side": leg["side"],
+            "amount_minor": leg["amount"],
+            "pending_amount_minor": leg["pending_amount"],
+            "display": money_cell(leg["amount"] or leg["pending_amount"], leg["currency"]),
+        }
+        for leg in data["legs"]
+    ]
     return data
 
 
@@ -33,7 +70,7 @@ def _emit_entry(view: Any, verb: str) -> None:
             "account": leg["account"],
             "side": leg["side"],
             "amount": leg["display"],
-            "kind": "pending" if leg["pending_amount"] else "posted",
+            "kind": "pending" if leg["pending_amount_minor"] else "posted",
         }
         for leg in data["legs"]
     ]
@@ -66,8 +103,9 @@ def open_account(
         list[str] | None, typer.Option("--meta", help="Metadata KEY=VALUE (repeatable).")
     ] = None,
 ) -> None:
-    """Open an account."""
-    from legato_pay import ledger
+    """Open an account (codes under user:, writer:, platform:, gateway:, subscriptions:pool:,
+    world:, escrow:, app:, investor: are the services' own: refused)."""
+    from legato_pay import chart
 
     metadata = {}
     for item in meta or []:
@@ -77,7 +115,7 @@ def open_account(
         metadata[key] = value
     cli = state()
     account = cli.app.run(
-        lambda s: ledger.open_account(
+        lambda s: chart.open_operator_account(
             s,
             code,
             currency,
@@ -113,7 +151,10 @@ def post(
         bool, typer.Option("--pending", help="Reserve now; post or void later.")
     ] = False,
     expires_in: Annotated[
-        int | None, typer.Option("--expires-in", help="Pending only: seconds until it expires.")
+        str | None,
+        typer.Option(
+            "--expires-in", metavar="SECONDS", help="Pending only: seconds until it expires."
+        ),
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason")] = None,
     effective_at: Annotated[
@@ -127,8 +168,11 @@ def post(
 
     code = normalize_currency(currency)
     minor = parse_amount(amount, code)
-    if expires_in is not None and expires_in <= 0:
-        raise InvalidInput("--expires-in must be positive", details={"expires_in": expires_in})
+    seconds = (
+        None
+        if expires_in is None
+        else whole_number(expires_in, "--expires-in", high=MAX_EXPIRES_IN)
+    )
     spec = ledger.transfer(
         source,
         destination,
@@ -137,8 +181,8 @@ def post(
         pending=pending,
         idempotency_key=key,
         reason=reason,
-        effective_at=parse_time(effective_at, "effective_at"),
-        expires_at=utcnow() + timedelta(seconds=expires_in) if expires_in else None,
+        effective_at=parse_time(effective_at, "--effective-at"),
+        expires_at=utcnow() + timedelta(seconds=seconds) if seconds else None,
     )
     cli = state()
     view = ledger.post_entry(cli.app.engine, spec, actor=cli.app.actor)
@@ -148,43 +192,18 @@ def post(
 @app.command("post-batch")
 def post_batch(
     file: Annotated[
-        Path, typer.Argument(help="JSON lines: {from, to, amount, currency, key?, reason?}.")
+        Path,
+        typer.Argument(
+            help="JSON lines: {from, to, amount, currency, key?, reason?, pending?}; amount a "
+            'decimal string ("12.50"), pending true/false. At most 16 MiB.'
+        ),
     ],
 ) -> None:
     """Post many entries atomically: all of them or, on any error, none."""
     from legato_pay import ledger
-    from legato_pay.money import normalize_currency, parse_amount
+    from legato_pay.ledger.batch import parse_batch, read_batch_file
 
-    specs = []
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read {file}: {exc.strerror}", details={"file": str(file)}
-        ) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            code = normalize_currency(str(item["currency"]))
-            specs.append(
-                ledger.transfer(
-                    str(item["from"]),
-                    str(item["to"]),
-                    parse_amount(str(item["amount"]), code),
-                    code,
-                    pending=bool(item.get("pending", False)),
-                    idempotency_key=item.get("key"),
-                    reason=item.get("reason"),
-                )
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidInput(
-                f"line {number} is not a valid entry: {exc}", details={"line": number}
-            ) from None
-    if not specs:
-        raise InvalidInput("the batch file holds no entries", details={"file": str(file)})
+    specs = parse_batch(read_batch_file(file))
     cli = state()
     views = cli.app.run(lambda s: ledger.post_entries(s, specs, actor=cli.app.actor))
     emit(
@@ -198,7 +217,7 @@ def post_batch(
 
 @app.command("post-pending")
 def post_pending(
-    entry_id: Annotated[int, typer.Argument(help="The pending entry.")],
+    entry: Annotated[str, typer.Argument(metavar="ID", help="The pending entry.")],
     amount: Annotated[
         str | None, typer.Option("--amount", help="Post only this much; the rest is released.")
     ] = None,
@@ -209,6 +228,7 @@ def post_pending(
     from legato_pay import ledger
     from legato_pay.money import parse_amount
 
+    entry_id = whole_number(entry, "ID")
     cli = state()
 
     def work(session: Any) -> Any:
@@ -231,13 +251,16 @@ def post_pending(
 
 @app.command("void")
 def void(
-    entry_id: Annotated[int, typer.Argument(help="The pending entry.")],
+    entry: Annotated[str, typer.Argument(metavar="ID", help="The pending entry.")],
     key: Annotated[str | None, typer.Option("--key")] = None,
     reason: Annotated[str | None, typer.Option("--reason")] = None,
+    yes: YesOption = False,
 ) -> None:
-    """Void a pending entry: the reserved value returns."""
+    """Void a pending entry: the reserved value returns (asks first; --yes for scripts)."""
     from legato_pay import ledger
 
+    entry_id = whole_number(entry, "ID")
+    confirm(f"Void pending entry {entry_id}?", yes=yes)
     cli = state()
     view = cli.app.run(
         lambda s: ledger.resolve_pending(
@@ -249,13 +272,17 @@ def void(
 
 @app.command("reverse")
 def reverse(
-    entry_id: Annotated[int, typer.Argument(help="The entry to undo.")],
+    entry: Annotated[str, typer.Argument(metavar="ID", help="The entry to undo.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the journal).")],
     key: Annotated[str | None, typer.Option("--key")] = None,
+    yes: YesOption = False,
 ) -> None:
-    """Undo a posted entry with a reversing entry that points at it (entries are never edited)."""
+    """Undo a posted entry with a reversing entry that points at it (entries are never edited;
+    asks first, --yes for scripts)."""
     from legato_pay import ledger
 
+    entry_id = whole_number(entry, "ID")
+    confirm(f"Reverse entry {entry_id}?", yes=yes)
     cli = state()
     view = cli.app.run(
         lambda s: ledger.reverse_entry(
@@ -292,10 +319,11 @@ def expire() -> None:
 
 
 @app.command("entry")
-def show_entry(entry_id: Annotated[int, typer.Argument()]) -> None:
+def show_entry(entry: IdArgument) -> None:
     """Show one entry with its legs."""
     from legato_pay import ledger
 
+    entry_id = whole_number(entry, "ID")
     view = state().app.run(lambda s: ledger.get_entry(s, entry_id), write=False)
     _emit_entry(view, f"({view.kind}, {view.status})")
 
@@ -309,84 +337,174 @@ def balance(
 ) -> None:
     """Posted, pending and available balance (positive when the account holds value)."""
     from legato_pay import ledger
-    from legato_pay.money import format_amount
 
-    moment = parse_time(as_of, "as_of")
+    moment = parse_time(as_of, "--as-of")
     result = state().app.run(lambda s: ledger.get_balance(s, code, as_of=moment), write=False)
-    data = result.as_json()
+    data: dict[str, Any] = {"account": result.account, "currency": result.currency}
+    for name in ("posted", "pending", "available"):
+        data[f"{name}_minor"] = getattr(result, name)
+    if result.as_of is not None:
+        data["as_of"] = result.as_of.isoformat()
     rows = [
-        {"balance": name, "amount": format_amount(data[name], result.currency), "minor": data[name]}
+        {"balance": name, "amount": money_cell(getattr(result, name), result.currency)}
         for name in ("posted", "pending", "available")
     ]
-    emit(data, rows=rows, columns=["balance", "amount", "minor"], title=f"{code}")
+    emit(data, rows=rows, columns=["balance", "amount"], title=f"{code}")
 
 
 @app.command("accounts")
 def accounts(
     prefix: Annotated[str | None, typer.Option("--prefix", help="Only codes starting so.")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 1000,
+    limit: Annotated[str, typer.Option("--limit", metavar="N", help="At most 10000.")] = "1000",
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="next_cursor from the previous page.")
+    ] = None,
 ) -> None:
-    """List accounts with their balances."""
+    """List accounts with their balances, by code, a page at a time; totals per currency."""
     from legato_pay import ledger
     from legato_pay.ledger.queries import account_totals
     from legato_pay.ledger.types import balance_from_totals
-    from legato_pay.money import format_amount
 
-    def work(session: Any) -> list[dict[str, Any]]:
-        result = []
-        for account in ledger.list_accounts(session, prefix=prefix, limit=limit):
-            bal = balance_from_totals(account, account_totals(session, account))
-            result.append(
-                {
-                    "code": account.code,
-                    "currency": account.currency,
-                    "no_overdraft": account.no_overdraft,
-                    "hot": account.hot,
-                    "posted": bal.posted,
-                    "pending": bal.pending,
-                    "available": bal.available,
-                    "display": format_amount(bal.posted, account.currency),
-                }
-            )
-        return result
+    page_size = whole_number(limit, "--limit", high=MAX_PAGE)
 
-    rows = state().app.run(work, write=False)
-    emit(rows, columns=["code", "currency", "no_overdraft", "hot", "display", "available"])
+    def work(session: Any) -> list[tuple[Any, Any]]:
+        found = ledger.list_accounts(session, prefix=prefix, limit=page_size + 1, after=cursor)
+        return [
+            (account, balance_from_totals(account, account_totals(session, account)))
+            for account in found
+        ]
+
+    found = state().app.run(work, write=False)
+    page = found[:page_size]
+    next_cursor = page[-1][0].code if len(found) > page_size else None
+    rows: list[dict[str, Any]] = []
+    sums: dict[str, list[int]] = {}
+    for account, bal in page:
+        rows.append(
+            {
+                "code": account.code,
+                "currency": account.currency,
+                "no_overdraft": account.no_overdraft,
+                "hot": account.hot,
+                "posted_minor": bal.posted,
+                "pending_minor": bal.pending,
+                "available_minor": bal.available,
+                "posted": money_cell(bal.posted, account.currency),
+                "available": money_cell(bal.available, account.currency),
+            }
+        )
+        total = sums.setdefault(account.currency, [0, 0, 0])
+        total[0] += bal.posted
+        total[1] += bal.pending
+        total[2] += bal.available
+    totals = {
+        currency: {"posted_minor": p, "pending_minor": pe, "available_minor": a}
+        for currency, (p, pe, a) in sorted(sums.items())
+    }
+    emit(
+        {"accounts": rows, "totals": totals, "next_cursor": next_cursor},
+        rows=rows,
+        columns=[
+            "code",
+            "currency",
+            "no_overdraft",
+            "hot",
+            "posted_minor",
+            "pending_minor",
+            "available_minor",
+        ],
+        table_columns=["code", "no_overdraft", "hot", "posted", "available"],
+        totals={
+            "accounts": len(rows),
+            **{
+                f"posted {currency}": money_cell(values["posted_minor"], currency)
+                for currency, values in totals.items()
+            },
+        },
+        next_cursor=next_cursor,
+    )
 
 
 @app.command("history")
 def history(
     code: Annotated[str, typer.Argument()],
-    limit: Annotated[int, typer.Option("--limit")] = 50,
+    limit: Annotated[str, typer.Option("--limit", metavar="N", help="At most 10000.")] = "50",
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="next_cursor from the previous page.")
     ] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", help="Only legs created at or after (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Only legs created before (ISO 8601).")
+    ] = None,
 ) -> None:
-    """An account's legs, newest first, a page at a time."""
+    """An account's legs, newest first, a page at a time (next_cursor in every format)."""
     from legato_pay import ledger
 
+    page_size = whole_number(limit, "--limit", high=MAX_PAGE)
+    start, end = parse_range(since, until)
     page = state().app.run(
-        lambda s: ledger.history(s, code, limit=limit, cursor=cursor), write=False
+        lambda s: ledger.history(s, code, limit=page_size, cursor=cursor, start=start, end=end),
+        write=False,
     )
+    entries = []
+    rows = []
+    for leg in page.rows:
+        currency = leg["currency"]
+        after = leg["balance_after"]
+        entry = {
+            "entry_id": leg["entry_id"],
+            "kind": leg["kind"],
+            "side": leg["side"],
+            "currency": currency,
+            "amount_minor": leg["amount"],
+            "pending_amount_minor": leg["pending_amount"],
+            "balance_after_minor": after,
+            "created_at": leg["created_at"],
+            "effective_at": leg["effective_at"],
+            "actor": leg["actor"],
+            "reason": leg["reason"],
+        }
+        entries.append(entry)
+        rows.append(
+            {
+                **entry,
+                "amount": money_cell(leg["amount"], currency),
+                "pending": money_cell(leg["pending_amount"], currency),
+                "balance_after": None if after is None else money_cell(after, currency),
+            }
+        )
     emit(
         {
             "account": page.account,
             "currency": page.currency,
-            "entries": page.rows,
+            "entries": entries,
             "next_cursor": page.next_cursor,
         },
-        rows=page.rows,
+        rows=rows,
         columns=[
             "entry_id",
             "kind",
             "side",
+            "currency",
+            "amount_minor",
+            "pending_amount_minor",
+            "balance_after_minor",
+            "created_at",
+            "reason",
+        ],
+        table_columns=[
+            "entry_id",
+            "kind",
+            "side",
             "amount",
-            "pending_amount",
+            "pending",
             "balance_after",
             "created_at",
             "reason",
         ],
-        message=f"next page: --cursor {page.next_cursor}" if page.next_cursor else None,
+        next_cursor=page.next_cursor,
     )
 
 
@@ -407,9 +525,11 @@ def seal() -> None:
 @app.command("verify")
 def verify() -> None:
     """Recompute every total from the journal and check every invariant; exits 1 if not ok."""
-    from legato_pay import ledger
+    from legato_pay import chart, ledger
 
-    report = state().app.run(lambda s: ledger.verify_ledger(s), write=False)
+    report = state().app.run(
+        lambda s: ledger.verify_ledger(s, expected_account=chart.expected_account), write=False
+    )
     emit(
         report.as_json(),
         rows=report.problems,

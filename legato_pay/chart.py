@@ -19,16 +19,26 @@ Services open these accounts here only: ``open_accounts`` takes the requests the
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
 missing ones in one batch; ``open_system``, ``open_wallets`` and ``open_writer_earnings`` are
 one-line uses of it.
+
+The namespaces these codes live in are the services' own (``RESERVED_NAMESPACES``): an
+operator cannot open an account there (``open_operator_account`` refuses with
+``RESERVED_ACCOUNT``), and ``expected_account`` gives the shape the chart opens a code with, so
+``ledger verify`` can report an existing row of another shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from legato_pay.errors import InvalidInput
 from legato_pay.ledger import Account, AccountRequest
+from legato_pay.ledger import open_account as _ledger_open_account
 from legato_pay.ledger import open_accounts as _ledger_open_accounts
+from legato_pay.ledger.types import Side
 
 COIN = "COIN"
 
@@ -120,3 +130,111 @@ def open_writer_earnings(session: Session, writer_id: str, currency: str) -> Acc
     """Open (or fetch) a writer's earnings account in ``currency``."""
     request = writer_earnings_account(writer_id, currency)
     return open_accounts(session, [request])[request.code]
+
+
+#: Code prefixes only the services open accounts under (through this module).
+RESERVED_NAMESPACES = (
+    "user:",
+    "writer:",
+    "platform:",
+    "gateway:",
+    "subscriptions:pool:",
+    "world:",
+    "escrow:",
+    "app:",
+    "investor:",
+)
+
+_CUR = r"(?P<cur>[A-Z]{3}|COIN)"
+
+
+def _rule(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.ASCII)
+
+
+#: Each code the chart opens, and the shape it opens it with (from the code's match).
+_RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]], ...] = (
+    (
+        _rule(r"user:(?P<user>.+):coins:(?P<bucket>paid|bonus)"),
+        lambda m: AccountRequest(m.group(0), COIN, no_overdraft=True),
+    ),
+    (
+        _rule(r"platform:coins:(issuance|redeemed)"),
+        lambda m: system_account(m.group(0), COIN),
+    ),
+    (
+        _rule(rf"gateway:(?P<gateway>[^:]+):{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur"), debit_normal=True),
+    ),
+    (
+        _rule(rf"platform:(coin_sales|coin_value):{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+    (
+        _rule(rf"writer:(?P<writer>.+):earnings:{_CUR}"),
+        lambda m: writer_earnings_account(m.group("writer"), m.group("cur")),
+    ),
+    (
+        _rule(rf"platform:revenue:(?P<stream>[^:]+):{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+    (
+        _rule(rf"platform:refund_losses:{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur"), debit_normal=True),
+    ),
+    (
+        _rule(rf"subscriptions:pool:(?P<period>[0-9]{{4}}-[0-9]{{2}}):{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+    (  # the outside world: opened by the ledger on first use, hot and credit-normal
+        _rule(rf"world:{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+)
+
+
+def reserved_namespace(code: str) -> str | None:
+    """The services' namespace ``code`` lies in, or None if an operator may use it."""
+    return next((prefix for prefix in RESERVED_NAMESPACES if code.startswith(prefix)), None)
+
+
+def expected_account(code: str) -> AccountRequest | None:
+    """The shape the chart opens ``code`` with, or None for a code the chart never opens."""
+    for pattern, shape in _RULES:
+        match = pattern.fullmatch(code)
+        if match is not None:
+            return shape(match)
+    return None
+
+
+def open_operator_account(
+    session: Session,
+    code: str,
+    currency: str,
+    *,
+    no_overdraft: bool = False,
+    hot: bool = False,
+    normal_side: Side = "credit",
+    metadata: dict[str, Any] | None = None,
+) -> Account:
+    """Open an account an operator asked for (``ledger open``): never in a namespace the
+    services own, where an account of the wrong shape would block them forever (accounts are
+    never deleted)."""
+    namespace = reserved_namespace(code) if isinstance(code, str) else None
+    if namespace is not None:
+        raise InvalidInput(
+            f"account codes under {namespace}* are opened by the services themselves, "
+            "with the chart's currency and limits; choose a code outside "
+            + ", ".join(f"{prefix}*" for prefix in RESERVED_NAMESPACES),
+            details={"code": code, "namespace": namespace},
+            code="RESERVED_ACCOUNT",
+        )
+    return _ledger_open_account(
+        session,
+        code,
+        currency,
+        no_overdraft=no_overdraft,
+        hot=hot,
+        normal_side=normal_side,
+        metadata=metadata,
+    )

@@ -165,6 +165,16 @@ class EscrowSettings(_Strict):
     required_approvers: int = Field(2, ge=1)
 
 
+class WebhookRateLimitSettings(_Strict):
+    """Refused requests (bad signature, too large, unknown endpoint) per source address:
+    ``max_refusals`` per ``window_seconds``, then 429 with Retry-After. Valid events are never
+    limited."""
+
+    enabled: bool = True
+    max_refusals: int = Field(20, ge=1, le=1_000_000)
+    window_seconds: float = Field(60, gt=0, le=86_400)
+
+
 class WebhookSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, gt=0)
     stripe_tolerance_seconds: int = Field(300, gt=0)
@@ -172,6 +182,7 @@ class WebhookSettings(_Strict):
     max_batch_events: int = Field(200, ge=1, le=5000)
     concurrent_batches: int = Field(1, ge=1, le=32)
     batch_linger_ms: float = Field(5.0, ge=0, le=1000)
+    rate_limit: WebhookRateLimitSettings = WebhookRateLimitSettings()
 
 
 class LedgerSettings(_Strict):

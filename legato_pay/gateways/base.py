@@ -7,10 +7,12 @@ enter into ``GatewayError`` / ``GatewayUnavailable`` with provider, http status 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from legato_pay.errors import InvalidAmount
+from legato_pay.errors import InvalidAmount, InvalidInput
 from legato_pay.money import parse_minor_units
 
 #: Normalised payment statuses every gateway maps its own onto.
@@ -58,6 +60,14 @@ class PaymentStatus:
     currency: str
     failure_reason: str | None = None
     raw_status: str | None = None
+    #: Other names the provider gives the same payment (Paystack: its transaction reference
+    #: beside the numeric id), so a recorded id of either kind matches it.
+    aliases: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        """Every name of this payment at the provider (its id first)."""
+        first = (self.provider_payment_id,) if self.provider_payment_id else ()
+        return first + self.aliases
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +122,18 @@ class TransferResult:
 @dataclass(frozen=True, slots=True)
 class ParsedEvent:
     """A provider's webhook body with what the inbox keys it by: ``key`` is unique per
-    provider and notification (Stripe's event id; for Paystack, built from the payload)."""
+    provider and notification (Stripe's event id; for Paystack, built from the payload).
+
+    ``problem`` is set for a signed body that is not a usable event (not JSON, no id, a field
+    of the wrong shape): it is stored ``flagged`` under a key made from the body's digest and
+    answered 200, so the provider stops retrying what will never apply."""
 
     provider: str
     key: str
     type: str
     object_ref: str | None
     data: dict[str, Any]
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +175,54 @@ def provider_error_details(
 
 
 def whole_units(value: Any) -> int:
-    """An amount from a webhook body: whole minor units, sometimes sent as a string
-    (Paystack). Anything else is an error, so the event is kept as failed for a person."""
-    return int(str(value))
+    """An amount from a webhook body: whole minor units in ASCII digits, sometimes sent as a
+    string (Paystack). Anything else (``1e3``, Arabic-Indic digits, a negative, an object) is
+    INVALID_AMOUNT, so the event is flagged for a person and credits nothing."""
+    if not isinstance(value, (int, str)):
+        raise InvalidAmount("the event's amount is not a whole number")
+    minor = parse_minor_units(value, positive=False)
+    if minor < 0:
+        raise InvalidAmount("the event's amount is negative", details={"amount": minor})
+    return minor
+
+
+#: What an id, reference or type read from a provider's body may be: printable ASCII without
+#: spaces, bounded (the inbox's columns hold 100-300 characters).
+_TOKEN = re.compile(r"[\x21-\x7e]+", re.ASCII)
+
+
+def token(value: Any, field: str, *, limit: int = 200) -> str:
+    """A string or integer id from a provider's body as text, checked whole: printable ASCII,
+    at most ``limit`` characters. Anything else is VALIDATION_ERROR (missing, a NUL, a
+    100,000-character id, an object where an id belongs)."""
+    text = optional_token(value, field, limit=limit)
+    if text is None:
+        raise InvalidInput(f"the event has no {field}", details={"field": field})
+    return text
+
+
+def optional_token(value: Any, field: str, *, limit: int = 200) -> str | None:
+    """``token``, where a missing (null or empty) value is None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidInput(f"the event's {field} is not a string", details={"field": field})
+    text = str(value)
+    if len(text) > limit or not _TOKEN.fullmatch(text):
+        raise InvalidInput(
+            f"the event's {field} is not printable ASCII of at most {limit} characters",
+            details={"field": field, "length": len(text)},
+        )
+    return text
+
+
+def mapping(value: Any, field: str, *, required: bool = True) -> dict[str, Any]:
+    """A JSON object from a provider's body; missing is ``{}`` unless ``required``."""
+    if value is None and not required:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"the event's {field} is not an object", details={"field": field})
+    return dict(value)
 
 
 def refund_notice(

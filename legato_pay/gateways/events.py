@@ -6,6 +6,7 @@ provider's reading lives in ``gateways/<provider>/events.py``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, Protocol
 
@@ -23,8 +24,13 @@ __all__ = [
     "parse_event",
     "parse_stored",
     "payment_status",
+    "read_event",
     "refund_notices",
+    "stored_payload",
 ]
+
+#: The type stored for a signed body that is not a usable event.
+MALFORMED = "malformed"
 
 
 class EventReader(Protocol):
@@ -57,9 +63,39 @@ def parse_event(provider: str, body: dict[str, Any]) -> ParsedEvent:
     return _reader(provider).parse_event(body)
 
 
+def read_event(provider: str, body: bytes) -> ParsedEvent:
+    """A verified body as the event to store; never raises for a known provider. A body that
+    is not UTF-8 JSON, not an object, or not an event (no id, a field of the wrong shape) comes
+    back with ``problem`` set, keyed by its digest, to be stored ``flagged``."""
+    _reader(provider)
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return malformed(provider, body, "the body is not UTF-8 JSON")
+    if not isinstance(data, dict):
+        return malformed(provider, body, "the body is not a JSON object")
+    try:
+        return parse_event(provider, data)
+    except InvalidInput as error:
+        return malformed(provider, body, error.message)
+
+
+def malformed(provider: str, body: bytes, problem: str) -> ParsedEvent:
+    """The event stored for a signed body that is not one (see ``read_event``)."""
+    digest = hashlib.sha256(body).hexdigest()
+    return ParsedEvent(provider, f"{MALFORMED}:{digest}", MALFORMED, None, {}, problem)
+
+
+def stored_payload(body: bytes) -> str:
+    """The body as the inbox keeps it: the text itself for UTF-8 (JSON cannot hold a raw NUL),
+    else with undecodable bytes and NULs replaced (PostgreSQL text refuses NUL)."""
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def parse_stored(provider: str, payload: str) -> ParsedEvent:
     """An event the inbox stored, read again from its raw body (``webhooks replay``)."""
-    return parse_event(provider, json.loads(payload))
+    return read_event(provider, payload.encode("utf-8"))
 
 
 def payment_status(event: ParsedEvent) -> PaymentStatus | NotOurs | None:

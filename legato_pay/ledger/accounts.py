@@ -27,10 +27,12 @@ from legato_pay.store.engine import (
     on_commit,
     on_dispose,
 )
+from legato_pay.store.locks import JOURNAL, advisory_xact_lock
 from legato_pay.store.tables import ACCOUNTS
 
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}$")
-_WORLD = re.compile(r"^world:([A-Z]{3,4})$")
+# Whole strings only (``fullmatch``: a ``$`` would let a trailing newline through), ASCII only.
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}", re.ASCII)
+_WORLD = re.compile(r"world:([A-Z]{3,4})", re.ASCII)
 
 _cache: dict[tuple[str, str], Account] = {}
 _urls: dict[Any, str] = {}  # engine -> its URL rendered once (engines live as long as the process)
@@ -81,7 +83,7 @@ def _row_to_account(row: Any) -> Account:
 
 
 def validate_code(code: str) -> str:
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise InvalidInput(
             f"{code!r} is not a valid account code (letters, digits and : _ - . @ /, "
             "starting with a letter or digit, at most 200 characters)",
@@ -111,6 +113,7 @@ def open_account(
         and _same_shape(known, currency, no_overdraft, hot, normal_side)
     ):
         return known  # committed before and never deleted: no round trip needed
+    _hold_journal(session)
     inserted = insert_if_absent(
         session,
         ACCOUNTS,
@@ -135,6 +138,16 @@ def open_account(
     return account
 
 
+def _hold_journal(session: Session) -> None:
+    """Before inserting accounts, take the journal lock postings take (shared, PostgreSQL): the
+    seal finds its watermark with it held exclusively for an instant, so every account below
+    the watermark it seals is committed (``ledger.seal`` covers account definitions)."""
+    if session.info.get("ledger_journal_held"):
+        return
+    advisory_xact_lock(session, JOURNAL, shared=True)
+    session.info["ledger_journal_held"] = True
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRequest:
     """An account to open if absent (``open_accounts``); an existing one must have this shape."""
@@ -156,6 +169,7 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
         if _cache.get(_cache_key(session, code)) is None
     ]
     if unknown:
+        _hold_journal(session)
         now = utcnow()
         insert_rows_ignore(session, ACCOUNTS, ["code"], [_new_row(r, now) for r in unknown], ["id"])
     found = resolve_accounts(session, wanted)
@@ -258,13 +272,19 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
         else:
             missing.append(code)
     if missing:
+        for code in missing:
+            if not isinstance(code, str) or not _CODE.fullmatch(code):
+                # no such account can exist; and a NUL would be a database error on PostgreSQL
+                raise AccountNotFound(
+                    f"no account {code!r}"[:250], details={"account": str(code)[:200]}
+                )
         rows = session.execute(
             select(ACCOUNTS).where(column_in(session, ACCOUNTS.c.code, missing))
         ).all()
         fresh = {row.code: _row_to_account(row) for row in rows}
         for code in missing:
             if code not in fresh:
-                world = _WORLD.match(code)
+                world = _WORLD.fullmatch(code)
                 if not world:
                     raise AccountNotFound(f"no account {code}", details={"account": code})
                 fresh[code] = _open_world(session, code, world.group(1))
@@ -287,6 +307,11 @@ def _open_world(session: Session, code: str, currency: str) -> Account:
 def list_accounts(
     session: Session, *, prefix: str | None = None, limit: int = 1000, after: str | None = None
 ) -> list[Account]:
+    for name, value in (("prefix", prefix), ("after", after)):
+        if value is not None and (len(value) > 200 or "\x00" in value):
+            raise InvalidInput(
+                f"{name} must be at most 200 characters (no NUL)", details={"field": name}
+            )
     query = select(ACCOUNTS).order_by(ACCOUNTS.c.code).limit(limit)
     if prefix:
         query = query.where(ACCOUNTS.c.code.startswith(prefix, autoescape=True))

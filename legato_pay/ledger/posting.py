@@ -36,7 +36,7 @@ from legato_pay.ledger.postgres import (
     run_pg_batch,
     run_pg_batch_alone,
 )
-from legato_pay.ledger.shaping import Prepared, leg_views, prepare_entry
+from legato_pay.ledger.shaping import Prepared, check_actor, check_reason, leg_views, prepare_entry
 from legato_pay.ledger.sqlite import apply_entries
 from legato_pay.ledger.types import EntrySpec, EntryView, as_utc, utcnow
 from legato_pay.store.dialect import is_postgres
@@ -86,6 +86,7 @@ def _post_lean(
     accounts = cached_accounts(engine, {leg.account for leg in spec.legs})
     if accounts is None:
         return None
+    check_actor(actor)
     entry = prepare_entry(spec, accounts)
     created_at = as_utc(now) or utcnow()
     batch = build_pg_batch([entry], find=True, lock=True, alone=True)
@@ -226,6 +227,9 @@ def apply_prepared(
     ``batch``: the statement for exactly these entries, built beforehand (``prepare_entries``)."""
     if not prepared:
         return []
+    check_actor(actor)
+    for entry in prepared:
+        check_reason(entry.reason)
     # UTC throughout: SQLite keeps a time's wall clock and drops its offset.
     created_at = as_utc(now) or utcnow()
     if is_postgres(session):

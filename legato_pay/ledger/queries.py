@@ -185,16 +185,28 @@ def _encode_cursor(entry_id: int, leg_id: int) -> str:
 def _decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        entry_id, leg_id = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-        return int(entry_id), int(leg_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("not a valid history cursor", details={"cursor": cursor}) from None
+        entry_id, leg_id = base64.urlsafe_b64decode(padded.encode("ascii")).decode().split(":")
+        if not (entry_id.isascii() and leg_id.isascii()):
+            raise ValueError(cursor)
+        ids = int(entry_id), int(leg_id)
+        if not all(0 < value < 2**63 for value in ids):
+            raise ValueError(cursor)
+        return ids
+    except (ValueError, UnicodeError):
+        raise InvalidInput("not a valid history cursor", details={"cursor": cursor[:100]}) from None
 
 
 def history(
-    session: Session, code: str, *, limit: int = 50, cursor: str | None = None
+    session: Session,
+    code: str,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> HistoryPage:
-    """Legs on an account, newest first; ``next_cursor`` continues where this page ended."""
+    """Legs on an account, newest first; ``next_cursor`` continues where this page ended.
+    ``start``/``end`` keep legs created at or after / before those times."""
     if limit < 1 or limit > 10000:
         raise InvalidInput("limit must be between 1 and 10000", details={"limit": limit})
     account = get_account(session, code)
@@ -205,6 +217,10 @@ def history(
         .order_by(LEGS.c.entry_id.desc(), LEGS.c.id.desc())
         .limit(limit + 1)
     )
+    if start is not None:
+        query = query.where(LEGS.c.created_at >= as_utc(start))
+    if end is not None:
+        query = query.where(LEGS.c.created_at < as_utc(end))
     if cursor:
         entry_id, leg_id = _decode_cursor(cursor)
         query = query.where(

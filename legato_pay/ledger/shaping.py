@@ -86,6 +86,38 @@ def hash_content(kind: str, target: int | None, legs: Sequence[tuple[str, str, i
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+#: The longest actor name stored (``ledger_entries.actor``, ``ledger_seals.actor``).
+MAX_ACTOR_LENGTH = 200
+#: The longest reason stored with an entry.
+MAX_REASON_LENGTH = 2000
+
+
+def check_actor(actor: object) -> str:
+    """Who posts: checked before any statement (a database would refuse it less clearly)."""
+    if (
+        not isinstance(actor, str)
+        or not actor.strip()
+        or len(actor) > MAX_ACTOR_LENGTH
+        or "\x00" in actor
+    ):
+        raise InvalidInput(
+            f"the actor must be 1 to {MAX_ACTOR_LENGTH} characters (no NUL)",
+            details={"field": "actor", "length": len(actor) if isinstance(actor, str) else None},
+        )
+    return actor
+
+
+def check_reason(reason: object) -> str | None:
+    if reason is None:
+        return None
+    if not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH or "\x00" in reason:
+        raise InvalidInput(
+            f"a reason is text of at most {MAX_REASON_LENGTH} characters (no NUL)",
+            details={"field": "reason"},
+        )
+    return reason
+
+
 def check_amount(amount: object) -> int:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidAmount("leg amounts must be int minor units", details={"amount": repr(amount)})
@@ -108,7 +140,7 @@ def prepare_entry(spec: EntrySpec, accounts: dict[str, Account]) -> Prepared:
         legs=legs,
         key=None if key is None else check_key(key),
         content_hash=hash_content(kind, None, shape),
-        reason=spec.reason,
+        reason=check_reason(spec.reason),
         metadata=spec.metadata,
         effective_at=as_utc(spec.effective_at),
         expires_at=as_utc(spec.expires_at),

@@ -10,25 +10,37 @@ Problem codes (also listed in README):
 - ``OVERDRAWN``          a no-overdraft account has a negative available balance
 - ``PENDING_STATE``      a pending entry's state disagrees with the entries that resolve it
 - ``REVERSAL``           a reversal does not mirror the posted legs of the entry it reverses
-- ``SEAL_CHAIN``         a seal's hash, count or link does not match the journal
+- ``SEAL_CHAIN``         a seal's hash, count or link does not match the journal (entries and,
+                         from seal version 2, account definitions: code, currency, side,
+                         limits; an account changed, swapped or deleted after it was sealed)
+- ``LEG_ACCOUNT``        a leg points at an account that does not exist (a deleted row)
+- ``RESERVED_ACCOUNT``   an account in a namespace the services own (``chart``) has another
+                         currency, side or limit than the chart opens it with
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from legato_pay.ledger.accounts import _row_to_account
 from legato_pay.ledger.queries import leg_sums
-from legato_pay.ledger.seal import GENESIS_HASH, chain, entry_digest_lines
+from legato_pay.ledger.seal import GENESIS_HASH, account_digest_lines, chain, entry_digest_lines
 from legato_pay.ledger.types import Totals, balance_from_totals
 from legato_pay.store.dialect import is_postgres
 from legato_pay.store.tables import ACCOUNTS, ENTRIES, LEGS, PENDING, SEALS
 
+if TYPE_CHECKING:
+    from legato_pay.ledger.accounts import AccountRequest
+
 MAX_LISTED_PROBLEMS = 200
+
+#: The shape the chart opens a code with, or None (``chart.expected_account``).
+ExpectedAccount = Callable[[str], "AccountRequest | None"]
 
 
 @dataclass
@@ -59,7 +71,11 @@ class VerifyReport:
         }
 
 
-def verify_ledger(session: Session) -> VerifyReport:
+def verify_ledger(
+    session: Session, *, expected_account: ExpectedAccount | None = None
+) -> VerifyReport:
+    """Every check below; ``expected_account`` (the chart's rules, passed in because the chart
+    sits above the ledger) adds ``RESERVED_ACCOUNT`` for accounts of the wrong shape."""
     if is_postgres(session):
         session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
     report = VerifyReport()
@@ -67,7 +83,7 @@ def verify_ledger(session: Session) -> VerifyReport:
     report.entries = session.execute(select(func.count()).select_from(ENTRIES)).scalar_one()
     _check_entries(session, report)
     sealed_to = _check_seals(session, report)
-    _check_totals(session, report, sealed_to)
+    _check_totals(session, report, sealed_to, expected_account)
     _check_running_totals(session, report)
     _check_pending(session, report)
     _check_reversals(session, report)
@@ -106,6 +122,18 @@ def _check_entries(session: Session, report: VerifyReport) -> None:
             "ENTRY_TOO_FEW_LEGS", f"entry {row.id} has {row.legs or 0} legs", entry_id=row.id
         )
     for row in session.execute(
+        select(LEGS.c.id, LEGS.c.entry_id, LEGS.c.account_id)
+        .outerjoin(ACCOUNTS, ACCOUNTS.c.id == LEGS.c.account_id)
+        .where(ACCOUNTS.c.id.is_(None))
+    ):
+        report.add(
+            "LEG_ACCOUNT",
+            f"leg {row.id} of entry {row.entry_id} is on account id {row.account_id}, "
+            "which does not exist",
+            entry_id=row.entry_id,
+            account_id=row.account_id,
+        )
+    for row in session.execute(
         select(LEGS.c.id, LEGS.c.entry_id, LEGS.c.currency, ACCOUNTS.c.code, ACCOUNTS.c.currency)
         .join(ACCOUNTS, ACCOUNTS.c.id == LEGS.c.account_id)
         .where(LEGS.c.currency != ACCOUNTS.c.currency)
@@ -118,7 +146,12 @@ def _check_entries(session: Session, report: VerifyReport) -> None:
         )
 
 
-def _check_totals(session: Session, report: VerifyReport, sealed_to: int) -> None:
+def _check_totals(
+    session: Session,
+    report: VerifyReport,
+    sealed_to: int,
+    expected_account: ExpectedAccount | None,
+) -> None:
     all_sums = {
         row[0]: Totals(*(int(v) for v in row[1:]))
         for row in session.execute(
@@ -148,6 +181,8 @@ def _check_totals(session: Session, report: VerifyReport, sealed_to: int) -> Non
                 stored=_totals_json(stored),
                 from_legs=_totals_json(expected),
             )
+        if expected_account is not None:
+            _check_shape(report, account, expected_account(account.code))
         current = all_sums.get(account.id, Totals())
         if account.no_overdraft and balance_from_totals(account, current).available < 0:
             report.add(
@@ -156,6 +191,22 @@ def _check_totals(session: Session, report: VerifyReport, sealed_to: int) -> Non
                 account=account.code,
                 available=balance_from_totals(account, current).available,
             )
+
+
+def _check_shape(report: VerifyReport, account: Any, expected: AccountRequest | None) -> None:
+    if expected is None:
+        return
+    found = (account.currency, account.normal_side, account.no_overdraft, account.hot)
+    wanted = (expected.currency, expected.normal_side, expected.no_overdraft, expected.hot)
+    if found != wanted:
+        names = ("currency", "normal_side", "no_overdraft", "hot")
+        report.add(
+            "RESERVED_ACCOUNT",
+            f"account {account.code} is not what the services open under that code",
+            account=account.code,
+            found=dict(zip(names, found, strict=True)),
+            expected=dict(zip(names, wanted, strict=True)),
+        )
 
 
 def _totals_json(totals: Totals) -> dict[str, int]:
@@ -287,20 +338,47 @@ def _check_reversals(session: Session, report: VerifyReport) -> None:
 
 
 def _check_seals(session: Session, report: VerifyReport) -> int:
-    previous_to, previous_hash = 0, GENESIS_HASH
+    """Recompute every seal's hash; returns the last sealed entry id."""
+    previous_to, previous_hash, accounts_to, newest_version = 0, GENESIS_HASH, 0, 1
     for seal in session.execute(select(SEALS).order_by(SEALS.c.to_entry_id)):
+        version = seal.version or 1
         if seal.prev_hash != previous_hash:
             report.add(
                 "SEAL_CHAIN", f"seal {seal.id} does not link to the previous seal", seal_id=seal.id
             )
-        digest, count = previous_hash, 0
-        for _, canonical, _ in entry_digest_lines(session, previous_to, seal.to_entry_id):
+        if version < newest_version or version not in (1, 2):
+            report.add(
+                "SEAL_CHAIN",
+                f"seal {seal.id} has version {version} after a version {newest_version} seal",
+                seal_id=seal.id,
+            )
+        newest_version = max(newest_version, version)
+        digest, count, accounts = previous_hash, 0, 0
+        if version >= 2:
+            account_upto = seal.account_upto if seal.account_upto is not None else accounts_to
+            for _, canonical in account_digest_lines(session, accounts_to, account_upto):
+                digest = chain(digest, canonical)
+                accounts += 1
+            if accounts != seal.account_count:
+                report.add(
+                    "SEAL_CHAIN",
+                    f"accounts {accounts_to + 1}..{account_upto} do not match seal {seal.id}",
+                    seal_id=seal.id,
+                    expected_accounts=seal.account_count,
+                    found_accounts=accounts,
+                )
+            accounts_to = max(accounts_to, account_upto)
+        for _, canonical, _ in entry_digest_lines(
+            session, previous_to, seal.to_entry_id, version=min(version, 2)
+        ):
             digest = chain(digest, canonical)
             count += 1
         if count != seal.entry_count or digest != seal.hash:
             report.add(
                 "SEAL_CHAIN",
-                f"entries {previous_to + 1}..{seal.to_entry_id} do not match seal {seal.id}",
+                f"entries {previous_to + 1}..{seal.to_entry_id} "
+                + (f"and accounts up to {accounts_to} " if version >= 2 else "")
+                + f"do not match seal {seal.id}",
                 seal_id=seal.id,
                 expected_entries=seal.entry_count,
                 found_entries=count,

@@ -1,10 +1,16 @@
 """The ASGI app behind ``legato-pay serve-webhooks`` (Starlette under uvicorn).
 
 Verify the signature over the raw body, then store and apply the event in one transaction, and
-only then answer 2xx (events arriving together share that transaction: ``batching``). A bad or
-missing signature is 400 ``INVALID_SIGNATURE`` and stores nothing; a body over the size limit
-is 413. Listeners are stateless: run as many as needed
-against one PostgreSQL database.
+only then answer 2xx (events arriving together share that transaction: ``batching``). A signed
+body that is not a usable event (not JSON, fields of the wrong shape) is stored ``flagged`` and
+answered 200, so the provider stops retrying it.
+
+Refusals store nothing, are counted in ``/metrics`` under the same code as the answer, and are
+logged as one JSON line each (``webhook_refused``: provider, status, code, client address,
+reason; never a secret or a body): 400 ``INVALID_SIGNATURE``, 413 ``TOO_LARGE``, 404
+``NOT_FOUND``, 503 ``GATEWAY_UNAVAILABLE`` (no secret configured), and 429 ``RATE_LIMITED``
+with ``Retry-After`` once an address has too many refusals (``ratelimit``). Listeners are
+stateless: run as many as needed against one PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -25,12 +32,14 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from legato_pay.context import AppContext
-from legato_pay.errors import InvalidInput, InvalidSignature
+from legato_pay.errors import InvalidSignature
+from legato_pay.gateways.events import read_event, stored_payload
 from legato_pay.store.engine import ping
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
 from legato_pay.webhooks.events import ParsedEvent
-from legato_pay.webhooks.metrics import Metrics
+from legato_pay.webhooks.metrics import STATE_DIR_ENV, Metrics
+from legato_pay.webhooks.ratelimit import RefusalLimiter
 from legato_pay.webhooks.signatures import verify_paystack, verify_stripe
 
 log = logging.getLogger("legato_pay.webhooks")
@@ -40,8 +49,10 @@ def _log(**fields: Any) -> None:
     log.info(json.dumps({"ts": time.time(), **fields}, separators=(",", ":")))
 
 
-def _error_document(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": {}}}
+def _error_document(
+    code: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
 Delivery = tuple[ParsedEvent, str]  # the event and its raw body
@@ -60,8 +71,11 @@ class TooLarge(Exception):
     pass
 
 
+_DIGITS = re.compile(r"[0-9]{1,30}", re.ASCII)
+
+
 async def _read_body(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and _DIGITS.fullmatch(declared) and int(declared) > limit:
         raise TooLarge
     parts = []
     size = 0
@@ -81,7 +95,7 @@ class WebhookApp(Starlette):
 
     def __init__(
         self,
-        deliver: Callable[[str, AsyncIterator[bytes], Mapping[str, str]], Awaitable[Answer]],
+        deliver: Callable[[str, AsyncIterator[bytes], Mapping[str, str], str], Awaitable[Answer]],
         **starlette: Any,
     ) -> None:
         super().__init__(**starlette)
@@ -99,8 +113,12 @@ class WebhookApp(Starlette):
             return
         try:
             provider = path[len(WEBHOOK_PREFIX) :]
+            client = scope.get("client")
             status, document = await self.deliver(
-                provider, _body_chunks(receive), _wanted_headers(scope["headers"], provider)
+                provider,
+                _body_chunks(receive),
+                _wanted_headers(scope["headers"], provider),
+                str(client[0]) if client else "unknown",
             )
         except ClientDisconnect:
             return
@@ -108,6 +126,10 @@ class WebhookApp(Starlette):
             log.exception("webhook request failed")
             status, document = 500, _error_document("INTERNAL_ERROR", "internal error")
         body, headers = _encoded(document)
+        if status == 429:
+            headers = headers + [
+                (k.encode(), v.encode()) for k, v in _extra_headers(status, document)
+            ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -133,6 +155,13 @@ def _encode(document: dict[str, Any]) -> tuple[bytes, list[tuple[bytes, bytes]]]
     body = json.dumps(document, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     return body, headers
+
+
+def _extra_headers(status: int, document: dict[str, Any]) -> list[tuple[str, str]]:
+    """``Retry-After`` on a 429 (its seconds are also in the error's details)."""
+    if status != 429:
+        return []
+    return [("retry-after", str(document["error"]["details"]["retry_after_seconds"]))]
 
 
 def _wanted_headers(raw: Iterable[tuple[bytes, bytes]], provider: str) -> dict[str, str]:
@@ -171,7 +200,15 @@ class Listener:
     def __init__(self, context: AppContext) -> None:
         self.context = context
         self.settings = context.settings.webhooks
-        self.metrics = Metrics()
+        shared = os.environ.get(STATE_DIR_ENV) or None
+        self.metrics = Metrics(shared)
+        limit = self.settings.rate_limit
+        self.limiter = RefusalLimiter(
+            max_refusals=limit.max_refusals,
+            window_seconds=limit.window_seconds,
+            enabled=limit.enabled,
+            directory=shared,
+        )
         self.committer: GroupCommitter[Delivery, Applied] = GroupCommitter(
             self.apply_batch,
             max_batch=self.settings.max_batch_events,
@@ -180,51 +217,95 @@ class Listener:
         )
 
     async def deliver(
-        self, provider: str, chunks: AsyncIterator[bytes], headers: Mapping[str, str]
+        self,
+        provider: str,
+        chunks: AsyncIterator[bytes],
+        headers: Mapping[str, str],
+        client: str = "unknown",
     ) -> Answer:
         """One POST to /webhooks/{provider}, from the Starlette route or the fast path."""
         if provider not in PROVIDERS:
-            return 404, _error_document("NOT_FOUND", f"no webhook endpoint for {provider}")
+            return self.refuse(
+                "unknown", client, 404, "NOT_FOUND", "no webhook endpoint for this provider"
+            )
         try:
             body = await _read_body(
                 chunks, headers.get("content-length"), self.settings.max_body_bytes
             )
         except TooLarge:
-            self.metrics.reject(provider, "TOO_LARGE")
-            return 413, _error_document("VALIDATION_ERROR", "request body is too large")
-        return await self.process(provider, body, headers.get(SIGNATURE_HEADERS[provider]))
+            limit = self.settings.max_body_bytes
+            return self.refuse(
+                provider, client, 413, "TOO_LARGE", f"request body is over {limit} bytes"
+            )
+        return await self.process(provider, body, headers.get(SIGNATURE_HEADERS[provider]), client)
 
-    async def process(self, provider: str, body: bytes, signature: str | None) -> Answer:
+    async def process(
+        self, provider: str, body: bytes, signature: str | None, client: str = "unknown"
+    ) -> Answer:
         """Verify, store and apply one delivery; the status and JSON document to answer."""
         started = time.perf_counter()
-        verified = self.verify(provider, body, signature)
+        verified = self.verify(provider, body, signature, client)
         if isinstance(verified, tuple):
             return verified
-        event, raw = verified, body.decode("utf-8")
+        event, raw = verified, stored_payload(body)
         result = await self.committer.submit((event, raw))
         elapsed = time.perf_counter() - started
         if isinstance(result, Exception):
             return await self.answer_failure(event, raw, result, elapsed)
         return self.answer_applied(event, result, elapsed)
 
-    def verify(self, provider: str, body: bytes, signature: str | None) -> ParsedEvent | Answer:
-        """The event, or the refusal to answer with (nothing is stored for a refusal)."""
+    def verify(
+        self, provider: str, body: bytes, signature: str | None, client: str = "unknown"
+    ) -> ParsedEvent | Answer:
+        """The event (a malformed one carries its ``problem``), or the refusal to answer with
+        (nothing is stored for a refusal)."""
         secret = secret_for(provider)
         if secret is None:
-            self.metrics.reject(provider, "NOT_CONFIGURED")
-            return 503, _error_document(
-                "GATEWAY_UNAVAILABLE", f"{provider} webhooks are not configured"
+            return self.refuse(
+                provider,
+                client,
+                503,
+                "GATEWAY_UNAVAILABLE",
+                f"{provider} webhooks are not configured",
+                counted=False,
             )
         try:
             if provider == "stripe":
-                tolerance = self.settings.stripe_tolerance_seconds
-                return inbox.parse_stripe(verify_stripe(body, signature, secret, tolerance))
-            return inbox.parse_paystack(verify_paystack(body, signature, secret))
-        except (InvalidSignature, InvalidInput) as error:
-            self.metrics.reject(provider, error.code)
-            _log(event="webhook_rejected", provider=provider, code=error.code)
-            code = "INVALID_SIGNATURE" if isinstance(error, InvalidSignature) else error.code
-            return 400, _error_document(code, error.message)
+                verify_stripe(body, signature, secret, self.settings.stripe_tolerance_seconds)
+            else:
+                verify_paystack(body, signature, secret)
+        except InvalidSignature as error:
+            return self.refuse(provider, client, 400, error.code, error.message)
+        return read_event(provider, body)
+
+    def refuse(
+        self,
+        provider: str,
+        client: str,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        counted: bool = True,
+    ) -> Answer:
+        """Answer a refused request: counted against its address (429 once over the limit),
+        in the metrics under the code answered, and in one log line."""
+        details: dict[str, Any] = {}
+        retry_after = self.limiter.refused(client) if counted else None
+        if retry_after is not None:
+            status, code = 429, "RATE_LIMITED"
+            message = f"too many refused requests from this address; retry in {retry_after} s"
+            details = {"retry_after_seconds": retry_after}
+        self.metrics.reject(provider, code)
+        _log(
+            event="webhook_refused",
+            provider=provider,
+            status=status,
+            code=code,
+            client=client,
+            reason=message,
+        )
+        return status, _error_document(code, message, details)
 
     def apply_batch(self, deliveries: Sequence[Delivery]) -> list[Applied]:
         """One transaction for the batch; if it fails, each event alone, so one bad event
@@ -288,9 +369,12 @@ def routes(listener: Listener) -> list[Route]:
 
     async def receive(request: Request) -> Response:
         status, document = await listener.deliver(
-            request.path_params["provider"], request.stream(), request.headers
+            request.path_params["provider"],
+            request.stream(),
+            request.headers,
+            request.client.host if request.client else "unknown",
         )
-        return JSONResponse(document, status)
+        return JSONResponse(document, status, headers=dict(_extra_headers(status, document)))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})

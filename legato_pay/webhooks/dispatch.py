@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from legato_pay.errors import LegatoError, NotFound
+from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.gateways.base import PaymentStatus
-from legato_pay.gateways.events import NotOurs, is_refund_event, payment_status
+from legato_pay.gateways.events import NotOurs, is_refund_event, payment_status, refund_notices
 from legato_pay.readers import purchases
+from legato_pay.readers.purchases.refund_events import apply_refund_notices
+from legato_pay.readers.purchases.settle import OTHER_PAYMENT
 from legato_pay.webhooks.events import Outcome, ParsedEvent
 
 #: Event types kept as they are for the payouts work.
@@ -29,6 +31,8 @@ def settle_outcome(payment: PaymentStatus, result: purchases.SettleResult | Lega
     error = result if isinstance(result, LegatoError) else result.error
     if isinstance(error, NotFound):
         return Outcome("ignored", f"no purchase {payment.reference}")
+    if error is not None and error.code == OTHER_PAYMENT:
+        return Outcome("flagged", f"{error.code}: {error.message}")
     if error is not None:
         if payment.status == "failed":
             return Outcome("applied", f"purchase {payment.reference} failed: {error.message}")
@@ -38,8 +42,13 @@ def settle_outcome(payment: PaymentStatus, result: purchases.SettleResult | Lega
 
 def refund_update(session: Session, event: ParsedEvent) -> Outcome:
     """Paystack ``refund.*`` and Stripe refund outcomes update our refunds: ``flagged`` if any
-    refund in the event needs a person, ``applied`` if one of ours was found, else ``ignored``."""
-    results = purchases.update_refunds_from_event(session, event.provider, event.data)
+    refund in the event needs a person (or the event cannot be read), ``applied`` if one of
+    ours was found, else ``ignored``."""
+    try:
+        notices = refund_notices(event.provider, event.data)
+    except InvalidInput as error:
+        return _unreadable(event, error)
+    results = apply_refund_notices(session, event.provider, notices)
     if not results:
         return Outcome("ignored", f"{event.type} names no refund")
     outcomes = {result.outcome for result in results}
@@ -57,7 +66,16 @@ def handle_many(session: Session, events: Sequence[ParsedEvent]) -> list[Outcome
     outcomes: dict[int, Outcome] = {}
     payments: list[tuple[int, PaymentStatus]] = []
     for index, event in enumerate(events):
-        read = payment_status(event)
+        if event.problem is not None:
+            outcomes[index] = Outcome(
+                "flagged", f"malformed {event.provider} event: {event.problem}"
+            )
+            continue
+        try:
+            read = payment_status(event)
+        except InvalidInput as error:
+            outcomes[index] = _unreadable(event, error)
+            continue
         if read is None:
             outcomes[index] = _handle_other(session, event)
         elif isinstance(read, NotOurs):
@@ -79,6 +97,12 @@ def _settle(session: Session, payments: list[tuple[int, PaymentStatus]]) -> dict
         for (index, payment), result in zip(group, results, strict=True):
             outcomes[index] = settle_outcome(payment, result)
     return outcomes
+
+
+def _unreadable(event: ParsedEvent, error: InvalidInput) -> Outcome:
+    """A signed event whose fields are not what the provider sends (an amount in other
+    digits, an unknown currency, an object where an id belongs): a person looks at it."""
+    return Outcome("flagged", f"{event.type} cannot be read: {error.code}: {error.message}")
 
 
 def _handle_other(session: Session, event: ParsedEvent) -> Outcome:

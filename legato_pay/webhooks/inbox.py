@@ -14,7 +14,9 @@ SQLAlchemy's Python around each statement.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +46,7 @@ __all__ = [
     "parse_stored",
     "parse_stripe",
     "record_failure",
+    "record_replay_failure",
     "replay",
     "show_event",
     "store_and_apply",
@@ -271,13 +274,31 @@ def record_failure(session: Session, event: ParsedEvent, raw_body: str, error: s
     )
 
 
-def replay(session: Session, event_id: int) -> dict[str, Any]:
+def replay(session: Session, event_id: int | str) -> dict[str, Any]:
     """Reapply a stored event. Idempotent: handlers credit a payment once however often."""
-    row = session.execute(select(EVENTS).where(EVENTS.c.id == event_id)).first()
-    if row is None:
-        raise NotFound(f"no webhook event {event_id}", details={"id": event_id})
-    status = _apply(session, row.id, parse_stored(row.provider, row.payload))
+    row = _row(session, event_id)
+    # Under its stored key: a malformed body's key is the digest of the bytes received.
+    event = replace(parse_stored(row.provider, row.payload), key=row.event_key)
+    status = _apply(session, row.id, event)
     return {"id": row.id, "provider": row.provider, "type": row.event_type, "status": status}
+
+
+def _row(session: Session, wanted: int | str) -> Any:
+    number = parse_event_id(wanted)
+    row = session.execute(select(EVENTS).where(EVENTS.c.id == number)).first()
+    if row is None:
+        raise NotFound(f"no webhook event {number}", details={"id": number})
+    return row
+
+
+def record_replay_failure(session: Session, event_id: int, error: str) -> None:
+    """A replay that failed again: count the attempt and keep why (its transaction rolled
+    back, so this is written in one of its own)."""
+    session.execute(
+        update(EVENTS)
+        .where(EVENTS.c.id == event_id)
+        .values(attempts=EVENTS.c.attempts + 1, last_error=error[:2000])
+    )
 
 
 def failed_ids(session: Session) -> list[int]:
@@ -309,33 +330,102 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+#: The providers whose events the inbox holds (a filter naming another is VALIDATION_ERROR).
+PROVIDERS = ("stripe", "paystack")
+#: Largest page ``webhooks list`` returns.
+MAX_LIMIT = 1000
+_ID = re.compile(r"[0-9]{1,19}", re.ASCII)
+
+
+def parse_event_id(value: str | int, field: str = "id") -> int:
+    """An inbox row id from the command line: ASCII digits, 1 to 2**63 - 1 (a bigger number,
+    Arabic-Indic digits or ``1e3`` is VALIDATION_ERROR, never a database error)."""
+    text = str(value).strip()
+    number = int(text) if _ID.fullmatch(text) else 0
+    if not 1 <= number < 2**63:
+        raise InvalidInput(
+            f"{field} must be a whole number from 1 to {2**63 - 1}",
+            details={field: text[:40]},
+        )
+    return number
+
+
+def page_limit(value: str | int) -> int:
+    text = str(value).strip()
+    number = int(text) if _ID.fullmatch(text) else 0
+    if not 1 <= number <= MAX_LIMIT:
+        raise InvalidInput(
+            f"--limit must be a whole number from 1 to {MAX_LIMIT}", details={"limit": text[:40]}
+        )
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """Events newest first; ``next_cursor`` (an id) continues below the last one, if more."""
+
+    events: list[dict[str, Any]]
+    next_cursor: str | None
+
+
 def list_events(
     session: Session,
     *,
     status: str | None = None,
     provider: str | None = None,
-    limit: int = 100,
+    limit: int | str = 100,
+    cursor: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Stored events, newest first (see ``list_page`` for paging)."""
+    return list_page(session, status=status, provider=provider, limit=limit, cursor=cursor).events
+
+
+def list_page(
+    session: Session,
+    *,
+    status: str | None = None,
+    provider: str | None = None,
+    limit: int | str = 100,
+    cursor: str | None = None,
+) -> EventPage:
+    """A page of stored events, newest first; filters are checked (an unknown status or
+    provider is VALIDATION_ERROR, never an empty page)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(
             f"status must be one of {', '.join(STATUSES)}", details={"status": status}
         )
-    query = select(EVENTS).order_by(EVENTS.c.id.desc()).limit(limit)
+    if provider is not None and provider not in PROVIDERS:
+        raise InvalidInput(
+            f"provider must be one of {', '.join(PROVIDERS)}", details={"provider": provider}
+        )
+    size = page_limit(limit)
+    query = select(EVENTS).order_by(EVENTS.c.id.desc()).limit(size + 1)
     if status:
         query = query.where(EVENTS.c.status == status)
     if provider:
         query = query.where(EVENTS.c.provider == provider)
-    return [_summary(row) for row in session.execute(query)]
+    if cursor is not None:
+        query = query.where(EVENTS.c.id < parse_event_id(cursor, "cursor"))
+    rows = [_summary(row) for row in session.execute(query)]
+    more = len(rows) > size
+    rows = rows[:size]
+    return EventPage(rows, str(rows[-1]["id"]) if more and rows else None)
 
 
-def show_event(session: Session, event_id: int) -> dict[str, Any]:
-    row = session.execute(select(EVENTS).where(EVENTS.c.id == event_id)).first()
-    if row is None:
-        raise NotFound(f"no webhook event {event_id}", details={"id": event_id})
-    return {**_summary(row), "payload": json.loads(row.payload)}
+def show_event(session: Session, event_id: int | str) -> dict[str, Any]:
+    row = _row(session, event_id)
+    try:
+        payload = json.loads(row.payload)
+    except (ValueError, RecursionError):  # a malformed body, kept as received
+        payload = row.payload
+    return {**_summary(row), "payload": payload}
 
 
 def error_text(error: BaseException) -> str:
+    """What is kept and answered about a failure: a toolkit error's code and message; for
+    anything else only its type (and a database's SQLSTATE), never its text, which for a
+    database error carries SQL and parameters."""
     if isinstance(error, LegatoError):
         return f"{error.code}: {error.message}"
-    return f"{type(error).__name__}: {error}"
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return type(error).__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")

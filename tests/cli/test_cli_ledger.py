@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli_runner import ROOT, CliResult, cli_env, run_cli
+from tests.ledger.truncate_guard import _truncate_past_guards  # noqa: F401
 
 WORKER = Path(__file__).resolve().parent.parent / "ledger_worker.py"
 BOX_DRAWING = re.compile("[\u2500-\u257f]")
@@ -128,7 +129,7 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     funded = ok(run_cli(database_url, *post("world:USD", "wallet", "100.00", "--key", "fund-1")))
     assert (funded["kind"], funded["status"], funded["replayed"]) == ("posted", "posted", False)
     assert (funded["idempotency_key"], funded["actor"]) == ("fund-1", "test-cli")
-    assert [(g["account"], g["side"], g["amount"], g["display"]) for g in funded["legs"]] == [
+    assert [(g["account"], g["side"], g["amount_minor"], g["display"]) for g in funded["legs"]] == [
         ("world:USD", "debit", 10000, "100.00 USD"),
         ("wallet", "credit", 10000, "100.00 USD"),
     ]
@@ -159,8 +160,8 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     batch_ids = posted_batch.json["entry_ids"]
     for pending in (full, part, void, expiring):
         assert (pending["kind"], pending["status"]) == ("pending", "pending")
-        assert [leg["amount"] for leg in pending["legs"]] == [0, 0]
-    assert [leg["pending_amount"] for leg in full["legs"]] == [1000, 1000]
+        assert [leg["amount_minor"] for leg in pending["legs"]] == [0, 0]
+    assert [leg["pending_amount_minor"] for leg in full["legs"]] == [1000, 1000]
     assert expiring["expires_at"] is not None
 
     balance, too_much = cli_session(
@@ -171,9 +172,9 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     assert ok(balance) == {
         "account": "wallet",
         "currency": "USD",
-        "posted": 10000 - 300,
-        "pending": -(1000 + 500 + 300 + 400),
-        "available": 10000 - 300 - 2200,
+        "posted_minor": 10000 - 300,
+        "pending_minor": -(1000 + 500 + 300 + 400),
+        "available_minor": 10000 - 300 - 2200,
     }
     assert error(too_much, 3, "INVALID_AMOUNT")["details"] == {"pending": 500, "requested": 501}
 
@@ -182,21 +183,21 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
         database_url,
         ["ledger", "post-pending", str(full["id"])],
         ["ledger", "post-pending", str(part["id"]), "--amount", "2.00", "--key", "part-1"],
-        ["ledger", "void", str(void["id"])],
-        ["ledger", "reverse", str(batch_ids[0]), "--reason", "refund"],
+        ["ledger", "void", str(void["id"]), "--yes"],
+        ["ledger", "reverse", str(batch_ids[0]), "--reason", "refund", "--yes"],
     )
     assert ok(posted_full)["kind"] == "post_pending"
     assert posted_full.json["target_entry_id"] == full["id"]
-    assert [(g["amount"], g["pending_amount"]) for g in posted_full.json["legs"]] == [
+    assert [(g["amount_minor"], g["pending_amount_minor"]) for g in posted_full.json["legs"]] == [
         (1000, -1000),
         (1000, -1000),
     ]
-    assert [(g["amount"], g["pending_amount"]) for g in ok(posted_part)["legs"]] == [
+    assert [(g["amount_minor"], g["pending_amount_minor"]) for g in ok(posted_part)["legs"]] == [
         (200, -500),
         (200, -500),
     ]
     assert ok(voided)["kind"] == "void_pending"
-    assert [leg["amount"] for leg in voided.json["legs"]] == [0, 0]
+    assert [leg["amount_minor"] for leg in voided.json["legs"]] == [0, 0]
     assert ok(reversal)["kind"] == "reversal"
     assert reversal.json["reverses_entry_id"] == batch_ids[0]
     assert [(g["account"], g["side"]) for g in reversal.json["legs"]] == [
@@ -206,14 +207,18 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
 
     # Refusals, each with its documented status, and none of them changes anything.
     refusals = [
-        (["ledger", "void", str(void["id"])], 6, "INVALID_STATE"),  # double void
+        (["ledger", "void", str(void["id"]), "-y"], 6, "INVALID_STATE"),  # double void
         (["ledger", "post-pending", str(full["id"])], 6, "INVALID_STATE"),  # posted twice
         (["ledger", "post-pending", str(part["id"]), "--key", "part-1b"], 6, "INVALID_STATE"),
-        (["ledger", "reverse", str(batch_ids[0]), "--reason", "again"], 6, "ALREADY_REVERSED"),
-        (["ledger", "void", str(batch_ids[1])], 6, "INVALID_STATE"),  # not a pending entry
+        (
+            ["ledger", "reverse", str(batch_ids[0]), "--reason", "again", "-y"],
+            6,
+            "ALREADY_REVERSED",
+        ),
+        (["ledger", "void", str(batch_ids[1]), "-y"], 6, "INVALID_STATE"),  # not a pending entry
         (["ledger", "entry", "999999"], 5, "ENTRY_NOT_FOUND"),
-        (["ledger", "void", "999999"], 5, "ENTRY_NOT_FOUND"),
-        (["ledger", "reverse", "999999", "--reason", "x"], 5, "ENTRY_NOT_FOUND"),
+        (["ledger", "void", "999999", "--yes"], 5, "ENTRY_NOT_FOUND"),
+        (["ledger", "reverse", "999999", "--reason", "x", "--yes"], 5, "ENTRY_NOT_FOUND"),
         (["ledger", "balance", "nobody"], 5, "ACCOUNT_NOT_FOUND"),
         (post("nobody", "shop", "1.00"), 5, "ACCOUNT_NOT_FOUND"),
         (post("wallet", "shop", "1.00", currency="CAD"), 3, "CURRENCY_MISMATCH"),
@@ -272,8 +277,8 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     assert [len(page) for page in pages] == [7, 6]  # fund, 3 batch, 4 pending, 3 resolutions,
     legs = [leg for page in pages for leg in page]  # a reversal and an expiry
     assert [leg["entry_id"] for leg in legs] == sorted({leg["entry_id"] for leg in legs})[::-1]
-    assert (legs[-1]["entry_id"], legs[-1]["balance_after"]) == (funded["id"], 10000)
-    assert (legs[0]["kind"], legs[0]["balance_after"]) == ("void_pending", 8600)
+    assert (legs[-1]["entry_id"], legs[-1]["balance_after_minor"]) == (funded["id"], 10000)
+    assert (legs[0]["kind"], legs[0]["balance_after_minor"]) == ("void_pending", 8600)
 
     # Seal, then verify, balances, accounts and the schema revision.
     sealed = ok(run_cli(database_url, "ledger", "seal"))
@@ -299,15 +304,23 @@ def test_ledger_flow(database_url: str, tmp_path: Path) -> None:
     assert ok(balance) == {
         "account": "wallet",
         "currency": "USD",
-        "posted": 8600,
-        "pending": 0,
-        "available": 8600,
+        "posted_minor": 8600,
+        "pending_minor": 0,
+        "available_minor": 8600,
     }
-    assert [(a["code"], a["posted"], a["pending"], a["available"]) for a in ok(accounts)] == [
+    listed = ok(accounts)
+    assert [
+        (a["code"], a["posted_minor"], a["pending_minor"], a["available_minor"])
+        for a in listed["accounts"]
+    ] == [
         ("shop", 1400, 0, 1400),
         ("wallet", 8600, 0, 8600),
         ("world:USD", -10000, 0, -10000),
     ]
+    assert listed["totals"] == {
+        "USD": {"posted_minor": 0, "pending_minor": 0, "available_minor": 0}
+    }
+    assert listed["next_cursor"] is None
     assert ok(history) == {
         "account": "wallet",
         "currency": "USD",
@@ -372,7 +385,7 @@ def test_bad_input_in_separate_processes_changes_nothing(sqlite_url: str) -> Non
     error(amount, 3, "INVALID_AMOUNT")
     assert "--amount" in error(usage, 2, "USAGE_ERROR")["message"]
     assert "--output" in error(output, 2, "USAGE_ERROR")["message"]
-    error(entry, 2, "USAGE_ERROR")
+    error(entry, 3, "VALIDATION_ERROR")
     error(insufficient, 4, "INSUFFICIENT_FUNDS")
     error(unknown, 5, "ACCOUNT_NOT_FOUND")
     assert snapshot(*cli_session(sqlite_url, *SNAPSHOT)) == before
@@ -430,10 +443,16 @@ def test_tables_are_plain_text_when_piped(sqlite_url: str) -> None:
         assert result.status == 0, result.stderr
         assert not BOX_DRAWING.search(result.stdout), result.stdout
         assert "\x1b[" not in result.stdout
-    assert accounts.stdout.split()[:2] == ["code", "currency"]
-    assert "12.50 USD" in accounts.stdout
+    assert accounts.stdout.split()[:5] == ["code", "no_overdraft", "hot", "posted", "available"]
+    assert "12.50 USD" in accounts.stdout and "1250" not in accounts.stdout
     assert "12.50 USD" in balance.stdout and "available" in balance.stdout
-    assert csv.stdout.splitlines()[0] == "code,currency,no_overdraft,hot,display,available"
+    assert "1250" not in balance.stdout
+    assert csv.stdout.splitlines() == [
+        "code,currency,no_overdraft,hot,posted_minor,pending_minor,available_minor",
+        "wallet,USD,no,no,1250,0,1250",
+        "world:USD,USD,no,yes,-1250,0,-1250",
+    ]
+    assert csv.stderr == "# total: accounts 2, posted USD 0.00 USD\n"
 
 
 def test_help_is_fast_and_loads_no_database_code() -> None:
@@ -483,3 +502,117 @@ def test_help_is_fast_and_loads_no_database_code() -> None:
         timeout=60,
     )
     assert probe.stdout.strip() == "False", probe.stderr
+
+
+def test_hostile_ledger_input_answers_documented_errors(database_url: str, tmp_path: Path) -> None:
+    """Item by item what once answered INTERNAL_ERROR (or the wrong thing): each now answers its
+    documented error, with no SQL in the message, and nothing is recorded."""
+    batches = {
+        "exponent": '{"from": "world:USD", "to": "ops:a", "amount": 1e3, "currency": "USD"}\n',
+        "pending": json.dumps(
+            {"from": "world:USD", "to": "ops:a", "amount": "1.00", "currency": "USD",
+             "pending": "false"}
+        ),
+        "reason": json.dumps(
+            {"from": "world:USD", "to": "ops:a", "amount": "1.00", "currency": "USD",
+             "reason": {"x": 1}}
+        ),
+    }  # fmt: skip
+    paths = {}
+    for name, text in batches.items():
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text(text)
+    paths["binary"] = tmp_path / "binary.jsonl"
+    paths["binary"].write_bytes(b"\xff\xfe\x00garbage")
+    huge = str(2**63)
+    refusals = [
+        (["ledger", "open", "user:dave:coins:paid", "-c", "USD"], 3, "RESERVED_ACCOUNT"),
+        (["ledger", "open", "world:EUR", "-c", "USD"], 3, "RESERVED_ACCOUNT"),
+        (["ledger", "open", "escrow:deal", "-c", "USD"], 3, "RESERVED_ACCOUNT"),
+        (["ledger", "open", "wallet\n", "-c", "USD"], 3, "INVALID_ACCOUNT_CODE"),
+        (["ledger", "entry", huge], 3, "VALIDATION_ERROR"),
+        (["ledger", "entry", "\u0661\u0662"], 3, "VALIDATION_ERROR"),  # Arabic-Indic digits
+        (["ledger", "entry", "1\n"], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-pending", huge], 3, "VALIDATION_ERROR"),
+        (["ledger", "void", huge, "--yes"], 3, "VALIDATION_ERROR"),
+        (["ledger", "reverse", huge, "--reason", "x", "--yes"], 3, "VALIDATION_ERROR"),
+        (["ledger", "accounts", "--limit", "9" * 30], 3, "VALIDATION_ERROR"),
+        (["ledger", "accounts", "--limit", "0"], 3, "VALIDATION_ERROR"),
+        (["ledger", "history", "ops:a", "--limit", huge], 3, "VALIDATION_ERROR"),
+        (["ledger", "history", "ops:a", "--cursor", "OTIyMzM3MjAzNjg1NDc3NTgwODox"], 3,
+         "VALIDATION_ERROR"),  # a cursor naming an id >= 2**63
+        (post("world:USD", "ops:a", "1.00", "--pending", "--expires-in", "1000000000000"), 3,
+         "VALIDATION_ERROR"),
+        (["ledger", "balance", "ops:a", "--as-of", "0001-01-01T00:00:00+14:00"], 3,
+         "INVALID_TIME"),
+        (["ledger", "history", "ops:a", "--from", "2026-02-01", "--to", "2026-01-01"], 3,
+         "INVALID_TIME"),
+        (["--actor", "a" * 201, *post("world:USD", "ops:a", "1.00")], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-batch", str(paths["exponent"])], 3, "INVALID_AMOUNT"),
+        (["ledger", "post-batch", str(paths["pending"])], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-batch", str(paths["reason"])], 3, "VALIDATION_ERROR"),
+        (["ledger", "post-batch", str(paths["binary"])], 3, "VALIDATION_ERROR"),
+        (["ledger", "reverse", "1", "--reason", "no terminal, no --yes"], 2, "USAGE_ERROR"),
+        (["ledger", "void", "2"], 2, "USAGE_ERROR"),
+    ]  # fmt: skip
+    results = cli_session(
+        database_url,
+        ["ledger", "open", "ops:a", "-c", "USD"],
+        post("world:USD", "ops:a", "5.00"),
+        post("world:USD", "ops:a", "1.00", "--pending"),
+        *SNAPSHOT,
+        *(args for args, _, _ in refusals),
+        *SNAPSHOT,
+    )
+    for result in results[:3]:
+        ok(result)
+    before, after = snapshot(*results[3:5]), snapshot(*results[-2:])
+    assert after == before
+    for result, (args, status, code) in zip(results[5:-2], refusals, strict=True):
+        problem = error(result, status, code)
+        for sql in ("SELECT", "INSERT", "UPDATE", "[SQL", "Traceback"):
+            assert sql not in problem["message"], (args, problem)
+    assert len(before[0]["accounts"]) == 2  # ops:a and world:USD: no refused code was opened
+
+
+def test_verify_exits_1_on_reserved_accounts_of_another_shape(database_url: str) -> None:
+    from legato_pay import ledger
+    from legato_pay.context import AppContext
+
+    app = AppContext.create(database_url=database_url, actor="test")
+    app.run(lambda s: ledger.open_account(s, "world:EUR", "USD", hot=True))  # an old bad row
+    verify, table = cli_many(
+        database_url, ["ledger", "verify"], ["--output", "table", "ledger", "verify"]
+    )
+    assert verify.status == 1
+    assert [p["code"] for p in verify.json["problems"]] == ["RESERVED_ACCOUNT"]
+    assert table.status == 1 and "RESERVED_ACCOUNT" in table.stdout
+
+
+def test_history_pages_in_every_format(sqlite_url: str) -> None:
+    setup = cli_session(
+        sqlite_url,
+        ["ledger", "open", "ops:a", "-c", "USD"],
+        *(post("world:USD", "ops:a", f"{n}.00") for n in range(1, 4)),
+    )
+    for result in setup:
+        ok(result)
+    first_json, first_csv, first_table = (
+        run_cli(sqlite_url, "ledger", "history", "ops:a", "--limit", "2", output=output)
+        for output in ("json", "csv", "table")
+    )
+    cursor = ok(first_json)["next_cursor"]
+    assert cursor and [e["amount_minor"] for e in first_json.json["entries"]] == [300, 200]
+    assert first_csv.status == 0
+    assert first_csv.stderr == f"# next_cursor={cursor}\n"
+    header, *rows = first_csv.stdout.splitlines()
+    assert header.startswith("entry_id,kind,side,currency,amount_minor,")
+    assert len(rows) == 2 and cursor not in first_csv.stdout
+    assert first_table.status == 0 and f"next_cursor={cursor}" in first_table.stdout
+    assert "3.00 USD" in first_table.stdout and " 300 " not in first_table.stdout
+    rest = run_cli(sqlite_url, "ledger", "history", "ops:a", "--cursor", cursor, output="csv")
+    assert rest.status == 0 and rest.stderr == ""  # the last page: no cursor
+    assert len(rest.stdout.splitlines()) == 2
+    since = run_cli(sqlite_url, "ledger", "history", "ops:a", "--from", "2000-01-01", "--to",
+                    "2001-01-01")  # fmt: skip
+    assert ok(since)["entries"] == []

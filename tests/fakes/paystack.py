@@ -3,7 +3,8 @@
 Use it over real HTTP (``with fake.serve() as base_url``) or in-process
 (``httpx.Client(transport=fake.transport())``). What it models:
 
-* ``POST /transaction/initialize`` → pending transaction, ``authorization_url``; a reused
+* ``POST /transaction/initialize`` → an ``abandoned`` transaction (Paystack's word for
+  initialized and not paid yet: still payable), ``authorization_url``; a reused
   reference → 400 ``duplicate_reference``. ``GET /transaction/verify/{ref}`` answers 200 for
   failed payments too (read ``data.status``); unknown → 400 ``transaction_not_found``.
 * ``POST /refund`` → ``pending`` refund (only of a paid transaction, at most what is left;
@@ -100,7 +101,7 @@ class FakePaystack:
         self,
         secret_key: str = "sk_test_fakepaystack",
         *,
-        initial_status: str = "pending",
+        initial_status: str = "abandoned",
         transfer_status: str = "pending",
     ) -> None:
         self.secret_key = secret_key
@@ -211,15 +212,21 @@ class FakePaystack:
         return {"event": f"transfer.{data['status']}", "data": data}
 
     def refund_event(self, refund_id: int) -> dict[str, Any]:
-        """``refund.<status>``; like Paystack, the amount comes as a string here."""
+        """``refund.<status>`` as Paystack's refund webhooks carry it: no refund ``id``; the
+        transaction's reference, the amount as a string, and a ``refund_reference`` (the
+        processor's) only once the refund is processed, ``null`` before."""
         refund = self.refunds[int(refund_id)]
+        processed = refund["status"] in ("processed", "failed")
         data = {
             "status": refund["status"],
             "transaction_reference": refund["transaction"]["reference"],
-            "refund_reference": f"RF_{refund['id']}",
+            "refund_reference": f"{refund['id']}{refund['amount']}" if processed else None,
             "amount": str(refund["amount"]),
             "currency": refund["currency"],
-            "id": refund["id"],
+            "processor": "fake_processor",
+            "customer": {"first_name": None, "last_name": None, "email": refund["email"]},
+            "integration": 100001,
+            "domain": "test",
         }
         return {"event": f"refund.{refund['status']}", "data": data}
 
@@ -283,7 +290,9 @@ class FakePaystack:
             "currency": currency,
             "email": email,
             "metadata": data.get("metadata") or {},
-            "gateway_response": "Pending",
+            "gateway_response": "The transaction was not completed"
+            if self.initial_status == "abandoned"
+            else "Pending",
             "paid_at": None,
             "channel": None,
             "fees": None,
@@ -354,6 +363,7 @@ class FakePaystack:
             "currency": txn["currency"],
             "channel": txn["channel"],
             "merchant_note": data.get("merchant_note"),
+            "email": txn["email"],
             "customer_note": data.get("customer_note"),
             "status": "pending",
             "createdAt": _now(),

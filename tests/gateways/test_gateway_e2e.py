@@ -83,7 +83,7 @@ def coins(app: AppContext, user: str = READER) -> tuple[int, int]:
 
 
 def events(app: AppContext, provider: str | None = None) -> list[dict[str, Any]]:
-    return app.run(lambda s: inbox.list_events(s, provider=provider, limit=10000), write=False)
+    return app.run(lambda s: inbox.list_events(s, provider=provider, limit=1000), write=False)
 
 
 def assert_ledger_ok(app: AppContext) -> None:
@@ -216,7 +216,7 @@ def test_stripe_delivery_to_a_running_listener_credits_once_fails_and_refunds(
             ["ledger", "verify"],
         )
         assert listed.status == 0, listed.stderr
-        [event] = [e for e in listed.json if e["object_ref"] == intent_id]
+        [event] = [e for e in listed.json["events"] if e["object_ref"] == intent_id]
         assert (event["type"], event["status"]) == ("payment_intent.succeeded", "applied")
         assert event["outcome"] == f"purchase {reference} succeeded (credited)"
         assert balance.json["coins"] == {"paid": COINS, "bonus": BONUS, "total": COINS + BONUS}

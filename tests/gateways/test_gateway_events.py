@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from legato_pay.errors import InvalidInput
-from legato_pay.gateways.base import NotOurs, PaymentStatus, RefundNotice
+from legato_pay.gateways.base import (
+    NotOurs,
+    PaymentStatus,
+    RefundNotice,
+    optional_token,
+    token,
+    whole_units,
+)
 from legato_pay.gateways.events import (
     is_refund_event,
     parse_event,
     parse_stored,
     payment_status,
+    read_event,
     refund_notices,
+    stored_payload,
 )
 from legato_pay.gateways.paystack.references import (
     conformed_reference_pattern,
@@ -125,3 +135,64 @@ def test_conformed_reference_pattern_finds_the_original() -> None:
     pattern = conformed_reference_pattern(conformed)
     assert pattern == "pur_abc"  # each "-" may have been a refused character: LIKE's "_"
     assert conformed_reference_pattern("pur-abc") is None  # never conformed
+
+
+def test_paystack_refund_events_are_keyed_by_the_refund() -> None:
+    def refund(amount: str, refund_reference: str | None, status: str = "processed") -> Any:
+        return {
+            "event": f"refund.{status}",
+            "data": {
+                "status": status,
+                "transaction_reference": "T1",
+                "refund_reference": refund_reference,
+                "amount": amount,
+                "currency": "NGN",
+            },
+        }
+
+    keys = {
+        parse_event("paystack", refund("3000", "R1")).key,
+        parse_event("paystack", refund("2000", "R2")).key,
+        parse_event("paystack", refund("3000", None, "pending")).key,
+        parse_event("paystack", refund("2000", None, "pending")).key,
+    }
+    assert len(keys) == 4
+    assert (
+        parse_event("paystack", refund("3000", "R1")).key
+        == "refund.processed::T1:R1:3000:processed"
+    )
+    assert parse_event("paystack", refund("3000", "R1")).object_ref == "T1"
+    with pytest.raises(InvalidInput):
+        parse_event("paystack", {"event": "refund.processed", "data": {"amount": "1"}})
+
+
+@pytest.mark.parametrize(
+    "amount", ["١٥٠", "1e3", "150.0", "-150", " ", True, 1.5, {"v": 1}, None, "9" * 40]
+)
+def test_amounts_are_ascii_whole_units_only(amount: Any) -> None:
+    with pytest.raises(InvalidInput):
+        whole_units(amount)
+
+
+def test_whole_units_reads_what_providers_send() -> None:
+    assert whole_units(150) == whole_units("150") == whole_units(" 150 ") == 150
+    assert whole_units(0) == 0
+
+
+@pytest.mark.parametrize(
+    "value", ["a\x00b", "x" * 256, "with space", "é", {"id": 1}, ["a"], True, 1.5]
+)
+def test_ids_are_bounded_printable_ascii(value: Any) -> None:
+    with pytest.raises(InvalidInput):
+        token(value, "id", limit=255)
+    assert optional_token(None, "id") is None and token(42, "id") == "42"
+
+
+def test_read_event_never_raises_for_a_signed_body() -> None:
+    for body in (b"", b"[]", b"\xff", b"[" * 50_000, b'{"id": 1}', b'{"id": "e", "type": "t"}'):
+        event = read_event("stripe", body)
+        assert event.problem and event.type == "malformed"
+        assert event.key.startswith("malformed:") and len(event.key) == len("malformed:") + 64
+    good = read_event("stripe", b'{"id": "e", "type": "t", "data": {"object": {"id": "o"}}}')
+    assert good.problem is None and (good.key, good.object_ref) == ("e", "o")
+    assert stored_payload(b"a\x00\xffb") == "a\ufffd\ufffdb"

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -116,7 +117,7 @@ def test_initialize_gives_a_payment_url_and_a_pending_payment(
     assert sent.body["metadata"]["customer"] == "user-42"
 
     status = gateway.verify_payment(request.reference, session.provider_payment_id)
-    assert (status.status, status.raw_status, status.amount) == ("pending", "pending", 150000)
+    assert (status.status, status.raw_status, status.amount) == ("pending", "abandoned", 150000)
 
 
 def test_successful_payment_verifies_with_amount_currency_and_id(
@@ -143,7 +144,7 @@ def test_underpayment_is_reported_as_paid(gateway: PaystackGateway, fake: FakePa
     ("raw", "expected"),
     [
         ("failed", "failed"),
-        ("abandoned", "failed"),
+        ("abandoned", "pending"),  # not paid yet, still payable: see the expiry test
         ("reversed", "failed"),
         ("ongoing", "pending"),
         ("processing", "pending"),
@@ -159,6 +160,34 @@ def test_verify_maps_paystack_statuses(
     status = gateway.verify_payment(request.reference, None)
     assert (status.status, status.raw_status) == (expected, raw)
     assert (status.failure_reason is not None) == (expected == "failed")
+
+
+def test_an_unpaid_checkout_is_abandoned_and_payable_until_it_expires(
+    gateway: PaystackGateway, fake: FakePaystack
+) -> None:
+    request = payment()
+    gateway.create_payment(request)
+    # Paystack answers "abandoned" for an initialized transaction the customer has not paid.
+    assert fake.transaction(request.reference)["status"] == "abandoned"
+    status = gateway.verify_payment(request.reference, None)
+    assert (status.status, status.raw_status, status.failure_reason) == (
+        "pending",
+        "abandoned",
+        None,
+    )
+    # Paid later after all: success.
+    fake.settle(request.reference, "success")
+    assert gateway.verify_payment(request.reference, None).status == "succeeded"
+
+    stale = payment()
+    gateway.create_payment(stale)
+    opened = time.gmtime(time.time() - gateway.checkout_expiry_seconds - 60)
+    fake.transaction(stale.reference)["created_at"] = time.strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z", opened
+    )
+    expired = gateway.verify_payment(stale.reference, None)
+    assert (expired.status, expired.raw_status) == ("failed", "abandoned")
+    assert expired.failure_reason == "abandoned: the checkout was not paid within 24 h"
 
 
 def test_verify_answers_200_for_a_failed_payment(served: str, fake: FakePaystack) -> None:
@@ -711,9 +740,8 @@ def test_webhook_helpers_sign_like_paystack(gateway: PaystackGateway, fake: Fake
     fake.settle(request.reference, "success")
     event = fake.charge_event(request.reference)
     body, headers = sign_paystack_webhook(event, SECRET)
-    assert (
-        verify_paystack(body, headers["x-paystack-signature"], SECRET)["event"] == "charge.success"
-    )
+    verify_paystack(body, headers["x-paystack-signature"], SECRET)  # raises if it does not match
+    assert json.loads(body)["event"] == "charge.success"
     assert event["data"]["metadata"]["reference"] == request.reference
 
     received: list[tuple[str, bytes]] = []

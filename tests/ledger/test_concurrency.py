@@ -168,9 +168,9 @@ def test_concurrent_spends_never_overdraw(database_url: str, app: Any, tmp_path:
     assert balance.json == {
         "account": "acct",
         "currency": "USD",
-        "posted": 0,
-        "pending": 0,
-        "available": 0,
+        "posted_minor": 0,
+        "pending_minor": 0,
+        "available_minor": 0,
     }
     assert balances(app, "sink")["sink"] == (spends * 100, 0, spends * 100)
     assert verify.status == 0, verify.stdout

@@ -1,8 +1,11 @@
 """Refund outcomes from the gateways: Paystack ``refund.*`` and Stripe ``refund.*`` /
 ``charge.refunded`` complete, confirm, release or undo our refunds, exactly once.
 
-Paystack refunds go through the fake Paystack (its ``refund_event`` sends the amount as a
-string, as Paystack sometimes does); Stripe refunds through a stub gateway, since localstripe
+Paystack refunds go through the fake Paystack (its ``refund_event`` sends what Paystack's
+refund webhooks carry: no refund id, the amount as a string; our refund is found by the
+purchase and the amount). Without an id, an operator's replay of an OLD failure after the
+refund was retried under the same key cannot be told from a new failure: that one test gives
+the event an id. Stripe refunds through a stub gateway, since localstripe
 sends no refund events. Events are delivered signed to the webhook app, as the providers do.
 """
 
@@ -271,8 +274,9 @@ def test_processed_completes_an_interrupted_refund_once(
 
     [paystack_id] = paystack.refunds
     event = paystack_event(paystack, paystack_id, "processed")
-    if not with_id:  # matched by the purchase's Paystack reference and the amount instead
-        del event["data"]["id"]
+    assert "id" not in event["data"]  # Paystack's refund events name no refund id
+    if with_id:  # should one carry it, it is remembered; else purchase and amount match
+        event["data"]["id"] = paystack_id
     assert deliver_paystack(client, event) == "applied"
     assert "completed" in last_event(app)["outcome"]
     refund = refund_row(app, reference)
@@ -289,6 +293,47 @@ def test_processed_completes_an_interrupted_refund_once(
     assert_ledger_ok(app)
 
 
+def test_two_partial_refunds_of_one_transaction_are_each_applied(
+    app: AppContext,
+    client: TestClient,
+    paystack: FakePaystack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Paystack's refund events carry no refund id: two partial refunds of one transaction
+    share its reference and status, so the inbox keys them by the refund (its reference and
+    amount too) and neither is taken for a repeat of the other."""
+    reference = paid_paystack_purchase(app, paystack)
+    with monkeypatch.context() as patch:
+        interrupt_bookkeeping(patch)
+        for key, amount in (("k1", "3000.00"), ("k2", "2000.00")):
+            with pytest.raises(RuntimeError):
+                purchases.refund_purchase(app, reference, amount=amount, key=key)
+    first_id, second_id = sorted(paystack.refunds)
+    first = paystack_event(paystack, first_id, "processed")
+    second = paystack_event(paystack, second_id, "processed")
+    assert "id" not in first["data"] and "id" not in second["data"]
+    assert first["data"]["transaction_reference"] == second["data"]["transaction_reference"]
+
+    for event in (first, second):
+        body, headers = sign_paystack_webhook(event, PAYSTACK_SECRET)
+        answer = client.post("/webhooks/paystack", content=body, headers=headers).json()
+        assert answer == {"received": True, "status": "applied", "duplicate": False}
+        assert "completed" in last_event(app)["outcome"]
+    purchase = get_purchase(app, reference)
+    assert [(r.amount, r.status) for r in purchase.refunds] == [
+        (300_000, "succeeded"),
+        (200_000, "succeeded"),
+    ]
+    assert purchase.refunded_amount == 500_000
+    assert entries_keyed(app, "purchase-refund:") == 2
+    # Each delivered again is a duplicate; nothing more happens.
+    assert deliver_paystack(client, first) == "applied"
+    assert get_purchase(app, reference) == purchase
+    keys = {e["event_key"] for e in app.run(lambda s: inbox.list_events(s), write=False)}
+    assert len(keys) == 2
+    assert_ledger_ok(app)
+
+
 def test_failed_releases_an_interrupted_refund_and_a_retry_is_left_alone(
     app: AppContext, client: TestClient, paystack: FakePaystack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,6 +345,9 @@ def test_failed_releases_an_interrupted_refund_and_a_retry_is_left_alone(
     assert get_purchase(app, reference).refunded_amount == 300_000  # reserved
     [old_id] = paystack.refunds
     failed = paystack_event(paystack, old_id, "failed")
+    # Told apart from the retry below by the refund's id: without one, a replay of this old
+    # failure after the retry could not be (module docstring).
+    failed["data"]["id"] = old_id
     assert deliver_paystack(client, failed) == "applied"
     failed_event = last_event(app)
     assert "released" in failed_event["outcome"]

@@ -20,6 +20,7 @@ path, HTTP status and Paystack's message, never a header.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import weakref
 from collections.abc import Mapping
@@ -223,7 +224,7 @@ class PaystackClient:
 
     def _pause(self, attempt: int, retry_after: str | None) -> None:
         delay = min(self.backoff_seconds * 2 ** (attempt - 1), 5.0)
-        if retry_after and retry_after.isdigit():
+        if retry_after and re.fullmatch(r"[0-9]{1,6}", retry_after, flags=re.ASCII):
             delay = min(max(delay, int(retry_after)), 5.0)
         if delay > 0:
             time.sleep(delay)

@@ -10,6 +10,7 @@ original travels in ``metadata.reference`` (see ``project_reference``). Retry po
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -63,11 +64,13 @@ PUBLIC_KEY_ENV = "PAYSTACK_PUBLIC_KEY"
 BASE_URL_ENV = "PAYSTACK_BASE_URL"
 CALLBACK_URL_ENV = "PAYSTACK_CALLBACK_URL"
 CURRENCIES = ("NGN", "GHS", "ZAR", "KES", "USD")
+#: How long an initialized, unpaid (``abandoned``) checkout stays payable: a day.
+CHECKOUT_EXPIRY_SECONDS = 24 * 3600
 
 _PAYMENT_STATUS = {
     "success": "succeeded",
     "failed": "failed",
-    "abandoned": "failed",
+    "abandoned": "pending",  # initialized, not paid yet: still payable (see verify_payment)
     "reversed": "failed",
     "ongoing": "pending",
     "pending": "pending",
@@ -131,6 +134,7 @@ class PaystackGateway:
         callback_url: str | None = None,
         transport: httpx.BaseTransport | None = None,
         backoff_seconds: float = 0.25,
+        checkout_expiry_seconds: float = CHECKOUT_EXPIRY_SECONDS,
     ) -> None:
         check_key_mode(
             secret_key,
@@ -148,6 +152,7 @@ class PaystackGateway:
                 live_prefixes=("pk_live_",),
             )
         self.mode = mode
+        self.checkout_expiry_seconds = checkout_expiry_seconds
         self.public_key = public_key
         self.callback_url = callback_url
         self.client = PaystackClient(
@@ -230,12 +235,20 @@ class PaystackGateway:
     def verify_payment(self, reference: str, provider_payment_id: str | None) -> PaymentStatus:
         """Verify by reference (Paystack's key); the answer is HTTP 200 even for failures.
 
-        ``abandoned`` maps to ``failed`` like the other final refusals; ``raw_status`` keeps
-        Paystack's own word for callers that want to treat it more patiently.
+        ``abandoned`` is Paystack's word for a checkout the customer has not completed (every
+        initialized, unpaid transaction answers it): still payable, so ``pending`` until the
+        checkout is ``checkout_expiry_seconds`` old (from Paystack's ``created_at``), then
+        ``failed`` with reason ``abandoned``. ``raw_status`` keeps Paystack's own word.
         """
-        data = self.client.verify_transaction(transaction_reference(reference))
+        conformed = transaction_reference(reference)
+        data = self.client.verify_transaction(conformed)
         raw = str(data.get("status"))
         status = _PAYMENT_STATUS.get(raw, "pending")
+        reason = (data.get("gateway_response") or raw) if status == "failed" else None
+        if raw == "abandoned" and self._checkout_expired(data.get("created_at")):
+            hours = round(self.checkout_expiry_seconds / 3600)
+            status, reason = "failed", f"abandoned: the checkout was not paid within {hours} h"
+        paystack_reference = data.get("reference")
         return PaymentStatus(
             provider=PROVIDER,
             reference=reference,
@@ -245,9 +258,23 @@ class PaystackGateway:
             status=status,
             amount=_amount(data.get("amount", 0)),
             currency=str(data.get("currency") or "").upper(),
-            failure_reason=(data.get("gateway_response") or raw) if status == "failed" else None,
+            failure_reason=reason,
             raw_status=raw,
+            aliases=(str(paystack_reference or conformed),),
         )
+
+    def _checkout_expired(self, created_at: Any) -> bool:
+        """True when a checkout opened at ``created_at`` (Paystack's ISO time) can no longer be
+        paid; a missing or unreadable time counts as still open."""
+        if not isinstance(created_at, str):
+            return False
+        try:
+            opened = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if opened.tzinfo is None:
+            opened = opened.replace(tzinfo=UTC)
+        return datetime.now(UTC) - opened >= timedelta(seconds=self.checkout_expiry_seconds)
 
     def refund(
         self,

@@ -16,7 +16,10 @@ from legato_pay.gateways.base import (
     ParsedEvent,
     PaymentStatus,
     RefundNotice,
+    mapping,
+    optional_token,
     refund_notice,
+    token,
     whole_units,
 )
 from legato_pay.money import normalize_currency
@@ -36,48 +39,65 @@ REFUND_NOTICE_STATUS = {
 
 
 def parse_event(body: dict[str, Any]) -> ParsedEvent:
-    """The envelope: Stripe's event id and type, and the id of the object it is about."""
-    event_id = body.get("id")
-    event_type = body.get("type")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise InvalidInput("a Stripe event needs string id and type")
-    return ParsedEvent(PROVIDER, event_id, event_type, _object(body).get("id"), body)
+    """The envelope: Stripe's event id and type, and the id of the object it is about. Every
+    Stripe event has ``data.object``; an envelope without one (or with fields of the wrong
+    shape) is VALIDATION_ERROR, which the inbox stores as a flagged, malformed event."""
+    event_id = token(body.get("id"), "id", limit=255)
+    event_type = token(body.get("type"), "type", limit=100)
+    obj = _object(body)
+    object_ref = optional_token(obj.get("id"), "data.object.id")
+    return ParsedEvent(PROVIDER, event_id, event_type, object_ref, body)
 
 
 def _object(body: dict[str, Any]) -> dict[str, Any]:
-    obj = (body.get("data") or {}).get("object") or {}
-    return obj if isinstance(obj, dict) else {}
+    return mapping(mapping(body.get("data"), "data").get("object"), "data.object")
 
 
 def payment_status(event: ParsedEvent) -> PaymentStatus | NotOurs | None:
-    """A PaymentIntent outcome in the project's terms; None for any other event type."""
+    """A PaymentIntent outcome in the project's terms; None for any other event type.
+    VALIDATION_ERROR (flagged by the inbox) for a reference, id, amount or currency that is
+    not what Stripe sends."""
     if event.type not in PAYMENT_EVENT_TYPES:
         return None
-    intent = event.data["data"]["object"]
-    reference = (intent.get("metadata") or {}).get("reference")
+    intent = _object(event.data)
+    reference = optional_token(
+        mapping(intent.get("metadata"), "metadata", required=False).get("reference"),
+        "metadata.reference",
+    )
     if not reference:
         return NotOurs("PaymentIntent without a legato reference")
+    intent_id = token(intent.get("id"), "data.object.id")
+    raw_status = optional_token(intent.get("status"), "data.object.status", limit=50)
+    currency = normalize_currency(_text(intent.get("currency"), "currency"))
     if event.type == "payment_intent.succeeded":
+        received = intent.get("amount_received")
         return PaymentStatus(
             provider=PROVIDER,
             reference=reference,
-            provider_payment_id=intent.get("id"),
+            provider_payment_id=intent_id,
             status="succeeded",
-            amount=whole_units(intent.get("amount_received") or intent.get("amount")),
-            currency=normalize_currency(str(intent.get("currency", ""))),
-            raw_status=intent.get("status"),
+            amount=whole_units(intent.get("amount") if received in (None, 0) else received),
+            currency=currency,
+            raw_status=raw_status,
         )
-    error = intent.get("last_payment_error") or {}
+    error = mapping(intent.get("last_payment_error"), "last_payment_error", required=False)
+    reason = error.get("decline_code") or error.get("code") or "payment_failed"
     return PaymentStatus(
         provider=PROVIDER,
         reference=reference,
-        provider_payment_id=intent.get("id"),
+        provider_payment_id=intent_id,
         status="failed",
         amount=whole_units(intent.get("amount") or 0),
-        currency=str(intent.get("currency", "")).upper(),
-        failure_reason=error.get("decline_code") or error.get("code") or "payment_failed",
-        raw_status=intent.get("status"),
+        currency=currency,
+        failure_reason=token(reason, "decline_code", limit=100),
+        raw_status=raw_status,
     )
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"the event's {field} is not a string", details={"field": field})
+    return value
 
 
 def is_refund_event(event: ParsedEvent) -> bool:
@@ -88,7 +108,10 @@ def refund_notices(body: dict[str, Any]) -> list[RefundNotice]:
     """The refunds a body speaks of: one for ``refund.*``, each refund of a charge otherwise."""
     obj = _object(body)
     if body.get("type") == "charge.refunded" or obj.get("object") == "charge":
-        refunds = (obj.get("refunds") or {}).get("data") or []
+        listed = mapping(obj.get("refunds"), "refunds", required=False).get("data") or []
+        if not isinstance(listed, list):
+            raise InvalidInput("the charge's refunds.data is not a list")
+        refunds = [mapping(refund, "refunds.data[]") for refund in listed]
     else:
         refunds = [obj]
     default = "failed" if body.get("type") == "refund.failed" else ""
@@ -96,10 +119,13 @@ def refund_notices(body: dict[str, Any]) -> list[RefundNotice]:
         refund_notice(
             PROVIDER,
             REFUND_NOTICE_STATUS,
-            refund_id=refund.get("id"),
-            raw_status=str(refund.get("status") or default),
+            refund_id=optional_token(refund.get("id"), "refund id"),
+            raw_status=optional_token(refund.get("status"), "refund status", limit=50) or default,
             amount=refund.get("amount"),
-            hint=(refund.get("metadata") or {}).get("reference"),
+            hint=optional_token(
+                mapping(refund.get("metadata"), "metadata", required=False).get("reference"),
+                "metadata.reference",
+            ),
         )
         for refund in refunds
     ]

@@ -57,10 +57,16 @@ def update_refunds_from_event(
       wallets), the purchase's refunded amount and coin counts are given back.
     - pending changes nothing; needs-attention, an ambiguous match or a contradiction is flagged.
     """
+    return apply_refund_notices(session, provider, refund_notices(provider, data))
+
+
+def apply_refund_notices(
+    session: Session, provider: str, notices: list[RefundNotice]
+) -> list[RefundEventResult]:
+    """``update_refunds_from_event`` for notices already read from the body (reading can fail
+    with VALIDATION_ERROR before anything is written; this part only decides and writes)."""
     actor = f"webhook:{provider}"
-    return [
-        _apply_refund_notice(session, notice, actor) for notice in refund_notices(provider, data)
-    ]
+    return [_apply_refund_notice(session, notice, actor) for notice in notices]
 
 
 def _refund_rows_by_provider_id(session: Session, provider: str, refund_id: str) -> list[Any]:
@@ -114,6 +120,15 @@ def _find_refund(session: Session, notice: RefundNotice) -> tuple[Any, RefundEve
         and row.status != "failed"
         and (notice.refund_id is None or row.gateway_refund_id is None)
     ]
+    if not same and notice.refund_id is None and notice.status == "failed":
+        # A repeat of an id-less failure already applied: the one failed refund of that amount.
+        failed = [
+            row
+            for row in _refund_rows_by_purchase(session, notice.provider, notice.purchase_hint)
+            if row.amount == notice.amount and row.status == "failed"
+        ]
+        if len(failed) == 1:
+            return failed[0], None
     open_rows = [row for row in same if row.status == "requested"]
     if len(open_rows) == 1:
         return open_rows[0], None
@@ -122,6 +137,10 @@ def _find_refund(session: Session, notice: RefundNotice) -> tuple[Any, RefundEve
         return None, RefundEventResult(
             "flagged", f"{what} of {notice.amount} could be any of refunds {ids}; none changed"
         )
+    if len(same) == 1 and notice.refund_id is None:
+        # Paystack's refund events carry no refund id: the purchase and the amount pin it
+        # when only one refund of that amount is booked.
+        return same[0], None
     if same and notice.status in ("failed", "attention", "unknown"):
         ids = [row.id for row in same]
         return None, RefundEventResult(

@@ -13,6 +13,8 @@ and then match nothing) and posts ONE ledger entry keyed ``purchase:<reference>`
 
 A payment whose amount or currency differs from what was asked is ``flagged`` and credits
 nothing; a failed one is ``failed``; both are PAYMENT_FAILED (exit 7) after the status is saved.
+A payment is matched on the provider's payment id as well as the reference: one naming the
+purchase but not the payment recorded for it changes nothing (``PAYMENT_MISMATCH``).
 """
 
 from __future__ import annotations
@@ -87,6 +89,27 @@ def _payment_error(purchase: PurchaseView, payment: PaymentStatus | None) -> Gat
     return GatewayError(
         f"payment for purchase {purchase.reference} failed: {purchase.failure_reason}",
         details=details,
+    )
+
+
+#: The code of ``other_payment_error``: the webhook inbox flags such an event whatever it says.
+OTHER_PAYMENT = "PAYMENT_MISMATCH"
+
+
+def other_payment_error(purchase: PurchaseView, payment: PaymentStatus) -> GatewayError:
+    """A payment that names this purchase but is not the one recorded for it (another
+    PaymentIntent, a second checkout): it changes nothing here (neither the status nor the
+    recorded id); a person checks it, and refunds it if the reader paid twice."""
+    return GatewayError(
+        f"{payment.provider} payment {payment.provider_payment_id} names purchase "
+        f"{purchase.reference}, whose payment is {purchase.gateway_payment_id}: nothing applied",
+        details={
+            "reference": purchase.reference,
+            "recorded_payment_id": purchase.gateway_payment_id,
+            "payment_id": payment.provider_payment_id,
+            "payment_status": payment.status,
+        },
+        code=OTHER_PAYMENT,
     )
 
 
@@ -294,6 +317,9 @@ def _settlement(
             details={"purchase": view.reference, "gateway": view.gateway},
             code="GATEWAY_MISMATCH",
         )
+    recorded = view.gateway_payment_id
+    if recorded is not None and payment.names() and recorded not in payment.names():
+        return SettleResult(view, False, payment, other_payment_error(view, payment))
     if view.status in CREDITED:
         return SettleResult(view, False, payment)
     if view.status == "flagged":  # needs a person; a later success does not unflag it

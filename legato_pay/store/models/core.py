@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "2caac7b2fd863d4c8abea3de54e7d9f6c6abfbd34a5dd8cd7eb8e8c29efe59ee"
+FINGERPRINT = "aa8e5416d2f344f3690edf340777d1b51c8d208f798d96fb682ccb0486cd42b5"
 
 metadata = MetaData()
 
@@ -226,6 +227,9 @@ Table(
     Column("hash", String(length=64), nullable=False),
     Column("sealed_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(length=200), nullable=False),
+    Column("version", SmallInteger(), nullable=True),
+    Column("account_upto", BigInteger(), nullable=True),
+    Column("account_count", BigInteger(), nullable=True),
 )
 
 Table(

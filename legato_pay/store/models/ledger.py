@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     Text,
 )
@@ -135,7 +136,10 @@ class LedgerPending(SQLModel, table=True):
 
 
 class LedgerSeal(SQLModel, table=True):
-    """A hash-chain link over entries ``from_entry_id..to_entry_id`` (every one, in id order)."""
+    """A hash-chain link over entries ``from_entry_id..to_entry_id`` (every one, in id order)
+    and, from ``version`` 2, the accounts opened since the previous seal (ids up to
+    ``account_upto``, ``account_count`` of them). Version 1 seals (before migration 0007) cover
+    entries only, in an older encoding (``ledger.seal``)."""
 
     __tablename__ = "ledger_seals"
 
@@ -150,6 +154,9 @@ class LedgerSeal(SQLModel, table=True):
     hash: str = Field(sa_column=Column(String(64), nullable=False))
     sealed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     actor: str = Field(sa_column=Column(String(200), nullable=False))
+    version: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    account_upto: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    account_count: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class LedgerCheckpoint(SQLModel, table=True):
