@@ -120,9 +120,9 @@ PLAUSIBLE: dict[str, list[str]] = {
     "content": ["ch-1", "ch-2"],
     "content_id": ["ch-1", "ch-new"],
     "contents": ["ch-1", "ch-2"],
-    "code": ["user:42:wallet", "world:USD", "ops:float"],
+    "code": ["savings:42", "world:USD", "ops:float"],
     "source": ["world:USD"],
-    "destination": ["user:42:wallet"],
+    "destination": ["savings:42"],
     "currency": ["USD", "NGN"],
     "amount": ["1.00", "0.50"],
     "entry_id": ["1", "2", "3"],
@@ -181,7 +181,7 @@ SPECIAL_PATHS = ["/dev/zero", "/dev/null", "/nonexistent/hostile.txt", "/", "/pr
 def _json_line() -> st.SearchStrategy[str]:
     """A ``ledger post-batch`` line: a right shape with hostile values, or the wrong shape."""
     scalar: st.SearchStrategy[Any] = st.one_of(
-        st.sampled_from(["world:USD", "user:42:wallet", "1.00", "USD"]),
+        st.sampled_from(["world:USD", "savings:42", "1.00", "USD"]),
         st.sampled_from([*NUMBERS, *TEXTS[:20], "a\x00b"]),
         st.sampled_from([1e3, 2**63, -1, 0, True, False, None, [], {}, {"a": 1}, [1], 1.5]),
     )
@@ -269,7 +269,7 @@ def file_contents(command: str) -> st.SearchStrategy[bytes]:
                 b"\xff\xfe\xfa not utf-8",
                 b"\x00" * 16,
                 b"user,content,minutes\nalice,ch-1,3\x00\n",
-                b'{"from": "world:USD", "to": "user:42:wallet", "amount": "1.00", "currency": "USD", "reason": "\xff"}',
+                b'{"from": "world:USD", "to": "savings:42", "amount": "1.00", "currency": "USD", "reason": "\xff"}',
                 b"x" * 300_000,
             ]
         ),

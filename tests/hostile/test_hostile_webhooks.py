@@ -31,7 +31,7 @@ from tests.hostile.strategies import paystack_body, raw_body, stripe_body
 
 pytestmark = pytest.mark.hostile
 
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "8")) * 5
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "6")) * 5
 SURVEY = os.environ.get("HOSTILE_SURVEY")
 BATTERY = settings(
     max_examples=EXAMPLES,
