@@ -92,7 +92,9 @@ def print_demo(document: dict[str, Any]) -> None:
         f"legato-pay demo day {summary['run_id']}: {summary['readers']} readers, "
         f"{summary['writers']} writers\n"
     )
-    typer.echo(f"== This run ({summary['started_at']} to {summary['finished_at']}) ==")
+    typer.echo(
+        f"== This run ({_when(summary['started_at'])} to {_when(summary['finished_at'])}) =="
+    )
     emit(
         [{"what": what, "count": count} for what, count in summary["counts"].items()],
         title="What happened this run",
@@ -104,10 +106,8 @@ def print_demo(document: dict[str, Any]) -> None:
         title="Coin sales this run, through the sandbox gateway",
         message=_if_empty(sales, "no coin sales this run"),
     )
-    typer.echo(
-        f"failed payment: {summary['failed_purchase'] or 'none'}   "
-        f"refunded purchase: {summary['refunded_purchase'] or 'none'}\n"
-    )
+    typer.echo(f"failed payment: {summary['failed_purchase'] or 'none'}")
+    typer.echo(f"refunded purchase: {summary['refunded_purchase'] or 'none'}\n")
     _print_revenue(revenue)
     seal = summary["seal"]
     typer.echo(
@@ -132,30 +132,29 @@ def print_demo(document: dict[str, Any]) -> None:
 def _print_revenue(revenue: dict[str, Any]) -> None:
     currency = revenue["currency"]
     rows = sorted(revenue["rows"], key=lambda row: -row["value_minor"])[:TOP]
+    # Six columns fit 80: the demo's content ids name their writer; tips without a content
+    # piece name the writer they went to.
     shown = [
         {
-            "content": row["content"] or "(tips, no content)",
-            "writer": row["writer"],
+            "content": row["content"] or f"(tips to {row['writer']})",
             "unlocks": row["unlocks"],
             "tips": row["tips"],
             "value": money_cell(row["value_minor"], currency),
-            "writer_share": money_cell(row["writer_share_minor"], currency),
-            "platform_share": money_cell(row["platform_share_minor"], currency),
+            "to writer": money_cell(row["writer_share_minor"], currency),
+            "platform": money_cell(row["platform_share_minor"], currency),
         }
         for row in rows
     ]
     totals = revenue["totals"]
     emit(
         shown,
-        columns=["content", "writer", "unlocks", "tips", "value", "writer_share", "platform_share"],
+        columns=["content", "unlocks", "tips", "value", "to writer", "platform"],
         title=f"Content revenue this run (top {TOP}, {currency})",
         message=_if_empty(shown, "no content revenue this run"),
-        totals={
-            "unlocks": totals["unlocks"],
-            "tips": totals["tips"],
+        totals={  # the counts are in "What happened this run"
             "value": money_cell(totals["value_minor"], currency),
-            "writer_share": money_cell(totals["writer_share_minor"], currency),
-            "platform_share": money_cell(totals["platform_share_minor"], currency),
+            "to writer": money_cell(totals["writer_share_minor"], currency),
+            "platform": money_cell(totals["platform_share_minor"], currency),
         },
     )
 
@@ -164,3 +163,12 @@ def _if_empty(rows: list[Any], message: str) -> str | None:
     """``emit`` prints its message instead of an empty table, and after a full one: only
     an empty table needs it."""
     return None if rows else message
+
+
+def _when(iso: str | None) -> str:
+    """A run's start or end as a table line shows it (the JSON keeps ISO 8601)."""
+    if iso is None:
+        return "?"
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -93,7 +93,8 @@ def test_tables_show_this_run_then_the_cumulative_figures(database_url: str) -> 
         if line.strip()
     )
     revenue = out[out.index("Content revenue this run") : out.index("ledger sealed")]
-    assert "total: unlocks " in revenue and " USD" in revenue
+    assert re.search(r"^total: value \S+ USD, to writer \S+ USD, platform \S+ USD$", revenue, re.M)
+    assert max(len(line) for line in out.splitlines()) <= 80  # an 80-column terminal
 
 
 def test_csv_is_refused_before_the_day_runs(database_url: str) -> None:
