@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import InvalidInput, InvalidTime
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount, normalize_currency
-from legato_pay.readers.content import get_content
-from legato_pay.readers.users import get_user
+from legato_pay.readers.content import get_content, validate_content_id
+from legato_pay.readers.users import get_user, validate_user_id
 from legato_pay.store.tables import PURCHASES, TRANSFERS, UNLOCKS
 
 PERIODS = ("day", "week", "month")
@@ -125,8 +125,9 @@ def content_revenue(
 
     ``since`` is inclusive, ``until`` exclusive. Tips not tied to a content piece appear in a
     row with ``content`` null for their writer (left out when ``content_id`` is given). A filter
-    naming a content piece or writer that does not exist is ``*_NOT_FOUND``, a reversed window
-    ``INVALID_TIME``: an empty report would read as "nothing was earned".
+    naming a content piece or writer that does not exist is ``*_NOT_FOUND`` (an id that cannot
+    be one is refused before any query), a reversed window ``INVALID_TIME``: an empty report
+    would read as "nothing was earned".
     """
     if by not in PERIODS:
         raise InvalidInput(f"--by must be one of {', '.join(PERIODS)}", details={"by": by})
@@ -138,9 +139,9 @@ def content_revenue(
             details={"since": since.isoformat(), "until": until.isoformat()},
         )
     if writer_id is not None:
-        get_user(session, writer_id, kind="writer")
+        get_user(session, validate_user_id(writer_id), kind="writer")
     if content_id is not None:
-        get_content(session, content_id)
+        get_content(session, validate_content_id(content_id))
     window = _Window(content_id, writer_id, since, until)
     unlocks = _window(
         select(
@@ -229,7 +230,7 @@ def _accumulate(
 
 def purchase_history(session: Session, user_id: str) -> list[dict[str, Any]]:
     """A user's coin purchases, oldest first, as the purchases table records them."""
-    get_user(session, user_id)
+    get_user(session, validate_user_id(user_id))
     query = (
         select(PURCHASES)
         .where(PURCHASES.c.user_id == user_id)
