@@ -99,13 +99,25 @@ TEXTS = [
 HOSTILE_VALUES = NUMBERS + TIMES + STRUCTURES + TEXTS
 
 
+def argv_bytes() -> st.SearchStrategy[str]:
+    """Arbitrary bytes as an argument, decoded as Python decodes argv (``surrogateescape``):
+    what a shell passes for ``$'\\xff…'`` or a file name in another encoding."""
+    return (
+        st.binary(min_size=1, max_size=12)
+        .map(lambda raw: raw.replace(b"\x00", b""))
+        .filter(bool)
+        .map(lambda raw: raw.decode("utf-8", "surrogateescape"))
+    )
+
+
 def hostile_value() -> st.SearchStrategy[str]:
-    """A listed hostile value, or short arbitrary text without NUL (argv cannot carry one)."""
+    """A listed hostile value, short arbitrary text, or arbitrary bytes; never NUL (argv
+    cannot carry one)."""
     arbitrary = st.text(
         alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
         max_size=20,
     )
-    return st.one_of(st.sampled_from(HOSTILE_VALUES), arbitrary)
+    return st.one_of(st.sampled_from(HOSTILE_VALUES), arbitrary, argv_bytes())
 
 
 #: Values a well-meaning operator would type, by parameter name; the seeded database
