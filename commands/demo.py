@@ -88,10 +88,11 @@ def print_demo(document: dict[str, Any]) -> None:
     """This run's tables, then the cumulative ones, each titled with its scope."""
     summary, revenue = document["summary"], document["content_revenue"]
     cumulative = document["cumulative"]
-    typer.echo(
-        f"legato-pay demo day {summary['run_id']}: {summary['readers']} readers, "
-        f"{summary['writers']} writers\n"
-    )
+    if not state().quiet:  # --quiet: the results (the scoped sections) and nothing else
+        typer.echo(
+            f"legato-pay demo day {summary['run_id']}: {summary['readers']} readers, "
+            f"{summary['writers']} writers\n"
+        )
     typer.echo(
         f"== This run ({_when(summary['started_at'])} to {_when(summary['finished_at'])}) =="
     )
