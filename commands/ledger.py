@@ -33,6 +33,38 @@ MAX_PAGE = 10000
 #: The longest a pending entry may wait (ten years, in seconds).
 MAX_EXPIRES_IN = 10 * 366 * 24 * 3600
 
+#: CSV columns (minor units) and table columns (formatted amounts) of the list commands.
+ACCOUNT_COLUMNS = [
+    "code",
+    "currency",
+    "no_overdraft",
+    "hot",
+    "posted_minor",
+    "pending_minor",
+    "available_minor",
+]
+HISTORY_COLUMNS = [
+    "entry_id",
+    "kind",
+    "side",
+    "currency",
+    "amount_minor",
+    "pending_amount_minor",
+    "balance_after_minor",
+    "created_at",
+    "reason",
+]
+HISTORY_TABLE_COLUMNS = [
+    "entry_id",
+    "kind",
+    "side",
+    "amount",
+    "pending",
+    "balance_after",
+    "created_at",
+    "reason",
+]
+
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="The entry's id.")]
 
 
@@ -361,67 +393,38 @@ def accounts(
     ] = None,
 ) -> None:
     """List accounts with their balances, by code, a page at a time; totals per currency."""
-    from legato_pay import ledger
-    from legato_pay.ledger.queries import account_totals
-    from legato_pay.ledger.types import balance_from_totals
+    from legato_pay.ledger.queries import account_page
 
-    page_size = whole_number(limit, "--limit", high=MAX_PAGE)
-
-    def work(session: Any) -> list[tuple[Any, Any]]:
-        found = ledger.list_accounts(session, prefix=prefix, limit=page_size + 1, after=cursor)
-        return [
-            (account, balance_from_totals(account, account_totals(session, account)))
-            for account in found
-        ]
-
-    found = state().app.run(work, write=False)
-    page = found[:page_size]
-    next_cursor = page[-1][0].code if len(found) > page_size else None
-    rows: list[dict[str, Any]] = []
-    sums: dict[str, list[int]] = {}
-    for account, bal in page:
-        rows.append(
-            {
-                "code": account.code,
-                "currency": account.currency,
-                "no_overdraft": account.no_overdraft,
-                "hot": account.hot,
-                "posted_minor": bal.posted,
-                "pending_minor": bal.pending,
-                "available_minor": bal.available,
-                "posted": money_cell(bal.posted, account.currency),
-                "available": money_cell(bal.available, account.currency),
-            }
-        )
-        total = sums.setdefault(account.currency, [0, 0, 0])
-        total[0] += bal.posted
-        total[1] += bal.pending
-        total[2] += bal.available
+    size = whole_number(limit, "--limit", high=MAX_PAGE)
+    page = state().app.run(
+        lambda s: account_page(s, prefix=prefix, limit=size, after=cursor), write=False
+    )
+    rows = [
+        {
+            "code": account.code,
+            "currency": account.currency,
+            "no_overdraft": account.no_overdraft,
+            "hot": account.hot,
+            "posted_minor": bal.posted,
+            "pending_minor": bal.pending,
+            "available_minor": bal.available,
+            "posted": money_cell(bal.posted, account.currency),
+            "available": money_cell(bal.available, account.currency),
+        }
+        for account, bal in page.accounts
+    ]
     totals = {
         currency: {"posted_minor": p, "pending_minor": pe, "available_minor": a}
-        for currency, (p, pe, a) in sorted(sums.items())
+        for currency, (p, pe, a) in page.totals.items()
     }
+    shown = {f"posted {cur}": money_cell(t[0], cur) for cur, t in page.totals.items()}
     emit(
-        {"accounts": rows, "totals": totals, "next_cursor": next_cursor},
+        {"accounts": rows, "totals": totals, "next_cursor": page.next_cursor},
         rows=rows,
-        columns=[
-            "code",
-            "currency",
-            "no_overdraft",
-            "hot",
-            "posted_minor",
-            "pending_minor",
-            "available_minor",
-        ],
+        columns=ACCOUNT_COLUMNS,
         table_columns=["code", "no_overdraft", "hot", "posted", "available"],
-        totals={
-            "accounts": len(rows),
-            **{
-                f"posted {currency}": money_cell(values["posted_minor"], currency)
-                for currency, values in totals.items()
-            },
-        },
-        next_cursor=next_cursor,
+        totals={"accounts": len(rows), **shown},
+        next_cursor=page.next_cursor,
     )
 
 
@@ -483,27 +486,8 @@ def history(
             "next_cursor": page.next_cursor,
         },
         rows=rows,
-        columns=[
-            "entry_id",
-            "kind",
-            "side",
-            "currency",
-            "amount_minor",
-            "pending_amount_minor",
-            "balance_after_minor",
-            "created_at",
-            "reason",
-        ],
-        table_columns=[
-            "entry_id",
-            "kind",
-            "side",
-            "amount",
-            "pending",
-            "balance_after",
-            "created_at",
-            "reason",
-        ],
+        columns=HISTORY_COLUMNS,
+        table_columns=HISTORY_TABLE_COLUMNS,
         next_cursor=page.next_cursor,
     )
 

@@ -34,6 +34,9 @@ GROUPS = (
     "tips",
     "gifts",
     "earnings",
+    "revenue",
+    "apps",
+    "shares",
     "reports",
     "webhooks",
 )

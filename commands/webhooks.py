@@ -17,7 +17,7 @@ def list_events(
         str | None, typer.Option("--status", help="applied, ignored, flagged, failed, stored…")
     ] = None,
     provider: Annotated[str | None, typer.Option("--provider", help="stripe or paystack")] = None,
-    limit: Annotated[str, typer.Option("--limit", help="Events per page (1-1000).")] = "100",
+    limit: Annotated[str, typer.Option("--limit", help="Events per page (1-10000).")] = "100",
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="next_cursor from the previous page.")
     ] = None,

@@ -14,6 +14,10 @@ they are never a lock that postings queue on (see ``ledger.seal``).
 - ``platform:revenue:<stream>:<CUR>`` platform share per stream (content, tips, subscription…)
 - ``platform:refund_losses:<CUR>``   refunds of coins already spent
 - ``subscriptions:pool:<YYYY-MM>:<CUR>`` a period's subscription fees, split at the revenue run
+- ``investor:<i>:earnings:<CUR>``    an investor's money: app revenue distributions land here,
+                                     priced share transfers move between two of them (no overdraft)
+- ``app:<a>:funds:<CUR>``            an app's revenue held for distribution: a distribution debits
+                                     it (may run negative: revenue distributed before it was booked)
 
 Services open these accounts here only: ``open_accounts`` takes the requests the builders below
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
@@ -83,6 +87,14 @@ def subscription_pool(period: str, currency: str) -> str:
     return f"subscriptions:pool:{period}:{currency}"
 
 
+def investor_earnings(investor_id: str, currency: str) -> str:
+    return f"investor:{investor_id}:earnings:{currency}"
+
+
+def app_funds(app_id: str, currency: str) -> str:
+    return f"app:{app_id}:funds:{currency}"
+
+
 def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
     """A reader's two coin wallets (paid, bonus): no overdraft."""
     return (
@@ -94,6 +106,17 @@ def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
 def writer_earnings_account(writer_id: str, currency: str) -> AccountRequest:
     """A writer's earnings in ``currency``: no overdraft (pending while on hold)."""
     return AccountRequest(writer_earnings(writer_id, currency), currency, no_overdraft=True)
+
+
+def investor_earnings_account(investor_id: str, currency: str) -> AccountRequest:
+    """An investor's money in ``currency``: no overdraft (a buyer cannot pay with money it
+    does not have)."""
+    return AccountRequest(investor_earnings(investor_id, currency), currency, no_overdraft=True)
+
+
+def app_funds_account(app_id: str, currency: str) -> AccountRequest:
+    """An app's revenue held for distribution (credit-normal, not hot: one per app)."""
+    return AccountRequest(app_funds(app_id, currency), currency)
 
 
 def system_account(code: str, currency: str, *, debit_normal: bool = False) -> AccountRequest:
@@ -185,6 +208,14 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (
         _rule(rf"subscriptions:pool:(?P<period>[0-9]{{4}}-[0-9]{{2}}):{_CUR}"),
         lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+    (
+        _rule(rf"investor:(?P<investor>.+):earnings:{_CUR}"),
+        lambda m: investor_earnings_account(m.group("investor"), m.group("cur")),
+    ),
+    (
+        _rule(rf"app:(?P<app>[^:]+):funds:{_CUR}"),
+        lambda m: app_funds_account(m.group("app"), m.group("cur")),
     ),
     (  # the outside world: opened by the ledger on first use, hot and credit-normal
         _rule(rf"world:{_CUR}"),

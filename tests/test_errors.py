@@ -193,9 +193,9 @@ def test_success_prints_one_json_document_with_integer_money(cli_results: list[A
     assert result.json == {
         "account": "funded",
         "currency": "USD",
-        "posted": 1250,
-        "pending": 0,
-        "available": 1250,
+        "posted_minor": 1250,
+        "pending_minor": 0,
+        "available_minor": 1250,
     }
 
 

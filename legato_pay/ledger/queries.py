@@ -258,6 +258,41 @@ def history(
     return HistoryPage(account.code, account.currency, result, next_cursor)
 
 
+@dataclass(frozen=True, slots=True)
+class AccountPage:
+    """One page of accounts by code with their balances, the page's totals per currency
+    (posted, pending, available) and the code to continue after, if there are more."""
+
+    accounts: list[tuple[Account, Balance]]
+    totals: dict[str, tuple[int, int, int]]
+    next_cursor: str | None
+
+
+def account_page(
+    session: Session, *, prefix: str | None = None, limit: int = 1000, after: str | None = None
+) -> AccountPage:
+    """Accounts (codes starting with ``prefix``, after the code ``after``) and balances."""
+    from legato_pay.ledger.accounts import list_accounts
+
+    if limit < 1 or limit > 10000:
+        raise InvalidInput("limit must be between 1 and 10000", details={"limit": limit})
+    found = list_accounts(session, prefix=prefix, limit=limit + 1, after=after)
+    page = [
+        (account, balance_from_totals(account, account_totals(session, account)))
+        for account in found[:limit]
+    ]
+    sums: dict[str, tuple[int, int, int]] = {}
+    for account, balance in page:
+        posted, pending, available = sums.get(account.currency, (0, 0, 0))
+        sums[account.currency] = (
+            posted + balance.posted,
+            pending + balance.pending,
+            available + balance.available,
+        )
+    next_cursor = page[-1][0].code if len(found) > limit else None
+    return AccountPage(page, dict(sorted(sums.items())), next_cursor)
+
+
 def lock_balances(session: Session, codes: Sequence[str]) -> dict[str, Balance]:
     """Lock non-hot accounts (in id order, like postings) and return their current balances.
 

@@ -54,3 +54,10 @@ TRANSFERS = _table("coin_transfers")
 # gateways and webhooks
 BOOK = _table("sandbox_payments")
 EVENTS = _table("webhook_events")
+
+# apps and shares
+APPS = _table("apps")
+HOLDINGS = _table("share_holdings")
+MOVEMENTS = _table("share_movements")
+DISTRIBUTIONS = _table("app_distributions")
+DISTRIBUTION_LINES = _table("app_distribution_lines")

@@ -24,7 +24,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
-from legato_pay.gateways.events import parse_event, parse_stored
+from legato_pay.gateways.events import MALFORMED, malformed, parse_event, parse_stored
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.store import arrays
 from legato_pay.store.dialect import for_update, is_postgres
@@ -277,8 +277,13 @@ def record_failure(session: Session, event: ParsedEvent, raw_body: str, error: s
 def replay(session: Session, event_id: int | str) -> dict[str, Any]:
     """Reapply a stored event. Idempotent: handlers credit a payment once however often."""
     row = _row(session, event_id)
-    # Under its stored key: a malformed body's key is the digest of the bytes received.
-    event = replace(parse_stored(row.provider, row.payload), key=row.event_key)
+    # Under its stored key: a malformed body's key is the digest of the bytes received, and
+    # it stays malformed (its stored text may have had undecodable bytes replaced).
+    if row.event_type == MALFORMED:
+        event = malformed(row.provider, row.payload.encode(), "stored as malformed")
+    else:
+        event = parse_stored(row.provider, row.payload)
+    event = replace(event, key=row.event_key)
     status = _apply(session, row.id, event)
     return {"id": row.id, "provider": row.provider, "type": row.event_type, "status": status}
 
@@ -333,7 +338,7 @@ def _iso(moment: datetime | None) -> str | None:
 #: The providers whose events the inbox holds (a filter naming another is VALIDATION_ERROR).
 PROVIDERS = ("stripe", "paystack")
 #: Largest page ``webhooks list`` returns.
-MAX_LIMIT = 1000
+MAX_LIMIT = 10_000
 _ID = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 

@@ -6,25 +6,30 @@ signed event is never throttled, whoever sent refusals from the same address. Ea
 a bucket of ``max_refusals`` that refills over ``window_seconds``; a refusal with the bucket
 empty is answered ``429 RATE_LIMITED`` with ``Retry-After`` (seconds until one refills).
 
-With several workers the buckets live in one small file in the run's shared directory, locked
-while a refusal is counted (refusals are the rare path: valid events never touch it), so the
-limit holds for the listener as a whole, not per worker.
+The buckets are a fixed table of slots (an address's slot is chosen by a digest of it) in a
+memory-mapped file of the run's shared directory, so the limit holds for the listener as a
+whole, not per worker; a refusal takes the file's lock for the few microseconds of one
+read-modify-write. Two addresses sharing a slot share a limit, which costs nothing that
+matters: only refusals are limited, so at worst a refusal is answered 429 instead of 400.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
+import hashlib
 import math
+import mmap
+import os
+import struct
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-#: Addresses remembered at most; the longest-quiet are forgotten first.
-MAX_ADDRESSES = 10_000
+#: Buckets in the table (16 bytes each: tokens, last update).
+SLOTS = 1 << 16
+_SLOT = struct.Struct("<dd")
 
 
 class RefusalLimiter:
@@ -39,9 +44,16 @@ class RefusalLimiter:
         self.capacity = float(max_refusals)
         self.rate = max_refusals / window_seconds  # refusals regained per second
         self.enabled = enabled
-        self._path = Path(directory) / "refusals.json" if directory else None
         self._lock = threading.Lock()
-        self._memory: dict[str, list[float]] = {}
+        self._fd: int | None = None
+        size = SLOTS * _SLOT.size
+        if directory is None:
+            self._table = mmap.mmap(-1, size)
+            return
+        self._fd = os.open(Path(directory) / "refusals.bin", os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)  # the same size from every worker: no race
+        self._table = mmap.mmap(self._fd, size)
 
     def refused(self, address: str, now: float | None = None) -> int | None:
         """Count one refusal from ``address``. None: answer it as refused; a number: the
@@ -49,46 +61,38 @@ class RefusalLimiter:
         if not self.enabled:
             return None
         moment = time.time() if now is None else now
-        with self._buckets() as buckets:
-            tokens, updated = buckets.get(address, (self.capacity, moment))
+        offset = _slot(address) * _SLOT.size
+        with self._locked():
+            tokens, updated = _SLOT.unpack_from(self._table, offset)
+            if updated == 0:  # never used: a full bucket
+                tokens = self.capacity
             tokens = min(self.capacity, tokens + max(0.0, moment - updated) * self.rate)
             if tokens >= 1:
-                buckets[address] = [tokens - 1, moment]
+                _SLOT.pack_into(self._table, offset, tokens - 1, moment)
                 return None
-            buckets[address] = [tokens, moment]
-            wait: int = max(1, math.ceil((1 - tokens) / self.rate))
-            return wait
+            _SLOT.pack_into(self._table, offset, tokens, moment)
+        wait: int = max(1, math.ceil((1 - tokens) / self.rate))
+        return wait
 
     @contextmanager
-    def _buckets(self) -> Iterator[dict[str, Any]]:
+    def _locked(self) -> Iterator[None]:
         with self._lock:
-            if self._path is None:
-                yield self._memory
-                self._prune(self._memory)
+            if self._fd is None:
+                yield
                 return
-            with open(self._path.with_suffix(".lock"), "a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                try:
-                    buckets = self._load()
-                    yield buckets
-                    self._prune(buckets)
-                    temporary = self._path.with_suffix(".tmp")
-                    temporary.write_text(json.dumps(buckets, separators=(",", ":")))
-                    temporary.replace(self._path)
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _load(self) -> dict[str, Any]:
-        assert self._path is not None
-        try:
-            data = json.loads(self._path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+    def close(self) -> None:
+        self._table.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
-    def _prune(self, buckets: dict[str, Any]) -> None:
-        if len(buckets) <= MAX_ADDRESSES:
-            return
-        quiet = sorted(buckets, key=lambda address: buckets[address][1])
-        for address in quiet[: len(buckets) - MAX_ADDRESSES]:
-            del buckets[address]
+
+def _slot(address: str) -> int:
+    digest = hashlib.blake2b(address.encode("utf-8", "replace"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % SLOTS

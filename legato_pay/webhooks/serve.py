@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -111,10 +112,30 @@ def listening(sock: socket.socket, host: str, workers: int, database_url: str) -
     return Listening(f"http://{shown}:{port}", host, port, workers, masked_database(database_url))
 
 
+STATE_PREFIX = "legato-webhooks-"
+
+
+def _remove_orphans(parent: Path) -> None:
+    """State directories of listeners that were killed before they could clean up (their
+    supervisor's pid, in the name, is gone)."""
+    for path in parent.glob(f"{STATE_PREFIX}*-*"):
+        pid = path.name[len(STATE_PREFIX) :].split("-", 1)[0]
+        if not pid.isascii() or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (PermissionError, OverflowError, ValueError):
+            continue
+
+
 @contextmanager
 def shared_state() -> Iterator[str]:
     """The run's state directory, exported for the workers, removed afterwards."""
-    directory = tempfile.mkdtemp(prefix="legato-webhooks-")
+    parent = Path(tempfile.gettempdir())
+    _remove_orphans(parent)
+    directory = tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{os.getpid()}-", dir=parent)
     previous = os.environ.get(STATE_DIR_ENV)
     os.environ[STATE_DIR_ENV] = directory
     try:

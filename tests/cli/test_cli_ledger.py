@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli_runner import ROOT, CliResult, cli_env, run_cli
-from tests.ledger.truncate_guard import _truncate_past_guards  # noqa: F401
 
 WORKER = Path(__file__).resolve().parent.parent / "ledger_worker.py"
 BOX_DRAWING = re.compile("[\u2500-\u257f]")

@@ -280,3 +280,29 @@ def test_get_entry_and_lock_balances(app: Any) -> None:
     assert error.details == {"entry_id": view.id + 100}
     locked = app.run(lambda s: ledger.lock_balances(s, ["alice", "world:USD"]))
     assert {code: b.available for code, b in locked.items()} == {"alice": 70, "world:USD": -70}
+
+
+def test_account_pages_continue_after_the_cursor_with_totals_per_page(app: Any) -> None:
+    from legato_pay.ledger.queries import account_page
+
+    for code in ("a:1", "a:2", "a:3"):
+        open_account(app, code)
+    open_account(app, "b:eur", "EUR")
+    post(app, transfer("world:USD", "a:1", 100, "USD"), transfer("world:USD", "a:3", 5, "USD"))
+    post(app, transfer("world:EUR", "b:eur", 7, "EUR", pending=True))
+    first = app.run(lambda s: account_page(s, prefix="a:", limit=2), write=False)
+    assert [a.code for a, _ in first.accounts] == ["a:1", "a:2"]
+    assert (first.next_cursor, first.totals) == ("a:2", {"USD": (100, 0, 100)})
+    rest = app.run(
+        lambda s: account_page(s, prefix="a:", limit=2, after=first.next_cursor), write=False
+    )
+    assert [a.code for a, _ in rest.accounts] == ["a:3"]
+    assert (rest.next_cursor, rest.totals) == (None, {"USD": (5, 0, 5)})
+    everything = app.run(lambda s: account_page(s), write=False)
+    # the world balances posted and pending out; its outgoing reservation lowers available
+    assert everything.totals == {"EUR": (0, 0, -7), "USD": (0, 0, 0)}
+    held = app.run(lambda s: account_page(s, prefix="b:"), write=False)
+    assert held.totals == {"EUR": (0, 7, 0)}
+    for limit in (0, 10001):
+        with pytest.raises(InvalidInput):
+            app.run(lambda s, n=limit: account_page(s, limit=n), write=False)

@@ -50,8 +50,8 @@ class Platform:
     def balances(self) -> Balances:
         """Every account: ``code -> (posted, pending, available)``."""
         return {
-            row["code"]: (row["posted"], row["pending"], row["available"])
-            for row in self.run("ledger", "accounts")
+            row["code"]: (row["posted_minor"], row["pending_minor"], row["available_minor"])
+            for row in self.run("ledger", "accounts")["accounts"]
         }
 
     def wallet(self, user: str) -> tuple[int, int]:

@@ -125,6 +125,7 @@ HOSTILE_STRIPE = {
     "json-array": b'[{"id": "evt_1", "type": "payment_intent.succeeded"}]',
     "not-json": b"<html>hello</html>",
     "not-utf8": b'{"id": "evt_\xff\xfe", "type": "x", "data": {"object": {}}}',
+    "not-utf8-in-a-note": b'{"id": "evt_nb", "type": "customer.created", "data": {"object": {"n": "\xff"}}}',
     "deeply-nested": b"[" * 100_000 + b"]" * 100_000,
     "data-list": json.dumps({"id": "evt_dl", "type": "payment_intent.succeeded", "data": []}),
     "object-string": json.dumps(stripe_event("pi_string", event_id="evt_os")),

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -367,3 +370,26 @@ def test_the_rate_limit_is_configured_and_validated(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv("LEGATO_WEBHOOKS__RATE_LIMIT__MAX_REFUSALS", bad)
         with pytest.raises(ConfigError):
             load_settings()
+
+
+def test_a_killed_listeners_state_directory_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from legato_pay.webhooks import serve
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(gone.stdout)
+    orphan = tmp_path / f"legato-webhooks-{dead_pid}-abc"
+    orphan.mkdir()
+    alive = tmp_path / f"legato-webhooks-{1}-abc"  # pid 1 is always there
+    alive.mkdir()
+    monkeypatch.setattr(serve.tempfile, "tempdir", str(tmp_path))
+    with serve.shared_state() as directory:
+        assert Path(directory).is_dir() and not orphan.exists() and alive.exists()
+        assert Path(directory).name.startswith(f"legato-webhooks-{os.getpid()}-")
+    assert not Path(directory).exists()

@@ -22,6 +22,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from sqlmodel import SQLModel
 
-    from legato_pay.store.models import ledger, readers, webhooks  # noqa: F401  (registers them)
+    from legato_pay.store.models import ledger, readers, shares, webhooks  # noqa: F401  (registers)
 
     return SQLModel.metadata
