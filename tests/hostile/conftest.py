@@ -54,6 +54,11 @@ SEED: list[list[str]] = [
     ["ledger", "post", "--from", "world:USD", "--to", "ops:float", "--amount", "2.00",
      "--currency", "USD", "--pending", "--key", "seed-3"],
     ["rates", "set", "USD", "NGN", "1550.00"],
+    ["users", "add", "ann", "--investor"],
+    ["users", "add", "ben", "--investor"],
+    ["apps", "add", "quill", "--name", "Quill Reader", "--owner", "wendy"],
+    ["shares", "issue", "--app", "quill", "--to", "ann", "--units", "600", "--key", "seed-ann"],
+    ["shares", "issue", "--app", "quill", "--to", "ben", "--units", "401", "--key", "seed-ben"],
 ]  # fmt: skip
 PURCHASES = [("alice", "popular", "USD"), ("bob", "starter", "NGN")]
 AFTER_PURCHASES: list[list[str]] = [
@@ -114,8 +119,9 @@ def seeded(
     tmp_path_factory: pytest.TempPathFactory,
     sqlite_template: Path,
 ) -> Iterator[Seeded]:
-    """A database seeded once for the module: three users, a writer's two items, two verified
-    purchases, an unlock, a tip, a gift, a subscription, ledger accounts, two pending entries."""
+    """A database seeded once for the module: readers, a writer's two items, two verified
+    purchases, an unlock, a tip, a gift, a subscription, ledger accounts, two pending entries,
+    an app with two investors' shares."""
     import shutil
 
     workdir = tmp_path_factory.mktemp("hostile")

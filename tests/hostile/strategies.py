@@ -145,7 +145,7 @@ PLAUSIBLE: dict[str, list[str]] = {
     "limit": ["5"],
     "coins": ["5"],
     "minutes": ["3"],
-    "price": ["10", "NGN=1500.00"],
+    "price": ["10", "NGN=1500.00", "25.00"],
     "price_usd": ["9.99"],
     "bonus_percent": ["5"],
     "remove_price": ["CAD"],
@@ -177,6 +177,13 @@ PLAUSIBLE: dict[str, list[str]] = {
     "message": ["thanks"],
     "reason": ["hostile battery"],
     "key": ["hostile-key"],
+    "app_id": ["quill"],
+    "owner": ["wendy"],
+    "investor": ["ann"],
+    "seller": ["ann"],
+    "buyer": ["ben"],
+    "units": ["10"],
+    "record_date": ["now", "2026-01-05T00:00:00Z"],
 }
 
 
