@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import typing
 from dataclasses import dataclass
 from itertools import count
@@ -167,9 +168,31 @@ def command_line(
     return [*command.path, *args], chosen
 
 
-def judge(seeded: Seeded, answer: Answer, what: str, hostile: dict[str, str]) -> None:
+#: Commands that create the record their first argument names: the id they store.
+CREATORS = ("add", "create", "open")
+#: What an id may hold (README "Conventions" 6: whole strings, ASCII only).
+ID_CHARACTERS = re.compile(r"[A-Za-z0-9_.:@-]+", re.ASCII)
+
+
+def stored_bad_id(command: Command, answer: Answer, hostile: dict[str, str]) -> list[str]:
+    """A creating command that succeeded with a hostile id outside the id alphabet stored it:
+    ``users add $'carol\\n'`` made a user no one can type again."""
+    if answer.status != 0 or command.path[-1] not in CREATORS:
+        return []
+    first = next((p for p in command.params if p.flag is None), None)
+    value = hostile.get(first.name.upper()) if first is not None else None
+    if value is None or ID_CHARACTERS.fullmatch(value):
+        return []
+    return [f"stored the id {value[:40]!r}"]
+
+
+def judge(
+    seeded: Seeded, answer: Answer, what: str, hostile: dict[str, str], command: Command | None
+) -> None:
     """Fail on a broken contract, or record it when surveying."""
     found = problems(answer, seeded.secrets)
+    if command is not None:
+        found += stored_bad_id(command, answer, hostile)
     if not found:
         return
     case = {
@@ -205,7 +228,7 @@ def test_command_keeps_the_contract_under_hostile_input(seeded: Seeded, command:
     @given(data=st.data())
     def examples(data: st.DataObject) -> None:
         args, hostile = command_line(seeded, data, command)
-        judge(seeded, seeded.run(*args), command.name, hostile)
+        judge(seeded, seeded.run(*args), command.name, hostile, command)
 
     examples()
     assert_ledger_verifies(seeded)
@@ -234,7 +257,7 @@ def test_global_options_keep_the_contract(seeded: Seeded, option: str) -> None:
         carrier = data.draw(st.sampled_from(CARRIERS))
         quiet = ["--quiet"] if data.draw(st.booleans()) else []
         args = [*quiet, str(param.flag), value, *carrier]
-        judge(seeded, seeded.run(*args), f"global {param.flag}", {str(param.flag): value})
+        judge(seeded, seeded.run(*args), f"global {param.flag}", {str(param.flag): value}, None)
 
     examples()
     assert_ledger_verifies(seeded)
