@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from commands import output
 from commands.main import run
 from legato_pay.demo import day
 from tests.cli_runner import run_cli
@@ -116,6 +117,7 @@ def test_a_failed_ledger_check_exits_1_after_the_report(
         return summary
 
     monkeypatch.setattr(day, "run_demo_day", broken_day)
+    monkeypatch.setattr(output, "_state", output.state())  # run() replaces the global state
     with pytest.raises(SystemExit) as exit_:
         run(["--db", sqlite_url, "--output", "json", "demo", "--readers", "3"])
     assert exit_.value.code == 1
