@@ -1,6 +1,6 @@
 """How long ``legato-pay`` takes to start, against ``python -c "import typer"`` in the same run.
 
-Three commands run interleaved (baseline, ``-o json balances show U`` on SQLite, ``--help``),
+Three commands run interleaved (baseline, ``-o json balances show --user U`` on SQLite, ``--help``),
 each ``--runs`` times (default 7) after one warm-up round that is not counted (it creates the
 database, its schema and the settings cache, as a first real call would). Wall time is read
 around each process; CPU time is the operating system's account of the finished child. The
@@ -122,7 +122,7 @@ def measure(
     cli = legato_pay_command()
     commands = {
         "typer": Timings([sys.executable, "-c", "import typer"]),
-        "balances": Timings([*cli, "-o", "json", "balances", "show", "U"]),
+        "balances": Timings([*cli, "-o", "json", "balances", "show", "--user", "U"]),
         "help": Timings([*cli, "--help"]),
         # No target: what any command that reads the database through SQLAlchemy pays in
         # imports alone (Typer's own parameter parsing loads pydantic).
@@ -133,7 +133,7 @@ def measure(
             commands["typer_compared"] = Timings([compare_python, "-c", "import typer"])
         other = [compare_python, "-m", "commands.main"]
         commands["balances_compared"] = Timings(
-            [*other, "-o", "json", "balances", "show", "U"], cwd=compare
+            [*other, "-o", "json", "balances", "show", "--user", "U"], cwd=compare
         )
         commands["help_compared"] = Timings([*other, "--help"], cwd=compare)
     run_once([*cli, "-o", "json", "users", "add", "U"], env)

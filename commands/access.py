@@ -10,13 +10,17 @@ from legato_pay.errors import InvalidInput
 
 app = typer.Typer(help="Who may read what; unlocking content with coins.")
 
+#: A file of content ids is read up to this size (100,000 ids of 100 characters fit).
+MAX_IDS_FILE_BYTES = 16 * 1024 * 1024
+
+UserOption = Annotated[str, typer.Option("--user", help="The reader.")]
+ContentOption = Annotated[str, typer.Option("--content", help="The content.")]
+
 
 @app.command("check")
-def check(
-    user: Annotated[str, typer.Argument(help="The reader.")],
-    content: Annotated[str, typer.Argument(help="The content.")],
-) -> None:
-    """May this reader read this content, and why (free, purchased, subscription, …)."""
+def check(user: UserOption, content: ContentOption) -> None:
+    """May this reader read this content, and why (free, own_content, purchased, subscription,
+    tier_too_low, not_purchased)."""
     from legato_pay.readers.access import check_access
 
     cli = state()
@@ -25,16 +29,29 @@ def check(
 
 
 def _read_ids(file: Path) -> list[str]:
+    """Content ids, one per line (blank lines and ``#`` comments skipped), read with a bound."""
     try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {file}: {exc}", details={"file": str(file)}) from None
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_IDS_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read {file}: {exc.strerror or exc}", details={"file": str(file)}
+        ) from None
+    if len(raw) > MAX_IDS_FILE_BYTES:
+        raise InvalidInput(
+            f"{file} is larger than {MAX_IDS_FILE_BYTES // (1024 * 1024)} MiB",
+            details={"file": str(file), "max_bytes": MAX_IDS_FILE_BYTES},
+        )
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{file} is not UTF-8 text", details={"file": str(file)}) from None
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 @app.command("check-bulk")
 def check_bulk(
-    user: Annotated[str, typer.Argument(help="The reader.")],
+    user: UserOption,
     contents: Annotated[
         list[str] | None, typer.Argument(help="Content ids (or --file).", show_default=False)
     ] = None,
@@ -56,14 +73,15 @@ def check_bulk(
 
 @app.command("unlock")
 def unlock(
-    user: Annotated[str, typer.Argument(help="The reader.")],
-    content: Annotated[str, typer.Argument(help="The content.")],
+    user: UserOption,
+    content: ContentOption,
     key: Annotated[
         str | None,
         typer.Option("--key", help="Idempotency key (default: derived from user and content)."),
     ] = None,
 ) -> None:
-    """Unlock content with coins (once; owning it already charges nothing)."""
+    """Unlock content with coins (once; owning it already, or having written it, charges
+    nothing)."""
     from legato_pay.readers.access import unlock_content
 
     cli = state()

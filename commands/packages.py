@@ -1,7 +1,7 @@
 """``legato-pay packages …``: Coin packages: coins, bonus and prices.
 
-Prices are integers in minor units, as in ``config/default.yaml``: ``--price-usd 999`` is
-9.99 USD and ``--price NGN=150000`` is 1,500.00 NGN. Bonus coins are
+Prices are typed as people write them, in major units: ``--price-usd 9.99`` and
+``--price NGN=1500.00`` (``config/default.yaml`` keeps integer minor units). Bonus coins are
 ``floor(coins × bonus_percent / 100)``.
 """
 
@@ -11,15 +11,20 @@ import typer
 
 from commands.output import YesOption, confirm, emit, state
 
-app = typer.Typer(help="Coin packages: coins, bonus and prices (amounts in minor units).")
+app = typer.Typer(help="Coin packages: coins, bonus and prices.")
 
 PackageArg = Annotated[str, typer.Argument(help="Package id, e.g. popular.")]
 PriceOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "--price", help="Fixed price CUR=MINOR in minor units, e.g. NGN=150000 (repeatable)."
-    ),
+    typer.Option("--price", help="Fixed price CUR=AMOUNT, e.g. NGN=1500.00 (repeatable)."),
 ]
+
+
+_COLUMNS = ["id", "name", "coins", "bonus_percent", "bonus_coins", "total_coins"]
+_COLUMNS += ["price_usd", "price_usd_minor", "prices", "status"]
+#: A table shows formatted prices only, and drops what the others imply (name, percent, total)
+#: so that it fits 80 columns; ``show`` and JSON/CSV have everything.
+_TABLE_COLUMNS = ["id", "coins", "bonus", "usd", "prices", "status"]
 
 
 def _row(package: dict[str, Any]) -> dict[str, Any]:
@@ -31,13 +36,16 @@ def _row(package: dict[str, Any]) -> dict[str, Any]:
         "bonus_coins": package["bonus_coins"],
         "total_coins": package["total_coins"],
         "price_usd": package["price_usd"]["display"],
+        "price_usd_minor": package["price_usd"]["amount"],
         "prices": ", ".join(price["display"] for price in package["prices"].values()),
         "status": package["status"],
+        "bonus": package["bonus_coins"],  # table-only names, shorter headers
+        "usd": package["price_usd"]["display"],
     }
 
 
 def _emit_package(data: dict[str, Any], title: str) -> None:
-    emit(data, rows=[_row(data)], title=title)
+    emit(data, rows=[_row(data)], columns=_COLUMNS, table_columns=_TABLE_COLUMNS, title=title)
 
 
 @app.command("list")
@@ -52,7 +60,12 @@ def list_packages(
         lambda s: packages.list_packages(s, cli.app.settings, include_archived=all_)
     )
     data = [package.as_json() for package in found]
-    emit(data, rows=[_row(package) for package in data])
+    emit(
+        data,
+        rows=[_row(package) for package in data],
+        columns=_COLUMNS,
+        table_columns=_TABLE_COLUMNS,
+    )
 
 
 @app.command("show")
@@ -87,9 +100,7 @@ def create(
     package_id: PackageArg,
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     coins: Annotated[str, typer.Option("--coins", help="Paid coins (a whole number).")],
-    price_usd: Annotated[
-        str, typer.Option("--price-usd", help="USD price in cents, e.g. 999 for 9.99 USD.")
-    ],
+    price_usd: Annotated[str, typer.Option("--price-usd", help="USD price, e.g. 9.99.")],
     bonus_percent: Annotated[
         str, typer.Option("--bonus-percent", help="Bonus percentage 0-100, e.g. 10 or 12.5.")
     ] = "0",
@@ -99,6 +110,7 @@ def create(
     from legato_pay.readers import packages
 
     cli = state()
+    usd = packages.parse_usd_price(price_usd)
     prices = packages.parse_price_options(price)
     view = cli.app.run(
         lambda s: packages.create_package(
@@ -108,7 +120,7 @@ def create(
             name=name,
             coins=coins,
             bonus_percent=bonus_percent,
-            price_usd=price_usd,
+            price_usd=usd,
             prices=dict(prices),
         )
     )
@@ -122,7 +134,7 @@ def update(
     coins: Annotated[str | None, typer.Option("--coins")] = None,
     bonus_percent: Annotated[str | None, typer.Option("--bonus-percent")] = None,
     price_usd: Annotated[
-        str | None, typer.Option("--price-usd", help="USD price in cents.")
+        str | None, typer.Option("--price-usd", help="USD price, e.g. 9.99.")
     ] = None,
     price: PriceOpt = None,
     remove_price: Annotated[
@@ -134,6 +146,7 @@ def update(
     from legato_pay.readers import packages
 
     cli = state()
+    usd = packages.parse_usd_price(price_usd) if price_usd is not None else None
     prices = packages.parse_price_options(price)
     view = cli.app.run(
         lambda s: packages.update_package(
@@ -143,7 +156,7 @@ def update(
             name=name,
             coins=coins,
             bonus_percent=bonus_percent,
-            price_usd=price_usd,
+            price_usd=usd,
             prices=dict(prices),
             remove_prices=remove_price,
         )
@@ -163,3 +176,13 @@ def archive(
     cli = state()
     view = cli.app.run(lambda s: packages.archive_package(s, cli.app.settings, package_id))
     _emit_package(view.as_json(), f"package {package_id} archived")
+
+
+@app.command("unarchive")
+def unarchive(package_id: PackageArg) -> None:
+    """Put an archived package back on sale, as it was when archived."""
+    from legato_pay.readers import packages
+
+    cli = state()
+    view = cli.app.run(lambda s: packages.unarchive_package(s, cli.app.settings, package_id))
+    _emit_package(view.as_json(), f"package {package_id} on sale again")

@@ -14,6 +14,12 @@ from commands.output import emit, state
 app = typer.Typer(help="Exchange rates used for multi-currency prices.")
 
 _COLUMNS = ["id", "base", "quote", "rate", "source", "as_of", "stale"]
+#: A table shows the observation time to the minute (UTC), so that it fits 80 columns.
+_TABLE_COLUMNS = ["id", "base", "quote", "rate", "source", "observed", "stale"]
+
+
+def _rows(rates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**rate, "observed": rate["as_of"][:16].replace("T", " ")} for rate in rates]
 
 
 @app.command("set")
@@ -23,7 +29,10 @@ def set_rate(
     rate: Annotated[str, typer.Argument(help="Units of QUOTE per 1 BASE, e.g. 1550.25.")],
     source: Annotated[str, typer.Option("--source", help="Where the rate came from.")] = "manual",
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="When it was observed (ISO 8601; default now).")
+        str | None,
+        typer.Option(
+            "--as-of", help="When it was observed (ISO 8601, UTC if no offset; default now)."
+        ),
     ] = None,
 ) -> None:
     """Record an observed rate (rates are history: a new row, never an edit)."""
@@ -34,7 +43,13 @@ def set_rate(
         lambda s: fx.set_rate(s, cli.app.settings, base, quote, rate, source=source, as_of=as_of)
     )
     data = view.as_json(cli.app.settings)
-    emit(data, rows=[data], columns=_COLUMNS, title="rate recorded")
+    emit(
+        data,
+        rows=_rows([data]),
+        columns=_COLUMNS,
+        table_columns=_TABLE_COLUMNS,
+        title="rate recorded",
+    )
 
 
 @app.command("list")
@@ -53,7 +68,7 @@ def list_rates(
         lambda s: fx.list_rates(s, base=base, quote=quote, history=history), write=False
     )
     data: list[dict[str, Any]] = [rate.as_json(cli.app.settings) for rate in found]
-    emit(data, columns=_COLUMNS)
+    emit(data, rows=_rows(data), columns=_COLUMNS, table_columns=_TABLE_COLUMNS)
 
 
 @app.command("fetch")
@@ -70,8 +85,9 @@ def fetch(
     data = result.as_json(cli.app.settings)
     emit(
         data,
-        rows=data["stored"],
+        rows=_rows(data["stored"]),
         columns=_COLUMNS,
+        table_columns=_TABLE_COLUMNS,
         message=(
             f"stored {len(data['stored'])}, unchanged {len(data['unchanged'])}, "
             f"skipped {len(data['skipped'])}"

@@ -14,6 +14,10 @@ they are never a lock that postings queue on (see ``ledger.seal``).
 - ``platform:revenue:<stream>:<CUR>`` platform share per stream (content, tips, subscription…)
 - ``platform:refund_losses:<CUR>``   refunds of coins already spent
 - ``subscriptions:pool:<YYYY-MM>:<CUR>`` a period's subscription fees, split at the revenue run
+  (paid out by the run to ``writer:<w>:earnings:<CUR>`` and ``platform:revenue:subscription:<CUR>``,
+  or carried into the next period's pool)
+- ``platform:receipts:<stream>:<CUR>`` licensing and ads money received for writers' work
+  (debit-normal asset, split by ``revenue record``/``import``)
 - ``investor:<i>:earnings:<CUR>``    an investor's money: app revenue distributions land here,
                                      priced share transfers move between two of them (no overdraft)
 - ``app:<a>:funds:<CUR>``            an app's revenue held for distribution: a distribution debits
@@ -85,6 +89,10 @@ def refund_losses(currency: str) -> str:
 
 def subscription_pool(period: str, currency: str) -> str:
     return f"subscriptions:pool:{period}:{currency}"
+
+
+def revenue_receipts(stream: str, currency: str) -> str:
+    return f"platform:receipts:{stream}:{currency}"
 
 
 def investor_earnings(investor_id: str, currency: str) -> str:
@@ -200,6 +208,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (
         _rule(rf"platform:revenue:(?P<stream>[^:]+):{_CUR}"),
         lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+    (
+        _rule(rf"platform:receipts:(?P<stream>licensing|ads):{_CUR}"),
+        lambda m: system_account(m.group(0), m.group("cur"), debit_normal=True),
     ),
     (
         _rule(rf"platform:refund_losses:{_CUR}"),

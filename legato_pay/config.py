@@ -134,12 +134,37 @@ class SplitSettings(_Strict):
         return self
 
 
+class PoolSettings(_Strict):
+    """What a subscription pool run does with a pool nobody engaged with."""
+
+    no_engagement: Literal["carry", "platform"] = "carry"  # next period's pool | platform
+
+
+class FraudSettings(_Strict):
+    """Caps on implausible engagement (capped minutes are reported, never paid)."""
+
+    max_minutes_per_day: int = Field(1440, ge=1, le=1440)  # one subscriber, one UTC day
+    content_share_percent: str = "80"  # one content piece's share of a subscriber's minutes
+    content_share_min_minutes: int = Field(600, ge=0)  # ... capped only past this many minutes
+
+    _percent = field_validator("content_share_percent", mode="before")(_check_percent)
+
+    @field_validator("content_share_percent")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        if Decimal(value) <= 0:
+            raise ValueError("content_share_percent must be greater than 0")
+        return value
+
+
 class RevenueSettings(_Strict):
     content: SplitSettings
     subscription: SplitSettings
     licensing: SplitSettings
     ads: SplitSettings
     tips: SplitSettings
+    pool: PoolSettings = PoolSettings()
+    fraud: FraudSettings = FraudSettings()
 
 
 class RateSettings(_Strict):

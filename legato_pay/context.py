@@ -39,12 +39,15 @@ class AppContext:
         config_file: str | None = None,
         actor: str | None = None,
     ) -> AppContext:
+        from legato_pay.ledger.shaping import check_actor
+
         settings = load_settings(config_file)
         url = database_url or settings.database.url or default_database_url()
         return cls(
             settings=settings,
             database_url=url,
-            actor=actor or os.environ.get("LEGATO_ACTOR") or default_actor(),
+            # checked once here: every posting, seal and audit line stores it
+            actor=check_actor(actor or os.environ.get("LEGATO_ACTOR") or default_actor()),
         )
 
     @property

@@ -27,10 +27,17 @@ def check_key(
     shorter ``max_length`` so the derived key still fits."""
     if key is None:
         return None
-    if not isinstance(key, str) or not key.strip() or len(key) > max_length:
+    if (
+        not isinstance(key, str)
+        or not key.strip()
+        or len(key) > max_length
+        or not key.isprintable()
+        or key != key.strip()
+    ):
         raise InvalidInput(
-            f"idempotency key must be 1 to {max_length} characters",
-            details={field: key},
+            f"idempotency key must be 1 to {max_length} printable characters, without "
+            "leading or trailing spaces",
+            details={field: key[:200] if isinstance(key, str) else None},
             code="INVALID_IDEMPOTENCY_KEY",
         )
     return key

@@ -3,9 +3,9 @@ streams and exit status.
 
 ``run_cli`` forks each command from a warm launcher (``tests/cli_forkserver.py``), so the ~1 s of
 imports is paid once per launcher instead of once per call; ``LEGATO_TEST_COLD_CLI=1`` starts a
-fresh interpreter per call instead. ``run_parallel`` starts many cold processes at once, for the
-tests of concurrent commands. Launchers belong to the pytest process that started them, so each
-xdist worker has its own.
+fresh interpreter per call instead. ``run_parallel`` starts many cold processes for the tests of
+concurrent commands and releases them together through a start gate once all are ready.
+Launchers belong to the pytest process that started them, so each xdist worker has its own.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parent.parent
 FORKSERVER = ROOT / "tests" / "cli_forkserver.py"
+START_GATE = ROOT / "tests" / "start_gate.py"
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -120,23 +123,72 @@ def run_cli(
     )
 
 
-def run_parallel(database_url: str, commands: list[list[str]]) -> list[tuple[int, str, str]]:
-    """Start every command as its own ``legato-pay`` process at once; wait for all of them."""
-    env = cli_env(database_url)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "commands.main", "--output", "json", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        for args in commands
-    ]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=180)
-        results.append((process.returncode, out, err))
-    return results
+class GatedRun:
+    """``legato-pay`` processes started together and held at a start gate (``start_gate.py``)
+    until ``release``: each has imported the CLI and waits, so all go at once."""
+
+    def __init__(self, database_url: str, commands: list[list[str]], **env: str) -> None:
+        environment = cli_env(database_url, **env)
+        self._directory = tempfile.TemporaryDirectory(prefix="legato-gate-")
+        self.gate = Path(self._directory.name) / "gate"
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, str(START_GATE), str(self.gate), "--output", "json", *args],
+                cwd=ROOT,
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+            for args in commands
+        ]
+
+    def ready(self) -> int:
+        """How many processes wait at the gate."""
+        return len(list(self.gate.parent.glob(f"{self.gate.name}.ready-*")))
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Return once every process waits at the gate."""
+        deadline = time.monotonic() + timeout
+        while self.ready() < len(self.processes):
+            dead = [p.args for p in self.processes if p.poll() is not None]
+            if dead:
+                raise AssertionError(f"a process ended before the start gate opened: {dead}")
+            if time.monotonic() > deadline:
+                raise AssertionError("the processes never all reached the start gate")
+            time.sleep(0.01)
+
+    def release(self) -> list[tuple[int, str, str]]:
+        """Open the gate (one atomic rename: every waiter sees it at once) and collect each
+        process's exit status and streams, in the order the commands were given."""
+        try:
+            opening = self.gate.with_name("gate.tmp")
+            opening.touch()
+            opening.rename(self.gate)
+            results = []
+            for process in self.processes:
+                out, err = process.communicate(timeout=180)
+                results.append((process.returncode, out, err))
+            return results
+        finally:
+            for process in self.processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            self._directory.cleanup()
+
+
+def run_parallel(
+    database_url: str, commands: list[list[str]], **env: str
+) -> list[tuple[int, str, str]]:
+    """Start every command as its own ``legato-pay`` process and release them together once
+    all are ready, so their critical sections really overlap instead of being spread over the
+    ~1 s each takes to import."""
+    run = GatedRun(database_url, commands, **env)
+    try:
+        run.wait_ready()
+    except BaseException:
+        run.release()
+        raise
+    return run.release()

@@ -36,6 +36,8 @@ class PaymentRequest:
     description: str | None = None
     payment_method: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: Paystack payment channels the payer may use (empty: every channel the account offers).
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +254,11 @@ def refund_notice(
 class Gateway(Protocol):
     name: str
 
+    def check_payment(self, request: PaymentRequest) -> None:
+        """Refuse a request this gateway would refuse, without calling it: run before the
+        purchase is recorded, so a refusal leaves nothing behind."""
+        ...
+
     def create_payment(self, request: PaymentRequest) -> PaymentSession: ...
 
     def verify_payment(self, reference: str, provider_payment_id: str | None) -> PaymentStatus: ...
@@ -278,6 +285,15 @@ class TransferGateway(Gateway, Protocol):
     def verify_transfer(
         self, reference: str, provider_transfer_id: str | None = None
     ) -> TransferResult: ...
+
+
+def refuse_channels(provider: str, request: PaymentRequest) -> None:
+    """Payment channels are Paystack's: any other gateway refuses them rather than ignore them."""
+    if request.channels:
+        raise InvalidInput(
+            f"--channels is for Paystack purchases; the {provider} gateway has no channels",
+            details={"gateway": provider, "channels": list(request.channels)},
+        )
 
 
 def describe(result: Any) -> dict[str, Any]:

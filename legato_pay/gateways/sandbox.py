@@ -23,7 +23,13 @@ from sqlalchemy import Engine, Row, select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import GatewayError, InvalidInput, NotFound
-from legato_pay.gateways.base import PaymentRequest, PaymentSession, PaymentStatus, RefundResult
+from legato_pay.gateways.base import (
+    PaymentRequest,
+    PaymentSession,
+    PaymentStatus,
+    RefundResult,
+    refuse_channels,
+)
 from legato_pay.ledger.types import utcnow
 from legato_pay.store.engine import insert_ignore, run_in_transaction
 from legato_pay.store.tables import BOOK
@@ -48,13 +54,19 @@ class SandboxGateway:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create_payment(self, request: PaymentRequest) -> PaymentSession:
+    def check_payment(self, request: PaymentRequest) -> None:
+        """A known sandbox payment method, and no Paystack channels."""
+        refuse_channels(self.name, request)
         method = request.payment_method or "pm_sandbox_ok"
         if method not in PAYMENT_METHODS:
             raise InvalidInput(
                 f"unknown sandbox payment method {method!r}",
                 details={"payment_method": method, "known": list(PAYMENT_METHODS)},
             )
+
+    def create_payment(self, request: PaymentRequest) -> PaymentSession:
+        self.check_payment(request)
+        method = request.payment_method or "pm_sandbox_ok"
         status, paid_amount, paid_currency = "succeeded", request.amount, request.currency
         if method == "pm_sandbox_fail":
             status = "failed"

@@ -1,7 +1,8 @@
 """Who may read what, and unlocking content with coins.
 
-Access, in order: free content (price 0) is open to everyone; content the reader unlocked is
-``purchased``; content with a tier is open to an active, unexpired subscription of that tier or
+Access, in order: free content (price 0) is open to everyone; a writer reads their own content
+free (``own_content``: unlocking it charges nothing and credits no share, so a writer can never
+pay themselves through the platform's split); content the reader unlocked is ``purchased``; content with a tier is open to an active, unexpired subscription of that tier or
 higher (``subscription``), and a lower one is ``tier_too_low``; anything else is
 ``not_purchased``. Content without a tier is never included in a subscription.
 
@@ -32,7 +33,13 @@ from legato_pay.ledger import get_entry
 from legato_pay.ledger.types import utcnow
 from legato_pay.money import Money
 from legato_pay.readers import coins
-from legato_pay.readers.content import ContentView, get_content, row_to_content, tier_rank
+from legato_pay.readers.content import (
+    ContentView,
+    get_content,
+    is_content_id,
+    row_to_content,
+    tier_rank,
+)
 from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
 from legato_pay.readers.subscription_views import SubscriptionView, active_subscription
 from legato_pay.readers.users import get_user
@@ -48,18 +55,25 @@ MAX_BULK = 100_000
 class AccessDecision:
     content: str
     allowed: bool
-    reason: str  # free | purchased | subscription | tier_too_low | not_purchased
+    reason: str  # free | own_content | purchased | subscription | tier_too_low | not_purchased
 
     def as_json(self) -> dict[str, Any]:
         return {"content": self.content, "allowed": self.allowed, "reason": self.reason}
 
 
 def decide(
-    settings: Settings, item: ContentView, *, purchased: bool, subscription: str | None
+    settings: Settings,
+    item: ContentView,
+    *,
+    purchased: bool,
+    subscription: str | None,
+    user_id: str | None = None,
 ) -> AccessDecision:
     """The access rule itself, free of any database: see the module docstring."""
     if item.free:
         return AccessDecision(item.id, True, "free")
+    if user_id is not None and user_id == item.writer_id:
+        return AccessDecision(item.id, True, "own_content")
     if purchased:
         return AccessDecision(item.id, True, "purchased")
     if item.tier is not None and subscription is not None:
@@ -106,8 +120,16 @@ def check_access_bulk(
         raise InvalidInput(
             f"at most {MAX_BULK} content ids per check", details={"count": len(content_ids)}
         )
-    subscription = _subscribed_tier(session, user_id, now)
     wanted = list(dict.fromkeys(content_ids))
+    malformed = [content_id for content_id in wanted if not is_content_id(content_id)]
+    if malformed:
+        raise InvalidInput(
+            f"not a valid content id: {malformed[0][:100]!r}"
+            + (f" and {len(malformed) - 1} more" if len(malformed) > 1 else ""),
+            details={"invalid": [bad[:100] for bad in malformed[:20]], "count": len(malformed)},
+            code="INVALID_CONTENT_ID",
+        )
+    subscription = _subscribed_tier(session, user_id, now)
     rows = session.execute(
         select(CONTENT, UNLOCKS.c.id.label("unlock_id"))
         .select_from(
@@ -127,7 +149,7 @@ def check_access_bulk(
         )
     tier = subscription.tier if subscription else None
     decisions = {
-        content_id: decide(settings, item, purchased=purchased, subscription=tier)
+        content_id: decide(settings, item, purchased=purchased, subscription=tier, user_id=user_id)
         for content_id, (item, purchased) in found.items()
     }
     return [decisions[content_id] for content_id in content_ids]
@@ -139,7 +161,7 @@ class UnlockResult:
     content: str
     writer: str
     unlocked: bool  # this call recorded the unlock
-    reason: str  # unlocked | already_purchased | free | subscription
+    reason: str  # unlocked | already_purchased | free | own_content | subscription
     charged: int  # coins
     paid_coins: int = 0
     bonus_coins: int = 0
@@ -208,7 +230,8 @@ def unlock_content(
     key: str | None = None,
     now: datetime | None = None,
 ) -> UnlockResult:
-    """Unlock content for a reader with coins, once; owning it already charges nothing.
+    """Unlock content for a reader with coins, once; owning it already (or having written it)
+    charges nothing.
 
     Raises ``INSUFFICIENT_FUNDS`` (nothing changes) when the wallets hold too few coins.
     """
@@ -216,6 +239,8 @@ def unlock_content(
     item = get_content(session, content_id)
     if item.free:
         return _not_charged(user_id, item, "free")
+    if item.writer_id == user_id:
+        return _not_charged(user_id, item, "own_content")
     entry_key, _ = unlock_keys(user_id, content_id, key)
     if key is not None:
         _check_request_key(session, entry_key, user_id, content_id)

@@ -14,20 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from legato_pay.config import Settings
 from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import parse_minor_units
-from legato_pay.readers.users import get_user
+from legato_pay.readers.users import check_text, get_user
 from legato_pay.store.engine import insert_if_absent
 from legato_pay.store.tables import CONTENT
 
 CONTENT_TYPES = ("chapter", "story", "exclusive")
 MAX_TITLE = 300
-_CONTENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.@:]{0,99}$")
+#: The whole string (``fullmatch``, ASCII only): ``ch-1\n`` is not ``ch-1``.
+_CONTENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.@:]{0,99}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class ContentView:
     tier: str | None
     title: str | None
     created_at: datetime
+    updated_at: datetime | None = None
 
     @property
     def free(self) -> bool:
@@ -54,6 +56,7 @@ class ContentView:
             "tier": self.tier,
             "title": self.title,
             "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
         }
 
 
@@ -66,14 +69,20 @@ def row_to_content(row: Any) -> ContentView:
         tier=row.tier,
         title=row.title,
         created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        updated_at=as_utc(row.updated_at),
     )
 
 
+def is_content_id(content_id: object) -> bool:
+    return isinstance(content_id, str) and _CONTENT_ID.fullmatch(content_id) is not None
+
+
 def validate_content_id(content_id: str) -> str:
-    if not isinstance(content_id, str) or not _CONTENT_ID.match(content_id):
+    if not isinstance(content_id, str) or not _CONTENT_ID.fullmatch(content_id):
+        shown = content_id[:120] if isinstance(content_id, str) else repr(content_id)
         raise InvalidInput(
-            f"{content_id!r} is not a valid content id (letters, digits, _ - . @ :; at most 100)",
-            details={"content": content_id},
+            f"{shown!r} is not a valid content id (ASCII letters, digits, _ - . @ :; at most 100)",
+            details={"content": shown},
             code="INVALID_CONTENT_ID",
         )
     return content_id
@@ -119,8 +128,7 @@ def add_content(
     kind = _content_type(content_type)
     coins = _price_coins(settings, kind, price)
     tier_name = validate_tier(settings, tier) if tier is not None else None
-    if title is not None and len(title) > MAX_TITLE:
-        raise InvalidInput(f"title is longer than {MAX_TITLE} characters", details={"title": title})
+    title = check_text(title, "title", MAX_TITLE)
     writer = get_user(session, writer_id)
     if writer.kind != "writer":
         raise InvalidInput(
@@ -179,6 +187,7 @@ def _price_coins(settings: Settings, kind: str, price: int | str | None) -> int:
 
 
 def get_content(session: Session, content_id: str) -> ContentView:
+    validate_content_id(content_id)  # a malformed id names nothing (and a NUL never reaches SQL)
     row = session.execute(select(CONTENT).where(CONTENT.c.id == content_id)).first()
     if row is None:
         raise NotFound(
@@ -187,13 +196,70 @@ def get_content(session: Session, content_id: str) -> ContentView:
     return row_to_content(row)
 
 
+#: ``--tier none`` takes content out of every subscription (coins only).
+NO_TIER = "none"
+
+
+def update_content(
+    session: Session,
+    settings: Settings,
+    content_id: str,
+    *,
+    price: int | str | None = None,
+    tier: str | None = None,
+    content_type: str | None = None,
+    title: str | None = None,
+) -> tuple[ContentView, list[str]]:
+    """Change a piece's price, tier (``none`` removes it), type or title; returns it and the
+    fields that changed. The writer is never changed (earnings already point at them). A new
+    price applies to later unlocks only: past unlocks keep what they paid."""
+    if price is None and tier is None and content_type is None and title is None:
+        raise InvalidInput(
+            "nothing to update: give --price, --tier, --type or --title", code="NOTHING_TO_UPDATE"
+        )
+    current = get_content(session, content_id)
+    wanted: dict[str, Any] = {}
+    if content_type is not None:
+        wanted["type"] = _content_type(content_type)
+    if price is not None:
+        wanted["price_coins"] = _price_coins(settings, current.type, price)
+    if tier is not None:
+        none = tier.strip().lower() == NO_TIER
+        wanted["tier"] = None if none else validate_tier(settings, tier)
+    if title is not None:
+        wanted["title"] = check_text(title, "title", MAX_TITLE) or None
+    changed = [name for name, value in wanted.items() if getattr(current, name) != value]
+    if changed:
+        session.execute(
+            update(CONTENT)
+            .where(CONTENT.c.id == content_id)
+            .values(**{name: wanted[name] for name in changed}, updated_at=utcnow())
+        )
+    return get_content(session, content_id), [
+        "price" if name == "price_coins" else name for name in changed
+    ]
+
+
 def list_content(
-    session: Session, *, writer_id: str | None = None, limit: int = 1000
+    session: Session,
+    *,
+    writer_id: str | None = None,
+    limit: int = 1000,
+    after: str | None = None,
 ) -> list[ContentView]:
+    """Content by id (after ``after``, for paging), optionally one writer's."""
     if limit < 1 or limit > 100000:
         raise InvalidInput("limit must be between 1 and 100000", details={"limit": limit})
+    if after is not None and not is_content_id(after):
+        raise InvalidInput(
+            "--cursor must be the next_cursor of a previous page",
+            details={"cursor": after[:40]},
+            code="INVALID_CURSOR",
+        )
     query = select(CONTENT).order_by(CONTENT.c.id).limit(limit)
     if writer_id is not None:
         get_user(session, writer_id)  # an unknown writer is an error, not an empty list
         query = query.where(CONTENT.c.writer_id == writer_id)
+    if after is not None:
+        query = query.where(CONTENT.c.id > after)
     return [row_to_content(row) for row in session.execute(query)]

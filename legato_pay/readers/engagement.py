@@ -2,35 +2,51 @@
 pool's split between writers (the revenue run sums them per period and writer).
 
 A record names the reader, the content (the writer is taken from it) and whole minutes
-(1 to ``MAX_MINUTES``); its period is the ``YYYY-MM`` (UTC) of when it was read. An optional
-key makes a record idempotent: the same key and record again is a no-op, a different record
-under the same key is ``IDEMPOTENCY_CONFLICT``. An import is all-or-nothing: every row is
-checked first, and a bad one fails the whole file naming its line.
+(1 to ``MAX_MINUTES``); its period is the ``YYYY-MM`` (UTC) of when it was read. A writer's
+reading of their own content is refused (``SELF_ENGAGEMENT``): it would credit them a share of
+the subscription pool they pay into.
+
+Nothing is counted twice:
+
+- an optional key makes a record idempotent: the same key and record again is a no-op, a
+  different record under the same key is ``IDEMPOTENCY_CONFLICT``;
+- a record with its own time (``recorded_at``) also has a row key, the hash of its natural key
+  (user, content, recorded_at, minutes): a second record with the same natural key is the same
+  reading, skipped as already recorded.
+
+An import needs one of the two on every row (``recorded_at`` or ``key``), so importing the
+same file twice counts nothing twice and reports the rows it skipped. It is all-or-nothing:
+every row is checked first, and a bad one fails the whole file naming its line. Reading the
+file (size and line bounds, encoding, NUL) is ``readers.engagement_csv``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from legato_pay.errors import IdempotencyConflict, InvalidInput, LegatoError, NotFound
-from legato_pay.idempotency import check_key, ensure_same_request
+from legato_pay.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidTime,
+    LegatoError,
+    NotFound,
+)
+from legato_pay.idempotency import check_key, ensure_same_request, request_hash
 from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.readers.content import validate_content_id
+from legato_pay.readers.users import validate_user_id
 from legato_pay.store.dialect import strings_in
 from legato_pay.store.tables import CONTENT, ENGAGEMENT, USERS
 
 #: Minutes in 31 days: a single record can never claim more reading than a month holds.
 MAX_MINUTES = 31 * 24 * 60
 MAX_KEY_LENGTH = 200
-CSV_REQUIRED = ("user", "content", "minutes")
-CSV_OPTIONAL = ("recorded_at", "key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +59,24 @@ class EngagementInput:
     recorded_at: datetime | None = None
     key: str | None = None
     line: int | None = None
+
+    @property
+    def row_key(self) -> str | None:
+        """The hash of the natural key, for a record that says when it was read."""
+        return row_key(self.user_id, self.content_id, self.recorded_at, self.minutes)
+
+
+def row_key(
+    user_id: str, content_id: str, recorded_at: datetime | None, minutes: int
+) -> str | None:
+    """SHA-256 of the canonical JSON of (user, content, recorded_at in UTC, minutes)."""
+    if recorded_at is None:
+        return None
+    moment = as_utc(recorded_at)
+    assert moment is not None
+    return request_hash(
+        {"user": user_id, "content": content_id, "at": moment.isoformat(), "minutes": minutes}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +105,8 @@ class EngagementView:
         }
 
 
-def _view(row: Any, *, replayed: bool = False) -> EngagementView:
+def engagement_view(row: Any, *, replayed: bool = False) -> EngagementView:
+    """A stored ``engagement`` row as read."""
     return EngagementView(
         id=row.id,
         user_id=row.user_id,
@@ -102,14 +137,16 @@ def parse_minutes(value: object) -> int:
 def parse_recorded_at(value: str, *, now: datetime | None = None) -> datetime:
     """An ISO 8601 time (UTC when no offset is given), not in the future."""
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"{value!r} is not an ISO 8601 time", details={"recorded_at": value}
+        if not value.isascii():
+            raise ValueError(value)
+        moment = as_utc(datetime.fromisoformat(value.strip()))
+    except (ValueError, OverflowError):
+        raise InvalidTime(
+            f"{value[:60]!r} is not an ISO 8601 time", details={"recorded_at": value[:60]}
         ) from None
-    moment = as_utc(moment)  # type: ignore[assignment]
+    assert moment is not None
     if moment > (as_utc(now) or utcnow()):
-        raise InvalidInput(
+        raise InvalidTime(
             "recorded_at is in the future", details={"recorded_at": moment.isoformat()}
         )
     return moment
@@ -131,9 +168,15 @@ def engagement_input(
         if isinstance(recorded_at, str)
         else as_utc(recorded_at)
     )
+    if key is not None and not key.isprintable():
+        raise InvalidInput(
+            "an idempotency key must not contain control characters",
+            details={"key": key[:120]},
+            code="INVALID_IDEMPOTENCY_KEY",
+        )
     return EngagementInput(
-        user_id=user_id.strip(),
-        content_id=content_id.strip(),
+        user_id=validate_user_id(user_id),
+        content_id=validate_content_id(content_id),
         minutes=parse_minutes(minutes),
         recorded_at=when,
         key=check_key(key, max_length=MAX_KEY_LENGTH),
@@ -141,53 +184,7 @@ def engagement_input(
     )
 
 
-def read_engagement_csv(text: str, *, now: datetime | None = None) -> list[EngagementInput]:
-    """Parse ``user,content,minutes[,recorded_at][,key]`` with a header row; lines are named
-    as a text editor counts them (the header is line 1)."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        raise InvalidInput("the CSV file is empty", code="INVALID_CSV")
-    columns = [name.strip().lower() for name in header]
-    unknown = [name for name in columns if name not in CSV_REQUIRED + CSV_OPTIONAL]
-    missing = [name for name in CSV_REQUIRED if name not in columns]
-    if unknown or missing or len(set(columns)) != len(columns):
-        raise InvalidInput(
-            "line 1: the header must name user,content,minutes and optionally recorded_at,key",
-            details={"line": 1, "header": header, "unknown": unknown, "missing": missing},
-            code="INVALID_CSV",
-        )
-    rows: list[EngagementInput] = []
-    for values in reader:
-        line = reader.line_num
-        if not any(value.strip() for value in values):
-            continue
-        try:
-            if len(values) != len(columns):
-                raise InvalidInput(f"expected {len(columns)} fields, found {len(values)}")
-            row = dict(zip(columns, values, strict=True))
-            for name in CSV_REQUIRED:
-                if not row[name].strip():
-                    raise InvalidInput(f"{name} is empty")
-            rows.append(
-                engagement_input(
-                    row["user"],
-                    row["content"],
-                    row["minutes"],
-                    recorded_at=row.get("recorded_at", "").strip() or None,
-                    key=row.get("key", "").strip() or None,
-                    line=line,
-                    now=now,
-                )
-            )
-        except InvalidInput as error:
-            raise _at_line(error, line) from None
-    if not rows:
-        raise InvalidInput("the CSV file holds no rows", code="INVALID_CSV")
-    return rows
-
-
-def _at_line(error: LegatoError, line: int | None) -> InvalidInput:
+def at_line(error: LegatoError, line: int | None) -> InvalidInput:
     """The same problem, told as a bad row of an import (exit 3, naming the line)."""
     if line is None:
         return error if isinstance(error, InvalidInput) else InvalidInput(error.message)
@@ -210,11 +207,13 @@ Fail = Callable[[LegatoError, EngagementInput], LegatoError]
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    """What the database already holds for an import: users, content writers, keyed rows."""
+    """What the database already holds for an import: users, content writers, rows recorded
+    under the records' keys and row keys."""
 
     users: set[str]
     writers: dict[str, str]
     by_key: dict[str, Any]
+    by_row_key: dict[str, Any]
 
 
 def import_engagement(
@@ -224,38 +223,75 @@ def import_engagement(
     now: datetime | None = None,
     single: bool = False,
 ) -> list[EngagementView]:
-    """Store records all-or-nothing in a fixed number of statements (not one per row).
+    """Store records all-or-nothing in a fixed number of statements (not one per row); one
+    view per record, ``replayed`` for a record skipped as already recorded (by its key or its
+    row key, in the database or earlier in the same import).
 
     For a single record unknown users and content are ``NOT_FOUND`` (exit 5); in an import they
-    are bad rows (``INVALID_ROW``, exit 3) naming the line.
+    are bad rows (``INVALID_ROW``, exit 3) naming the line, and so is a row with neither
+    ``recorded_at`` nor ``key`` (a second import could not tell it from new reading).
     """
     if not records:
         raise InvalidInput("nothing to record", code="INVALID_CSV")
     moment = as_utc(now) or utcnow()
 
     def fail(error: LegatoError, record: EngagementInput) -> LegatoError:
-        return error if single else _at_line(error, record.line)
+        return error if single else at_line(error, record.line)
 
+    if not single:
+        for record in records:
+            if record.key is None and record.recorded_at is None:
+                raise fail(
+                    InvalidInput(
+                        "give recorded_at (or a key) on every imported row, so that importing "
+                        "the file again counts nothing twice",
+                        code="NO_ROW_KEY",
+                    ),
+                    record,
+                )
     keys = _keys_once(records, fail)
     known = _known(session, records, keys)
     fresh: list[dict[str, Any]] = []
+    fresh_rows: dict[str, int] = {}  # row key -> index in fresh
     results: list[EngagementView | int] = []  # a replay, or the index of a fresh row
     for record in records:
         values = _row_values(record, known, moment, fail)
-        if record.key is None or record.key not in known.by_key:
+        previous = _previous(record, known, values, fail)
+        if previous is not None:
+            results.append(engagement_view(previous, replayed=True))
+        elif values["row_key"] is not None and values["row_key"] in fresh_rows:
+            results.append(-1 - fresh_rows[values["row_key"]])  # the same reading again
+        else:
+            if values["row_key"] is not None:
+                fresh_rows[values["row_key"]] = len(fresh)
             results.append(len(fresh))
             fresh.append(values)
-            continue
+    ids = _insert(session, fresh)
+    views = [_fresh_view(values, new_id) for values, new_id in zip(fresh, ids, strict=True)]
+    return [
+        item
+        if isinstance(item, EngagementView)
+        else views[item]
+        if item >= 0
+        else replace(views[-1 - item], replayed=True)
+        for item in results
+    ]
+
+
+def _previous(
+    record: EngagementInput, known: _Known, values: dict[str, Any], fail: Fail
+) -> Any | None:
+    """The row already recorded for ``record`` (by key, else by row key), or None."""
+    if record.key is not None and record.key in known.by_key:
         previous = known.by_key[record.key]
         try:
             _ensure_same_record(record.key, record, previous, values["recorded_at"])
         except IdempotencyConflict as conflict:
             raise fail(conflict, record) from None
-        results.append(_view(previous, replayed=True))
-    ids = _insert(session, fresh)
-    return [
-        _fresh_view(fresh[item], ids[item]) if isinstance(item, int) else item for item in results
-    ]
+        return previous
+    if values["row_key"] is not None:
+        return known.by_row_key.get(values["row_key"])
+    return None
 
 
 def _keys_once(records: Sequence[EngagementInput], fail: Fail) -> list[str]:
@@ -277,7 +313,8 @@ def _keys_once(records: Sequence[EngagementInput], fail: Fail) -> list[str]:
 
 
 def _known(session: Session, records: Sequence[EngagementInput], keys: list[str]) -> _Known:
-    """Three queries whatever the import's size: users, content writers, rows under the keys."""
+    """Four queries whatever the import's size: users, content writers, rows under the keys
+    and under the row keys."""
     users = set(
         session.execute(
             select(USERS.c.id).where(
@@ -301,25 +338,47 @@ def _known(session: Session, records: Sequence[EngagementInput], keys: list[str]
                 select(ENGAGEMENT).where(strings_in(session, ENGAGEMENT.c.idempotency_key, keys))
             )
         }
-    return _Known(users, writers, by_key)
+    row_keys = _distinct(key for key in (r.row_key for r in records) if key is not None)
+    by_row_key: dict[str, Any] = {}
+    if row_keys:
+        by_row_key = {
+            row.row_key: row
+            for row in session.execute(
+                select(ENGAGEMENT).where(strings_in(session, ENGAGEMENT.c.row_key, row_keys))
+            )
+        }
+    return _Known(users, writers, by_key, by_row_key)
 
 
 def _row_values(
     record: EngagementInput, known: _Known, moment: datetime, fail: Fail
 ) -> dict[str, Any]:
-    """The row to insert for ``record``; unknown users and content are refused here."""
+    """The row to insert for ``record``; unknown users and content, and a writer reading their
+    own content, are refused here."""
     if record.user_id not in known.users:
         raise fail(_not_found("user", record.user_id, "USER_NOT_FOUND"), record)
     if record.content_id not in known.writers:
         raise fail(_not_found("content", record.content_id, "CONTENT_NOT_FOUND"), record)
+    writer = known.writers[record.content_id]
+    if writer == record.user_id:
+        raise fail(
+            InvalidInput(
+                f"{writer} wrote {record.content_id}: a writer's reading of their own content "
+                "does not count towards the subscription pool",
+                details={"user": writer, "content": record.content_id},
+                code="SELF_ENGAGEMENT",
+            ),
+            record,
+        )
     when = record.recorded_at or moment
     return {
         "user_id": record.user_id,
         "content_id": record.content_id,
-        "writer_id": known.writers[record.content_id],
+        "writer_id": writer,
         "minutes": record.minutes,
         "period": when.strftime("%Y-%m"),
         "idempotency_key": record.key,
+        "row_key": record.row_key,
         "recorded_at": when,
     }
 
@@ -355,8 +414,8 @@ def _insert(session: Session, fresh: list[dict[str, Any]]) -> list[int]:
     """Insert the new rows in one statement; their ids in the order given."""
     if not fresh:
         return []
-    # A concurrent import of the same keys makes this insert fail; the unit of work is rerun
-    # and the rerun finds them as replays.
+    # A concurrent import of the same keys or row keys makes this insert fail; the unit of
+    # work is rerun and the rerun finds them as replays.
     return list(
         session.execute(
             ENGAGEMENT.insert().returning(ENGAGEMENT.c.id, sort_by_parameter_order=True), fresh

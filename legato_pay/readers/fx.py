@@ -38,6 +38,7 @@ from legato_pay.errors import (
     InvalidAmount,
     InvalidCurrency,
     InvalidInput,
+    InvalidTime,
 )
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import normalize_currency
@@ -48,7 +49,9 @@ if TYPE_CHECKING:
 
 #: How far in the future an ``as_of`` may lie (clock skew between us and a provider).
 FUTURE_SKEW = timedelta(minutes=5)
-_RATE = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$", re.ASCII)
+_RATE = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,18})?", re.ASCII)
+#: The most a rate provider's answer may be: a few hundred quotes fit in far less.
+MAX_PROVIDER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +119,8 @@ def parse_rate(value: object) -> str:
     """A positive rate as a canonical decimal string ("1550.25"); floats are refused."""
     if isinstance(value, (bool, float)):
         raise InvalidAmount("exchange rates must be decimal strings, never float")
-    raw = str(value).strip()
-    if not _RATE.match(raw):
+    raw = str(value).strip(" ")  # a newline or tab is refused, never trimmed away
+    if not _RATE.fullmatch(raw):
         raise InvalidAmount(
             f"{raw!r} is not a plain positive decimal rate, e.g. 1550.25", details={"rate": raw}
         )
@@ -135,10 +138,10 @@ def parse_time(value: str | datetime | None, *, field: str = "as_of") -> datetim
         return as_utc(value)
     try:
         return as_utc(datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")))
-    except ValueError:
-        raise InvalidInput(
+    except (ValueError, OverflowError):  # overflow: a time whose UTC lies outside years 1-9999
+        raise InvalidTime(
             f"{field} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z",
-            details={field: value},
+            details={field: str(value)[:100]},
         ) from None
 
 
@@ -191,14 +194,14 @@ def set_rate(
     base_code, quote_code = _pair(settings, base, quote)
     text = parse_rate(rate)
     source = (source or "").strip()
-    if not source or len(source) > 100:
-        raise InvalidInput("source must be 1 to 100 characters", details={"source": source})
+    if not source or len(source) > 100 or not source.isprintable():
+        raise InvalidInput(
+            "source must be 1 to 100 printable characters", details={"source": source[:100]}
+        )
     moment = now or utcnow()
     observed = parse_time(as_of) or moment
     if observed > moment + FUTURE_SKEW:
-        raise InvalidInput(
-            "as_of lies in the future", details={"as_of": observed.isoformat()}, code="INVALID_TIME"
-        )
+        raise InvalidTime("as_of lies in the future", details={"as_of": observed.isoformat()})
     return _insert(session, base_code, quote_code, text, source, observed)
 
 
@@ -314,6 +317,26 @@ class FetchResult:
         }
 
 
+def check_provider_url(url: str) -> str:
+    """An http(s) URL with a host, at most 2,000 ASCII characters; anything else (a bad port, an
+    unclosed IPv6 bracket, a control character) is VALIDATION_ERROR before any request."""
+    problem = None
+    if len(url) > 2000 or not url.isascii() or not url.isprintable():
+        problem = "at most 2,000 printable ASCII characters"
+    else:
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # raises for a port that is not a number in range
+        except ValueError:
+            problem = "not a valid URL"
+        else:
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                problem = "http or https, with a host"
+    if problem is not None:
+        raise InvalidInput(f"the rate provider URL must be {problem}", details={})
+    return url
+
+
 def _safe_url(url: str) -> str:
     """The URL without credentials or query string (provider keys often travel there)."""
     parts = urlsplit(url)
@@ -358,20 +381,36 @@ def parse_provider_document(body: str, url: str, *, now: datetime | None = None)
 
 
 def download_rates(url: str, *, timeout: float) -> FetchedRates:
-    """One GET of the provider URL. Network trouble is GATEWAY_UNAVAILABLE (exit 7)."""
+    """One GET of the provider URL, read up to ``MAX_PROVIDER_BYTES``. Network trouble is
+    GATEWAY_UNAVAILABLE (exit 7)."""
     import httpx
 
     try:
-        response = httpx.get(url, timeout=timeout, headers={"accept": "application/json"})
+        with httpx.stream(
+            "GET", url, timeout=timeout, headers={"accept": "application/json"}
+        ) as response:
+            if response.status_code != 200:
+                raise _provider_error(
+                    f"HTTP {response.status_code}", url, http_status=response.status_code
+                )
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_PROVIDER_BYTES:
+                    raise _provider_error(
+                        f"the response is larger than {MAX_PROVIDER_BYTES} bytes", url
+                    )
     except httpx.HTTPError as error:
         raise GatewayUnavailable(
             f"rate provider unreachable: {type(error).__name__}",
             details={"url": _safe_url(url)},
             code="RATE_PROVIDER_UNAVAILABLE",
         ) from None
-    if response.status_code != 200:
-        raise _provider_error(f"HTTP {response.status_code}", url, http_status=response.status_code)
-    return parse_provider_document(response.text, url)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _provider_error("the response is not UTF-8 text", url) from None
+    return parse_provider_document(text, url)
 
 
 def store_fetched(session: Session, settings: Settings, fetched: FetchedRates) -> FetchResult:
@@ -408,7 +447,6 @@ def fetch_rates(app: AppContext, *, url: str | None = None) -> FetchResult:
             "rates.provider_url is not set (config file or LEGATO_RATES__PROVIDER_URL)",
             details={"key": "rates.provider_url"},
         )
-    if urlsplit(target).scheme not in ("http", "https"):
-        raise InvalidInput("the rate provider URL must be http or https", details={})
+    check_provider_url(target)
     fetched = download_rates(target, timeout=app.settings.gateways.timeout_seconds)
     return app.run(lambda session: store_fetched(session, app.settings, fetched))

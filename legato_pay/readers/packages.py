@@ -44,8 +44,8 @@ from legato_pay.store.tables import PACKAGES
 PACKAGE_STATUSES = ("active", "archived")
 PRICE_CURRENCY = "USD"
 
-_PACKAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", re.ASCII)
-_PERCENT = re.compile(r"^\d{1,3}(?:\.\d{1,8})?$", re.ASCII)
+_PACKAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", re.ASCII)
+_PERCENT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,8})?", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +117,8 @@ def parse_percent(value: object, *, field: str = "bonus_percent") -> str:
         raise InvalidAmount(
             f"{field} must be a decimal string, never float", details={field: value}
         )
-    raw = str(value).strip()
-    if not _PERCENT.match(raw):
+    raw = str(value).strip(" ")  # a newline or tab is refused, never trimmed away
+    if not _PERCENT.fullmatch(raw):
         raise InvalidAmount(
             f"{field} must be a plain decimal between 0 and 100, e.g. 10 or 12.5",
             details={field: raw},
@@ -139,7 +139,7 @@ def bonus_coins(coins: int, bonus_percent: str) -> int:
 
 
 def validate_package_id(package_id: str) -> str:
-    if not isinstance(package_id, str) or not _PACKAGE_ID.match(package_id):
+    if not isinstance(package_id, str) or not _PACKAGE_ID.fullmatch(package_id):
         raise InvalidInput(
             f"{package_id!r} is not a valid package id (letters, digits, _ - .; at most 64)",
             details={"package": package_id},
@@ -149,8 +149,11 @@ def validate_package_id(package_id: str) -> str:
 
 def _validate_name(name: object) -> str:
     text = str(name or "").strip()
-    if not text or len(text) > 200:
-        raise InvalidInput("a package needs a name of 1 to 200 characters", details={"name": name})
+    if not text or len(text) > 200 or not text.isprintable():
+        raise InvalidInput(
+            "a package needs a name of 1 to 200 printable characters",
+            details={"name": str(name)[:200]},
+        )
     return text
 
 
@@ -170,19 +173,29 @@ def parse_prices(settings: Settings, prices: dict[str, object]) -> dict[str, int
     return dict(sorted(result.items()))
 
 
-def parse_price_options(items: list[str] | None) -> dict[str, str]:
-    """``CUR=MINOR`` options from the command line into a mapping (values checked later)."""
-    result: dict[str, str] = {}
+def parse_usd_price(text: str) -> int:
+    """``--price-usd 99.99``: a USD price as people write it, in minor units (9999)."""
+    from legato_pay.money import parse_amount
+
+    return parse_amount(text, PRICE_CURRENCY)
+
+
+def parse_price_options(items: list[str] | None) -> dict[str, int]:
+    """``CUR=AMOUNT`` options (``NGN=1500.00``, major units as people write them) into minor
+    units per currency; whether the currency is configured is checked by ``parse_prices``."""
+    from legato_pay.money import normalize_currency, parse_amount
+
+    result: dict[str, int] = {}
     for item in items or []:
         code, sep, amount = item.partition("=")
         if not sep or not code.strip() or not amount.strip():
             raise InvalidInput(
-                "--price takes CUR=MINOR, e.g. NGN=150000 (minor units)", details={"price": item}
+                "--price takes CUR=AMOUNT, e.g. NGN=1500.00", details={"price": item[:100]}
             )
-        key = code.strip().upper()
+        key = normalize_currency(code)
         if key in result:
             raise InvalidInput("a currency is priced twice", details={"currency": key})
-        result[key] = amount.strip()
+        result[key] = parse_amount(amount.strip(), key)
     return result
 
 
@@ -362,6 +375,19 @@ def archive_package(session: Session, settings: Settings, package_id: str) -> Pa
         update(PACKAGES)
         .where(PACKAGES.c.id == package_id)
         .values(status="archived", updated_at=utcnow())
+    )
+    return get_package(session, settings, package_id)
+
+
+def unarchive_package(session: Session, settings: Settings, package_id: str) -> PackageView:
+    """Put an archived package back on sale, as it was when archived. Idempotent."""
+    current = get_package(session, settings, package_id)
+    if current.status == "active":
+        return current
+    session.execute(
+        update(PACKAGES)
+        .where(PACKAGES.c.id == package_id)
+        .values(status="active", updated_at=utcnow())
     )
     return get_package(session, settings, package_id)
 

@@ -90,6 +90,7 @@ def redeem_coins(
         key=f"{redemption.key}:writer" if redemption.key is not None else None,
         reason=redemption.writer_reason,
         metadata=redemption.metadata,
+        now=now,
     )
     if writer_spec is not None:
         specs.append(writer_spec)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.money import format_amount
+from legato_pay.money import Money
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import SUBSCRIPTIONS
 
@@ -47,9 +47,8 @@ class SubscriptionView:
             "user": self.user_id,
             "tier": self.tier,
             "status": self.status,
-            "amount": self.amount,
+            "amount": Money(self.amount, self.currency).as_json(),
             "currency": self.currency,
-            "display": format_amount(self.amount, self.currency),
             "gateway": self.gateway,
             "gateway_payment_id": self.gateway_payment_id,
             "period": self.period,
@@ -111,6 +110,25 @@ def active_subscription(
     return subscription_view(row, moment) if row else None
 
 
+def current_subscription(
+    session: Session, user_id: str, *, now: datetime | None = None
+) -> SubscriptionView | None:
+    """What ``subscriptions show`` answers: the reader's active subscription, else their latest
+    (expired or cancelled, as of now), else None (``USER_NOT_FOUND`` for an unknown reader)."""
+    moment = as_utc(now) or utcnow()
+    get_user(session, user_id)
+    active = active_subscription(session, user_id, now=moment)
+    if active is not None:
+        return active
+    row = session.execute(
+        select(SUBSCRIPTIONS)
+        .where(SUBSCRIPTIONS.c.user_id == user_id)
+        .order_by(SUBSCRIPTIONS.c.id.desc())
+        .limit(1)
+    ).first()
+    return subscription_view(row, moment) if row else None
+
+
 def subscription_by_key(session: Session, key: str, now: datetime) -> SubscriptionView | None:
     """The subscription a start with idempotency ``key`` recorded, if any."""
     row = session.execute(
@@ -126,7 +144,9 @@ def list_subscriptions(
     user_id: str | None = None,
     now: datetime | None = None,
     limit: int = 1000,
+    after_id: int = 0,
 ) -> list[SubscriptionView]:
+    """Subscriptions by id (after ``after_id``, for paging), filtered by status and reader."""
     moment = as_utc(now) or utcnow()
     if status is not None and status not in STATUSES:
         raise InvalidInput(
@@ -136,7 +156,12 @@ def list_subscriptions(
         )
     if limit < 1 or limit > 100000:
         raise InvalidInput("limit must be between 1 and 100000", details={"limit": limit})
-    query = select(SUBSCRIPTIONS).order_by(SUBSCRIPTIONS.c.id).limit(limit)
+    query = (
+        select(SUBSCRIPTIONS)
+        .where(SUBSCRIPTIONS.c.id > after_id)
+        .order_by(SUBSCRIPTIONS.c.id)
+        .limit(limit)
+    )
     if user_id is not None:
         get_user(session, user_id)
         query = query.where(SUBSCRIPTIONS.c.user_id == user_id)

@@ -29,7 +29,7 @@ from legato_pay.errors import InvalidInput, NotFound
 from legato_pay.idempotency import check_key, ensure_same_request
 from legato_pay.ledger import EntrySpec, LegSpec, get_entry, lock_balances, post_entries
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.money import format_amount
+from legato_pay.money import Money
 from legato_pay.readers.coins import (
     CoinSpend,
     WalletBalance,
@@ -37,6 +37,7 @@ from legato_pay.readers.coins import (
     parse_coins,
     plan_spend,
 )
+from legato_pay.readers.content import validate_content_id
 from legato_pay.readers.redemption import Redeemed, Redemption, redeem_coins
 from legato_pay.readers.users import get_user
 from legato_pay.store.tables import CONTENT, TRANSFERS
@@ -81,14 +82,13 @@ class TransferView:
             "bonus_coins": self.bonus_coins,
         }
         if self.kind == "tip":
+            currency = self.value_currency or "USD"
             data.update(
                 content=self.content_id,
                 message=self.message,
-                value=self.value,
-                currency=self.value_currency,
-                display=format_amount(self.value, self.value_currency or "USD"),
-                writer_share=self.writer_share,
-                platform_share=self.platform_share,
+                value=Money(self.value, currency).as_json(),
+                writer_share=Money(self.writer_share, currency).as_json(),
+                platform_share=Money(self.platform_share, currency).as_json(),
             )
         data.update(
             key=self.idempotency_key,
@@ -242,10 +242,17 @@ def _gift_legs(from_user: str, to_user: str, spend: CoinSpend) -> tuple[LegSpec,
 
 
 def _check_message(message: str | None) -> str | None:
+    """At most ``MAX_MESSAGE_LENGTH`` characters; line breaks and tabs, but no other control
+    characters (a NUL cannot even be stored on PostgreSQL)."""
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidInput(
             f"a tip message is at most {MAX_MESSAGE_LENGTH} characters",
             details={"length": len(message)},
+        )
+    if message is not None and not message.replace("\n", "").replace("\t", "").isprintable():
+        raise InvalidInput(
+            "a tip message must not contain control characters other than line breaks and tabs",
+            details={"message": message[:120]},
         )
     return message
 
@@ -260,6 +267,7 @@ def _check_parties(request: _Request) -> None:
 
 
 def _check_content(session: Session, content_id: str, writer_id: str) -> None:
+    validate_content_id(content_id)
     owner = session.execute(
         select(CONTENT.c.writer_id).where(CONTENT.c.id == content_id)
     ).scalar_one_or_none()

@@ -16,6 +16,7 @@ from legato_pay.store.dialect import is_postgres
 SCHEMA_UPGRADE = 7210001
 JOURNAL = 7210002
 SEAL_RUN = 7210003
+REVENUE_RUN = 7210011
 
 
 def advisory_xact_lock(session: Session | Connection, key: int, *, shared: bool = False) -> None:

@@ -61,3 +61,8 @@ HOLDINGS = _table("share_holdings")
 MOVEMENTS = _table("share_movements")
 DISTRIBUTIONS = _table("app_distributions")
 DISTRIBUTION_LINES = _table("app_distribution_lines")
+
+# revenue runs
+RECEIPTS = _table("revenue_receipts")
+RUNS = _table("revenue_runs")
+LINES = _table("revenue_lines")

@@ -221,7 +221,7 @@ def test_a_destructive_command_without_a_terminal_asks_for_yes(tmp_path: Path) -
 def test_output_format_names_are_case_insensitive(tmp_path: Path, spelling: str) -> None:
     result = _run(tmp_path, "-o", spelling, "users", "list")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
+    assert json.loads(result.stdout) == {"users": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize(
@@ -237,3 +237,12 @@ def test_numbers_the_database_cannot_hold_are_invalid_input(
         error = json.loads(result.stderr)["error"]
         assert error["code"] == "VALIDATION_ERROR"
         assert "SELECT" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_actor_the_audit_trail_cannot_hold_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    result = _run(tmp_path, "-o", "json", "--actor", "a" * 201, "users", "add", "zed")
+    assert result.returncode == 3, result.stderr
+    assert json.loads(result.stderr)["error"]["details"]["field"] == "actor"
+    assert json.loads(_run(tmp_path, "-o", "json", "users", "list").stdout)["users"] == []

@@ -69,7 +69,7 @@ def newest_purchase(session: Session) -> str:
     """``pur_…``: the purchase the block made last."""
     listed = session.run(["--output", "json", "purchases", "list", "--limit", "1"])
     assert listed.returncode == 0, listed.stderr
-    purchases = json.loads(listed.stdout)
+    purchases = json.loads(listed.stdout)["purchases"]
     assert purchases, "no purchase to put in place of pur_…"
     return str(purchases[0]["reference"])
 
@@ -92,7 +92,9 @@ def block_commands(block: str) -> list[Command]:
         comment = stripped.partition("#")[2]
         for part in stripped.partition("#")[0].split("&&"):
             piped_from = part.split("|")[0]  # ``legato-pay … | jq …``: the legato-pay side
-            words = [w for w in shlex.split(piped_from) if not re.fullmatch(r"[A-Z_]+=\S*", w)]
+            words = shlex.split(piped_from)
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # ``VAR=value cmd``
+                words.pop(0)
             if not words or Path(words[0]).name != "legato-pay":
                 continue
             found = EXPECTED_STATUS.search(comment)

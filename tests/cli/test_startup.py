@@ -65,7 +65,9 @@ def test_a_command_on_an_up_to_date_database_loads_neither_alembic_nor_yaml(
     assert status == 0
     assert loaded == ["alembic", "yaml"]  # first call: schema created, settings built and cached
 
-    status, loaded, stdout = probe(env, ["alembic", "yaml"], "-o", "json", "balances", "show", "U")
+    status, loaded, stdout = probe(
+        env, ["alembic", "yaml"], "-o", "json", "balances", "show", "--user", "U"
+    )
     assert status == 0
     assert json.loads(stdout)["user"] == "U"
     assert loaded == [], "the second call should check the revision and read the cached settings"

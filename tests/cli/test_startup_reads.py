@@ -40,7 +40,7 @@ def test_balances_show_loads_no_models_and_no_ledger_write_path(tmp_path: Path) 
     assert status == 0
 
     watched = [*NOT_FOR_A_READ, *OTHER_GROUPS, *NEEDED]
-    status, loaded, stdout = probe(env, watched, "-o", "json", "balances", "show", "U")
+    status, loaded, stdout = probe(env, watched, "-o", "json", "balances", "show", "--user", "U")
     assert status == 0
     assert json.loads(stdout)["user"] == "U"
     assert sorted(loaded) == sorted(NEEDED)
@@ -49,7 +49,7 @@ def test_balances_show_loads_no_models_and_no_ledger_write_path(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("args", "group"),
     [
-        (["balances", "show", "U"], "balances"),
+        (["balances", "show", "--user", "U"], "balances"),
         (["-o", "json", "--db", "sqlite:///x.db", "ledger", "post"], "ledger"),
         (["--output=json", "-q", "--debug", "--actor", "ops", "users", "list"], "users"),
         (["--config", "balances", "users"], "users"),  # an option's value is not the group

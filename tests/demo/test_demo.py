@@ -103,7 +103,7 @@ def test_csv_is_refused_before_the_day_runs(database_url: str) -> None:
     assert refused.status == 2 and refused.stdout == ""
     assert "--output table or json" in refused.stderr
     users = run_cli(database_url, "users", "list")
-    assert users.status == 0 and users.json == []  # nothing ran
+    assert users.status == 0 and users.json["users"] == []  # nothing ran
 
 
 def test_a_failed_ledger_check_exits_1_after_the_report(

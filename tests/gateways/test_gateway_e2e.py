@@ -212,7 +212,7 @@ def test_stripe_delivery_to_a_running_listener_credits_once_fails_and_refunds(
         listed, balance, ledger = run_cli_parallel(
             database_url,
             ["webhooks", "list", "--provider", "stripe"],
-            ["balances", "show", READER],
+            ["balances", "show", "--user", READER],
             ["ledger", "verify"],
         )
         assert listed.status == 0, listed.stderr
@@ -266,7 +266,7 @@ def test_stripe_delivery_to_a_running_listener_credits_once_fails_and_refunds(
             0,
         )
         balance, ledger = run_cli_parallel(
-            database_url, ["balances", "show", READER], ["ledger", "verify"]
+            database_url, ["balances", "show", "--user", READER], ["ledger", "verify"]
         )
         assert balance.json["coins"] == {"paid": 0, "bonus": 0, "total": 0}
         assert balance.json["lifetime"]["purchased"] == COINS

@@ -62,10 +62,10 @@ SEED: list[list[str]] = [
 ]  # fmt: skip
 PURCHASES = [("alice", "popular", "USD"), ("bob", "starter", "NGN")]
 AFTER_PURCHASES: list[list[str]] = [
-    ["access", "unlock", "alice", "ch-1"],
+    ["access", "unlock", "--user", "alice", "--content", "ch-1"],
     ["tips", "send", "--from", "alice", "--to", "wendy", "--coins", "20"],
     ["gifts", "send", "--from", "alice", "--to", "bob", "--coins", "5"],
-    ["subscriptions", "start", "bob", "--tier", "basic", "--currency", "USD"],
+    ["subscriptions", "start", "--user", "bob", "--tier", "basic", "--currency", "USD"],
     ["engagement", "record", "--user", "bob", "--content", "ch-2", "--minutes", "5"],
     ["ledger", "seal"],
 ]

@@ -78,11 +78,27 @@ def test_only_pending_entries_can_be_posted_later(funded: Any) -> None:
 
 
 def test_holds_are_released_by_post_at_not_by_their_metadata(funded: Any) -> None:
-    """The release job reads ``post_at`` only: a hold_until in the metadata neither releases an
-    entry early nor is needed to release it on time."""
+    """The release job reads ``post_at`` for the time: a hold_until in the metadata (which marks
+    a refund hold, a pending credit to a writer's earnings) never releases it early."""
+    from legato_pay import chart
+
+    earnings = funded.run(lambda s: chart.open_writer_earnings(s, "w1", "USD")).code
     past = (T0 - timedelta(days=30)).isoformat()
-    decoy = held(funded, 100, T0 + timedelta(days=7), metadata={"hold_until": past})
-    plain = held(funded, 200, T0 + timedelta(days=1))
+
+    def hold(amount: int, post_at: datetime, hold_until: str) -> int:
+        spec = transfer(
+            "wallet",
+            earnings,
+            amount,
+            "USD",
+            pending=True,
+            post_at=post_at,
+            metadata={"hold_until": hold_until},
+        )
+        return post(funded, spec)[0].id
+
+    decoy = hold(100, T0 + timedelta(days=7), past)
+    plain = hold(200, T0 + timedelta(days=1), (T0 + timedelta(days=1)).isoformat())
     release = funded.run(lambda s: release_held_earnings(s, actor="t", now=T0 + timedelta(days=2)))
     assert release == [plain]
     assert funded.run(lambda s: ledger.get_entry(s, decoy), write=False).status == "pending"

@@ -24,7 +24,7 @@ from legato_pay.ledger import get_entry
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers.access import UNLOCKS, check_access, check_access_bulk, unlock_content
 from legato_pay.readers.subscriptions import cancel_subscription, start_subscription
-from tests.cli_runner import run_cli, run_parallel
+from tests.cli_runner import run_cli
 from tests.factories import (
     add_item,
     assert_ledger_ok,
@@ -34,6 +34,7 @@ from tests.factories import (
     snapshot,
     wallet,
 )
+from tests.readers.at_once import run_at_once
 
 
 @pytest.fixture
@@ -52,6 +53,14 @@ def shop(app: Any) -> Any:
 
 def unlock(app: Any, user: str, content: str, **kwargs: Any) -> Any:
     return app.run(lambda s: unlock_content(s, app.settings, user, content, actor="test", **kwargs))
+
+
+def at_once(database_url: str, tmp_path: Path, commands: list[list[str]]) -> list[Any]:
+    """(status, stdout, stderr) of each command, all released together."""
+    return [
+        (r["status"], r["stdout"], r["stderr"])
+        for r in run_at_once(database_url, tmp_path, commands)
+    ]
 
 
 def with_settings(app: Any, **overrides: Any) -> AppContext:
@@ -280,7 +289,7 @@ def test_bulk_check_answers_in_order_with_a_fixed_number_of_queries(shop: Any) -
 
 def test_access_commands_end_to_end(shop: Any, tmp_path: Path) -> None:
     url = shop.database_url
-    check = run_cli(url, "access", "check", "r1", "c1")
+    check = run_cli(url, "access", "check", "--user", "r1", "--content", "c1")
     assert check.status == 0, check.stderr
     assert check.json == {
         "user": "r1",
@@ -289,7 +298,7 @@ def test_access_commands_end_to_end(shop: Any, tmp_path: Path) -> None:
         "reason": "not_purchased",
     }
 
-    unlocked = run_cli(url, "access", "unlock", "r1", "c1")
+    unlocked = run_cli(url, "access", "unlock", "--user", "r1", "--content", "c1")
     assert unlocked.status == 0, unlocked.stderr
     body = unlocked.json
     assert (body["unlocked"], body["reason"], body["charged"]) == (True, "unlocked", 10)
@@ -298,15 +307,15 @@ def test_access_commands_end_to_end(shop: Any, tmp_path: Path) -> None:
     assert body["writer_share"]["amount"] == 7 and body["platform_share"]["amount"] == 3
     assert body["writer_share_status"] == "pending"
 
-    again = run_cli(url, "access", "unlock", "r1", "c1")
+    again = run_cli(url, "access", "unlock", "--user", "r1", "--content", "c1")
     assert again.status == 0
     assert (again.json["charged"], again.json["reason"]) == (0, "already_purchased")
-    free = run_cli(url, "access", "unlock", "r1", "f1")
+    free = run_cli(url, "access", "unlock", "--user", "r1", "--content", "f1")
     assert (free.status, free.json["charged"], free.json["reason"]) == (0, 0, "free")
 
     ids = tmp_path / "ids.txt"
     ids.write_text("p1\n\n# a comment\nf1\n", encoding="utf-8")
-    bulk = run_cli(url, "access", "check-bulk", "r1", "c1", "--file", str(ids))
+    bulk = run_cli(url, "access", "check-bulk", "--user", "r1", "c1", "--file", str(ids))
     assert bulk.status == 0, bulk.stderr
     assert bulk.json == {
         "user": "r1",
@@ -316,7 +325,7 @@ def test_access_commands_end_to_end(shop: Any, tmp_path: Path) -> None:
             {"content": "f1", "allowed": True, "reason": "free"},
         ],
     }
-    table = run_cli(url, "access", "unlock", "r1", "c1", output="table")
+    table = run_cli(url, "access", "unlock", "--user", "r1", "--content", "c1", output="table")
     assert table.status == 0 and "nothing charged" in table.stdout
     verify = run_cli(url, "ledger", "verify")
     assert verify.status == 0 and verify.json["ok"] is True
@@ -326,14 +335,20 @@ def test_access_command_errors_change_nothing(shop: Any) -> None:
     url = shop.database_url
     before = snapshot(shop)
     cases = [
-        (["unlock", "r1", "s1"], 4, "INSUFFICIENT_FUNDS"),
-        (["unlock", "ghost", "c1"], 5, "USER_NOT_FOUND"),
-        (["unlock", "r1", "nope"], 5, "CONTENT_NOT_FOUND"),
-        (["check", "ghost", "c1"], 5, "USER_NOT_FOUND"),
-        (["check", "r1", "nope"], 5, "CONTENT_NOT_FOUND"),
-        (["check-bulk", "r1", "c1", "nope"], 5, "CONTENT_NOT_FOUND"),
-        (["check-bulk", "r1"], 3, "NO_CONTENT_IDS"),
-        (["check-bulk", "r1", "--file", "/nonexistent/ids.txt"], 3, "VALIDATION_ERROR"),
+        (["unlock", "--user", "r1", "--content", "s1"], 4, "INSUFFICIENT_FUNDS"),
+        (["unlock", "--user", "ghost", "--content", "c1"], 5, "USER_NOT_FOUND"),
+        (["unlock", "--user", "r1", "--content", "nope"], 5, "CONTENT_NOT_FOUND"),
+        (["unlock", "--user", "r1\n", "--content", "c1"], 3, "VALIDATION_ERROR"),
+        (["unlock", "--user", "r1", "--content", "c1\n"], 3, "INVALID_CONTENT_ID"),
+        (["unlock", "r1", "c1"], 2, "USAGE_ERROR"),
+        (["check", "--user", "ghost", "--content", "c1"], 5, "USER_NOT_FOUND"),
+        (["check", "--user", "r1", "--content", "nope"], 5, "CONTENT_NOT_FOUND"),
+        (["check", "--user", "r1", "--content", "c\x001"], 3, "INVALID_CONTENT_ID"),
+        (["check-bulk", "--user", "r1", "c1", "nope"], 5, "CONTENT_NOT_FOUND"),
+        (["check-bulk", "--user", "r1", "c1", "c1\n"], 3, "INVALID_CONTENT_ID"),
+        (["check-bulk", "--user", "r1"], 3, "NO_CONTENT_IDS"),
+        (["check-bulk", "--user", "r1", "--file", "/nonexistent/ids.txt"], 3, "VALIDATION_ERROR"),
+        (["check-bulk", "--user", "r1", "--file", "/dev/zero"], 3, "VALIDATION_ERROR"),
     ]
     for args, status, code in cases:
         result = run_cli(url, "access", *args)
@@ -346,15 +361,18 @@ def test_access_command_errors_change_nothing(shop: Any) -> None:
 
 
 @pytest.mark.slow
-def test_concurrent_unlocks_never_overspend(shop: Any) -> None:
-    """Eight processes unlock different chapters; the reader can afford exactly three."""
+def test_concurrent_unlocks_never_overspend(shop: Any, tmp_path: Path) -> None:
+    """Eight processes released together unlock different chapters; the reader can afford
+    exactly three."""
     make_users(shop, "r9")
     fund(shop, "r9", paid=20, bonus=10)  # 3 chapters of 10
     chapters = [f"race-{n}" for n in range(8)]
     for chapter in chapters:
         add_item(shop, chapter)
-    results = run_parallel(
-        shop.database_url, [["access", "unlock", "r9", chapter] for chapter in chapters]
+    results = at_once(
+        shop.database_url,
+        tmp_path,
+        [["access", "unlock", "--user", "r9", "--content", chapter] for chapter in chapters],
     )
     statuses = sorted(status for status, _, _ in results)
     assert statuses == [0, 0, 0, 4, 4, 4, 4, 4], [err for _, _, err in results]
@@ -379,8 +397,10 @@ def test_concurrent_unlocks_never_overspend(shop: Any) -> None:
 
 
 @pytest.mark.slow
-def test_the_same_chapter_unlocked_concurrently_is_charged_once(shop: Any) -> None:
-    results = run_parallel(shop.database_url, [["access", "unlock", "r1", "c1"]] * 8)
+def test_the_same_chapter_unlocked_concurrently_is_charged_once(shop: Any, tmp_path: Path) -> None:
+    results = at_once(
+        shop.database_url, tmp_path, [["access", "unlock", "--user", "r1", "--content", "c1"]] * 8
+    )
     assert [status for status, _, _ in results] == [0] * 8, [err for _, _, err in results]
     bodies = [json.loads(out) for _, out, _ in results]
     assert sum(body["unlocked"] for body in bodies) == 1
@@ -396,3 +416,31 @@ def test_the_same_chapter_unlocked_concurrently_is_charged_once(shop: Any) -> No
     )
     verify = run_cli(shop.database_url, "ledger", "verify")
     assert verify.status == 0 and verify.json["ok"] is True
+
+
+def test_a_writer_reads_their_own_content_free_and_earns_nothing_from_it(shop: Any) -> None:
+    """Own content is open to its writer (``own_content``): no coins spent, no share credited."""
+    fund(shop, "w1", paid=100)
+    before = snapshot(shop)
+    decision = shop.run(lambda s: check_access(s, shop.settings, "w1", "c1"), write=False)
+    assert (decision.allowed, decision.reason) == (True, "own_content")
+    result = unlock(shop, "w1", "s1")
+    assert (result.unlocked, result.reason, result.charged) == (False, "own_content", 0)
+    assert result.writer_share == 0 and result.entry_id is None
+    assert snapshot(shop) == before
+    assert wallet(shop, "w1").total == 100
+    bulk = shop.run(lambda s: check_access_bulk(s, shop.settings, "w1", ["c1", "f1", "p1"]))
+    assert [d.reason for d in bulk] == ["own_content", "free", "own_content"]
+    make_users(shop, "w2", kind="writer")
+    fund(shop, "w2", paid=100)
+    other = unlock(shop, "w2", "c1")  # another writer pays like any reader
+    assert (other.unlocked, other.charged, other.writer_share) == (True, 10, 7)
+    assert_ledger_ok(shop)
+
+
+def test_cli_own_content_unlock_is_free(shop: Any) -> None:
+    fund(shop, "w1", paid=100)
+    result = run_cli(shop.database_url, "access", "unlock", "--user", "w1", "--content", "c1")
+    assert result.status == 0, result.stderr
+    assert (result.json["reason"], result.json["charged"]) == ("own_content", 0)
+    assert wallet(shop, "w1").total == 100

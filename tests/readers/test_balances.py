@@ -102,14 +102,48 @@ def test_list_reader_coins_is_one_query_however_many_readers(app: Any) -> None:
 
 
 def test_cli_balances(story: Any, database_url: str) -> None:
-    shown = run_cli(database_url, "balances", "show", "r1")
+    shown = run_cli(database_url, "balances", "show", "--user", "r1")
     assert shown.status == 0, shown.stderr
     assert shown.json["coins"] == {"paid": 585, "bonus": 0, "total": 585}
     assert shown.json["lifetime"]["tipped"] == 50
     listed = run_cli(database_url, "balances", "list", "--min", "6")
-    assert listed.json == [
-        {"user": "r1", "paid": 585, "bonus": 0, "total": 585},
-        {"user": "r2", "paid": 25, "bonus": 0, "total": 25},
-    ]
-    missing = run_cli(database_url, "balances", "show", "ghost")
+    assert listed.json == {
+        "balances": [
+            {"user": "r1", "paid": 585, "bonus": 0, "total": 585},
+            {"user": "r2", "paid": 25, "bonus": 0, "total": 25},
+        ],
+        "totals": {"readers": 2, "paid": 610, "bonus": 0, "total": 610},
+        "next_cursor": None,
+    }
+    missing = run_cli(database_url, "balances", "show", "--user", "ghost")
     assert missing.status == 5 and missing.error["code"] == "USER_NOT_FOUND"
+    positional = run_cli(database_url, "balances", "show", "r1")
+    assert positional.status == 2
+
+
+def test_cli_balances_list_pages_with_totals_of_every_page(story: Any, database_url: str) -> None:
+    """Totals cover every reader listed (all pages); in CSV they and the cursor go to stderr."""
+    first = run_cli(database_url, "balances", "list", "--limit", "2")
+    assert [row["user"] for row in first.json["balances"]] == ["r1", "r2"]
+    assert first.json["totals"] == {"readers": 3, "paid": 615, "bonus": 0, "total": 615}
+    assert first.json["next_cursor"] == "r2"
+    rest = run_cli(database_url, "balances", "list", "--limit", "2", "--cursor", "r2")
+    assert [row["user"] for row in rest.json["balances"]] == ["r3"]
+    assert rest.json["next_cursor"] is None and rest.json["totals"] == first.json["totals"]
+
+    csv_page = run_cli(database_url, "balances", "list", "--limit", "2", output="csv")
+    assert csv_page.stdout.splitlines() == ["user,paid,bonus,total", "r1,585,0,585", "r2,25,0,25"]
+    assert "# total: readers 3, paid 615, bonus 0, total 615" in csv_page.stderr
+    assert "# next_cursor=r2" in csv_page.stderr
+    table = run_cli(database_url, "balances", "list", output="table")
+    assert "total: readers 3, paid 615, bonus 0, total 615" in table.stdout
+    for args in (
+        ["--limit", "0"],
+        ["--limit", "99999999999999999999999"],
+        ["--min", "-1"],
+        ["--min", "99999999999999999999999"],
+        ["--min", "\u0665"],
+        ["--cursor", "r2\n"],
+    ):
+        result = run_cli(database_url, "balances", "list", *args)
+        assert result.status == 3, (args, result.stderr)

@@ -254,14 +254,16 @@ def test_packages_cli(database_url: str) -> None:
         "--bonus-percent",
         "12.5",
         "--price-usd",
-        "8999",
+        "89.99",
         "--price",
-        "ngn=13500000",
+        "ngn=135000.00",
         "--price",
-        "CAD=12299",
+        "CAD=122.99",
     )
     assert created.status == 0, created.stderr
     assert created.json["bonus_coins"] == 1250
+    assert created.json["price_usd"] == {"amount": 8999, "currency": "USD", "display": "89.99 USD"}
+    assert created.json["prices"]["NGN"]["amount"] == 13500000
     assert sorted(created.json["prices"]) == ["CAD", "NGN"]
 
     shown = run_cli(database_url, "packages", "show", "mega", "--currency", "CAD")
@@ -281,12 +283,22 @@ def test_packages_cli(database_url: str) -> None:
     assert updated.status == 0, updated.stderr
     assert (updated.json["coins"], list(updated.json["prices"])) == (11000, ["NGN"])
 
-    archived = run_cli(database_url, "packages", "archive", "mega")
+    repriced = run_cli(database_url, "packages", "update", "mega", "--price-usd", "79")
+    assert repriced.status == 0, repriced.stderr
+    assert repriced.json["price_usd"]["amount"] == 7900  # 79 is 79.00 USD, not 79 cents
+
+    archived = run_cli(database_url, "packages", "archive", "mega", "--yes")
     assert archived.status == 0, archived.stderr
     assert archived.json["status"] == "archived"
     listed = run_cli(database_url, "packages", "list", "--all")
     assert [p["id"] for p in listed.json][-1] == "mega"
     assert "mega" not in [p["id"] for p in run_cli(database_url, "packages", "list").json]
+    unarchived = run_cli(database_url, "packages", "unarchive", "mega")
+    assert unarchived.status == 0, unarchived.stderr
+    assert (unarchived.json["status"], unarchived.json["coins"]) == ("active", 11000)
+    assert "mega" in [p["id"] for p in run_cli(database_url, "packages", "list").json]
+    again = run_cli(database_url, "packages", "unarchive", "mega")  # idempotent
+    assert (again.status, again.json["status"]) == (0, "active")
 
     # Table output works too (piped: plain text).
     table = run_cli(database_url, "packages", "list", output="table")
@@ -299,14 +311,52 @@ def test_packages_cli(database_url: str) -> None:
         (["show", "nope"], 5, "NOT_FOUND"),
         (["update", "nope", "--coins", "5"], 5, "NOT_FOUND"),
         (
-            ["create", "x", "--name", "X", "--coins", "-5", "--price-usd", "100"],
+            ["create", "x", "--name", "X", "--coins", "-5", "--price-usd", "1.00"],
             3,
             "INVALID_AMOUNT",
         ),
         (
-            ["create", "x", "--name", "X", "--coins", "2.5", "--price-usd", "100"],
+            ["create", "x", "--name", "X", "--coins", "2.5", "--price-usd", "1.00"],
             3,
             "INVALID_AMOUNT",
+        ),
+        (
+            ["create", "x", "--name", "X", "--coins", "5", "--price-usd", "9.999"],
+            3,
+            "INVALID_AMOUNT",
+        ),
+        (["create", "x", "--name", "X", "--coins", "5", "--price-usd", "1e3"], 3, "INVALID_AMOUNT"),
+        (
+            [
+                "create",
+                "x",
+                "--name",
+                "X",
+                "--coins",
+                "5",
+                "--price-usd",
+                "1",
+                "--price",
+                "NGN=1500.001",
+            ],
+            3,
+            "INVALID_AMOUNT",
+        ),
+        (
+            ["create", "x", "--name", "X", "--coins", "5", "--price-usd", "1", "--price", "XYZ=1"],
+            3,
+            "INVALID_CURRENCY",
+        ),
+        (
+            ["create", "x\n", "--name", "X", "--coins", "5", "--price-usd", "1"],
+            3,
+            "VALIDATION_ERROR",
+        ),
+        (["unarchive", "nope"], 5, "NOT_FOUND"),
+        (
+            ["create", "x", "--name", "X\x01", "--coins", "5", "--price-usd", "1"],
+            3,
+            "VALIDATION_ERROR",
         ),
         (["create", "x", "--name", "X", "--coins", "5", "--price-usd", "0"], 3, "INVALID_AMOUNT"),
         (

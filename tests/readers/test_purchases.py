@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +22,7 @@ from legato_pay.errors import (
     InvalidState,
     LegatoError,
     NotFound,
+    RefundFailed,
 )
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger import EntrySpec, get_balance, get_entry, post_entries, verify_ledger
@@ -31,7 +30,7 @@ from legato_pay.ledger.types import utcnow
 from legato_pay.readers import fx, packages, purchases
 from legato_pay.readers.users import add_user
 from legato_pay.store.tables import ENTRIES
-from tests.cli_runner import ROOT, cli_env, run_cli
+from tests.cli_runner import run_cli, run_parallel
 
 READER = "reader1"
 
@@ -302,7 +301,8 @@ def test_webhook_path_settles_inside_the_callers_transaction(app: AppContext) ->
     bad = buy(app)
 
     def status(purchase: Any, amount: int) -> PaymentStatus:
-        return PaymentStatus("sandbox", purchase.reference, "p1", "succeeded", amount, "USD")
+        paid = purchase.gateway_payment_id  # the payment recorded for it (another is a mismatch)
+        return PaymentStatus("sandbox", purchase.reference, paid, "succeeded", amount, "USD")
 
     def deliver(session: Any) -> tuple[str, str]:
         outcomes = []
@@ -434,8 +434,9 @@ def test_a_declined_refund_releases_its_reservation(app: AppContext) -> None:
     add_reader(app)
     purchase = buy_and_verify(app, payment_method="pm_sandbox_refund_fail")
     before = wallet(app)
-    with pytest.raises(GatewayError):
+    with pytest.raises(RefundFailed) as caught:
         purchases.refund_purchase(app, purchase.reference, amount="5.00", key="r1")
+    assert (caught.value.code, caught.value.exit_status) == ("REFUND_FAILED", 7)
     stored = app.run(lambda s: purchases.get_purchase(s, purchase.reference), write=False)
     assert (stored.status, stored.refunded_amount) == ("succeeded", 0)
     assert [(r.status, r.amount) for r in stored.refunds] == [("failed", 500)]
@@ -469,17 +470,19 @@ def test_purchases_cli_end_to_end(database_url: str) -> None:
     assert wallet(app) == (1000, 100)
 
     refunded = run_cli(
-        database_url, "purchases", "refund", reference, "--amount", "5000.00", "--key", "rf1"
-    )
+        database_url, "purchases", "refund", reference, "--amount", "5000.00", "--key", "rf1",
+        "--yes",
+    )  # fmt: skip
     assert refunded.status == 0, refunded.stderr
     assert refunded.json["amount"] == 500000
     assert refunded.json["purchase_status"] == "partially_refunded"
     assert refunded.json["coins_clawed_back"] == 366  # floor(1000/3) + floor(100/3)
 
     listed = run_cli(database_url, "purchases", "list", "--user", READER)
-    assert [p["reference"] for p in listed.json] == [reference]
+    assert [p["reference"] for p in listed.json["purchases"]] == [reference]
+    assert listed.json["next_cursor"] is None
     filtered = run_cli(database_url, "purchases", "list", "--status", "succeeded")
-    assert filtered.json == []
+    assert filtered.json == {"purchases": [], "next_cursor": None}
     shown = run_cli(database_url, "purchases", "show", reference)
     assert shown.status == 0, shown.stderr
     detail = shown.json
@@ -504,11 +507,23 @@ def test_purchases_cli_end_to_end(database_url: str) -> None:
          "IDEMPOTENCY_CONFLICT"),
         (["verify", "PENDING_UNDERPAID"], 7, "PAYMENT_FAILED"),
         (["verify", "pur_missing"], 5, "NOT_FOUND"),
-        (["refund", "PAID", "--amount", "100.00"], 3, "INVALID_AMOUNT"),
-        (["refund", "PAID", "--amount", "-1"], 3, "INVALID_AMOUNT"),
-        (["refund", "PAID", "--amount", "0.005"], 3, "INVALID_AMOUNT"),
-        (["refund", "PENDING_UNDERPAID"], 6, "INVALID_STATE"),
+        (["show", "PAID\n"], 5, "NOT_FOUND"),
+        (["show", "pur_\x01" + "x" * 5000], 5, "NOT_FOUND"),
+        (["refund", "PAID", "--amount", "100.00", "--yes"], 3, "INVALID_AMOUNT"),
+        (["refund", "PAID", "--amount", "-1", "--yes"], 3, "INVALID_AMOUNT"),
+        (["refund", "PAID", "--amount", "0.005", "--yes"], 3, "INVALID_AMOUNT"),
+        (["refund", "PAID", "--amount", "1e0", "--yes"], 3, "INVALID_AMOUNT"),
+        (["refund", "PAID", "--amount", "1.00"], 2, "USAGE_ERROR"),
+        (["refund", "PENDING_UNDERPAID", "--yes"], 6, "INVALID_STATE"),
+        (["cancel", "PENDING_UNDERPAID", "--yes"], 6, "INVALID_STATE"),
+        (["cancel", "PAID"], 2, "USAGE_ERROR"),
         (["list", "--status", "lost"], 3, "VALIDATION_ERROR"),
+        (["list", "--user", "nobody"], 5, "USER_NOT_FOUND"),
+        (["list", "--from", "2026-02-01", "--to", "2026-01-01"], 3, "INVALID_TIME"),
+        (["list", "--from", "yesterday"], 3, "INVALID_TIME"),
+        (["list", "--cursor", "not-a-cursor"], 3, "VALIDATION_ERROR"),
+        (["list", "--limit", "0"], 3, "VALIDATION_ERROR"),
+        (["list", "--limit", "99999999999999999999999"], 3, "VALIDATION_ERROR"),
     ],
 )  # fmt: skip
 def test_purchases_cli_bad_input_changes_nothing(
@@ -548,18 +563,6 @@ def test_purchases_cli_bad_input_changes_nothing(
 # -- concurrency -----------------------------------------------------------------------------
 
 
-def _spawn(database_url: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "commands.main", "--output", "json", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=cli_env(database_url),
-        cwd=ROOT,
-    )
-
-
 @pytest.mark.slow
 def test_concurrent_verifies_credit_once(database_url: str) -> None:
     import json
@@ -567,11 +570,11 @@ def test_concurrent_verifies_credit_once(database_url: str) -> None:
     app = in_process(database_url)
     add_reader(app)
     purchase = buy(app, "premium")
-    workers = [_spawn(database_url, "purchases", "verify", purchase.reference) for _ in range(8)]
+    # Released together through the start gate, so the verifies race for the one credit.
+    outcomes = run_parallel(database_url, [["purchases", "verify", purchase.reference]] * 8)
     results = []
-    for worker in workers:
-        stdout, stderr = worker.communicate(timeout=180)
-        assert worker.returncode == 0, stderr
+    for status, stdout, stderr in outcomes:
+        assert status == 0, stderr
         results.append(json.loads(stdout))
     assert sum(result["credited"] for result in results) == 1
     assert {result["status"] for result in results} == {"succeeded"}
@@ -589,14 +592,8 @@ def test_concurrent_refunds_never_return_more_than_was_paid(database_url: str) -
     app = in_process(database_url)
     add_reader(app)
     purchase = buy_and_verify(app)
-    workers = [
-        _spawn(database_url, "purchases", "refund", purchase.reference, "--amount", "6.00")
-        for _ in range(4)
-    ]
-    outcomes = []
-    for worker in workers:
-        stdout, stderr = worker.communicate(timeout=180)
-        outcomes.append((worker.returncode, stdout, stderr))
+    refund = ["purchases", "refund", purchase.reference, "--amount", "6.00", "--yes"]
+    outcomes = run_parallel(database_url, [refund] * 4)
     succeeded = [json.loads(out) for status, out, _ in outcomes if status == 0]
     refused = [json.loads(err)["error"]["code"] for status, _, err in outcomes if status != 0]
     assert len(succeeded) == 1, outcomes
@@ -604,4 +601,28 @@ def test_concurrent_refunds_never_return_more_than_was_paid(database_url: str) -
     stored = app.run(lambda s: purchases.get_purchase(s, purchase.reference), write=False)
     assert (stored.refunded_amount, stored.status) == (600, "partially_refunded")
     assert wallet(app) == (1000 - 600, 100 - 60)
+    assert_ledger_ok(app)
+
+
+@pytest.mark.slow
+def test_concurrent_cancel_and_verify_never_both_win(database_url: str) -> None:
+    """A cancel racing the verify of a paid purchase: whichever lands first, the purchase is
+    credited once or cancelled, never cancelled after being credited."""
+    import json
+
+    app = in_process(database_url)
+    add_reader(app)
+    purchase = buy(app)  # the sandbox took the payment; nobody verified yet
+    outcomes = run_parallel(
+        database_url,
+        [["purchases", "cancel", purchase.reference, "--yes"]] * 2
+        + [["purchases", "verify", purchase.reference]] * 2,
+    )
+    cancels, verifies = outcomes[:2], outcomes[2:]
+    assert all(status == 0 for status, _, _ in verifies), verifies
+    for status, _, stderr in cancels:  # the gateway says paid: refused, whatever the order
+        assert (status, json.loads(stderr)["error"]["code"]) == (6, "INVALID_STATE")
+    stored = app.run(lambda s: purchases.get_purchase(s, purchase.reference), write=False)
+    assert stored.status == "succeeded" and wallet(app) == (1000, 100)
+    assert entry_count(app, f"purchase:{purchase.reference}") == 1
     assert_ledger_ok(app)

@@ -142,8 +142,12 @@ def test_set_list_and_freshness(app: Any) -> None:
         ("USD", "USD", "1", None, InvalidInput, "VALIDATION_ERROR"),
         ("USD", "NGN", "-1550", None, InvalidAmount, "INVALID_AMOUNT"),
         ("USD", "NGN", "0", None, InvalidAmount, "INVALID_AMOUNT"),
-        ("USD", "NGN", "1550", "yesterday", InvalidInput, "VALIDATION_ERROR"),
+        ("USD", "NGN", "1550", "yesterday", InvalidInput, "INVALID_TIME"),
         ("USD", "NGN", "1550", "2999-01-01T00:00:00Z", InvalidInput, "INVALID_TIME"),
+        # Its UTC lies before year 1: an overflow, not an internal error.
+        ("USD", "NGN", "1550", "0001-01-01T00:00:00+14:00", InvalidInput, "INVALID_TIME"),
+        ("USD", "NGN", "1550\n", None, InvalidAmount, "INVALID_AMOUNT"),
+        ("USD", "NGN", "١٥٥٠", None, InvalidAmount, "INVALID_AMOUNT"),
     ],
 )
 def test_set_rate_refuses_bad_input(
@@ -205,6 +209,15 @@ def test_fetch_refuses_bad_responses_and_stores_nothing(
     assert rate_rows(app) == []
 
 
+def test_fetch_reads_a_bounded_body(app: Any, provider: FakeProvider) -> None:
+    padding = " " * (fx.MAX_PROVIDER_BYTES + 1)
+    provider.serve('{"base": "USD", "rates": {"NGN": "1601"}}' + padding)
+    with pytest.raises(GatewayError) as caught:
+        fx.fetch_rates(app, url=provider.url)
+    assert caught.value.code == "RATE_PROVIDER_ERROR" and "larger" in caught.value.message
+    assert rate_rows(app) == []
+
+
 def test_fetch_needs_a_reachable_configured_provider(app: Any) -> None:
     with pytest.raises(ConfigError):
         fx.fetch_rates(app)
@@ -249,8 +262,15 @@ def test_rates_cli(database_url: str, provider: FakeProvider) -> None:
         (["set", "USD", "NGN", "--", "-5"], {}, 3, "INVALID_AMOUNT"),
         (["set", "USD", "NGN", "1.5e3"], {}, 3, "INVALID_AMOUNT"),
         (["set", "USD", "XYZ", "5"], {}, 3, "INVALID_CURRENCY"),
+        (["set", "USD", "NGN", "5", "--as-of", "9999-12-31T23:59:59-14:00"], {}, 3, "INVALID_TIME"),
+        (["set", "USD", "NGN", "5", "--source", "desk\nfake"], {}, 3, "VALIDATION_ERROR"),
         (["fetch"], {}, 10, "CONFIG_ERROR"),
         (["fetch", "--url", "closed"], {}, 7, "RATE_PROVIDER_UNAVAILABLE"),
+        (["fetch", "--url", "http://[::1"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "http://127.0.0.1:99999/x"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "ftp://example.invalid/x"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "http:///nohost"], {}, 3, "VALIDATION_ERROR"),
+        (["fetch", "--url", "http://exa\nmple.invalid/"], {}, 3, "VALIDATION_ERROR"),
     ],
 )
 def test_rates_cli_bad_input(

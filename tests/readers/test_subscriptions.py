@@ -201,7 +201,15 @@ def test_a_bad_key_is_refused_like_the_ledgers_and_charges_nothing(readers: Any,
 
 def test_a_bad_key_on_the_command_line_exits_3(readers: Any) -> None:
     result = run_cli(
-        readers.database_url, "subscriptions", "start", "r1", "--tier", "basic", "--key", " "
+        readers.database_url,
+        "subscriptions",
+        "start",
+        "--user",
+        "r1",
+        "--tier",
+        "basic",
+        "--key",
+        " ",
     )
     assert result.status == 3 and result.error["code"] == "INVALID_IDEMPOTENCY_KEY"
     assert sandbox_book(readers) == []
@@ -260,29 +268,52 @@ def test_unknown_user_or_tier_charges_nothing(
 
 def test_subscription_commands_end_to_end(readers: Any) -> None:
     url = readers.database_url
-    started = run_cli(url, "subscriptions", "start", "r1", "--tier", "premium", "--key", "k1")
+    start = ("subscriptions", "start", "--user")
+    started = run_cli(url, *start, "r1", "--tier", "premium", "--key", "k1")
     assert started.status == 0, started.stderr
     body = started.json
     assert (body["user"], body["tier"], body["status"]) == ("r1", "premium", "active")
-    assert (body["amount"], body["currency"], body["display"]) == (999, "USD", "9.99 USD")
+    assert body["amount"] == {"amount": 999, "currency": "USD", "display": "9.99 USD"}
     assert body["gateway"] == "sandbox" and body["replayed"] is False
     assert body["period"] == body["period_start"][:7]
-    replay = run_cli(url, "subscriptions", "start", "r1", "--tier", "premium", "--key", "k1")
+    replay = run_cli(url, *start, "r1", "--tier", "premium", "--key", "k1")
     assert replay.status == 0 and replay.json["id"] == body["id"] and replay.json["replayed"]
 
     ngn = run_cli(
-        url, "subscriptions", "start", "r2", "--tier", "vip", "--currency", "NGN",
+        url, *start, "r2", "--tier", "vip", "--currency", "NGN",
         "--gateway", "sandbox",
     )  # fmt: skip
     assert ngn.status == 0, ngn.stderr
-    assert (ngn.json["amount"], ngn.json["currency"]) == (3_000_000, "NGN")
+    assert (ngn.json["amount"]["amount"], ngn.json["currency"]) == (3_000_000, "NGN")
 
     listed = run_cli(url, "subscriptions", "list", "--status", "active")
-    assert [(s["user"], s["tier"]) for s in listed.json] == [("r1", "premium"), ("r2", "vip")]
-    cancelled = run_cli(url, "subscriptions", "cancel", "r1")
+    assert [(s["user"], s["tier"]) for s in listed.json["subscriptions"]] == [
+        ("r1", "premium"),
+        ("r2", "vip"),
+    ]
+    assert listed.json["next_cursor"] is None
+    first = run_cli(url, "subscriptions", "list", "--limit", "1")
+    assert [s["user"] for s in first.json["subscriptions"]] == ["r1"]
+    rest = run_cli(url, "subscriptions", "list", "--cursor", first.json["next_cursor"])
+    assert [s["user"] for s in rest.json["subscriptions"]] == ["r2"]
+    table = run_cli(url, "subscriptions", "list", output="table")
+    assert "9.99 USD" in table.stdout and "999 " not in table.stdout
+    csv_list = run_cli(url, "subscriptions", "list", output="csv")
+    assert csv_list.stdout.splitlines()[1].split(",")[4:6] == ["9.99", "USD"]
+
+    shown = run_cli(url, "subscriptions", "show", "--user", "r1")
+    assert (shown.json["user"], shown.json["subscription"]["status"]) == ("r1", "active")
+    unconfirmed = run_cli(url, "subscriptions", "cancel", "--user", "r1")
+    assert (unconfirmed.status, unconfirmed.error["code"]) == (2, "USAGE_ERROR")
+    cancelled = run_cli(url, "subscriptions", "cancel", "--user", "r1", "--yes")
     assert cancelled.status == 0 and cancelled.json["status"] == "cancelled"
     mine = run_cli(url, "subscriptions", "list", "--user", "r1")
-    assert [s["status"] for s in mine.json] == ["cancelled"]
+    assert [s["status"] for s in mine.json["subscriptions"]] == ["cancelled"]
+    after = run_cli(url, "subscriptions", "show", "--user", "r1")
+    assert after.json["subscription"]["status"] == "cancelled"
+    make_users(readers, "r3")
+    never = run_cli(url, "subscriptions", "show", "--user", "r3")
+    assert never.status == 0 and never.json == {"user": "r3", "subscription": None}
     verify = run_cli(url, "ledger", "verify")
     assert verify.status == 0 and verify.json["ok"] is True
 
@@ -292,14 +323,24 @@ def test_subscription_command_errors_exit_with_documented_statuses(readers: Any)
     start_subscription(readers, "r2", tier="basic")
     before = snapshot(readers)
     cases = [
-        (["start", "ghost", "--tier", "basic"], 5, "USER_NOT_FOUND"),
-        (["start", "r1", "--tier", "gold"], 3, "UNKNOWN_TIER"),
-        (["start", "r1", "--tier", "basic", "--currency", "XYZ"], 3, "INVALID_CURRENCY"),
-        (["start", "r1", "--tier", "basic", "--payment-method", "pm_sandbox_fail"], 7, None),
-        (["start", "r2", "--tier", "vip"], 6, "INVALID_STATE"),
-        (["cancel", "r1"], 6, "INVALID_STATE"),
-        (["cancel", "ghost"], 5, "USER_NOT_FOUND"),
+        (["start", "--user", "ghost", "--tier", "basic"], 5, "USER_NOT_FOUND"),
+        (["start", "--user", "r1", "--tier", "gold"], 3, "UNKNOWN_TIER"),
+        (["start", "--user", "r1", "--tier", "basic", "--currency", "XYZ"], 3, "INVALID_CURRENCY"),
+        (
+            ["start", "--user", "r1", "--tier", "basic", "--payment-method", "pm_sandbox_fail"],
+            7,
+            None,
+        ),
+        (["start", "--user", "r2", "--tier", "vip"], 6, "INVALID_STATE"),
+        (["start", "r1", "--tier", "basic"], 2, "USAGE_ERROR"),
+        (["cancel", "--user", "r1", "--yes"], 6, "INVALID_STATE"),
+        (["cancel", "--user", "ghost", "--yes"], 5, "USER_NOT_FOUND"),
+        (["cancel", "--user", "r2"], 2, "USAGE_ERROR"),
+        (["show", "--user", "ghost"], 5, "USER_NOT_FOUND"),
         (["list", "--status", "paused"], 3, "INVALID_STATUS"),
+        (["list", "--user", "ghost"], 5, "USER_NOT_FOUND"),
+        (["list", "--limit", "99999999999999999999999"], 3, "VALIDATION_ERROR"),
+        (["list", "--cursor", "x"], 3, "INVALID_CURSOR"),
     ]
     for args, status, code in cases:
         result = run_cli(url, "subscriptions", *args)

@@ -313,9 +313,9 @@ def test_cli_tips_and_gifts(people: Any, database_url: str) -> None:
         "to": "w1",
         "coins": 100,
         "content": "c1",
-        "value": 100,
+        "value": {"amount": 100, "currency": "USD", "display": "1.00 USD"},
     }
-    assert (data["writer_share"], data["platform_share"], data["display"]) == (70, 30, "1.00 USD")
+    assert (data["writer_share"]["amount"], data["platform_share"]["amount"]) == (70, 30)
     assert (data["paid_coins"], data["bonus_coins"], data["replayed"]) == (70, 30, False)
 
     replay = run_cli(
@@ -343,6 +343,19 @@ def test_cli_tips_and_gifts(people: Any, database_url: str) -> None:
     assert_ledger_ok(people)
 
 
+def test_cli_tip_table_shows_formatted_amounts_only(people: Any, database_url: str) -> None:
+    table = run_cli(
+        database_url, "tips", "send", "--from", "r1", "--to", "w1", "--coins", "10", output="table"
+    )
+    assert table.status == 0, table.stderr
+    shown = dict(line.split(None, 1) for line in table.stdout.splitlines() if " " in line.strip())
+    assert (shown["value"], shown["writer_share"], shown["platform_share"]) == (
+        "0.10 USD",
+        "0.07 USD",
+        "0.03 USD",
+    )
+
+
 TIP = ["tips", "send", "--from", "r1", "--coins"]
 
 
@@ -355,6 +368,11 @@ TIP = ["tips", "send", "--from", "r1", "--coins"]
         ([*TIP, "5", "--to", "nobody"], 5, "USER_NOT_FOUND"),
         ([*TIP, "9999", "--to", "w1"], 4, "INSUFFICIENT_FUNDS"),
         (["gifts", "send", "--from", "r1", "--to", "r1", "--coins", "5"], 3, "SELF_TRANSFER"),
+        (["tips", "send", "--from", "w1", "--to", "w1", "--coins", "5"], 3, "SELF_TRANSFER"),
+        ([*TIP, "5", "--to", "w1\n"], 3, "VALIDATION_ERROR"),
+        ([*TIP, "5", "--to", "w1", "--content", "c\x001"], 3, "INVALID_CONTENT_ID"),
+        ([*TIP, "5", "--to", "w1", "--message", "hi\x00"], 3, "VALIDATION_ERROR"),
+        ([*TIP, "5", "--to", "w1", "--message", "m" * 1001], 3, "VALIDATION_ERROR"),
     ],
 )
 def test_cli_refusals_exit_with_their_status_and_change_nothing(

@@ -65,17 +65,70 @@ def test_cli_users(database_url: str) -> None:
     assert bad.status == 3
 
     listed = run_cli(database_url, "users", "list")
-    assert [(u["id"], u["kind"]) for u in listed.json] == [
+    assert [(u["id"], u["kind"]) for u in listed.json["users"]] == [
         ("i1", "investor"),
         ("r1", "reader"),
         ("w1", "writer"),
     ]
-    assert [u["id"] for u in run_cli(database_url, "users", "list", "--kind", "reader").json] == [
-        "r1"
-    ]
+    assert listed.json["next_cursor"] is None
+    readers = run_cli(database_url, "users", "list", "--kind", "reader").json["users"]
+    assert [u["id"] for u in readers] == ["r1"]
     assert run_cli(database_url, "users", "list", "--kind", "admin").status == 3
+    page = run_cli(database_url, "users", "list", "--limit", "2")
+    assert [u["id"] for u in page.json["users"]] == ["i1", "r1"]
+    assert page.json["next_cursor"] == "r1"
+    rest = run_cli(database_url, "users", "list", "--limit", "2", "--cursor", "r1")
+    assert [u["id"] for u in rest.json["users"]] == ["w1"] and rest.json["next_cursor"] is None
+    csv_page = run_cli(database_url, "users", "list", "--limit", "2", output="csv")
+    assert len(csv_page.stdout.splitlines()) == 3 and "# next_cursor=r1" in csv_page.stderr
 
     shown = run_cli(database_url, "users", "show", "r1")
     assert shown.status == 0 and shown.json["name"] == "Reader One"
     missing = run_cli(database_url, "users", "show", "ghost")
     assert missing.status == 5 and missing.error["code"] == "USER_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "bad", ["carol\n", "carol\r", " carol", "carol\x00", "cärol", "ｃarol", "c" * 101, ""]
+)
+def test_ids_are_whole_ascii_strings(app: Any, bad: str) -> None:
+    with pytest.raises(InvalidInput):
+        app.run(lambda s: add_user(s, bad))
+    with pytest.raises(InvalidInput):
+        app.run(lambda s: get_user(s, bad), write=False)
+    assert app.run(lambda s: list_users(s), write=False) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("email", "no-at-sign", "INVALID_EMAIL"),
+        ("email", "a@b@c", "INVALID_EMAIL"),
+        ("email", "a b@example.com", "INVALID_EMAIL"),
+        ("email", "a@example.com\n", "INVALID_EMAIL"),
+        ("email", "a@" + "b" * 300, "INVALID_EMAIL"),
+        ("name", "n" * 201, "VALIDATION_ERROR"),
+        ("name", "Ada\x00", "VALIDATION_ERROR"),
+        ("name", "Ada\nLovelace", "VALIDATION_ERROR"),
+    ],
+)
+def test_email_and_name_are_bounded_and_printable(
+    app: Any, field: str, value: str, code: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        app.run(lambda s: add_user(s, "r1", **{field: value}))
+    assert raised.value.code == code
+    assert app.run(lambda s: list_users(s), write=False) == []
+    fine = app.run(lambda s: add_user(s, "r1", email="ada@example.com", name="Ada Lovelace ✓"))
+    assert fine.name == "Ada Lovelace ✓"
+
+
+def test_cli_refuses_a_trailing_newline_and_huge_limits(database_url: str) -> None:
+    for args in (["users", "add", "carol\n"], ["users", "show", "carol\n"]):
+        result = run_cli(database_url, *args)
+        assert (result.status, result.error["code"]) == (3, "VALIDATION_ERROR"), args
+    too_big = run_cli(database_url, "users", "list", "--limit", "99999999999999999999999")
+    assert (too_big.status, too_big.error["code"]) == (3, "VALIDATION_ERROR")
+    long_name = run_cli(database_url, "users", "add", "r1", "--name", "n" * 5000)
+    assert long_name.status == 3
+    assert run_cli(database_url, "users", "list").json["users"] == []

@@ -23,7 +23,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 from urllib.parse import quote
 
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 PROVIDER = "paystack"
 SECRET_KEY_ENV = "PAYSTACK_SECRET_KEY"
 DEFAULT_BASE_URL = "https://api.paystack.co"
+#: The payment channels a Paystack checkout can offer (``channels`` of transaction/initialize);
+#: what a given account really offers depends on its country and settings.
+CHANNELS = ("card", "bank", "bank_transfer", "ussd", "qr", "mobile_money", "eft", "apple_pay")
 #: Raised before a byte left: replaying cannot duplicate anything.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -92,12 +95,16 @@ class PaystackClient:
         currency: str | None = None,
         callback_url: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        channels: Sequence[str] = (),
     ) -> InitializeData:
+        """Open a hosted checkout; ``channels`` restricts what the payer is offered."""
         body: dict[str, Any] = {"email": email, "amount": amount, "reference": reference}
         if currency:
             body["currency"] = currency
         if callback_url:
             body["callback_url"] = callback_url
+        if channels:
+            body["channels"] = list(channels)
         if metadata:
             body["metadata"] = dict(metadata)
         data = self._request("POST", "/transaction/initialize", body, replay_safe=True)

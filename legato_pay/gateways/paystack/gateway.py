@@ -34,6 +34,7 @@ from legato_pay.gateways.base import (
 )
 from legato_pay.gateways.keys import check_key_mode, environment, gateway_mode, require_key
 from legato_pay.gateways.paystack.client import (
+    CHANNELS,
     DEFAULT_BASE_URL,
     PROVIDER,
     SECRET_KEY_ENV,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from legato_pay.config import GatewaySettings
 
 __all__ = [
+    "CHANNELS",
     "DEFAULT_BASE_URL",
     "InitializeData",
     "PaystackClient",
@@ -198,20 +200,35 @@ class PaystackGateway:
 
     # -- payments -------------------------------------------------------------------------------
 
+    def check_payment(self, request: PaymentRequest) -> None:
+        """What Paystack would refuse, refused before anything is recorded or sent: no payer
+        email, a currency it does not take, an amount that is not whole subunits, an unknown
+        payment channel."""
+        if not request.customer_email:
+            raise InvalidInput(
+                "Paystack needs the payer's email address (users add USER --email …)",
+                details={"provider": PROVIDER, "reference": request.reference},
+            )
+        _check_currency(request.currency)
+        parse_minor_units(request.amount)
+        unknown = [channel for channel in request.channels if channel not in CHANNELS]
+        if unknown:
+            raise InvalidInput(
+                f"unknown Paystack channel {unknown[0]!r}",
+                details={"channels": unknown, "known": list(CHANNELS)},
+            )
+
     def create_payment(self, request: PaymentRequest) -> PaymentSession:
-        """Initialize a hosted-checkout transaction: the payer pays at ``payment_url``.
+        """Initialize a hosted-checkout transaction: the payer pays at ``payment_url``, through
+        ``request.channels`` only when given.
 
         The original reference travels in ``metadata.reference`` (webhooks should read it from
         there: the Paystack reference differs when the original has characters Paystack refuses).
         A ``duplicate_reference`` refusal surfaces as ``AlreadyExists``: verify the reference.
         """
-        if not request.customer_email:
-            raise InvalidInput(
-                "Paystack needs the payer's email address",
-                details={"provider": PROVIDER, "reference": request.reference},
-            )
+        self.check_payment(request)
         data = self.client.initialize_transaction(
-            email=request.customer_email,
+            email=str(request.customer_email),  # present: check_payment refuses a missing one
             amount=parse_minor_units(request.amount),
             currency=_check_currency(request.currency),
             reference=transaction_reference(request.reference),
@@ -222,6 +239,7 @@ class PaystackGateway:
                 "customer": request.customer_id,
                 "idempotency_key": request.idempotency_key,
             },
+            channels=request.channels,
         )
         return PaymentSession(
             provider=PROVIDER,

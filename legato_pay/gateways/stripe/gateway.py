@@ -31,6 +31,7 @@ from legato_pay.gateways.base import (
     TransferRequest,
     TransferResult,
     provider_error_details,
+    refuse_channels,
 )
 from legato_pay.gateways.keys import (
     check_key_mode,
@@ -180,8 +181,15 @@ class StripeGateway:
 
     # -- payments -------------------------------------------------------------------------------
 
+    def check_payment(self, request: PaymentRequest) -> None:
+        """What Stripe would refuse, refused before anything is recorded or sent: a currency or
+        amount it cannot charge, Paystack channels."""
+        refuse_channels(PROVIDER, request)
+        stripe_amount(request.amount, request.currency)
+
     def create_payment(self, request: PaymentRequest) -> PaymentSession:
         """A card PaymentIntent; with ``payment_method`` it is confirmed in the same call."""
+        self.check_payment(request)
         metadata = {
             **request.metadata,
             "reference": request.reference,

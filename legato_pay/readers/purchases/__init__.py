@@ -6,6 +6,8 @@ One module per step, each with the rules of that step in its docstring:
   across the call), store what the payer needs.
 - ``settle``: apply a gateway's answer (``purchases verify`` or a webhook), crediting ONE
   ledger entry keyed ``purchase:<reference>`` at most once; mismatches are ``flagged``.
+- ``cancel``: cancel a stale pending purchase, after asking the gateway that it holds no
+  payment for it.
 - ``refunds``: reserve, refund at the gateway, then claw back the coins the refund pays for
   (what was already spent is recorded as lost, never as a negative wallet).
 - ``refund_events``: the gateway's later word on a refund completes, confirms, releases or
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 from legato_pay.gateways.base import RefundNotice
 from legato_pay.gateways.events import refund_notices
-from legato_pay.readers.purchases.create import create_purchase, new_reference
+from legato_pay.readers.purchases.cancel import CancelResult, cancel_purchase
+from legato_pay.readers.purchases.create import create_purchase, new_reference, parse_channels
 from legato_pay.readers.purchases.refund_events import (
     RefundEventResult,
     apply_refund_event,
@@ -42,12 +45,14 @@ from legato_pay.readers.purchases.views import (
     PURCHASE_STATUSES,
     REFUNDABLE,
     CreateResult,
+    PurchasePage,
     PurchaseView,
     RefundOutcome,
     RefundView,
     SettleResult,
     get_purchase,
     list_purchases,
+    page_purchases,
 )
 
 __all__ = [
@@ -56,7 +61,9 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "PURCHASE_STATUSES",
     "REFUNDABLE",
+    "CancelResult",
     "CreateResult",
+    "PurchasePage",
     "PurchaseView",
     "RefundEventResult",
     "RefundNotice",
@@ -65,11 +72,14 @@ __all__ = [
     "SettleResult",
     "apply_payment_status",
     "apply_refund_event",
+    "cancel_purchase",
     "clawback_due",
     "create_purchase",
     "get_purchase",
     "list_purchases",
     "new_reference",
+    "page_purchases",
+    "parse_channels",
     "purchase_accounts",
     "purchase_entry",
     "refund_notices",

@@ -29,9 +29,11 @@ from sqlalchemy.orm import Session
 from legato_pay import chart, gateways
 from legato_pay.errors import (
     GatewayError,
+    GatewayUnavailable,
     InvalidAmount,
     InvalidState,
     LegatoError,
+    RefundFailed,
     RetryableConflict,
 )
 from legato_pay.gateways.base import RefundResult
@@ -100,19 +102,28 @@ def refund_purchase(
 
 
 def _refund_at_gateway(app: AppContext, purchase: PurchaseView, refund: RefundView) -> RefundResult:
-    """Ask the gateway for the reserved refund (no transaction held); a decline is an error."""
+    """Ask the gateway for the reserved refund (no transaction held); a decline, as an error or
+    as a ``failed`` answer, is REFUND_FAILED (exit 7)."""
     reference = purchase.reference
     if purchase.gateway_payment_id is None:  # cannot happen for a credited purchase
         raise InvalidState("the purchase has no gateway payment", details={"purchase": reference})
-    result = gateways.get_gateway(app, purchase.gateway).refund(
-        provider_payment_id=purchase.gateway_payment_id,
-        reference=reference,
-        amount=refund.amount,
-        currency=purchase.currency,
-        idempotency_key=f"purchase-refund:{reference}:{refund.key}",
-    )
+    try:
+        result = gateways.get_gateway(app, purchase.gateway).refund(
+            provider_payment_id=purchase.gateway_payment_id,
+            reference=reference,
+            amount=refund.amount,
+            currency=purchase.currency,
+            idempotency_key=f"purchase-refund:{reference}:{refund.key}",
+        )
+    except GatewayUnavailable:
+        raise  # outcome unknown: not a decline
+    except GatewayError as error:  # the gateway said no: REFUND_FAILED, not PAYMENT_FAILED
+        raise RefundFailed(
+            f"the gateway declined the refund of {reference}: {error.message}",
+            details={"purchase": reference, **error.details},
+        ) from error
     if result.status == "failed":
-        raise GatewayError(
+        raise RefundFailed(
             f"the gateway declined the refund of {reference}",
             details={"purchase": reference, "provider_refund_id": result.provider_refund_id},
         )

@@ -6,15 +6,17 @@ one way to load (and, for a decision, lock) a purchase row.
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from legato_pay.errors import InvalidInput, LegatoError, NotFound
+from legato_pay.errors import InvalidInput, InvalidTime, LegatoError, NotFound
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount
@@ -23,7 +25,15 @@ from legato_pay.readers.packages import money_json
 from legato_pay.store.dialect import for_update
 from legato_pay.store.tables import PURCHASES, REFUNDS
 
-PURCHASE_STATUSES = ("pending", "succeeded", "failed", "flagged", "refunded", "partially_refunded")
+PURCHASE_STATUSES = (
+    "pending",
+    "succeeded",
+    "failed",
+    "flagged",
+    "refunded",
+    "partially_refunded",
+    "cancelled",
+)
 #: Statuses whose coins have been credited.
 CREDITED = ("succeeded", "partially_refunded", "refunded")
 #: Statuses a refund may start from.
@@ -31,6 +41,8 @@ REFUNDABLE = ("succeeded", "partially_refunded")
 #: Statuses a gateway success may still credit from (a failed attempt can be retried and pay).
 CREDITABLE = ("pending", "failed")
 MAX_KEY_LENGTH = 100
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,400}", re.ASCII)
+_REFERENCE = re.compile(r"[A-Za-z0-9_:.=-]{1,100}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +91,7 @@ class PurchaseView:
     client_secret: str | None
     payment_url: str | None
     payment_method: str | None
+    channels: tuple[str, ...]
     status: str
     failure_reason: str | None
     entry_id: int | None
@@ -112,6 +125,7 @@ class PurchaseView:
             "client_secret": self.client_secret,
             "payment_url": self.payment_url,
             "payment_method": self.payment_method,
+            "channels": list(self.channels) or None,
             "failure_reason": self.failure_reason,
             "entry_id": self.entry_id,
             "refunded": money_json(self.refunded_amount, self.currency),
@@ -257,6 +271,7 @@ def purchase_views(
                 client_secret=row.client_secret,
                 payment_url=row.payment_url,
                 payment_method=row.payment_method,
+                channels=split_channels(row.channels),
                 status=row.status,
                 failure_reason=row.failure_reason,
                 entry_id=row.entry_id,
@@ -272,8 +287,17 @@ def purchase_views(
     return views
 
 
+def split_channels(stored: str | None) -> tuple[str, ...]:
+    """The channels column ("card,ussd") as a tuple; NULL is every channel."""
+    return tuple(stored.split(",")) if stored else ()
+
+
 def purchase_row(session: Session, reference: str, *, lock: bool = False) -> Any:
-    """The purchase's row; with ``lock``, held until the transaction ends (PostgreSQL)."""
+    """The purchase's row; with ``lock``, held until the transaction ends (PostgreSQL). A
+    reference that cannot be one of ours (a newline, a NUL, 10,000 characters) is not found
+    without asking the database."""
+    if not isinstance(reference, str) or not _REFERENCE.fullmatch(reference):
+        raise NotFound(f"no purchase {reference[:100]!r}", details={"purchase": reference[:100]})
     query = select(PURCHASES).where(PURCHASES.c.reference == reference)
     row = session.execute(for_update(query, session) if lock else query).first()
     if row is None:
@@ -285,26 +309,95 @@ def get_purchase(session: Session, reference: str) -> PurchaseView:
     return purchase_view(session, purchase_row(session, reference))
 
 
-def list_purchases(
-    session: Session, *, user_id: str | None = None, status: str | None = None, limit: int = 100
-) -> list[PurchaseView]:
-    """Newest first, without their refunds (``show`` has those)."""
+@dataclass(frozen=True, slots=True)
+class PurchasePage:
+    """One page of ``purchases list``; ``next_cursor`` continues where it ended (None: last)."""
+
+    purchases: list[PurchaseView]
+    next_cursor: str | None
+
+
+def _encode_cursor(row: Any) -> str:
+    moment = _utc(row.created_at).isoformat()
+    return base64.urlsafe_b64encode(f"{moment}|{row.reference}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, reference) a page ended at; anything else is VALIDATION_ERROR."""
+    try:
+        if not _CURSOR.fullmatch(cursor):
+            raise ValueError(cursor)
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        moment, reference = text.split("|")
+        created_at = as_utc(datetime.fromisoformat(moment))
+        if created_at is None or not _REFERENCE.fullmatch(reference):
+            raise ValueError(cursor)
+        return created_at, reference
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        raise InvalidInput(
+            "not a valid purchases cursor (use next_cursor from the previous page)",
+            details={"cursor": cursor[:200]},
+        ) from None
+
+
+def page_purchases(
+    session: Session,
+    *,
+    user_id: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> PurchasePage:
+    """Purchases newest first, without their refunds (``show`` has those), created in
+    ``[start, end)``; an unknown ``user_id`` is USER_NOT_FOUND, never an empty page."""
+    from legato_pay.readers.users import get_user
+
     if status is not None and status not in PURCHASE_STATUSES:
         raise InvalidInput(
             f"status must be one of {', '.join(PURCHASE_STATUSES)}", details={"status": status}
         )
-    if limit < 1 or limit > 10000:
+    if isinstance(limit, bool) or limit < 1 or limit > 10000:
         raise InvalidInput("limit must be between 1 and 10000", details={"limit": limit})
+    if start is not None and end is not None and end < start:
+        raise InvalidTime(
+            "--to is before --from", details={"from": start.isoformat(), "to": end.isoformat()}
+        )
+    if user_id is not None:
+        get_user(session, user_id)
     query = (
         select(PURCHASES)
         .order_by(PURCHASES.c.created_at.desc(), PURCHASES.c.reference)
-        .limit(limit)
+        .limit(limit + 1)
     )
     if user_id is not None:
         query = query.where(PURCHASES.c.user_id == user_id)
     if status is not None:
         query = query.where(PURCHASES.c.status == status)
-    return purchase_views(session, session.execute(query).all(), with_refunds=False)
+    if start is not None:
+        query = query.where(PURCHASES.c.created_at >= start)
+    if end is not None:
+        query = query.where(PURCHASES.c.created_at < end)
+    if cursor is not None:
+        after_at, after_ref = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                PURCHASES.c.created_at < after_at,
+                and_(PURCHASES.c.created_at == after_at, PURCHASES.c.reference > after_ref),
+            )
+        )
+    rows = session.execute(query).all()
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    views = purchase_views(session, rows[:limit], with_refunds=False)
+    return PurchasePage(views, next_cursor)
+
+
+def list_purchases(
+    session: Session, *, user_id: str | None = None, status: str | None = None, limit: int = 100
+) -> list[PurchaseView]:
+    """Newest first, without their refunds: the first page of ``page_purchases``."""
+    return page_purchases(session, user_id=user_id, status=status, limit=limit).purchases
 
 
 def display_amount(amount: int, currency: str) -> str:

@@ -22,6 +22,12 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from sqlmodel import SQLModel
 
-    from legato_pay.store.models import ledger, readers, shares, webhooks  # noqa: F401  (registers)
+    from legato_pay.store.models import (  # noqa: F401  (registers them)
+        ledger,
+        readers,
+        revenue,
+        shares,
+        webhooks,
+    )
 
     return SQLModel.metadata

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "69095f4aa69b90c57b7756e226c69a54493f1ce889ca42f37373a7c02125e4c5"
+FINGERPRINT = "e0c493939c0704f328068ecee859739d74f33e69f39a85780d67199194aadfa9"
 
 metadata = MetaData()
 
@@ -112,6 +112,7 @@ Table(
     Column("tier", String(length=20), nullable=True),
     Column("title", String(length=300), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 
 Table(
@@ -150,8 +151,10 @@ Table(
     Column("minutes", Integer(), nullable=False),
     Column("period", String(length=7), nullable=False),
     Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("row_key", String(length=64), nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Index("ix_engagement_period_writer", "period", "writer_id"),
+    Index("ux_engagement_row_key", "row_key", unique=True),
 )
 
 Table(
@@ -311,6 +314,7 @@ Table(
     Column("client_secret", String(length=300), nullable=True),
     Column("payment_url", String(length=500), nullable=True),
     Column("payment_method", String(length=100), nullable=True),
+    Column("channels", String(length=200), nullable=True),
     Column("status", String(length=20), nullable=False, index=True),
     Column("failure_reason", Text(), nullable=True),
     Column("entry_id", IdType, nullable=True),
@@ -320,6 +324,64 @@ Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("credited_at", DateTime(timezone=True), nullable=True),
+)
+
+Table(
+    "revenue_lines",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("run_id", IdType, ForeignKey("revenue_runs.id"), nullable=False),
+    Column("writer_id", String(length=100), nullable=False),
+    Column("stream", String(length=20), nullable=False),
+    Column("currency", String(length=8), nullable=False),
+    Column("kind", String(length=20), nullable=False),
+    Column("basis_minutes", BigInteger(), nullable=False),
+    Column("basis_value", BigInteger(), nullable=False),
+    Column("paid_before", BigInteger(), nullable=False),
+    Column("share", String(length=40), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("remainder_units", Integer(), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Index("ix_revenue_lines_run_writer", "run_id", "writer_id"),
+)
+
+Table(
+    "revenue_receipts",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("stream", String(length=20), nullable=False),
+    Column("writer_id", String(length=100), ForeignKey("users.id"), nullable=False),
+    Column("content_id", String(length=100), nullable=True),
+    Column("amount", BigInteger(), nullable=False),
+    Column("currency", String(length=8), nullable=False),
+    Column("writer_share", BigInteger(), nullable=False),
+    Column("platform_share", BigInteger(), nullable=False),
+    Column("source", String(length=500), nullable=False),
+    Column("idempotency_key", String(length=200), nullable=False, unique=True),
+    Column("entry_id", IdType, nullable=True),
+    Column("writer_entry_id", IdType, nullable=True),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_revenue_receipts_stream_created", "stream", "created_at"),
+)
+
+Table(
+    "revenue_runs",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("period", String(length=7), nullable=False),
+    Column("stream", String(length=20), nullable=False),
+    Column("model", String(length=20), nullable=True),
+    Column("status", String(length=20), nullable=False),
+    Column("writer_percent", String(length=16), nullable=False),
+    Column("platform_percent", String(length=16), nullable=False),
+    Column("totals_json", Text(), nullable=False),
+    Column("report_json", Text(), nullable=False),
+    Column("engagement_watermark", BigInteger(), nullable=True),
+    Column("forced_reason", Text(), nullable=True),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("period", "stream", name="uq_revenue_runs_period_stream"),
 )
 
 Table(

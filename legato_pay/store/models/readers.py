@@ -95,7 +95,9 @@ class Purchase(SQLModel, table=True):
     client_secret: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     payment_url: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     payment_method: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
-    # pending | succeeded | failed | flagged | refunded | partially_refunded
+    # Paystack payment channels the payer may use, comma-separated ("card,ussd"); None = all.
+    channels: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # pending | succeeded | failed | flagged | refunded | partially_refunded | cancelled
     status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
     failure_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
@@ -138,6 +140,7 @@ class ContentItem(SQLModel, table=True):
     tier: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     title: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     created_at: datetime = Field(sa_column=_when())
+    updated_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
 
 
 class ContentUnlock(SQLModel, table=True):
@@ -197,10 +200,14 @@ class Subscription(SQLModel, table=True):
 
 
 class Engagement(SQLModel, table=True):
-    """Reading time, the basis of the subscription pool's split between writers."""
+    """Reading time, the basis of the subscription pool's split between writers. ``row_key``
+    (the hash of user, content, recorded_at and minutes) makes a reading count once."""
 
     __tablename__ = "engagement"
-    __table_args__ = (Index("ix_engagement_period_writer", "period", "writer_id"),)
+    __table_args__ = (
+        Index("ix_engagement_period_writer", "period", "writer_id"),
+        Index("ux_engagement_row_key", "row_key", unique=True),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(IdType, primary_key=True))
     user_id: str = Field(sa_column=Column(String(100), ForeignKey("users.id"), nullable=False))
@@ -213,6 +220,7 @@ class Engagement(SQLModel, table=True):
     idempotency_key: str | None = Field(
         default=None, sa_column=Column(String(200), nullable=True, unique=True)
     )
+    row_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     recorded_at: datetime = Field(sa_column=_when())
 
 

@@ -6,7 +6,7 @@ row a transfer locks. ``app_distributions`` and their lines record who received 
 app's revenue at a record date, beside the one ledger entry that paid it.
 
 Revision ID: 0011_shares
-Revises: 0007_ledger_integrity
+Revises: 0009_readers
 Create Date: 2026-11-30 05:40:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0011_shares"
-down_revision: str | Sequence[str] | None = "0007_ledger_integrity"
+down_revision: str | Sequence[str] | None = "0009_readers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,186 @@
+"""The subscription pool run at scale on PostgreSQL, beside a raw SQL equivalent.
+
+    .venv/bin/python bench/revenue_run.py --url postgresql+psycopg://postgres@127.0.0.1:5432/x
+    .venv/bin/python bench/revenue_run.py --url … --rows 100000 --rows 1000000  # flatness
+
+For each size: a fresh database (``<name>_bench``, dropped and created), 10,000 writers with one
+chapter each, 100,000 subscribers paying into the 2026-01 USD pool, N engagement rows (generated
+in SQL). Then, in a process of its own, ``revenue run --period 2026-01`` (the library call the
+command makes) with its wall time and peak memory (``ru_maxrss``); and the raw baseline: one
+``INSERT … SELECT`` computing the same per-writer pro-rata amounts (floors; no ledger, no
+remainders, no caps) into a scratch table. Prints one JSON line per size; the target is
+run ≤ 3 × raw and peak memory under 300 MB, flat across sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PERIOD = "2026-01"
+
+CHILD = r"""
+import json, resource, sys, time
+from datetime import UTC, datetime
+from legato_pay.context import AppContext
+from legato_pay.revenue.runs import run_revenue
+app = AppContext.create(database_url=sys.argv[1], actor="bench")
+app.engine
+started = time.perf_counter()
+[view] = run_revenue(app, period=sys.argv[2], model=sys.argv[3], now=datetime(2026, 2, 3, tzinfo=UTC))
+wall = time.perf_counter() - started
+print(json.dumps({"wall_s": round(wall, 3), "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                  "lines": view.line_count, "totals": view.totals}))
+"""
+
+RAW = """
+CREATE TABLE bench_raw AS
+WITH subs AS (SELECT DISTINCT user_id FROM subscriptions WHERE period = :period AND currency = 'USD'),
+per_writer AS (
+    SELECT e.writer_id, SUM(e.minutes) AS m FROM engagement e JOIN subs s ON s.user_id = e.user_id
+    WHERE e.period = :period GROUP BY e.writer_id
+),
+total AS (SELECT SUM(m) AS t FROM per_writer)
+SELECT p.writer_id, (:writers_part * p.m) / t.t AS amount FROM per_writer p CROSS JOIN total t
+"""
+
+
+def fresh_database(url: str) -> str:
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from legato_pay.store.engine import dispose_engines
+
+    dispose_engines()  # the previous size's connections, before its database is dropped
+    base = make_url(url)
+    name = f"{base.database}_bench"
+    plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def populate(url: str, *, rows: int, subscribers: int, writers: int) -> int:
+    """The period's data, generated in SQL; returns the pool."""
+    from sqlalchemy import text
+
+    from legato_pay import chart
+    from legato_pay.ledger import post_entries, transfer
+    from legato_pay.store.engine import get_engine, run_in_transaction
+    from legato_pay.store.schema import upgrade
+
+    engine = get_engine(url)
+    upgrade(engine)
+    statements = [
+        "INSERT INTO users (id, kind, created_at) SELECT 'w' || g, 'writer', now() "
+        "FROM generate_series(1, :writers) g",
+        "INSERT INTO users (id, kind, created_at) SELECT 'r' || g, 'reader', now() "
+        "FROM generate_series(1, :subscribers) g",
+        "INSERT INTO content_items (id, writer_id, type, price_coins, title, created_at) "
+        "SELECT 'c' || g, 'w' || g, 'chapter', 10, 'c' || g, now() "
+        "FROM generate_series(1, :writers) g",
+        "INSERT INTO subscriptions (user_id, tier, currency, amount, gateway, status, period, "
+        "period_start, period_end, created_at) SELECT 'r' || g, 'basic', 'USD', "
+        "499 + (g % 3) * 500, 'sandbox', 'active', :period, "
+        "timestamptz '2026-01-05', timestamptz '2026-02-04', timestamptz '2026-01-05' "
+        "FROM generate_series(1, :subscribers) g",
+        "INSERT INTO engagement (user_id, content_id, writer_id, minutes, period, recorded_at) "
+        "SELECT 'r' || (1 + (g * 7919) % :subscribers), 'c' || w, 'w' || w, 1 + g % 30, "
+        ":period, timestamptz '2026-01-01' + (g % 27) * interval '1 day' + interval '1 hour' "
+        "FROM (SELECT g, 1 + ((g * 104729) % :writers) AS w "
+        "FROM generate_series(CAST(1 AS BIGINT), :rows) g) s",
+    ]
+    params = {"writers": writers, "subscribers": subscribers, "rows": rows, "period": PERIOD}
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement), params)
+        pool = int(connection.execute(text("SELECT SUM(amount) FROM subscriptions")).scalar_one())
+        connection.execute(text("ANALYZE"))
+
+    def fund(session: object) -> None:
+        cash, target = chart.gateway_cash("sandbox", "USD"), chart.subscription_pool(PERIOD, "USD")
+        chart.open_accounts(
+            session,  # type: ignore[arg-type]
+            [
+                chart.system_account(cash, "USD", debit_normal=True),
+                chart.system_account(target, "USD"),
+            ],
+        )
+        post_entries(session, [transfer(cash, target, pool, "USD")], actor="bench")  # type: ignore[arg-type]
+
+    run_in_transaction(engine, fund)
+    return pool
+
+
+def raw_baseline(url: str, pool: int) -> float:
+    from sqlalchemy import text
+
+    from legato_pay.money import allocate_by_percent
+    from legato_pay.store.engine import get_engine
+
+    writers_part = allocate_by_percent(pool, ["65", "35"])[0]
+    engine = get_engine(url)
+    with engine.begin() as connection:
+        started = time.perf_counter()
+        connection.execute(text(RAW), {"period": PERIOD, "writers_part": writers_part})
+        wall = time.perf_counter() - started
+        connection.execute(text("DROP TABLE bench_raw"))
+    return wall
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="a PostgreSQL URL (its <name>_bench is used)")
+    parser.add_argument("--rows", type=int, action="append", help="engagement rows (repeatable)")
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--writers", type=int, default=10_000)
+    parser.add_argument("--model", default="pro-rata")
+    args = parser.parse_args()
+    results = []
+    for rows in args.rows or [1_000_000]:
+        url = fresh_database(args.url)
+        started = time.perf_counter()
+        pool = populate(url, rows=rows, subscribers=args.subscribers, writers=args.writers)
+        setup = time.perf_counter() - started
+        raw = raw_baseline(url, pool)
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, url, PERIOD, args.model],
+            capture_output=True, text=True, cwd=ROOT, check=False,
+        )  # fmt: skip
+        if child.returncode:
+            print(child.stderr, file=sys.stderr)
+            return 1
+        run = json.loads(child.stdout)
+        raw_again = raw_baseline(url, pool)  # after the run, on a warm cache too
+        raw_best = min(raw, raw_again)
+        result = {
+            "rows": rows,
+            "subscribers": args.subscribers,
+            "writers": args.writers,
+            "model": args.model,
+            "setup_s": round(setup, 1),
+            "run_s": run["wall_s"],
+            "raw_s": round(raw_best, 3),
+            "ratio": round(run["wall_s"] / raw_best, 2),
+            "peak_mb": run["peak_mb"],
+            "lines": run["lines"],
+        }
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    ok = all(r["ratio"] <= 3 and r["peak_mb"] < 300 for r in results)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

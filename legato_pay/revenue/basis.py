@@ -1,0 +1,280 @@
+"""The pool run's basis, aggregated in SQL: who read whom for how long, and who paid what.
+
+One chain of ``GROUP BY`` steps over the engagement table (never a Python object per row):
+
+1. the engagement the run counts: the period's rows up to the run's watermark (the highest
+   engagement id when the run starts) and *late* rows, those of earlier periods already run
+   that were recorded after that period's run (they count toward the next run, never lost);
+2. per subscriber and UTC day: a subscriber credited with more minutes in a day than
+   ``revenue.fraud.max_minutes_per_day`` has each of that day's records scaled down to fit
+   (minutes × cap ÷ the day's total, floored);
+3. per subscriber and content: one piece taking more than ``content_share_percent`` of that
+   subscriber's minutes, once past ``content_share_min_minutes``, is capped there;
+4. minutes on writers who no longer exist (not a user any more) are left out.
+
+What steps 2 and 3 took away is listed as suspected stream fraud; what step 4 left out, as
+unattributed. Only subscribers of the pool's currency (a subscription in that period) count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from legato_pay.config import Settings
+from legato_pay.store.dialect import is_postgres
+
+#: Suspected-fraud rows kept in a run's report (the count is always complete).
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which engagement rows a run counts (see step 1)."""
+
+    period: str
+    watermark: int  # highest engagement id counted
+    late_after: int | None  # rows of earlier, already-run periods with a higher id are late
+
+
+@dataclass(slots=True)
+class Basis:
+    """One currency's pool basis."""
+
+    currency: str
+    minutes: dict[str, int] = field(default_factory=dict)  # writer -> counted minutes
+    by_total: dict[str, dict[int, int]] = field(default_factory=dict)  # writer -> {M_u: Σfee·m}
+    unengaged_fees: int = 0  # fees of subscribers with no counted minutes
+    fees: int = 0  # every subscriber's fees in the period
+    subscribers: int = 0
+
+
+def window(session: Session, period: str) -> Window:
+    """The rows a run of ``period`` would count if it started now."""
+    watermark = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM engagement")).scalar_one()
+    late_after = session.execute(
+        text(
+            "SELECT MAX(engagement_watermark) FROM revenue_runs "
+            "WHERE stream = 'subscription' AND period < :period"
+        ),
+        {"period": period},
+    ).scalar_one()
+    return Window(period, int(watermark), None if late_after is None else int(late_after))
+
+
+def _day(session: Session) -> str:
+    if is_postgres(session):
+        return "CAST((e.recorded_at AT TIME ZONE 'UTC') AS DATE)"
+    return "substr(e.recorded_at, 1, 10)"
+
+
+_COUNTED = """e.id <= :watermark AND (
+            e.period = :period
+            OR (e.id > :late_after AND e.period < :period
+                AND e.period IN (SELECT r.period FROM revenue_runs r
+                                 WHERE r.stream = 'subscription'))
+        )"""
+
+
+def _over_days_sql(session: Session) -> str:
+    """Subscriber-days credited with more than the cap (usually none, or few)."""
+    day = _day(session)
+    return f"""SELECT e.user_id, {day} AS day, CAST(SUM(e.minutes) AS BIGINT) AS dm
+        FROM engagement e WHERE {_COUNTED}
+        GROUP BY e.user_id, {day} HAVING SUM(e.minutes) > :max_day"""
+
+
+def _capped_sql(session: Session, *, over_days: bool = True) -> str:
+    """CTEs ending in ``capped(user_id, content_id, writer_id, raw, paid)`` (steps 1 to 3),
+    reading the over-the-cap days from the table ``revenue_over_days`` (``over_days``: only
+    when it has rows; otherwise no record needs scaling and the join is left out).
+
+    Hash aggregates only, no sort: only the records of the days over the cap are scaled, each
+    by cap / day total (floored)."""
+    if over_days:
+        scaled = "CASE WHEN o.dm IS NULL THEN e.minutes ELSE (e.minutes * :max_day) / o.dm END"
+        join = f"LEFT JOIN {OVER} o ON o.user_id = e.user_id AND o.day = {_day(session)}"
+    else:
+        scaled, join = "e.minutes", ""
+    return f"""
+    per_content AS (
+        SELECT e.user_id, e.content_id, e.writer_id, CAST(SUM(e.minutes) AS BIGINT) AS raw,
+               CAST(SUM({scaled}) AS BIGINT) AS m
+        FROM engagement e {join}
+        WHERE {_COUNTED}
+        GROUP BY e.user_id, e.content_id, e.writer_id
+    ),
+    user_total AS (
+        SELECT user_id, CAST(SUM(m) AS BIGINT) AS um FROM per_content GROUP BY user_id
+    ),
+    capped AS (
+        SELECT p.user_id, p.content_id, p.writer_id, p.raw,
+               CASE WHEN p.m > :min_minutes AND p.m * 1000000 > :share_scaled * u.um
+                    THEN CASE WHEN (u.um * :share_scaled) / 1000000 > :min_minutes
+                              THEN (u.um * :share_scaled) / 1000000 ELSE :min_minutes END
+                    ELSE p.m END AS paid
+        FROM per_content p JOIN user_total u ON u.user_id = p.user_id
+    )"""
+
+
+#: The capped engagement of the run in progress (steps 1 to 3), one row per subscriber and
+#: content: every later aggregate reads it instead of the engagement table.
+CAPPED = "revenue_capped"
+
+
+#: Per subscriber and (existing) writer: the paid minutes; per subscriber: their total; the
+#: subscriber-days over the cap.
+UW = "revenue_uw"
+OVER = "revenue_over_days"
+UT = "revenue_ut"
+
+
+def materialize(session: Session, settings: Settings, win: Window) -> None:
+    """Compute steps 1 to 4 once into temporary tables (dropped at commit on PostgreSQL, and
+    before the next run on either); every aggregate after reads those. PostgreSQL gets the
+    memory for its hash aggregates not to spill, and no JIT (compiling cost more than it saved
+    on these one-off statements)."""
+    for table in (UT, UW, CAPPED, OVER):
+        session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    postgres = is_postgres(session)
+    if postgres:
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.execute(text("SET LOCAL jit = off"))
+    suffix = " ON COMMIT DROP" if postgres else ""
+    params = _params(settings, win)
+    session.execute(
+        text(f"CREATE TEMPORARY TABLE {OVER}{suffix} AS {_over_days_sql(session)}"), params
+    )
+    over = session.execute(text(f"SELECT 1 FROM {OVER} LIMIT 1")).first() is not None
+    statements = [
+        (
+            CAPPED,
+            f"WITH {_capped_sql(session, over_days=over)} SELECT * FROM capped",
+            params,
+        ),
+        (
+            UW,
+            "SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m "
+            f"FROM {CAPPED} c JOIN users w ON w.id = c.writer_id WHERE c.paid > 0 "
+            "GROUP BY c.user_id, c.writer_id",
+            {},
+        ),
+        (UT, f"SELECT user_id, CAST(SUM(m) AS BIGINT) AS mu FROM {UW} GROUP BY user_id", {}),
+    ]
+    for table, select_sql, values in statements:
+        session.execute(text(f"CREATE TEMPORARY TABLE {table}{suffix} AS {select_sql}"), values)
+        if postgres:
+            session.execute(text(f"ANALYZE {table}"))  # autovacuum never sees temporary tables
+
+
+def _params(settings: Settings, win: Window, currency: str | None = None) -> dict[str, Any]:
+    fraud = settings.revenue.fraud
+    params: dict[str, Any] = {
+        "period": win.period,
+        "watermark": win.watermark,
+        # no earlier run: nothing is late (no id is both above the watermark and at most it)
+        "late_after": win.watermark if win.late_after is None else win.late_after,
+        "max_day": fraud.max_minutes_per_day,
+        "min_minutes": fraud.content_share_min_minutes,
+        "share_scaled": int(Decimal(fraud.content_share_percent).scaleb(4)),
+    }
+    if currency is not None:
+        params["currency"] = currency
+    return params
+
+
+_FEES = """fees AS (
+        SELECT user_id, CAST(SUM(amount) AS BIGINT) AS fee FROM subscriptions
+        WHERE period = :period AND currency = :currency GROUP BY user_id
+    )"""
+
+
+def pool_basis(session: Session, win: Window, currency: str) -> Basis:
+    """Minutes per writer, user-centric sums per writer and subscriber total, and fees: two
+    statements over the temporary tables (``materialize`` first)."""
+    params = {"period": win.period, "currency": currency}
+    basis = Basis(currency)
+    rows = session.execute(
+        text(
+            f"WITH {_FEES} SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), "
+            f"CAST(SUM(f.fee * uw.m) AS BIGINT) FROM {UW} uw "
+            f"JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id "
+            "GROUP BY uw.writer_id, ut.mu"
+        ),
+        params,
+    )
+    for writer, total, minutes, weighted in rows:
+        name = str(writer)
+        basis.minutes[name] = basis.minutes.get(name, 0) + int(minutes)
+        basis.by_total.setdefault(name, {})[int(total)] = int(weighted)
+    fees, subscribers, unengaged = session.execute(
+        text(
+            f"WITH {_FEES} SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*), "
+            "CAST(COALESCE(SUM(CASE WHEN ut.user_id IS NULL THEN f.fee ELSE 0 END), 0) AS BIGINT) "
+            f"FROM fees f LEFT JOIN {UT} ut ON ut.user_id = f.user_id"
+        ),
+        params,
+    ).one()
+    basis.fees, basis.subscribers, basis.unengaged_fees = (
+        int(fees),
+        int(subscribers),
+        int(unengaged),
+    )
+    return basis
+
+
+def suspects(session: Session) -> tuple[int, list[dict[str, Any]]]:
+    """Engagement capped as implausible: how many minutes in all, and the largest cuts."""
+    total = session.execute(
+        text(f"SELECT CAST(COALESCE(SUM(raw - paid), 0) AS BIGINT) FROM {CAPPED}")
+    ).scalar_one()
+    rows = session.execute(
+        text(
+            f"SELECT user_id, content_id, writer_id, raw, paid FROM {CAPPED} "
+            "WHERE raw > paid ORDER BY raw - paid DESC, user_id, content_id LIMIT :listed"
+        ),
+        {"listed": MAX_LISTED},
+    )
+    listed = [
+        {
+            "user": row.user_id,
+            "content": row.content_id,
+            "writer": row.writer_id,
+            "minutes": int(row.raw),
+            "paid_minutes": int(row.paid),
+            "capped_minutes": int(row.raw) - int(row.paid),
+        }
+        for row in rows
+    ]
+    return int(total), listed
+
+
+def unattributed(session: Session) -> dict[str, int]:
+    """Counted minutes on writers who are no longer users: left out of every pool."""
+    rows = session.execute(
+        text(
+            f"SELECT writer_id, CAST(SUM(paid) AS BIGINT) FROM {CAPPED} "
+            "WHERE writer_id NOT IN (SELECT id FROM users) GROUP BY writer_id ORDER BY writer_id"
+        )
+    )
+    return {str(writer): int(minutes) for writer, minutes in rows}
+
+
+def late_minutes(session: Session, win: Window) -> int:
+    """Minutes of earlier periods this run counts because they came after their period's run."""
+    if win.late_after is None:
+        return 0
+    return int(
+        session.execute(
+            text(
+                "SELECT CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM engagement "
+                "WHERE id <= :watermark AND id > :late_after AND period < :period AND period IN "
+                "(SELECT period FROM revenue_runs WHERE stream = 'subscription')"
+            ),
+            {"watermark": win.watermark, "late_after": win.late_after, "period": win.period},
+        ).scalar_one()
+    )

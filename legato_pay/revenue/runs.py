@@ -1,0 +1,374 @@
+"""Runs that cron can trust: one per (period, stream), atomic, locked, replayable.
+
+A run is one transaction: the run row, its lines and every ledger entry (each keyed by period,
+stream, currency and writer) commit together or not at all, so a run killed at any point
+(``kill -9`` included) left nothing behind and the rerun does all of it, exactly once. A second
+run of the same (period, stream) returns the first one's result (``replayed``) and writes nothing.
+
+Two runners at once: the second is ``RUN_IN_PROGRESS`` (exit 9) instead of waiting. PostgreSQL
+takes the advisory lock ``locks.REVENUE_RUN`` with ``pg_try_advisory_xact_lock``; SQLite, whose
+writers would otherwise queue on the busy timeout, takes an exclusive ``flock`` on
+``<database file>.revenue.lock`` first (released by the kernel even after ``kill -9``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from legato_pay import chart
+from legato_pay.context import AppContext
+from legato_pay.errors import Busy, InvalidInput, InvalidState
+from legato_pay.ledger import EntrySpec, post_entries, transfer
+from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.revenue.common import (
+    MODELS,
+    POOL_STREAM,
+    next_period,
+    parse_choice,
+    parse_period,
+    parse_streams,
+    period_bounds,
+)
+from legato_pay.revenue.plan import RunPlan, hold, plan_run
+from legato_pay.revenue.pool import Line
+from legato_pay.revenue.views import RunView, run_by_period, run_view
+from legato_pay.store.dialect import is_postgres
+from legato_pay.store.engine import insert_rows_ignore
+from legato_pay.store.locks import REVENUE_RUN, try_advisory_xact_lock
+from legato_pay.store.tables import LINES, RUNS
+
+#: Entries posted per ledger call (the progress bar moves once per batch).
+BATCH = 500
+
+Progress = Callable[[int, int], None]
+
+
+def run_revenue(
+    app: AppContext,
+    *,
+    period: str,
+    stream: str = "subscription",
+    model: str = "pro-rata",
+    dry_run: bool = False,
+    force_reason: str | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> list[RunView]:
+    """Run (or, with ``dry_run``, plan) each stream named for ``period``; see the module doc."""
+    month = parse_period(period)
+    streams = parse_streams(stream)
+    model_name = parse_choice(model, MODELS, "--model")
+    moment = as_utc(now) or utcnow()
+    reason = _check_period_over(month, moment, force_reason, dry_run=dry_run)
+    views: list[RunView] = []
+    for name in streams:
+        if dry_run:
+            views.append(
+                app.run(
+                    partial(_dry, app=app, period=month, stream=name, model=model_name), write=False
+                )
+            )
+            continue
+        with _sqlite_claim(app):
+            work = partial(
+                _run_one,
+                app=app,
+                period=month,
+                stream=name,
+                model=model_name,
+                reason=reason,
+                moment=moment,
+                progress=progress,
+            )
+            views.append(app.run(work))
+    return views
+
+
+def _check_period_over(
+    period: str, moment: datetime, force_reason: str | None, *, dry_run: bool
+) -> str | None:
+    """A period still open is refused unless forced with a reason (``PERIOD_OPEN``); a dry
+    run, which writes nothing, may look at one."""
+    end = period_bounds(period)[1]
+    if force_reason is not None and not force_reason.strip():
+        raise InvalidInput("--force needs a reason", details={"force": force_reason})
+    if moment < end and force_reason is None and not dry_run:
+        raise InvalidState(
+            f"period {period} is not over until {end.isoformat()}: "
+            "run it then, or pass --force REASON",
+            details={"period": period, "ends": end.isoformat(), "why": "period_open"},
+            code="PERIOD_OPEN",
+        )
+    return force_reason.strip()[:500] if moment < end and force_reason else None
+
+
+@contextmanager
+def _sqlite_claim(app: AppContext) -> Iterator[None]:
+    """An exclusive, non-blocking claim on SQLite (PostgreSQL locks inside the transaction)."""
+    url = app.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    try:
+        descriptor = os.open(f"{url.database}.revenue.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        # No claim file beside a read-only database: the run's write transaction still keeps
+        # runs apart (a second one waits for the first instead of exiting 9).
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy() from None
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _busy() -> Busy:
+    return Busy(
+        "another revenue run is in progress: try again when it has finished",
+        details={"why": "run_in_progress"},
+    )
+
+
+def _dry(session: Session, *, app: AppContext, period: str, stream: str, model: str) -> RunView:
+    found = run_by_period(session, period, stream)
+    if found is not None:
+        return found.replay()
+    plan = plan_run(session, app.settings, period=period, stream=stream, model=model)
+    return RunView.from_plan(plan, actor=app.actor)
+
+
+def _run_one(
+    session: Session,
+    *,
+    app: AppContext,
+    period: str,
+    stream: str,
+    model: str,
+    reason: str | None,
+    moment: datetime,
+    progress: Progress | None,
+) -> RunView:
+    if is_postgres(session) and not try_advisory_xact_lock(session, REVENUE_RUN):
+        raise _busy()
+    found = run_by_period(session, period, stream)
+    if found is not None:
+        return found.replay()
+    plan = plan_run(session, app.settings, period=period, stream=stream, model=model)
+    run_id = _insert_run(session, plan, actor=app.actor, reason=reason, moment=moment)
+    entry_ids = _post(session, app, plan, run_id, moment, progress)
+    _insert_lines(session, run_id, stream, plan.lines, entry_ids)
+    if plan.trueup is not None and plan.trueup.collected:
+        collecting = {
+            (line.writer_id, line.currency): entry_ids.get((line.writer_id, line.currency))
+            for line in plan.trueup.lines
+            if line.kind == "adjustment"
+        }
+        _settle_deferred(session, plan.trueup.collected, collecting)
+    return run_view(session, run_id)
+
+
+def _insert_run(
+    session: Session, plan: RunPlan, *, actor: str, reason: str | None, moment: datetime
+) -> int:
+    return int(
+        session.execute(
+            RUNS.insert()
+            .values(
+                period=plan.period,
+                stream=plan.stream,
+                model=plan.model,
+                status="completed",
+                writer_percent=plan.percents[0],
+                platform_percent=plan.percents[1],
+                totals_json=json.dumps(plan.totals(), sort_keys=True),
+                report_json=json.dumps(plan.report, sort_keys=True),
+                engagement_watermark=plan.watermark,
+                forced_reason=reason,
+                actor=actor,
+                created_at=moment,
+            )
+            .returning(RUNS.c.id)
+        ).scalar_one()
+    )
+
+
+def _key(plan: RunPlan, currency: str, who: str) -> str:
+    return f"revenue:{plan.period}:{plan.stream}:{currency}:{who}"
+
+
+def _specs(
+    app: AppContext, plan: RunPlan, run_id: int, moment: datetime
+) -> tuple[list[EntrySpec], list[tuple[str, str] | None]]:
+    """Every entry of the run, and for each the (writer, currency) line it pays (or None)."""
+    held, until = hold(app.settings, moment)
+    meta = {"kind": "revenue_run", "run": run_id, "period": plan.period, "stream": plan.stream}
+    specs: list[EntrySpec] = []
+    owners: list[tuple[str, str] | None] = []
+    for pool in plan.pools:
+        source = chart.subscription_pool(plan.period, pool.currency)
+        if pool.carried:
+            target = chart.subscription_pool(next_period(plan.period), pool.currency)
+            specs.append(
+                transfer(
+                    source,
+                    target,
+                    pool.carried,
+                    pool.currency,
+                    idempotency_key=_key(plan, pool.currency, "carry"),
+                    reason=f"{plan.period} pool had no engagement: carried",
+                    metadata=meta,
+                )
+            )
+            owners.append(None)
+        if pool.platform:
+            specs.append(
+                transfer(
+                    source,
+                    chart.platform_revenue(POOL_STREAM, pool.currency),
+                    pool.platform,
+                    pool.currency,
+                    idempotency_key=_key(plan, pool.currency, "platform"),
+                    reason=f"platform share of the {plan.period} pool",
+                    metadata=meta,
+                )
+            )
+            owners.append(None)
+    for line in plan.lines:
+        if line.amount == 0 or line.kind == "deferred":
+            continue
+        earnings = chart.writer_earnings(line.writer_id, line.currency)
+        if plan.stream == POOL_STREAM:
+            source = chart.subscription_pool(plan.period, line.currency)
+            reason = f"share of the {plan.period} subscription pool"
+        else:
+            source = chart.platform_revenue(plan.stream, line.currency)
+            reason = f"{plan.stream} true-up for {plan.period}"
+        if line.amount > 0:
+            spec = transfer(
+                source,
+                earnings,
+                line.amount,
+                line.currency,
+                pending=held,
+                post_at=until,
+                idempotency_key=_key(plan, line.currency, f"writer:{line.writer_id}"),
+                reason=reason,
+                metadata=meta if until is None else {**meta, "hold_until": until.isoformat()},
+            )
+        else:
+            spec = transfer(
+                earnings,
+                source,
+                -line.amount,
+                line.currency,
+                idempotency_key=_key(plan, line.currency, f"writer:{line.writer_id}"),
+                reason=reason,
+                metadata=meta,
+            )
+        specs.append(spec)
+        owners.append((line.writer_id, line.currency))
+    return specs, owners
+
+
+def _open(session: Session, plan: RunPlan) -> None:
+    """Every account the run's entries touch, in one batch (the chart's shapes)."""
+    requests = []
+    for pool in plan.pools:
+        requests.append(
+            chart.system_account(chart.subscription_pool(plan.period, pool.currency), pool.currency)
+        )
+        if pool.carried:
+            code = chart.subscription_pool(next_period(plan.period), pool.currency)
+            requests.append(chart.system_account(code, pool.currency))
+        if pool.platform:
+            code = chart.platform_revenue(POOL_STREAM, pool.currency)
+            requests.append(chart.system_account(code, pool.currency))
+    for line in plan.lines:
+        if line.amount and line.kind != "deferred":
+            requests.append(chart.writer_earnings_account(line.writer_id, line.currency))
+            if plan.stream != POOL_STREAM:
+                code = chart.platform_revenue(plan.stream, line.currency)
+                requests.append(chart.system_account(code, line.currency))
+    chart.open_accounts(session, requests)
+
+
+def _post(
+    session: Session,
+    app: AppContext,
+    plan: RunPlan,
+    run_id: int,
+    moment: datetime,
+    progress: Progress | None,
+) -> dict[tuple[str, str], int]:
+    specs, owners = _specs(app, plan, run_id, moment)
+    if not specs:
+        return {}
+    _open(session, plan)
+    ids: dict[tuple[str, str], int] = {}
+    for start in range(0, len(specs), BATCH):
+        chunk = specs[start : start + BATCH]
+        views = post_entries(session, chunk, actor=app.actor, now=moment)
+        for owner, view in zip(owners[start : start + BATCH], views, strict=True):
+            if owner is not None:
+                ids[owner] = view.id
+        if progress is not None:
+            progress(min(start + BATCH, len(specs)), len(specs))
+    return ids
+
+
+def _insert_lines(
+    session: Session,
+    run_id: int,
+    stream: str,
+    lines: list[Line],
+    entry_ids: dict[tuple[str, str], int],
+) -> None:
+    from legato_pay.revenue.common import share_text
+
+    rows: list[dict[str, Any]] = [
+        {
+            "run_id": run_id,
+            "writer_id": line.writer_id,
+            "stream": stream,
+            "currency": line.currency,
+            "kind": line.kind,
+            "basis_minutes": line.basis_minutes,
+            "basis_value": line.basis_value,
+            "paid_before": line.paid_before,
+            "share": share_text(line.share),
+            "amount": line.amount,
+            "remainder_units": line.remainder_units,
+            "entry_id": None
+            if line.kind == "deferred"
+            else entry_ids.get((line.writer_id, line.currency)),
+        }
+        for line in lines
+    ]
+    for start in range(0, len(rows), 5000):  # one INSERT … SELECT FROM unnest on PostgreSQL
+        insert_rows_ignore(session, LINES, ["id"], rows[start : start + 5000], ["id"])
+
+
+def _settle_deferred(
+    session: Session, line_ids: list[int], collecting: dict[tuple[str, str], int | None]
+) -> None:
+    """Point the deferred lines collected now at the entry that collected them."""
+    rows = session.execute(
+        select(LINES.c.id, LINES.c.writer_id, LINES.c.currency).where(LINES.c.id.in_(line_ids))
+    )
+    for line_id, writer, currency in rows:
+        entry = collecting.get((str(writer), str(currency)))
+        session.execute(update(LINES).where(LINES.c.id == line_id).values(entry_id=entry or 0))
