@@ -184,10 +184,23 @@ PLAUSIBLE: dict[str, list[str]] = {
     "buyer": ["ben"],
     "units": ["10"],
     "record_date": ["now", "2026-01-05T00:00:00Z"],
+    "from_": ["2026-01-01T00:00:00Z"],
+    "to": ["2027-01-01T00:00:00Z"],
+    "entry": ["1", "2", "3"],
+    "expires_in": ["3600"],
+    "channels": ["card"],
+    "run": ["1"],
+    "period": ["2026-01", "2026-11"],
+    "stream": ["subscription", "licensing", "ads"],
+    "model": ["pro-rata", "user-centric"],
+    "force": ["hostile battery"],
 }
 
 
-def plausible_value(name: str) -> st.SearchStrategy[str]:
+def plausible_value(name: str, references: list[str] | None = None) -> st.SearchStrategy[str]:
+    """What an operator would type for a parameter; purchase references are the seeded ones."""
+    if name == "reference" and references:
+        return st.sampled_from(references)
     return st.sampled_from(PLAUSIBLE.get(name, ["x"]))
 
 

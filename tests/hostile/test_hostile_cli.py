@@ -136,7 +136,9 @@ def _file(seeded: Seeded, data: st.DataObject, command: str) -> str:
 def _value(seeded: Seeded, data: st.DataObject, command: str, param: Param, hostile: bool) -> str:
     if param.is_file:
         return _file(seeded, data, command if param.flag != "--config" else "--config")
-    return data.draw(hostile_value() if hostile else plausible_value(param.name))
+    if hostile:
+        return data.draw(hostile_value())
+    return data.draw(plausible_value(param.name, seeded.references))
 
 
 def command_line(
