@@ -1,14 +1,27 @@
-"""``legato-pay demo``: run a realistic day through the sandbox gateway, then print reports."""
+"""``legato-pay demo``: run a realistic day through the sandbox gateway, then print reports.
+
+The report says what THIS run did (its counts, its coin sales, the content revenue of its own
+time window), then what is cumulative since the database began (reader balances, the whole
+ledger's check): a second run on the same database reports its own day. ``--output json``
+prints one document (amounts as ``{"amount", "currency", "display"}`` or ``…_minor``); tables
+show formatted amounts only. CSV, which holds one table, is refused before the day runs.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from commands.output import emit, state
+from commands.output import emit, info, money_cell, state
 from legato_pay.errors import UsageError
+
+if TYPE_CHECKING:
+    from legato_pay.demo.day import DemoSummary
+
+#: How many rows the top-N tables show.
+TOP = 10
 
 
 def run_demo(*, readers: int, seed: int) -> None:
@@ -17,8 +30,12 @@ def run_demo(*, readers: int, seed: int) -> None:
     if readers < 3 or readers > 2000:
         raise UsageError("--readers must be between 3 and 2000", details={"readers": readers})
     cli = state()
+    if cli.output == "csv":
+        raise UsageError(
+            "demo prints several tables: use --output table or json", details={"output": "csv"}
+        )
     app = cli.app
-    show_progress = sys.stderr.isatty() and cli.output == "table" and not cli.quiet
+    show_progress = sys.stderr.isatty() and cli.output != "json" and not cli.quiet
     if show_progress:
         from rich.progress import Progress
 
@@ -32,78 +49,127 @@ def run_demo(*, readers: int, seed: int) -> None:
     else:
         summary = run_demo_day(app, readers=readers, seed=seed)
 
-    reports = app.run(_reports, write=False)
+    document = app.run(lambda s: demo_document(s, summary), write=False)
     if cli.output == "json":
-        emit({"summary": summary.as_json(), **reports})
-        return
-    _print_reports(summary.as_json(), reports)
+        emit(document)
+    else:
+        print_demo(document)
     if not summary.verify.get("ok"):
+        info("ledger verify found problems after the demo day")
         raise typer.Exit(1)
 
 
-def _reports(session: Any) -> dict[str, Any]:
+def demo_document(session: Any, summary: DemoSummary) -> dict[str, Any]:
+    """The run's JSON document: ``summary`` and ``content_revenue`` are this run's;
+    ``cumulative`` is the whole database's."""
     from legato_pay.readers import balances
     from legato_pay.reporting import reports
 
+    revenue = reports.content_revenue(
+        session, currency="USD", by="day", since=summary.started_at, until=summary.finished_at
+    )
     top = balances.list_reader_coins(session, min_total=1)
     top.sort(key=lambda row: (-row["total"], row["user"]))
-    revenue = reports.content_revenue(session, currency="USD", by="day").as_json()
-    return {"balances": top[:10], "content_revenue": revenue}
+    return {
+        "summary": summary.as_json(),
+        "content_revenue": revenue.as_json(),
+        "cumulative": {
+            "since": "the database began",
+            "top_balances": top[:TOP],
+            "ledger": {
+                key: summary.verify.get(key)
+                for key in ("ok", "accounts", "entries", "sealed_entries", "problem_count")
+            },
+        },
+    }
 
 
-def _print_reports(summary: dict[str, Any], reports: dict[str, Any]) -> None:
-    from legato_pay.money import format_amount
-
-    state().output = "table"
+def print_demo(document: dict[str, Any]) -> None:
+    """This run's tables, then the cumulative ones, each titled with its scope."""
+    summary, revenue = document["summary"], document["content_revenue"]
+    cumulative = document["cumulative"]
+    if not state().quiet:  # --quiet: the results (the scoped sections) and nothing else
+        typer.echo(
+            f"legato-pay demo day {summary['run_id']}: {summary['readers']} readers, "
+            f"{summary['writers']} writers\n"
+        )
     typer.echo(
-        f"legato-pay demo day {summary['run_id']} — {summary['readers']} readers, "
-        f"{summary['writers']} writers\n"
+        f"== This run ({_when(summary['started_at'])} to {_when(summary['finished_at'])}) =="
     )
     emit(
-        [{"what": k, "count": v} for k, v in summary["counts"].items()],
-        title="What happened",
+        [{"what": what, "count": count} for what, count in summary["counts"].items()],
+        title="What happened this run",
     )
+    typer.echo("")
+    sales = [{"currency": c, "paid": paid["display"]} for c, paid in summary["paid"].items()]
     emit(
-        [{"currency": c, "paid": format_amount(v, c)} for c, v in summary["paid"].items()],
-        title="Coin sales through the sandbox gateway",
+        sales,
+        title="Coin sales this run, through the sandbox gateway",
+        message=_if_empty(sales, "no coin sales this run"),
     )
-    typer.echo(
-        f"failed payment: {summary['failed_purchase']}   "
-        f"refunded purchase: {summary['refunded_purchase']}\n"
-    )
-    emit(
-        reports["balances"],
-        columns=["user", "paid", "bonus", "total"],
-        title="Top reader balances (coins)",
-    )
-    revenue = reports["content_revenue"]
-    rows = [
-        {**row, "content": row["content"] or "(tips, no content)"}
-        for row in sorted(revenue["rows"], key=lambda r: -r["value"])[:10]
-    ]
-    emit(
-        rows,
-        columns=[
-            "period",
-            "content",
-            "writer",
-            "unlocks",
-            "coins",
-            "value",
-            "writer_share",
-            "platform_share",
-            "tips",
-            "tip_coins",
-        ],
-        title="Content revenue (top 10, USD minor units)",
-    )
-    typer.echo(f"totals: {revenue['totals']}\n")
-    verify = summary["verify"]
+    typer.echo(f"failed payment: {summary['failed_purchase'] or 'none'}")
+    typer.echo(f"refunded purchase: {summary['refunded_purchase'] or 'none'}\n")
+    _print_revenue(revenue)
     seal = summary["seal"]
     typer.echo(
-        f"ledger sealed: {seal.get('entries', 0)} new entries, chain head {seal.get('last_hash', '')[:16]}…"
+        f"ledger sealed: {seal.get('entries', 0)} new entries this run, "
+        f"chain head {str(seal.get('last_hash') or '')[:16]}\n"
     )
+    typer.echo(f"== Cumulative (since {cumulative['since']}) ==")
+    emit(
+        cumulative["top_balances"],
+        columns=["user", "paid", "bonus", "total"],
+        title=f"Top reader balances, all runs (coins, top {TOP})",
+        message=_if_empty(cumulative["top_balances"], "no reader holds coins"),
+    )
+    ledger = cumulative["ledger"]
     typer.echo(
-        f"ledger verify: {'ok' if verify.get('ok') else 'NOT OK'} — {verify.get('accounts')} "
-        f"accounts, {verify.get('entries')} entries, {verify.get('problem_count')} problems"
+        f"ledger verify: {'ok' if ledger['ok'] else 'NOT OK'} (the whole ledger): "
+        f"{ledger['accounts']} accounts, {ledger['entries']} entries, "
+        f"{ledger['problem_count']} problems"
     )
+
+
+def _print_revenue(revenue: dict[str, Any]) -> None:
+    currency = revenue["currency"]
+    rows = sorted(revenue["rows"], key=lambda row: -row["value_minor"])[:TOP]
+    # Six columns fit 80: the demo's content ids name their writer; tips without a content
+    # piece name the writer they went to.
+    shown = [
+        {
+            "content": row["content"] or f"(tips to {row['writer']})",
+            "unlocks": row["unlocks"],
+            "tips": row["tips"],
+            "value": money_cell(row["value_minor"], currency),
+            "to writer": money_cell(row["writer_share_minor"], currency),
+            "platform": money_cell(row["platform_share_minor"], currency),
+        }
+        for row in rows
+    ]
+    totals = revenue["totals"]
+    emit(
+        shown,
+        columns=["content", "unlocks", "tips", "value", "to writer", "platform"],
+        title=f"Content revenue this run (top {TOP}, {currency})",
+        message=_if_empty(shown, "no content revenue this run"),
+        totals={  # the counts are in "What happened this run"
+            "value": money_cell(totals["value_minor"], currency),
+            "to writer": money_cell(totals["writer_share_minor"], currency),
+            "platform": money_cell(totals["platform_share_minor"], currency),
+        },
+    )
+
+
+def _if_empty(rows: list[Any], message: str) -> str | None:
+    """``emit`` prints its message instead of an empty table, and after a full one: only
+    an empty table needs it."""
+    return None if rows else message
+
+
+def _when(iso: str | None) -> str:
+    """A run's start or end as a table line shows it (the JSON keeps ISO 8601)."""
+    if iso is None:
+        return "?"
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,12 +1,25 @@
 """``legato-pay reports …``: Revenue reports."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from commands.output import emit, parse_time, state
+from commands.output import emit, money_cell, parse_range, state
 
 app = typer.Typer(help="Revenue reports.")
+
+#: What a content revenue table shows: counts and formatted amounts, never minor units.
+TABLE_COLUMNS = [
+    "period",
+    "content",
+    "writer",
+    "unlocks",
+    "tips",
+    "coins",
+    "value",
+    "writer_share",
+    "platform_share",
+]
 
 
 @app.command("content-revenue")
@@ -24,10 +37,15 @@ def content_revenue(
         str | None, typer.Option("--currency", help="Coin value currency (default: configured).")
     ] = None,
 ) -> None:
-    """Unlocks and tips per content piece and period, with the writer / platform split."""
-    from legato_pay.reporting.reports import COUNTERS
+    """Unlocks and tips per content piece and period, with the writer / platform split.
+
+    An unknown --writer or --content is NOT_FOUND; --until before --since is INVALID_TIME.
+    JSON and CSV give amounts in minor units (``…_minor``); the table, formatted; the totals
+    are under the table (and on stderr as ``# total …`` for CSV), never a data row."""
+    from legato_pay.reporting.reports import COUNTERS, MONEY_COUNTERS
     from legato_pay.reporting.reports import content_revenue as build_report
 
+    start, end = parse_range(since, until, from_field="--since", to_field="--until")
     cli = state()
     report = cli.app.run(
         lambda s: build_report(
@@ -36,18 +54,33 @@ def content_revenue(
             by=by,
             content_id=content,
             writer_id=writer,
-            since=parse_time(since, "since"),
-            until=parse_time(until, "until"),
+            since=start,
+            until=end,
         ),
         write=False,
     )
     data = report.as_json()
-    totals = {"period": "total", "content": None, "writer": None, **data["totals"]}
+
+    def shown(row: dict[str, Any]) -> dict[str, Any]:
+        money = {name: money_cell(row[f"{name}_minor"], report.currency) for name in MONEY_COUNTERS}
+        return {**row, **money}
+
+    sums = report.sums
+    totals = {
+        "unlocks": sums["unlocks"],
+        "tips": sums["tips"],
+        "coins": sums["coins"],
+        **{name: money_cell(sums[name], report.currency) for name in MONEY_COUNTERS[2:]},
+    }
+    names = [f"{name}_minor" if name in MONEY_COUNTERS else name for name in COUNTERS]
     emit(
         data,
-        rows=[*data["rows"], totals],
-        columns=["period", "content", "writer", *COUNTERS],
+        rows=[shown(row) for row in data["rows"]],
+        columns=["period", "content", "writer", "currency", *names],
+        table_columns=TABLE_COLUMNS,
         title=f"content revenue by {report.by} ({report.currency})",
+        totals=totals,
+        message=None if data["rows"] else "no unlocks or tips in this window",
     )
 
 

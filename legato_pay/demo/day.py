@@ -4,7 +4,8 @@ Writers publish chapters, readers buy coin packages in USD, NGN and CAD, unlock 
 gift and subscribe; one payment fails and one purchase is refunded; then the ledger is sealed
 and verified. Every step goes through the same services as the CLI, one atomic unit each.
 Each run is a new day (its idempotency keys carry the run's id), so running the demo again adds
-a day and never corrupts or doubles anything.
+a day and never corrupts or doubles anything. The summary is what this run did (its counts, its
+sales, its time window for the reports); balances and the ledger check are the whole database's.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from legato_pay.context import AppContext
 from legato_pay.errors import GatewayError, InsufficientFunds
 from legato_pay.ledger.types import utcnow
+from legato_pay.money import format_amount
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,9 +32,13 @@ Progress = Callable[[str], None]
 
 @dataclass
 class DemoSummary:
+    """What one run did; ``started_at``/``finished_at`` bound its records (for its reports)."""
+
     run_id: str
     readers: int
     writers: int
+    started_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
     counts: Counter[str] = field(default_factory=Counter)
     paid: Counter[str] = field(default_factory=Counter)  # currency -> minor units
     failed_purchase: str | None = None
@@ -42,10 +49,19 @@ class DemoSummary:
     def as_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "readers": self.readers,
             "writers": self.writers,
             "counts": dict(sorted(self.counts.items())),
-            "paid": dict(sorted(self.paid.items())),
+            "paid": {
+                currency: {
+                    "amount": minor,
+                    "currency": currency,
+                    "display": format_amount(minor, currency),
+                }
+                for currency, minor in sorted(self.paid.items())
+            },
             "failed_purchase": self.failed_purchase,
             "refunded_purchase": self.refunded_purchase,
             "seal": self.seal,
@@ -72,6 +88,7 @@ def run_demo_day(
     day.subscribe()
     day.read_and_refund()
     day.seal_and_verify()
+    day.summary.finished_at = utcnow()
     return day.summary
 
 
@@ -83,8 +100,11 @@ class _DemoDay:
         self.settings = app.settings
         self.tick = tick
         self.rng = random.Random(seed)
-        self.run_id = utcnow().strftime("%Y%m%d%H%M%S%f")
-        self.summary = DemoSummary(run_id=self.run_id, readers=readers, writers=WRITERS)
+        started = utcnow()
+        self.run_id = started.strftime("%Y%m%d%H%M%S%f")
+        self.summary = DemoSummary(
+            run_id=self.run_id, readers=readers, writers=WRITERS, started_at=started
+        )
         self.writers = [f"demo-writer-{i}" for i in range(1, WRITERS + 1)]
         self.reader_ids = [f"demo-reader-{n:03d}" for n in range(1, readers + 1)]
         self.catalogue: list[str] = []

@@ -3,7 +3,8 @@
 Content revenue comes from ``content_unlocks`` and tip rows in ``coin_transfers``; both carry
 the value and its split as recorded when the coins moved, so a report never re-derives a split
 and its totals are exact sums of its rows. Periods (day, ISO week, month) are computed in Python
-from the UTC ``created_at`` in one pass, the same on SQLite and PostgreSQL.
+from the UTC ``created_at`` in one pass, the same on SQLite and PostgreSQL. In JSON, amounts of
+money are named ``…_minor`` (minor units of the report's currency); coins are counts.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
-from legato_pay.errors import InvalidInput
+from legato_pay.errors import InvalidInput, InvalidTime
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount, normalize_currency
-from legato_pay.readers.users import get_user
+from legato_pay.readers.content import get_content, validate_content_id
+from legato_pay.readers.users import get_user, validate_user_id
 from legato_pay.store.tables import PURCHASES, TRANSFERS, UNLOCKS
 
 PERIODS = ("day", "week", "month")
@@ -36,6 +38,13 @@ COUNTERS = (
     "writer_share",
     "platform_share",
 )
+#: The counters that are money (minor units of the report's currency), not counts of coins.
+MONEY_COUNTERS = ("unlock_value", "tip_value", "value", "writer_share", "platform_share")
+
+
+def _named(sums: dict[str, int]) -> dict[str, int]:
+    """The sums as JSON names them: money counters end in ``_minor``."""
+    return {f"{name}_minor" if name in MONEY_COUNTERS else name: sums[name] for name in COUNTERS}
 
 
 def period_of(moment: datetime, by: str) -> str:
@@ -64,7 +73,7 @@ class ContentRevenueRow:
             "content": self.content,
             "writer": self.writer,
             "currency": self.currency,
-            **self.sums,
+            **_named(self.sums),
             "display": format_amount(self.sums["value"], self.currency),
         }
 
@@ -78,11 +87,16 @@ class ContentRevenueReport:
     rows: list[ContentRevenueRow]
 
     @property
+    def sums(self) -> dict[str, int]:
+        """Every counter summed over the rows."""
+        return {name: sum(row.sums[name] for row in self.rows) for name in COUNTERS}
+
+    @property
     def totals(self) -> dict[str, Any]:
-        sums = {name: sum(row.sums[name] for row in self.rows) for name in COUNTERS}
+        sums = self.sums
         return {
             "currency": self.currency,
-            **sums,
+            **_named(sums),
             "display": format_amount(sums["value"], self.currency),
         }
 
@@ -110,12 +124,24 @@ def content_revenue(
     """Unlocks and tips per period, content piece and writer, in one currency of coin value.
 
     ``since`` is inclusive, ``until`` exclusive. Tips not tied to a content piece appear in a
-    row with ``content`` null for their writer (left out when ``content_id`` is given).
+    row with ``content`` null for their writer (left out when ``content_id`` is given). A filter
+    naming a content piece or writer that does not exist is ``*_NOT_FOUND`` (an id that cannot
+    be one is refused before any query), a reversed window ``INVALID_TIME``: an empty report
+    would read as "nothing was earned".
     """
     if by not in PERIODS:
         raise InvalidInput(f"--by must be one of {', '.join(PERIODS)}", details={"by": by})
     currency = normalize_currency(currency)
     since, until = as_utc(since), as_utc(until)
+    if since is not None and until is not None and until < since:
+        raise InvalidTime(
+            "--until is before --since",
+            details={"since": since.isoformat(), "until": until.isoformat()},
+        )
+    if writer_id is not None:
+        get_user(session, validate_user_id(writer_id), kind="writer")
+    if content_id is not None:
+        get_content(session, validate_content_id(content_id))
     window = _Window(content_id, writer_id, since, until)
     unlocks = _window(
         select(
@@ -204,7 +230,7 @@ def _accumulate(
 
 def purchase_history(session: Session, user_id: str) -> list[dict[str, Any]]:
     """A user's coin purchases, oldest first, as the purchases table records them."""
-    get_user(session, user_id)
+    get_user(session, validate_user_id(user_id))
     query = (
         select(PURCHASES)
         .where(PURCHASES.c.user_id == user_id)
@@ -216,7 +242,7 @@ def purchase_history(session: Session, user_id: str) -> list[dict[str, Any]]:
             "package": row.package_id,
             "coins": row.coins,
             "bonus": row.bonus_coins,
-            "amount": row.amount,
+            "amount_minor": row.amount,
             "currency": row.currency,
             "display": format_amount(row.amount, row.currency),
             "status": row.status,

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from legato_pay.errors import InvalidInput, NotFound
+from legato_pay.errors import InvalidInput, InvalidTime, NotFound
 from legato_pay.readers.tips import send_tip
-from legato_pay.reporting.reports import COUNTERS, content_revenue, period_of, purchase_history
+from legato_pay.reporting.reports import (
+    COUNTERS,
+    MONEY_COUNTERS,
+    content_revenue,
+    period_of,
+    purchase_history,
+)
 from legato_pay.store.models.readers import CoinTransfer
 from tests.cli_runner import run_cli
 from tests.factories import add_content, add_purchase, add_unlock, add_users, fund
@@ -69,16 +76,17 @@ def slim(data: dict[str, Any], *fields: str) -> list[tuple[Any, ...]]:
 
 def assert_adds_up(data: dict[str, Any]) -> None:
     for row in data["rows"]:
-        assert row["writer_share"] + row["platform_share"] == row["value"]
-        assert row["unlock_value"] + row["tip_value"] == row["value"]
+        assert row["writer_share_minor"] + row["platform_share_minor"] == row["value_minor"]
+        assert row["unlock_value_minor"] + row["tip_value_minor"] == row["value_minor"]
         assert row["unlock_coins"] + row["tip_coins"] == row["coins"]
     for name in COUNTERS:
-        assert data["totals"][name] == sum(row[name] for row in data["rows"])
+        key = f"{name}_minor" if name in MONEY_COUNTERS else name
+        assert data["totals"][key] == sum(row[key] for row in data["rows"])
 
 
 def test_content_revenue_by_day(month: Any) -> None:
     data = report(month, by="day")
-    fields = ("period", "content", "writer", "unlocks", "tips", "coins", "value")
+    fields = ("period", "content", "writer", "unlocks", "tips", "coins", "value_minor")
     assert slim(data, *fields) == [
         ("2026-01-04", "c1", "w1", 1, 0, 10, 10),
         ("2026-01-05", "c1", "w1", 1, 1, 43, 43),
@@ -88,19 +96,19 @@ def test_content_revenue_by_day(month: Any) -> None:
         ("2026-01-31", "c3", "w2", 0, 1, 1, 1),
     ]
     c1_day = data["rows"][1]
-    assert (c1_day["writer_share"], c1_day["platform_share"]) == (7 + 23, 3 + 10)
+    assert (c1_day["writer_share_minor"], c1_day["platform_share_minor"]) == (7 + 23, 3 + 10)
     assert data["totals"] | {"display": None} == {
         "currency": "USD",
         "unlocks": 4,
         "unlock_coins": 60,
-        "unlock_value": 60,
+        "unlock_value_minor": 60,
         "tips": 3,
         "tip_coins": 134,
-        "tip_value": 134,
+        "tip_value_minor": 134,
         "coins": 194,
-        "value": 194,
-        "writer_share": 7 + 7 + 17 + 10 + 23 + 70 + 0,
-        "platform_share": 3 + 3 + 8 + 5 + 10 + 30 + 1,
+        "value_minor": 194,
+        "writer_share_minor": 7 + 7 + 17 + 10 + 23 + 70 + 0,
+        "platform_share_minor": 3 + 3 + 8 + 5 + 10 + 30 + 1,
         "display": None,
     }
     assert data["totals"]["display"] == "1.94 USD"
@@ -124,7 +132,7 @@ def test_content_revenue_by_week_and_month(month: Any) -> None:
         ("2026-01", "c3", 1, 1, 16),
         ("2026-01", None, 0, 1, 100),
     ]
-    assert months["totals"]["value"] == weeks["totals"]["value"] == 194
+    assert months["totals"]["value_minor"] == weeks["totals"]["value_minor"] == 194
     assert_adds_up(weeks)
     assert_adds_up(months)
 
@@ -144,9 +152,24 @@ def test_content_revenue_filters(month: Any) -> None:
         ("2026-01-31", "c3"),
     ]
     assert report(month, currency="NGN")["rows"] == []
-    assert report(month, content_id="nope")["totals"]["value"] == 0
     with pytest.raises(InvalidInput):
         report(month, by="year")
+
+
+def test_content_revenue_refuses_unknown_filters_and_a_reversed_window(month: Any) -> None:
+    """An empty report would say "nothing earned" where the question itself was wrong."""
+    with pytest.raises(NotFound) as writer:
+        report(month, writer_id="nobody")
+    assert writer.value.code == "USER_NOT_FOUND"
+    with pytest.raises(NotFound) as content:
+        report(month, content_id="nope")
+    assert content.value.code == "CONTENT_NOT_FOUND"
+    with pytest.raises(InvalidInput) as reader:
+        report(month, writer_id="r1")  # a reader is no writer
+    assert reader.value.details["kind"] == "reader"
+    with pytest.raises(InvalidTime):
+        report(month, since=at(6), until=at(5))
+    assert report(month, since=at(5), until=at(5))["rows"] == []  # an empty window is fine
 
 
 def test_tips_through_the_service_appear_in_the_report(app: Any) -> None:
@@ -159,9 +182,9 @@ def test_tips_through_the_service_appear_in_the_report(app: Any) -> None:
         )
     )
     data = report(app, by="month")
-    assert slim(data, "content", "tips", "tip_coins", "writer_share", "platform_share") == [
-        ("c1", 1, 99, 69, 30)
-    ]
+    assert slim(
+        data, "content", "tips", "tip_coins", "writer_share_minor", "platform_share_minor"
+    ) == [("c1", 1, 99, 69, 30)]
 
 
 def test_periods() -> None:
@@ -180,7 +203,11 @@ def test_purchase_history(app: Any) -> None:
         ("p1", "basic", 500, 25, "succeeded"),
         ("p2", "basic", 100, 0, "failed"),
     ]
-    assert (rows[0]["amount"], rows[0]["currency"], rows[0]["display"]) == (500, "USD", "5.00 USD")
+    assert (rows[0]["amount_minor"], rows[0]["currency"], rows[0]["display"]) == (
+        500,
+        "USD",
+        "5.00 USD",
+    )
     assert app.run(lambda s: purchase_history(s, "r2"), write=False)[0]["reference"] == "p3"
     with pytest.raises(NotFound):
         app.run(lambda s: purchase_history(s, "ghost"), write=False)
@@ -202,7 +229,7 @@ def test_cli_reports(month: Any, database_url: str) -> None:
         ("2026-W02", "c2", 25),
         ("2026-W02", None, 100),
     ]
-    assert data["totals"]["value"] == 168
+    assert data["totals"]["value_minor"] == 168
     assert_adds_up(data)
 
     bad = run_cli(database_url, "reports", "content-revenue", "--by", "year")
@@ -215,3 +242,48 @@ def test_cli_reports(month: Any, database_url: str) -> None:
     assert [p["reference"] for p in history.json["purchases"]] == ["p1"]
     missing = run_cli(database_url, "reports", "purchases", "--user", "ghost")
     assert missing.status == 5
+
+
+def test_cli_content_revenue_refusals(month: Any, database_url: str) -> None:
+    """Unknown filters are NOT_FOUND (5), a reversed window INVALID_TIME (3): never an empty
+    report that reads as "nothing earned"."""
+
+    def error(*args: str) -> tuple[int, str]:
+        result = run_cli(database_url, "reports", "content-revenue", *args)
+        assert result.stdout == ""
+        return result.status, result.error["code"]
+
+    assert error("--writer", "nobody") == (5, "USER_NOT_FOUND")
+    assert error("--content", "nope") == (5, "CONTENT_NOT_FOUND")
+    assert error("--since", "2026-01-06", "--until", "2026-01-05") == (3, "INVALID_TIME")
+    assert error("--until", "soon") == (3, "INVALID_TIME")
+    # A byte that is not UTF-8 (as bash passes $'\xff'): refused as an id, never a query.
+    assert error("--writer", "x\udcff")[0] == 3
+    assert error("--content", "x\udcff") == (3, "INVALID_CONTENT_ID")
+    history = run_cli(database_url, "reports", "purchases", "--user", "x\udcfe")
+    assert (history.status, history.error["code"]) == (3, "VALIDATION_ERROR")
+
+
+def test_cli_content_revenue_table_shows_formatted_amounts_and_totals_apart(
+    month: Any, database_url: str
+) -> None:
+    table = run_cli(database_url, "reports", "content-revenue", "--by", "month", output="table")
+    assert table.status == 0, table.stderr
+    lines = table.stdout.splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("period"))
+    assert "_minor" not in header and "unlock_value" not in header
+    c1 = next(line for line in lines if " c1 " in f" {line} ")
+    # period, content, writer, unlocks, tips, coins, then value and its split, formatted
+    cells = re.split(r"\s{2,}", c1.strip())
+    assert cells == ["2026-01", "c1", "w1", "2", "1", "53", "0.53 USD", "0.37 USD", "0.16 USD"]
+    total = next(line for line in lines if line.startswith("total:"))
+    assert "value 1.94 USD" in total and "unlocks 4" in total and "coins 194" in total
+
+    csv_out = run_cli(database_url, "reports", "content-revenue", "--by", "month", output="csv")
+    assert csv_out.status == 0, csv_out.stderr
+    rows = csv_out.stdout.splitlines()
+    assert rows[0].split(",")[:4] == ["period", "content", "writer", "currency"]
+    assert "value_minor" in rows[0].split(",") and "value" not in rows[0].split(",")
+    assert len(rows) == 1 + 4  # the header and the four rows: no totals row
+    assert not any(row.startswith("total") for row in rows)
+    assert "# total: " in csv_out.stderr and "1.94 USD" in csv_out.stderr
