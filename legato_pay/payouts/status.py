@@ -1,4 +1,4 @@
-"""A payout's status changes after its request: cancel, and the approve/reject hooks.
+"""A payout's status changes after its request: cancel, and the approve/reject/unapprove hooks.
 
 Each change locks the payout's row (PostgreSQL; SQLite's write transaction is one lock), checks
 that the new status may follow the current one (``TRANSITIONS``; INVALID_STATE, exit 6,
@@ -27,7 +27,8 @@ STATUSES = ("requested", "approved", "sending", "paid", "failed", "reversed", "c
 #: Which status may follow which.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "requested": ("approved", "cancelled"),
-    "approved": ("sending", "cancelled"),
+    # approved -> requested: its approvals became void (an approver removed) before sending.
+    "approved": ("sending", "cancelled", "requested"),
     "sending": ("paid", "failed"),
     "paid": ("reversed",),
 }
@@ -165,4 +166,29 @@ def mark_rejected(
         allowed_from=("requested", "approved"),
     )
     _void(session, row, actor=actor, reason=f"payout {number} rejected", now=moment)
+    return get_payout(session, number)
+
+
+def mark_unapproved(
+    session: Session,
+    payout_id: int | str,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime | None = None,
+) -> PayoutView:
+    """Back to ``requested`` (``approved`` -> ``requested``): the approvals that approved it no
+    longer count (an approver was removed) and it has not been sent; it waits for approval
+    again, its reservation untouched."""
+    number = parse_id(payout_id, field="payout")
+    move(
+        session,
+        number,
+        "requested",
+        actor=actor,
+        action="approval_voided",
+        reason=reason,
+        now=as_utc(now) or utcnow(),
+        allowed_from=("approved",),
+    )
     return get_payout(session, number)
