@@ -178,12 +178,12 @@ def approve_payout(
             f"payout {number} {why}",
             details={"payout": number, "status": view.status},
         )
+    summary = f"signed by {', '.join(names)} ({len(names)} of {required})"
+    if len(names) >= required:  # also on a replay: e.g. re-queued, then its approvals suffice
+        approved = mark_approved(session, number, actor=actor, reason=summary, now=moment)
+        return ApprovalOutcome(approved, approver, names, required, recorded.replayed, True)
     if recorded.replayed:
         return ApprovalOutcome(view, approver, names, required, True, False)
-    summary = f"signed by {', '.join(names)} ({len(names)} of {required})"
-    if len(names) >= required:
-        approved = mark_approved(session, number, actor=actor, reason=summary, now=moment)
-        return ApprovalOutcome(approved, approver, names, required, False, True)
     record_event(
         session,
         number,
@@ -250,6 +250,9 @@ def requeue_after_removal(
         return
     from legato_pay.config import load_settings
 
+    # The hook is not given the application's settings: LEGATO_CONFIG and the environment's
+    # (a `--config` file only through LEGATO_CONFIG). Safety does not rest on this: the sending
+    # run re-checks with approvals_still_valid under its own settings.
     settings = load_settings()
     for kind, subject in voided:
         if kind != KIND:

@@ -249,3 +249,30 @@ def test_removing_the_approver_requeues_the_payout(app: Any, database_url: str, 
     again = approve(url, payout, keys["dave"])  # a remaining approver can approve it again
     assert again.status == 0 and again.json["status"] == "approved"
     assert available(app, "wendy") == POSTED - BIG_MINOR - 1_000_000
+
+
+def test_removal_requeues_only_below_the_required_count(
+    app: Any, database_url: str, keys: Keys
+) -> None:
+    url = database_url
+    two = {"LEGATO_PAYOUTS__REQUIRED_APPROVALS": "2"}
+    payout = request(url, **two)
+    assert approve(url, payout, keys["carol"], **two).json["status"] == "requested"
+    assert approve(url, payout, keys["dave"], **two).json["status"] == "approved"
+    remove = ["approvers", "remove", "--scope", "payouts", "--name", "dave", "--yes"]
+    assert cli(url, *remove, **two).status == 0
+    assert status_of(url, payout) == "requested"  # carol's one approval is short of two
+    replay = approve(url, payout, keys["carol"], **two)  # carol again still counts once
+    assert replay.json["status"] == "requested" and replay.json["approval"]["replayed"]
+    assert replay.json["approval"]["valid_approvals"] == 1
+    # with one approval required, carol's standing signature suffices: her replay approves
+    once = approve(url, payout, keys["carol"])
+    assert once.status == 0 and once.json["status"] == "approved"
+    assert once.json["approval"] | {"approvers": None} == {
+        "approver": "carol",
+        "valid_approvals": 1,
+        "approvers": None,
+        "required": 1,
+        "replayed": True,
+        "approved_now": True,
+    }
