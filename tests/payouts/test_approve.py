@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from legato_pay.approvals import add_approver, keygen, read_public_key
 from legato_pay.payouts.approvals import approvals_still_valid
 from legato_pay.store.tables import APPROVALS, PAYOUTS
-from tests.cli_runner import CliResult, run_cli
+from tests.cli_runner import CliResult, run_cli, run_parallel
 from tests.payouts.helpers import KEY, available, counts, writer_with_money
 
 #: NGN 600,000: above the default approval threshold of NGN 500,000.
@@ -276,3 +276,22 @@ def test_removal_requeues_only_below_the_required_count(
         "replayed": True,
         "approved_now": True,
     }
+
+
+@pytest.mark.slow
+def test_racing_approvals_approve_once(app: Any, database_url: str, keys: Keys) -> None:
+    """Four approvals (carol and dave, each twice) released together with two required: the
+    payout is approved exactly once, from two stored approvals."""
+    url = database_url
+    two = {"LEGATO_PAYOUTS__REQUIRED_APPROVALS": "2"}
+    payout = request(url, **two)
+    commands = [
+        ["--output", "json", "payouts", "approve", str(payout), "--key-file", keys[name]]
+        for name in ("carol", "dave", "carol", "dave")
+    ]
+    results = run_parallel(url, commands, LEGATO_ENCRYPTION_KEY=KEY, **two)
+    assert [status for status, _, _ in results] == [0, 0, 0, 0], results
+    shown = cli(url, "payouts", "show", str(payout)).json
+    assert shown["status"] == "approved"
+    assert [s["action"] for s in shown["timeline"]].count("approved") == 1
+    assert approval_rows(app) == 2 and still_valid(app, payout)
