@@ -58,7 +58,9 @@ def request(url: str, amount: str = BIG, *, actor: str = "maker", **env: str) ->
     return int(made.json["id"])
 
 
-def approve(url: str, payout: int, key: str, *extra: str, actor: str = "ops", **env: str) -> Any:
+def approve(
+    url: str, payout: int | str, key: str, *extra: str, actor: str = "ops", **env: str
+) -> Any:
     return cli(
         url, "payouts", "approve", str(payout), "--key-file", key, *extra, actor=actor, **env
     )
@@ -295,3 +297,38 @@ def test_racing_approvals_approve_once(app: Any, database_url: str, keys: Keys) 
     assert shown["status"] == "approved"
     assert [s["action"] for s in shown["timeline"]].count("approved") == 1
     assert approval_rows(app) == 2 and still_valid(app, payout)
+
+
+def test_hostile_input_is_refused_and_changes_nothing(
+    app: Any, database_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    url = database_url
+    payout = request(url)
+    before = counts(app)
+    refused = [
+        approve(url, "9" * 25, keys["carol"]),
+        approve(url, "١", keys["carol"]),  # a non-ASCII digit
+        approve(url, str(payout), "/dev/zero"),
+        approve(url, str(payout), str(tmp_path / "missing.key")),
+        approve(url, str(payout), keys["carol"], "--name", "carol\n"),
+        approve(url, str(payout), keys["carol"], "--name", "x" * 101),
+        cli(url, "payouts", "reject", str(payout), "--reason", " ", "--key-file", keys["carol"]),
+        cli(
+            url,
+            "payouts",
+            "reject",
+            str(payout),
+            "--reason",
+            "x" * 501,
+            "--key-file",
+            keys["carol"],
+            "--yes",
+        ),
+    ]
+    for result in refused:
+        assert result.status == 3, result.stderr
+        assert result.error["code"] != "INTERNAL_ERROR"
+    assert counts(app) == before and approval_rows(app) == 0
+    assert status_of(url, payout) == "requested"
+    table = approve(url, str(payout), keys["carol"], output="table")
+    assert table.status == 0 and f"payout {payout} approved: 1 of 1 approvals" in table.stdout
