@@ -33,7 +33,7 @@ from legato_pay.config import Settings
 from legato_pay.errors import InvalidInput, InvalidState, Unauthorized
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.payouts.methods import get_method, parse_id
-from legato_pay.payouts.status import _lock, mark_approved, mark_rejected, mark_unapproved
+from legato_pay.payouts.status import lock_payout, mark_approved, mark_rejected, mark_unapproved
 from legato_pay.payouts.views import PayoutView, approval_content, get_payout, record_event
 
 if TYPE_CHECKING:
@@ -104,7 +104,9 @@ def needs_approval(session: Session, settings: Settings, view: PayoutView) -> bo
 def approvals_still_valid(session: Session, settings: Settings, payout_id: int | str) -> bool:
     """Re-check just before sending: the payout is ``approved`` and either needs no approval
     or has ``payouts.required_approvals`` valid signatures over its current content (each
-    verified again). False after any change to what was signed or a removed approver."""
+    verified again). False after any change to what was signed or a removed approver. Call it
+    in the unit of work that moves the payout to ``sending``, then
+    ``consume_payout_approvals``."""
     view = get_payout(session, payout_id)
     if view.status != "approved":
         return False
@@ -112,6 +114,13 @@ def approvals_still_valid(session: Session, settings: Settings, payout_id: int |
         return True
     valid = approvals.valid_approvals(session, SCOPE, KIND, str(view.id), payout_payload(view))
     return len(valid) >= settings.payouts.required_approvals
+
+
+def consume_payout_approvals(session: Session, payout_id: int | str) -> int:
+    """For the sending run, once the payout has left: its approvals become history (removing
+    their approver later no longer voids them nor re-queues the payout)."""
+    number = parse_id(payout_id, field="payout")
+    return approvals.consume_approvals(session, SCOPE, KIND, str(number))
 
 
 def resolve_approver(session: Session, key: Ed25519PrivateKey, name: str | None) -> str:
@@ -151,7 +160,7 @@ def approve_payout(
     approvers' signatures are valid (see the module docstring)."""
     number = parse_id(payout_id, field="payout")
     moment = as_utc(now) or utcnow()
-    _lock(session, number)  # one approval of a payout at a time: the count is exact
+    lock_payout(session, number)  # one approval of a payout at a time: the count is exact
     view = get_payout(session, number)
     _check_open(view, "approved")
     approver = resolve_approver(session, key, name)
@@ -216,7 +225,7 @@ def reject_payout(
             f"a rejection needs a --reason of at most {MAX_REASON} characters",
             details={"field": "reason"},
         )
-    _lock(session, number)
+    lock_payout(session, number)
     view = get_payout(session, number)
     _check_open(view, "rejected")
     approver = resolve_approver(session, key, name)
@@ -257,7 +266,7 @@ def requeue_after_removal(
     for kind, subject in voided:
         if kind != KIND:
             continue
-        _lock(session, int(subject))
+        lock_payout(session, int(subject))
         view = get_payout(session, subject)
         if view.status == "approved" and not approvals_still_valid(session, settings, view.id):
             mark_unapproved(

@@ -332,3 +332,23 @@ def test_hostile_input_is_refused_and_changes_nothing(
     assert status_of(url, payout) == "requested"
     table = approve(url, str(payout), keys["carol"], output="table")
     assert table.status == 0 and f"payout {payout} approved: 1 of 1 approvals" in table.stdout
+
+
+def test_cancel_voids_pending_approvals(app: Any, database_url: str, keys: Keys) -> None:
+    url = database_url
+    two = {"LEGATO_PAYOUTS__REQUIRED_APPROVALS": "2"}
+    payout = request(url, **two)
+    assert approve(url, payout, keys["carol"], **two).json["status"] == "requested"
+    assert cli(url, "payouts", "cancel", str(payout), "--yes").status == 0
+    voided = app.run(
+        lambda s: (
+            s.execute(select(APPROVALS.c.void_reason).where(APPROVALS.c.voided_at.is_not(None)))
+            .scalars()
+            .all()
+        ),
+        write=False,
+    )
+    assert voided == ["payout cancelled"]
+    late = approve(url, payout, keys["dave"], **two)
+    assert late.status == 6 and late.error["code"] == "INVALID_STATE"
+    assert available(app, "wendy") == POSTED
