@@ -76,6 +76,7 @@ def remove(
 ) -> None:
     """Take an approver off a scope's list; their pending approvals become void (exit 5
     APPROVER_NOT_FOUND if they are not on it)."""
+    import legato_pay.payouts.approvals  # noqa: F401  (registers its approver-removed hook)
     from legato_pay.approvals.approvers import get_approver, remove_approver
 
     cli = state()

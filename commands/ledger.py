@@ -508,12 +508,19 @@ def seal() -> None:
 
 @app.command("verify")
 def verify() -> None:
-    """Recompute every total from the journal and check every invariant; exits 1 if not ok."""
+    """Recompute every total from the journal and check every invariant, and every stored
+    approval signature (APPROVAL_BAD_SIGNATURE, ...); exits 1 if not ok."""
     from legato_pay import chart, ledger
+    from legato_pay.approvals import verify_approvals
 
-    report = state().app.run(
-        lambda s: ledger.verify_ledger(s, expected_account=chart.expected_account), write=False
-    )
+    def check(session: Any) -> Any:
+        report = ledger.verify_ledger(session, expected_account=chart.expected_account)
+        for problem in verify_approvals(session):  # stored approval signatures, re-checked
+            details = {k: v for k, v in problem.items() if k not in ("code", "message")}
+            report.add(problem["code"], problem["message"], **details)
+        return report
+
+    report = state().app.run(check, write=False)
     emit(
         report.as_json(),
         rows=report.problems,

@@ -242,3 +242,84 @@ def cancel(
         table_columns=_PAYOUT_COLUMNS,
         title=f"payout {view.id} cancelled",
     )
+
+
+KeyFileOption = Annotated[
+    str,
+    typer.Option(
+        "--key-file", help="Your Ed25519 private key (from `approvers keygen`, mode 0600)."
+    ),
+]
+NameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--name", help="Your name on `approvers list --scope payouts` (default: the key's owner)."
+    ),
+]
+
+
+@app.command("approve")
+def approve(
+    payout_id: Annotated[str, typer.Argument(help="The payout's id.")],
+    key_file: KeyFileOption,
+    name: NameOption = None,
+) -> None:
+    """Approve a payout awaiting approval by signing its content (id, amount, currency, source,
+    destination, requester) with your approver key. It becomes approved once
+    payouts.required_approvals approvers have signed. Not an approver, a wrong key, or the
+    requester: exit 8 UNAUTHORIZED, nothing changes. --actor only labels the timeline."""
+    from legato_pay.approvals.keys import load_private_key
+    from legato_pay.payouts.approvals import approve_payout
+    from legato_pay.payouts.methods import parse_id
+
+    cli = state()
+    number = parse_id(payout_id, field="payout")
+    key = load_private_key(key_file)
+    outcome = cli.app.run(
+        lambda s: approve_payout(
+            s, cli.app.settings, number, key=key, name=name, actor=cli.app.actor
+        )
+    )
+    view = outcome.payout
+    counted = f"{len(outcome.approvers)} of {outcome.required} approvals"
+    note = " (already signed by this approver: counted once)" if outcome.replayed else ""
+    emit(
+        outcome.as_json(),
+        rows=[view.as_row()],
+        columns=_PAYOUT_CSV,
+        table_columns=_PAYOUT_COLUMNS,
+        title=f"payout {view.id} {view.status}: {counted}{note}",
+    )
+
+
+@app.command("reject")
+def reject(
+    payout_id: Annotated[str, typer.Argument(help="The payout's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (signed, kept in the timeline).")],
+    key_file: KeyFileOption,
+    name: NameOption = None,
+    yes: YesOption = False,
+) -> None:
+    """Reject a payout as an approver (signing the rejection with your key): it is cancelled,
+    its reservation voided (the money is back in the writer's earnings) and its approvals
+    voided. Not an approver, a wrong key, or the requester: exit 8 UNAUTHORIZED."""
+    from legato_pay.approvals.keys import load_private_key
+    from legato_pay.payouts.approvals import MAX_REASON, reject_payout
+    from legato_pay.payouts.methods import parse_id
+
+    cli = state()
+    number = parse_id(payout_id, field="payout")
+    if not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidInput(f"--reason is 1 to {MAX_REASON} characters", details={"field": "reason"})
+    key = load_private_key(key_file)
+    confirm(f"Reject payout {number} and return its money to the writer's earnings?", yes=yes)
+    view = cli.app.run(
+        lambda s: reject_payout(s, number, key=key, name=name, reason=reason, actor=cli.app.actor)
+    )
+    emit(
+        view.as_json(),
+        rows=[view.as_row()],
+        columns=_PAYOUT_CSV,
+        table_columns=_PAYOUT_COLUMNS,
+        title=f"payout {view.id} rejected",
+    )

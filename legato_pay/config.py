@@ -207,6 +207,8 @@ class PayoutSettings(_Strict):
     minimum: dict[str, int] = Field(default_factory=dict)
     approval_threshold: dict[str, int] = Field(default_factory=dict)
     method_change_lock_days: int = Field(5, ge=0, le=3650)
+    #: Distinct approvers' valid signatures a payout needing approval must gather.
+    required_approvals: int = Field(1, ge=1, le=20)
     fees: dict[Literal["bank", "stripe", "sandbox"], dict[str, list[FeeTier]]] = Field(
         default_factory=dict
     )

@@ -1,10 +1,10 @@
-"""A payout's status changes after its request: cancel, and the approve/reject hooks.
+"""A payout's status changes after its request: cancel, and the approve/reject/unapprove hooks.
 
 Each change locks the payout's row (PostgreSQL; SQLite's write transaction is one lock), checks
 that the new status may follow the current one (``TRANSITIONS``; INVALID_STATE, exit 6,
 otherwise), and records a timeline step with its actor. Cancelling or rejecting voids the
-pending entry that reserved the gross: the money is back in the writer's earnings, exactly once
-(the ledger refuses to resolve a pending entry twice as well).
+payout's pending approvals and the pending entry that reserved the gross: the money is back in
+the writer's earnings, exactly once (the ledger refuses to resolve a pending entry twice).
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ STATUSES = ("requested", "approved", "sending", "paid", "failed", "reversed", "c
 #: Which status may follow which.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "requested": ("approved", "cancelled"),
-    "approved": ("sending", "cancelled"),
+    # approved -> requested: its approvals became void (an approver removed) before sending.
+    "approved": ("sending", "cancelled", "requested"),
     "sending": ("paid", "failed"),
     "paid": ("reversed",),
 }
 
 
-def _lock(session: Session, payout_id: int) -> Any:
+def lock_payout(session: Session, payout_id: int) -> Any:
+    """The payout's row, locked until the unit of work ends; PAYOUT_NOT_FOUND otherwise."""
     row = session.execute(
         for_update(select(PAYOUTS).where(PAYOUTS.c.id == payout_id), session)
     ).first()
@@ -57,7 +59,7 @@ def move(
 ) -> Any:
     """Change a payout's status if ``to`` may follow its current one (INVALID_STATE, exit 6,
     otherwise); record the step. Returns the row as it was."""
-    row = _lock(session, payout_id)
+    row = lock_payout(session, payout_id)
     sources = allowed_from or tuple(s for s, nexts in TRANSITIONS.items() if to in nexts)
     if row.status not in sources or to not in TRANSITIONS.get(row.status, ()):
         raise InvalidState(
@@ -114,6 +116,9 @@ def cancel_payout(
         allowed_from=("requested", "approved"),
     )
     _void(session, row, actor=actor, reason=f"payout {number} cancelled", now=moment)
+    from legato_pay.approvals import void_subject_approvals
+
+    void_subject_approvals(session, "payouts", "payout", str(number), reason="payout cancelled")
     return get_payout(session, number)
 
 
@@ -165,4 +170,29 @@ def mark_rejected(
         allowed_from=("requested", "approved"),
     )
     _void(session, row, actor=actor, reason=f"payout {number} rejected", now=moment)
+    return get_payout(session, number)
+
+
+def mark_unapproved(
+    session: Session,
+    payout_id: int | str,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime | None = None,
+) -> PayoutView:
+    """Back to ``requested`` (``approved`` -> ``requested``): the approvals that approved it no
+    longer count (an approver was removed) and it has not been sent; it waits for approval
+    again, its reservation untouched."""
+    number = parse_id(payout_id, field="payout")
+    move(
+        session,
+        number,
+        "requested",
+        actor=actor,
+        action="approval_voided",
+        reason=reason,
+        now=as_utc(now) or utcnow(),
+        allowed_from=("approved",),
+    )
     return get_payout(session, number)
