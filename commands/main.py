@@ -155,6 +155,9 @@ def __getattr__(name: str) -> Any:
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point: the single place errors become exit statuses."""
     args = sys.argv[1:] if argv is None else argv
+    undecodable = _not_utf8(args)
+    if undecodable is not None:
+        sys.exit(report_error(undecodable, args))
     group = invoked_group(args)
     cli = build_app(group) if group is not None else __getattr__("app")
     cli.rich_markup_mode = _help_style()
@@ -180,6 +183,28 @@ def run(argv: list[str] | None = None) -> None:
     except Exception as error:  # the last line of defence: never a bare traceback by default
         sys.exit(report_error(_internal(error), args))
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _not_utf8(args: list[str]) -> UsageError | None:
+    """An argument or ``LEGATO_*`` value that is not UTF-8 text (Python hands such bytes over
+    as surrogates): refused here, once, for every command, before any of it reaches a query."""
+    for position, arg in enumerate(args, start=1):
+        if not _is_utf8(arg):
+            return UsageError(
+                f"argument {position} is not valid UTF-8 text", details={"position": position}
+            )
+    for name, value in os.environ.items():
+        if name.startswith("LEGATO_") and not _is_utf8(value):
+            return UsageError(f"{name} is not valid UTF-8 text", details={"variable": name})
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _internal(error: Exception) -> LegatoError:

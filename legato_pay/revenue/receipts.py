@@ -143,8 +143,20 @@ def receipt_input(
 
 
 def read_receipts_csv(text: str) -> list[ReceiptInput]:
-    """``stream,writer,content,amount,currency,source,key`` with a header (line 1)."""
+    """``stream,writer,content,amount,currency,source,key`` with a header (line 1); text the
+    csv module cannot read (a field over its limit, a NUL, a stray quote) is ``INVALID_CSV``
+    naming the line, like a bad row."""
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _read_receipts(reader)
+    except csv.Error as error:
+        line = max(reader.line_num, 1)
+        raise InvalidInput(
+            f"line {line}: not valid CSV ({error})", details={"line": line}, code="INVALID_CSV"
+        ) from None
+
+
+def _read_receipts(reader: Any) -> list[ReceiptInput]:
     header = next(reader, None)
     if header is None:
         raise InvalidInput("the CSV file is empty", code="INVALID_CSV")

@@ -189,6 +189,8 @@ def input_refused_by_database(error: BaseException) -> InvalidInput | None:
     nothing written: the unit of work rolled back), never ``INTERNAL_ERROR`` with SQL text."""
     if isinstance(error, OverflowError):  # SQLite: "Python int too large to convert"
         return InvalidInput("a number is out of range (at most 2**63 - 1)")
+    if isinstance(error, UnicodeEncodeError):  # a text value that is not UTF-8 (surrogates)
+        return InvalidInput("a value is not valid UTF-8 text")
     if isinstance(error, ValueError) and "NUL" in str(error):  # psycopg refuses NUL bytes
         return InvalidInput("a value holds a character the database cannot store (NUL)")
     if isinstance(error, DBAPIError):

@@ -246,3 +246,21 @@ def test_an_actor_the_audit_trail_cannot_hold_is_refused_before_anything_runs(
     assert result.returncode == 3, result.stderr
     assert json.loads(result.stderr)["error"]["details"]["field"] == "actor"
     assert json.loads(_run(tmp_path, "-o", "json", "users", "list").stdout)["users"] == []
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error_for_every_command(tmp_path: Path) -> None:
+    for args in (
+        [b"packages", b"show", b"x\xf4"],
+        [b"ledger", b"accounts", b"--prefix", b"\xff"],
+        [b"--actor", b"ops\xfe", b"users", b"list"],
+    ):
+        result = subprocess.run(
+            [bytes(BIN), b"-o", b"json", b"--db", f"sqlite:///{tmp_path / 'b.db'}".encode(), *args],
+            env=_env(tmp_path),
+            capture_output=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        error = json.loads(result.stderr)["error"]
+        assert (error["code"], "UTF-8" in error["message"]) == ("USAGE_ERROR", True)

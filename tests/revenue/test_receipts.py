@@ -148,3 +148,13 @@ def test_a_bad_row_names_its_line_and_nothing_is_applied(
     assert result.error["code"] == "INVALID_ROW"
     assert result.error["details"]["line"] == line
     assert snapshot(writers) == before
+
+
+def test_a_csv_the_csv_module_cannot_read_is_invalid_csv_naming_the_line() -> None:
+    from legato_pay.errors import InvalidInput
+    from legato_pay.revenue.receipts import read_receipts_csv
+
+    header = "stream,writer,content,amount,currency,source,key\n"
+    with pytest.raises(InvalidInput) as raised:
+        read_receipts_csv(header + "ads,w,,1.00,USD," + "x" * 140_000 + ",k\n")
+    assert (raised.value.code, raised.value.details["line"]) == ("INVALID_CSV", 2)
