@@ -110,6 +110,7 @@ def print_demo(document: dict[str, Any]) -> None:
     typer.echo(f"failed payment: {summary['failed_purchase'] or 'none'}")
     typer.echo(f"refunded purchase: {summary['refunded_purchase'] or 'none'}\n")
     _print_revenue(revenue)
+    _print_pool_run(summary["pool_run"])
     seal = summary["seal"]
     typer.echo(
         f"ledger sealed: {seal.get('entries', 0)} new entries this run, "
@@ -158,6 +159,48 @@ def _print_revenue(revenue: dict[str, Any]) -> None:
             "platform": money_cell(totals["platform_share_minor"], currency),
         },
     )
+
+
+def _print_pool_run(run: dict[str, Any]) -> None:
+    """The previous month's pool run: this run's, or the first demo's of that month, replayed."""
+    typer.echo(
+        f"\nPool run of the previous month, {run['period']} (run {run['run_id']}, {run['model']})"
+    )
+    if run["replayed"]:  # a period runs once: a second demo this month reports that run
+        typer.echo("replayed: this period was run before; its result, nothing paid twice")
+    else:
+        typer.echo(f"new: the demo filled {run['period']} with subscribers' fees and reading")
+    percents = run["percentages"]
+    emit(
+        [
+            {
+                "currency": pool["currency"],
+                "pool": pool["pool"]["display"],
+                "writers": pool["writers_share"]["display"],
+                "platform": pool["platform_share"]["display"],
+                "carried": pool["carried"]["display"],
+                "lines": pool["lines"],
+            }
+            for pool in run["pools"]
+        ],
+        columns=["currency", "pool", "writers", "platform", "carried", "lines"],
+        title=(
+            f"Subscription pool {run['period']}: writers {percents['writer']}%, "
+            f"platform {percents['platform']}%"
+        ),
+        message=_if_empty(run["pools"], "the period's pool took no fees"),
+    )
+    top = [
+        {"writer": row["writer"], "minutes": row["minutes"], "paid": row["amount"]["display"]}
+        for row in run["top_writers"]
+    ]
+    emit(
+        top,
+        columns=["writer", "minutes", "paid"],
+        title=f"Top writers paid from the {run['period']} pool",
+        message=_if_empty(top, "no writer paid from the pool"),
+    )
+    typer.echo("")
 
 
 def _if_empty(rows: list[Any], message: str) -> str | None:

@@ -1,7 +1,8 @@
 """A realistic day of operations through the sandbox gateway, for ``legato-pay demo``.
 
 Writers publish chapters, readers buy coin packages in USD, NGN and CAD, unlock chapters, tip,
-gift and subscribe; one payment fails and one purchase is refunded; then the ledger is sealed
+gift and subscribe; one payment fails and one purchase is refunded; the day ends with the
+subscription pool run of the previous month (``legato_pay.demo.pool``); then the ledger is sealed
 and verified. Every step goes through the same services as the CLI, one atomic unit each.
 Each run is a new day (its idempotency keys carry the run's id), so running the demo again adds
 a day and never corrupts or doubles anything. The summary is what this run did (its counts, its
@@ -45,6 +46,7 @@ class DemoSummary:
     refunded_purchase: str | None = None
     verify: dict[str, Any] = field(default_factory=dict)
     seal: dict[str, Any] = field(default_factory=dict)
+    pool_run: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class DemoSummary:
             },
             "failed_purchase": self.failed_purchase,
             "refunded_purchase": self.refunded_purchase,
+            "pool_run": self.pool_run,
             "seal": self.seal,
             "verify": self.verify,
         }
@@ -71,7 +74,7 @@ class DemoSummary:
 
 def planned_steps(readers: int) -> int:
     """How many progress ticks ``run_demo_day`` makes, for a progress bar."""
-    return 4 + readers * 6 + 3
+    return 4 + readers * 6 + 4
 
 
 def run_demo_day(
@@ -87,6 +90,7 @@ def run_demo_day(
     day.tip_and_gift()
     day.subscribe()
     day.read_and_refund()
+    day.run_pool()
     day.seal_and_verify()
     day.summary.finished_at = utcnow()
     return day.summary
@@ -320,6 +324,15 @@ class _DemoDay:
 
         self.app.run(record)
         self.summary.counts["engagement_records"] += 1
+
+    def run_pool(self) -> None:
+        """The previous month's pool run (this month is not over): filled, run, or replayed."""
+        from legato_pay.demo.pool import run_previous_month_pool
+
+        self.tick("subscription pool run")
+        self.summary.pool_run = run_previous_month_pool(
+            self.app, writers=self.writers, now=utcnow()
+        )
 
     def seal_and_verify(self) -> None:
         from legato_pay import ledger

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -68,6 +69,30 @@ def test_each_run_reports_its_own_day_and_says_what_is_cumulative(database_url: 
     top_one = {row["user"]: row["total"] for row in one["cumulative"]["top_balances"]}
     top_two = {row["user"]: row["total"] for row in two["cumulative"]["top_balances"]}
     assert sum(top_two.values()) > sum(top_one.values())
+    assert_pool_run(database_url, one["summary"]["pool_run"], two["summary"]["pool_run"])
+
+
+def assert_pool_run(database_url: str, first: dict[str, Any], second: dict[str, Any]) -> None:
+    """The day ends with the previous month's pool run; the second demo replays it."""
+    today = datetime.now(UTC).replace(day=1)
+    assert first["period"] == (today - timedelta(days=1)).strftime("%Y-%m")
+    assert (first["model"], first["stream"], first["replayed"]) == (
+        "pro-rata",
+        "subscription",
+        False,
+    )
+    assert second["replayed"] is True
+    assert {**second, "replayed": False} == first  # the same run, nothing paid twice
+    (pool,) = first["pools"]  # the demo's subscribers pay in USD
+    assert pool["currency"] == "USD" and pool["pool"]["amount"] > 0
+    assert pool["carried"]["amount"] == 0  # the demo's writers were read: nothing carried
+    shares = pool["writers_share"]["amount"] + pool["platform_share"]["amount"]
+    assert shares == pool["pool"]["amount"]
+    lines = run_cli(database_url, "revenue", "lines", str(first["run_id"])).json["lines"]
+    assert len(lines) == first["line_count"] == pool["lines"] > 0
+    assert sum(line["amount_minor"] for line in lines) == pool["writers_share"]["amount"]
+    paid = sorted((line["amount_minor"] for line in lines), reverse=True)
+    assert [row["amount"]["amount"] for row in first["top_writers"]] == paid[:5]
 
 
 def test_tables_show_this_run_then_the_cumulative_figures(database_url: str) -> None:
@@ -79,6 +104,10 @@ def test_tables_show_this_run_then_the_cumulative_figures(database_url: str) -> 
         "What happened this run",
         "Coin sales this run",
         "Content revenue this run",
+        "Pool run of the previous month, ",
+        "new: the demo filled ",
+        "Subscription pool ",
+        "Top writers paid from the ",
         "== Cumulative (since the database began) ==",
         "Top reader balances, all runs (coins, top 10)",
         "ledger verify: ok (the whole ledger)",
@@ -95,6 +124,8 @@ def test_tables_show_this_run_then_the_cumulative_figures(database_url: str) -> 
     )
     revenue = out[out.index("Content revenue this run") : out.index("ledger sealed")]
     assert re.search(r"^total: value \S+ USD, to writer \S+ USD, platform \S+ USD$", revenue, re.M)
+    pool = out[out.index("Subscription pool ") : out.index("Top writers paid")]
+    assert re.search(r"^USD +[\d,]+\.\d\d USD +[\d,]+\.\d\d USD .* \d+$", pool, re.M), pool
     assert max(len(line) for line in out.splitlines()) <= 80  # an 80-column terminal
 
 
