@@ -1,8 +1,9 @@
 """``legato-pay demo``: run a realistic day through the sandbox gateway, then print reports.
 
 The report says what THIS run did (its counts, its coin sales, the content revenue of its own
-time window), then what is cumulative since the database began (reader balances, the whole
-ledger's check): a second run on the same database reports its own day. ``--output json``
+time window, the previous month's pool run), then what is cumulative since the database began
+(reader balances, the whole ledger's check): a second run on the same database reports its own
+day, and the pool run it finds done as replayed. ``--output json``
 prints one document (amounts as ``{"amount", "currency", "display"}`` or ``…_minor``); tables
 show formatted amounts only. CSV, which holds one table, is refused before the day runs.
 """
