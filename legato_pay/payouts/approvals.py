@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from legato_pay import approvals
 from legato_pay.approvals.keys import public_key_hex
 from legato_pay.config import Settings
-from legato_pay.errors import InvalidInput, InvalidState, Unauthorized
+from legato_pay.errors import InvalidInput, InvalidState, NotFound, Unauthorized
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.payouts.methods import get_method, parse_id
 from legato_pay.payouts.status import lock_payout, mark_approved, mark_rejected, mark_unapproved
@@ -264,9 +264,12 @@ def requeue_after_removal(
     # run re-checks with approvals_still_valid under its own settings.
     settings = load_settings()
     for kind, subject in voided:
-        if kind != KIND:
+        if kind != KIND or not subject.isdigit():
             continue
-        lock_payout(session, int(subject))
+        try:
+            lock_payout(session, int(subject))
+        except NotFound:
+            continue  # an approval of a subject that is not (or no longer) a payout
         view = get_payout(session, subject)
         if view.status == "approved" and not approvals_still_valid(session, settings, view.id):
             mark_unapproved(

@@ -257,11 +257,11 @@ def test_cli_content_revenue_refusals(month: Any, database_url: str) -> None:
     assert error("--content", "nope") == (5, "CONTENT_NOT_FOUND")
     assert error("--since", "2026-01-06", "--until", "2026-01-05") == (3, "INVALID_TIME")
     assert error("--until", "soon") == (3, "INVALID_TIME")
-    # A byte that is not UTF-8 (as bash passes $'\xff'): refused as an id, never a query.
-    assert error("--writer", "x\udcff")[0] == 3
-    assert error("--content", "x\udcff") == (3, "INVALID_CONTENT_ID")
+    # A byte that is not UTF-8 (as bash passes $'\xff'): refused before any query.
+    assert error("--writer", "x\udcff") == (2, "USAGE_ERROR")
+    assert error("--content", "x\udcff") == (2, "USAGE_ERROR")
     history = run_cli(database_url, "reports", "purchases", "--user", "x\udcfe")
-    assert (history.status, history.error["code"]) == (3, "VALIDATION_ERROR")
+    assert (history.status, history.error["code"]) == (2, "USAGE_ERROR")
 
 
 def test_cli_content_revenue_table_shows_formatted_amounts_and_totals_apart(
