@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -86,8 +87,8 @@ def test_ledger_verify_exits_non_zero_on_a_tampered_postgres_journal(
 
 
 def _status_cases(tmp_path: Path, declined: str) -> dict[int, tuple[list[str], dict[str, str]]]:
-    """One command per documented status (8 and 9 come with the payout and escrow approvals
-    and runs; see README)."""
+    """One command per documented status (8 and 9 need a payout and a held run claim: see the
+    two tests at the end; 130 the pty test)."""
     bad_config = tmp_path / "bad.yaml"
     bad_config.write_text("coins: [unclosed\n")
     return {
@@ -264,3 +265,63 @@ def test_an_argument_that_is_not_utf8_is_a_usage_error_for_every_command(tmp_pat
         assert result.returncode == 2, (args, result.stderr)
         error = json.loads(result.stderr)["error"]
         assert (error["code"], "UTF-8" in error["message"]) == ("USAGE_ERROR", True)
+
+
+def test_a_run_in_progress_exits_9(tmp_path: Path) -> None:
+    """A second revenue runner while one holds the run's claim (here: the test holds it)."""
+    import fcntl
+
+    database = tmp_path / "ledger.db"
+    assert _run(tmp_path, "users", "list").returncode == 0  # creates the database
+    claim = os.open(f"{database}.revenue.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = _run(tmp_path, "-o", "json", "revenue", "run", "--period", "2026-01")
+    finally:
+        os.close(claim)
+    assert busy.returncode == 9, busy.stderr
+    assert json.loads(busy.stderr)["error"]["code"] == "RUN_IN_PROGRESS"
+    assert busy.stdout == ""
+
+
+def test_an_approval_by_a_key_off_the_list_exits_8(tmp_path: Path, app: Any) -> None:
+    """Maker-checker: a payout above the threshold, approved with a key no approver holds."""
+    from legato_pay.approvals import add_approver, keygen, read_public_key
+    from tests.payouts.helpers import KEY, writer_with_money
+
+    url = app.database_url
+    writer_with_money(app, "wendy", "NGN", posted=200_000_000)
+    for name in ("carol", "mallory"):
+        keygen(tmp_path / f"{name}.key")
+    carol = read_public_key(tmp_path / "carol.key.pub")
+    app.run(lambda s: add_approver(s, scope="payouts", name="carol", public_key=carol, actor="a"))
+    made = _run(
+        tmp_path,
+        *("-o", "json", "--actor", "maker", "payouts", "request", "--writer", "wendy"),
+        *("--currency", "NGN", "--amount", "600000"),
+        db=url,
+        LEGATO_ENCRYPTION_KEY=KEY,
+    )
+    assert made.returncode == 0, made.stderr
+    payout = str(json.loads(made.stdout)["id"])
+    for args in (["-o", "json"], []):
+        refused = _run(
+            tmp_path,
+            *args,
+            *("payouts", "approve", payout, "--key-file", str(tmp_path / "mallory.key")),
+            db=url,
+            LEGATO_ENCRYPTION_KEY=KEY,
+        )
+        assert refused.returncode == 8, refused.stderr
+    assert json.loads(refused_json(tmp_path, url, payout))["error"]["code"] == "UNAUTHORIZED"
+
+
+def refused_json(tmp_path: Path, url: str, payout: str) -> str:
+    from tests.payouts.helpers import KEY
+
+    return _run(
+        tmp_path,
+        *("-o", "json", "payouts", "approve", payout, "--key-file", str(tmp_path / "mallory.key")),
+        db=url,
+        LEGATO_ENCRYPTION_KEY=KEY,
+    ).stderr
