@@ -6,39 +6,20 @@ racing retries with one key reserve once."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli_runner import ROOT, cli_env
+from tests.cli_runner import ROOT
 from tests.payouts.helpers import available, counts, in_flight_pending, writer_with_money
+from tests.readers.at_once import run_at_once as run_together
 
 WORKER = ROOT / "tests" / "ledger_worker.py"
 WORKERS = 8
 
 pytestmark = pytest.mark.slow
-
-
-def run_together(database_url: str, tmp_path: Path, commands: list[list[str]]) -> list[Any]:
-    results = tmp_path / "results"
-    results.mkdir()
-    argv = [sys.executable, str(WORKER), "fork", "--attempts", "1", "--results", str(results)]
-    argv += ["--commands", json.dumps([["--output", "json", *args] for args in commands])]
-    completed = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        env=cli_env(database_url),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return [worker[0] for worker in json.loads(completed.stdout)]
 
 
 def test_eight_requests_never_reserve_more_than_available(

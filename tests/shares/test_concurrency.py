@@ -6,8 +6,6 @@ than the holder has; a key shared by racing retries moves the units once."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +14,8 @@ from typing import Any
 import pytest
 
 from legato_pay.shares.register import share_register
-from tests.cli_runner import ROOT, cli_env
+from tests.cli_runner import ROOT
+from tests.readers.at_once import run_at_once as run_together
 from tests.shares.helpers import counts, holdings, issue, make_app, posted
 
 WORKER = ROOT / "tests" / "ledger_worker.py"
@@ -24,25 +23,6 @@ WORKERS = 8
 BUYERS = [f"buyer{index}" for index in range(WORKERS)]
 
 pytestmark = pytest.mark.slow
-
-
-def run_together(database_url: str, tmp_path: Path, commands: list[list[str]]) -> list[Any]:
-    """One forked process per command, all released at the same moment; their results."""
-    results = tmp_path / "results"
-    results.mkdir()
-    argv = [sys.executable, str(WORKER), "fork", "--attempts", "1", "--results", str(results)]
-    argv += ["--commands", json.dumps([["--output", "json", *args] for args in commands])]
-    completed = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        env=cli_env(database_url),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return [worker[0] for worker in json.loads(completed.stdout)]
 
 
 def test_eight_transfers_from_one_holder_never_oversell(

@@ -4,8 +4,6 @@ group wires it) and ``tax remit|remittances`` as an operator runs them."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,8 @@ import typer
 
 from commands.tax_profile import register
 from legato_pay.errors import LegatoError
-from tests.cli_runner import ROOT, cli_env, run_cli
+from tests.cli_runner import run_cli
+from tests.readers.at_once import run_at_once as run_together
 from tests.tax.helpers import post_withholding
 
 
@@ -93,27 +92,6 @@ def test_tax_remit(database_url: str) -> None:
     assert [r["reference"] for r in listed.json] == ["R-1"]
     early = run_cli(database_url, *remit[:5], "2999-01", *remit[6:], "--yes")
     assert early.status == 6 and early.error["code"] == "PERIOD_OPEN"
-
-
-def run_together(database_url: str, tmp_path: Path, commands: list[list[str]]) -> list[Any]:
-    """One ``legato-pay`` process per command, forked after their imports by
-    ``tests/ledger_worker.py fork`` and released at the same moment; their results."""
-    results = tmp_path / "results"
-    results.mkdir()
-    argv = [sys.executable, str(ROOT / "tests" / "ledger_worker.py"), "fork", "--attempts", "1"]
-    argv += ["--results", str(results)]
-    argv += ["--commands", json.dumps([["--output", "json", *args] for args in commands])]
-    completed = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        env=cli_env(database_url),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return [worker[0] for worker in json.loads(completed.stdout)]
 
 
 def test_concurrent_remits_pay_once(database_url: str, tmp_path: Path) -> None:
