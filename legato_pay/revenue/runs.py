@@ -13,11 +13,8 @@ writers would otherwise queue on the busy timeout, takes an exclusive ``flock`` 
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -44,7 +41,7 @@ from legato_pay.revenue.pool import Line
 from legato_pay.revenue.views import RunView, run_by_period, run_view
 from legato_pay.store.dialect import is_postgres
 from legato_pay.store.engine import insert_rows_ignore
-from legato_pay.store.locks import REVENUE_RUN, try_advisory_xact_lock
+from legato_pay.store.locks import REVENUE_RUN, sqlite_file_claim, try_advisory_xact_lock
 from legato_pay.store.tables import LINES, RUNS
 
 #: Entries posted per ledger call (the progress bar moves once per batch).
@@ -79,7 +76,7 @@ def run_revenue(
                 )
             )
             continue
-        with _sqlite_claim(app):
+        with sqlite_file_claim(app.engine, "revenue", _busy):
             work = partial(
                 _run_one,
                 app=app,
@@ -110,30 +107,6 @@ def _check_period_over(
             code="PERIOD_OPEN",
         )
     return force_reason.strip()[:500] if moment < end and force_reason else None
-
-
-@contextmanager
-def _sqlite_claim(app: AppContext) -> Iterator[None]:
-    """An exclusive, non-blocking claim on SQLite (PostgreSQL locks inside the transaction)."""
-    url = app.engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        yield
-        return
-    try:
-        descriptor = os.open(f"{url.database}.revenue.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        # No claim file beside a read-only database: the run's write transaction still keeps
-        # runs apart (a second one waits for the first instead of exiting 9).
-        yield
-        return
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _busy() from None
-        yield
-    finally:
-        os.close(descriptor)
 
 
 def _busy() -> Busy:

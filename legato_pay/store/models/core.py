@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "9ae4a2a57a064d00150bdf1ab691d7a6e4e098c610d0e360354bbdefd603cd6a"
+FINGERPRINT = "5e2db178ca7e017dd104c781686a60bf2776e2f9e6e88b65c8358ce6a38df488"
 
 metadata = MetaData()
 
@@ -368,8 +368,17 @@ Table(
     Column("requested_by", String(length=200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("gateway", String(length=20), nullable=True),
+    Column("reference", String(length=100), nullable=True),
+    Column("transfer_id", String(length=100), nullable=True),
+    Column("transfer_status", String(length=20), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("failure_reason", String(length=500), nullable=True),
+    Column("reversal_entry_id", IdType, nullable=True),
     Index("ix_payouts_status", "status"),
     Index("ix_payouts_writer_status", "writer_id", "status"),
+    Index("ux_payouts_reference", "reference", unique=True),
 )
 
 Table(

@@ -52,6 +52,7 @@ class Payout(SQLModel, table=True):
     __table_args__ = (
         Index("ix_payouts_writer_status", "writer_id", "status"),
         Index("ix_payouts_status", "status"),
+        Index("ux_payouts_reference", "reference", unique=True),
     )
 
     id: int | None = Field(default=None, sa_column=Column(IdType, primary_key=True))
@@ -76,6 +77,16 @@ class Payout(SQLModel, table=True):
     requested_by: str = Field(sa_column=Column(String(200), nullable=False))
     created_at: datetime = Field(sa_column=_when())
     updated_at: datetime = Field(sa_column=_when())
+    # Sending (``payouts run``): the gateway, the one reference every attempt carries
+    # (``payout-<id>``), the provider's transfer id and last status, and the outcome.
+    gateway: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    reference: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    transfer_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    transfer_status: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    settled_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    failure_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    reversal_entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
 
 
 class PayoutEvent(SQLModel, table=True):
