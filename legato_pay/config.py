@@ -212,6 +212,11 @@ class PayoutSettings(_Strict):
     fees: dict[Literal["bank", "stripe", "sandbox"], dict[str, list[FeeTier]]] = Field(
         default_factory=dict
     )
+    #: The Paystack integration requires an OTP for transfers: send one at a time (no bulk)
+    #: and wait for ``payouts finalize ID --otp CODE``.
+    paystack_transfer_otp: bool = False
+    #: ``payouts verify`` without an id checks ``sending`` payouts sent this long ago.
+    verify_after_minutes: int = Field(30, ge=0, le=10080)
 
     @field_validator("minimum", "approval_threshold")
     @classmethod

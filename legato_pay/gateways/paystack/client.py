@@ -214,6 +214,21 @@ class PaystackClient:
         }
         return self._request("POST", "/transfer", body, replay_safe=True)
 
+    def initiate_bulk_transfer(
+        self, *, currency: str, transfers: Sequence[Mapping[str, Any]], source: str = "balance"
+    ) -> list[dict[str, Any]]:
+        """``POST /transfer/bulk`` (transfer OTP disabled only): one entry per transfer,
+        ``{reference, recipient, amount, transfer_code, currency, status}``. Replay-safe like
+        ``initiate_transfer``: every transfer carries its own unique reference."""
+        body = {"currency": currency, "source": source, "transfers": [dict(t) for t in transfers]}
+        data = self._request("POST", "/transfer/bulk", body, replay_safe=True)
+        listed = data.get("value")  # ``_unwrap`` wraps a list ``data`` as {"value": [...]}
+        return (
+            [entry for entry in listed if isinstance(entry, dict)]
+            if isinstance(listed, list)
+            else []
+        )
+
     def finalize_transfer(self, *, transfer_code: str, otp: str) -> dict[str, Any]:
         body = {"transfer_code": transfer_code, "otp": otp}
         return self._request("POST", "/transfer/finalize_transfer", body)
