@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from commands import tax_profile
+from commands import payouts_send, tax_profile
 from commands.apps import check_limit
 from commands.output import YesOption, confirm, emit, state
 from legato_pay.errors import InvalidInput
@@ -13,6 +13,7 @@ app = typer.Typer(help="Writers' payouts: methods on file, requests, their statu
 methods = typer.Typer(help="Where writers are paid: bank (Paystack), stripe, sandbox.")
 app.add_typer(methods, name="methods")
 tax_profile.register(app)  # `payouts tax-profile|tax-profiles` (withholding tax)
+payouts_send.register(app)  # `payouts run|verify|finalize` (sending)
 
 WriterOption = Annotated[str, typer.Option("--writer", help="The writer (a user of kind writer).")]
 _METHOD_COLUMNS = ["id", "writer", "type", "currency", "account", "account_name", "status"]

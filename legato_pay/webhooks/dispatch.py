@@ -2,8 +2,8 @@
 
 Payment outcomes go through the same purchase service as ``purchases verify``, so a webhook
 racing a verify (or a provider retry under a new event id) credits a purchase once. Refund
-outcomes complete, release or undo our refunds (``purchases.update_refunds_from_event``). Payout
-and transfer events are stored for the payouts work that reads them. The gateways read the
+outcomes complete, release or undo our refunds (``purchases.update_refunds_from_event``). Transfer
+outcomes settle payouts (``payouts.sending_events``); other payout events are stored. The gateways read the
 provider's payload (``gateways.events``); this module only decides what the result means.
 """
 
@@ -108,6 +108,10 @@ def _unreadable(event: ParsedEvent, error: InvalidInput) -> Outcome:
 def _handle_other(session: Session, event: ParsedEvent) -> Outcome:
     if is_refund_event(event):
         return refund_update(session, event)
+    from legato_pay.payouts import sending_events
+
+    if sending_events.is_transfer_event(event):
+        return sending_events.apply_transfer_event(session, event)
     if event.type.startswith(STORED_PREFIXES):
         return Outcome("stored", f"{event.type} kept for the payouts work")
     return Outcome("ignored", f"no handler for {event.type}")

@@ -19,12 +19,20 @@ Use it over real HTTP (``with fake.serve() as base_url``) or in-process
   ``POST /transfer/finalize_transfer`` with ``fake.otp_code``; ``GET /transfer/verify/{ref}``.
   A reused transfer reference → 400 ``duplicate_reference`` (an assumption: GATEWAYS.md only
   says transfer references are unique; the client must not pay twice either way).
+* ``POST /transfer/bulk`` ``{currency, source, transfers: [{amount, reference, reason,
+  recipient}]}`` → one ``{reference, recipient, amount, transfer_code, currency, status:
+  "received"}`` per transfer; refused whole (400) while ``otp_required`` (bulk transfers need
+  transfer OTP disabled), for more than 100 transfers, or any invalid or reused reference.
+  ``fake.transfers_made`` lists every reference a transfer was created under, in order
+  (``transfer_count(ref)``: how many times one reference was paid — never more than once).
 * Bearer auth with the fake's secret key, else 401.
 
 Test hooks, in process or over HTTP for subprocesses (``POST /_fake/transactions/{ref}`` with
 ``{"status", "amount", "currency", "gateway_response"}``, ``POST /_fake/transfers/{ref}``,
 ``POST /_fake/refunds/{id}`` with ``{"status"}``): ``settle``, ``set_transfer_status``,
-``set_refund_status``; ``fail_next`` queues error answers, ``delay_seconds`` slows answers.
+``set_refund_status``; ``fail_next`` queues error answers, ``delay_seconds`` slows answers
+before they are handled, ``delay_after_seconds`` after (the request landed, the caller times
+out: an unknown outcome); ``POST /_fake/otp`` ``{"required": bool}`` toggles transfer OTP.
 Every request is recorded in ``fake.requests`` (method, path, JSON body, never headers).
 """
 
@@ -121,6 +129,8 @@ class FakePaystack:
         self.otp_required = False
         self.otp_code = "123456"
         self.delay_seconds = 0.0
+        self.delay_after_seconds = 0.0
+        self.transfers_made: list[str] = []
         self.transactions: dict[str, dict[str, Any]] = {}
         self.refunds: dict[int, dict[str, Any]] = {}
         self.recipients: dict[str, dict[str, Any]] = {}
@@ -205,6 +215,11 @@ class FakePaystack:
             refund["status"] = status
             return dict(refund)
 
+    def transfer_count(self, reference: str) -> int:
+        """How many transfers were created under ``reference`` (single and bulk)."""
+        with self._lock:
+            return self.transfers_made.count(reference)
+
     def count(self, method: str, path: str) -> int:
         """How many requests came in for ``method`` on ``path`` (a prefix if it ends in ``/``)."""
         return sum(
@@ -274,6 +289,7 @@ class FakePaystack:
                 ("POST", "/transferrecipient"): self._recipient,
                 ("POST", "/transfer"): self._transfer,
                 ("POST", "/transfer/finalize_transfer"): self._finalize,
+                ("POST", "/transfer/bulk"): self._bulk,
             }
             if (method, path) in routes:
                 return routes[(method, path)](data)
@@ -440,25 +456,75 @@ class FakePaystack:
     def _recipient_by_code(self, code: str) -> dict[str, Any] | None:
         return next((r for r in self.recipients.values() if r["recipient_code"] == code), None)
 
-    def _transfer(self, data: dict[str, Any]) -> Answer:
+    def _check_transfer(self, data: dict[str, Any]) -> Answer | None:
         amount, reference = data.get("amount"), data.get("reference")
-        if data.get("source") != "balance":
-            return _error(400, "Invalid source")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             return _error(400, "Invalid amount")
-        recipient = self._recipient_by_code(str(data.get("recipient")))
-        if recipient is None:
+        if self._recipient_by_code(str(data.get("recipient"))) is None:
             return _error(400, "Recipient specified is invalid", code="invalid_recipient")
         if not reference or not _TRANSFER_REF.fullmatch(reference):
             return _error(400, "Invalid transfer reference", code="invalid_reference")
         if reference in self.transfers:
             return _error(400, "Duplicate Transfer Reference", code="duplicate_reference")
+        return None
+
+    def _transfer(self, data: dict[str, Any]) -> Answer:
+        if data.get("source") != "balance":
+            return _error(400, "Invalid source")
+        refused = self._check_transfer(data)
+        if refused is not None:
+            return refused
         status = "otp" if self.otp_required else self.transfer_status
+        transfer = self._create_transfer(data, status)
+        message = (
+            "Transfer requires OTP to continue" if status == "otp" else "Transfer has been queued"
+        )
+        return _ok(dict(transfer), message)
+
+    def _bulk(self, data: dict[str, Any]) -> Answer:
+        if data.get("source") != "balance":
+            return _error(400, "Invalid source")
+        if self.otp_required:
+            return _error(400, "Bulk transfers are not available while transfer OTP is enabled")
+        items = data.get("transfers")
+        if not isinstance(items, list) or not items or len(items) > 100:
+            return _error(400, "transfers must be a list of 1 to 100 transfers")
+        references = [item.get("reference") for item in items if isinstance(item, dict)]
+        if len(references) != len(items) or len(set(references)) != len(references):
+            return _error(400, "Each transfer needs its own reference", code="invalid_reference")
+        for item in items:
+            refused = self._check_transfer(item)
+            if refused is not None:
+                return refused
+        currency = data.get("currency") or "NGN"
+        made = [self._create_transfer(item | {"currency": currency}, "received") for item in items]
+        answer = [
+            {
+                "reference": t["reference"],
+                "recipient": self._recipient_code(t["recipient"]),
+                "amount": t["amount"],
+                "transfer_code": t["transfer_code"],
+                "currency": t["currency"],
+                "status": t["status"],
+            }
+            for t in made
+        ]
+        return _ok(answer, f"{len(made)} transfers queued.")
+
+    def _recipient_code(self, recipient_id: int) -> str:
+        return str(
+            next(r for r in self.recipients.values() if r["id"] == recipient_id)["recipient_code"]
+        )
+
+    def _create_transfer(self, data: dict[str, Any], status: str) -> dict[str, Any]:
+        recipient = self._recipient_by_code(str(data.get("recipient")))
+        assert recipient is not None
+        reference = str(data["reference"])
         transfer = {
             "id": next(self._ids),
             "transfer_code": f"TRF_{secrets.token_hex(8)}",
             "reference": reference,
-            "amount": amount,
+            "amount": data["amount"],
             "currency": data.get("currency") or "NGN",
             "source": "balance",
             "reason": data.get("reason"),
@@ -469,10 +535,8 @@ class FakePaystack:
             "updatedAt": _now(),
         }
         self.transfers[reference] = transfer
-        message = (
-            "Transfer requires OTP to continue" if status == "otp" else "Transfer has been queued"
-        )
-        return _ok(dict(transfer), message)
+        self.transfers_made.append(reference)
+        return transfer
 
     def _finalize(self, data: dict[str, Any]) -> Answer:
         code = data.get("transfer_code")
@@ -512,6 +576,9 @@ class FakePaystack:
                 )
             if method == "POST" and kind == "transfers":
                 return _ok(self.set_transfer_status(key, data.get("status", "success")))
+            if method == "POST" and kind == "otp":
+                self.otp_required = bool(data.get("required", True))
+                return _ok({"otp_required": self.otp_required})
             if method == "POST" and kind == "refunds":
                 return _ok(self.set_refund_status(int(key), data.get("status", "processed")))
         except (KeyError, ValueError) as exc:
@@ -523,7 +590,10 @@ class FakePaystack:
     def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
-        return self.handle(method, target, headers, body)
+        answer = self.handle(method, target, headers, body)
+        if self.delay_after_seconds and not target.startswith("/_fake/"):
+            time.sleep(self.delay_after_seconds)
+        return answer
 
     def transport(self) -> httpx.MockTransport:
         """In-process: an httpx transport answering from this fake (wrap it to inject faults)."""

@@ -86,7 +86,7 @@ def test_valid_paystack_event_is_stored_once_however_often_delivered(client, app
     events = stored_events(app)
     assert len(events) == 1
     assert events[0]["provider"] == "paystack"
-    assert events[0]["status"] == "stored"
+    assert events[0]["status"] == "ignored"  # no payout was sent as tr_ref_1
     assert events[0]["event_key"] == "transfer.success:991:success"
     assert response.json()["duplicate"] is True
 
@@ -171,7 +171,7 @@ def test_health_readiness_and_metrics(client):
     paystack_post(client, transfer_event(), secret="sk_test_wrong")
     text = client.get("/metrics").text
     assert (
-        'legato_webhook_events_total{provider="paystack",type="transfer.success",outcome="stored"} 1'
+        'legato_webhook_events_total{provider="paystack",type="transfer.success",outcome="ignored"} 1'
         in text
     )
     assert 'legato_webhook_rejected_total{provider="paystack",code="INVALID_SIGNATURE"} 1' in text
@@ -202,7 +202,7 @@ def test_webhooks_commands_list_show_and_replay(client, app, database_url):
     assert shown.json["payload"]["data"]["reference"] == "tr_ref_1"
     replayed = run_cli(database_url, "webhooks", "replay", str(event["id"]))
     assert replayed.status == 0, replayed.stderr
-    assert replayed.json[0]["status"] == "stored"
+    assert replayed.json[0]["status"] == "ignored"
     missing = run_cli(database_url, "webhooks", "replay", "999999")
     assert missing.status == 5
     assert missing.error["code"] == "NOT_FOUND"
