@@ -33,7 +33,7 @@ from legato_pay.payouts.vault import Vault
 from legato_pay.store.tables import PAYOUT_METHODS, PAYOUTS
 
 ACTOR = "system:payouts-verify"
-VERIFIABLE = ("sending", "paid")
+VERIFIABLE = ("sending", "paid", "failed", "reversed")
 _OTP_SHAPE = "0123456789"
 
 

@@ -105,7 +105,5 @@ def payout(app: Any, payout_id: int) -> Any:
 
 
 def paystack_senders(fake: FakePaystack, *, otp: bool = False, **client: Any) -> dict[str, Sender]:
-    http = PaystackClient(
-        fake.secret_key, transport=fake.transport(), backoff_seconds=0, **client
-    )
+    http = PaystackClient(fake.secret_key, transport=fake.transport(), backoff_seconds=0, **client)
     return {"paystack": PaystackSender(http, otp=otp), "sandbox": SandboxSender()}
