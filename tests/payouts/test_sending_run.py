@@ -20,8 +20,8 @@ from tests.payouts.sending_support import (
     NGN_10K,
     earnings,
     in_flight,
-    paystack_senders,
     payout,
+    paystack_senders,
     request,
     writer_paid_through,
 )
