@@ -7,10 +7,14 @@ the ledger, the others find it done.
 
 =============  ==========================================================================
 sending+paid   ``paid``: the pending entry that reserved the gross is posted (earnings →
-               ``payouts:in_flight:<CUR>``)
+               ``payouts:in_flight:<CUR>``), and the settlement entry takes the gross out of
+               ``payouts:in_flight``: net + fee out of the gateway's cash
+               ``gateway:<g>:<CUR>`` (the gateway charged its transfer fee to the balance),
+               the tax withheld to ``tax:withholding:<CC>:<CUR>`` (owed until remitted)
 sending+failed ``failed``: the pending entry is voided (the money is back in earnings); a
                ``reversed`` seen before any success is the same
-paid+reversed  ``reversed``: a reversal entry undoes the posted one (back to earnings)
+paid+reversed  ``reversed``: reversal entries undo the settlement and the posted reservation
+               (the money is back in earnings, the gateway's cash and the tax restored)
 pending, otp   the transfer id and provider status are recorded; the payout stays ``sending``
 unknown        nothing changes (verify asks again later)
 =============  ==========================================================================
@@ -30,9 +34,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from legato_pay import chart
+from legato_pay.errors import InvalidState
 from legato_pay.gateways.transfers import TransferNotice
-from legato_pay.ledger import resolve_pending, reverse_entry
-from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.ledger import EntrySpec, post_entries, resolve_pending, reverse_entry
+from legato_pay.ledger.types import LegSpec, as_utc, utcnow
 from legato_pay.money import format_amount
 from legato_pay.payouts.status import lock_payout, move
 from legato_pay.store.tables import PAYOUTS
@@ -146,8 +152,57 @@ def _paid(
         reason=f"payout {row.id} paid ({row.reference})",
         now=moment,
     )
-    _settle(session, row, moment, resolution_entry_id=posted.id, transfer_status=notice.raw_status)
+    settled = _post_settlement(session, row, actor, moment)
+    _settle(
+        session,
+        row,
+        moment,
+        resolution_entry_id=posted.id,
+        settlement_entry_id=settled,
+        transfer_status=notice.raw_status,
+    )
     return Applied(row.id, "applied", "paid", f"payout {row.id} paid")
+
+
+def _post_settlement(session: Session, row: Any, actor: str, moment: datetime) -> int:
+    """The gross leaves ``payouts:in_flight``: net + fee from the gateway's cash, the tax to
+    its country's withholding liability (see the module docstring)."""
+    code = row.currency
+    in_flight, cash = chart.payouts_in_flight(code), chart.gateway_cash(row.gateway, code)
+    accounts = [
+        chart.system_account(in_flight, code),
+        chart.system_account(cash, code, debit_normal=True),
+    ]
+    legs = [
+        LegSpec(in_flight, "debit", row.gross, code),
+        LegSpec(cash, "credit", row.net + row.fee, code),
+    ]
+    if row.tax:
+        country = row.tax_country
+        if not country:  # pragma: no cover - the request records a country with any tax
+            raise InvalidState(f"payout {row.id} withheld tax for no country")
+        accounts.append(chart.tax_withholding_account(country, code))
+        legs.append(LegSpec(chart.tax_withholding(country, code), "credit", row.tax, code))
+    chart.open_accounts(session, accounts)
+    [entry] = post_entries(
+        session,
+        [
+            EntrySpec(
+                legs=tuple(legs),
+                idempotency_key=f"payout:{row.id}:settled",
+                reason=f"payout {row.id} settled through {row.gateway} ({row.reference})",
+                metadata={
+                    "payout": row.id,
+                    "writer": row.writer_id,
+                    "fee": row.fee,
+                    "tax": row.tax,
+                },
+            )
+        ],
+        actor=actor,
+        now=moment,
+    )
+    return entry.id
 
 
 def _failed(
@@ -183,11 +238,21 @@ def _reversed(
     move(
         session, row.id, "reversed", actor=actor, action="reversed", reason=_why(notice), now=moment
     )
+    why = f"payout {row.id} reversed by {notice.provider}: money back in earnings"
+    if row.settlement_entry_id is not None:
+        reverse_entry(
+            session,
+            row.settlement_entry_id,
+            actor=actor,
+            reason=why,
+            idempotency_key=f"payout:{row.id}:settled:reversed",
+            now=moment,
+        )
     reversal = reverse_entry(
         session,
         row.resolution_entry_id,
         actor=actor,
-        reason=f"payout {row.id} reversed by {notice.provider}: money back in earnings",
+        reason=why,
         idempotency_key=f"payout:{row.id}:reversed",
         now=moment,
     )

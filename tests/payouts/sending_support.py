@@ -107,3 +107,19 @@ def payout(app: Any, payout_id: int) -> Any:
 def paystack_senders(fake: FakePaystack, *, otp: bool = False, **client: Any) -> dict[str, Sender]:
     http = PaystackClient(fake.secret_key, transport=fake.transport(), backoff_seconds=0, **client)
     return {"paystack": PaystackSender(http, otp=otp), "sandbox": SandboxSender()}
+
+
+def cash(app: Any, gateway: str, currency: str) -> int:
+    """Posted balance of ``gateway:<g>:<CUR>`` (a debit-normal asset: payouts make it fall)."""
+    try:
+        return app.run(  # type: ignore[no-any-return]
+            lambda s: get_balance(s, chart.gateway_cash(gateway, currency)).posted, write=False
+        )
+    except AccountNotFound:
+        return 0
+
+
+def settled(app: Any, gateway: str, currency: str, paid_out: int) -> bool:
+    """``paid_out`` (net + fee of the paid payouts) left the gateway's cash and nothing is
+    left in flight, neither posted nor pending."""
+    return in_flight(app, currency) == (0, 0) and cash(app, gateway, currency) == -paid_out

@@ -28,10 +28,10 @@ from tests.payouts.sending_support import (
     NGN_10K,
     USD_50,
     earnings,
-    in_flight,
     payout,
     paystack_senders,
     request,
+    settled,
     writer_paid_through,
 )
 
@@ -117,7 +117,7 @@ def test_second_run_exits_9_and_kill_9_then_rerun_pays_each_once(
         assert fake.transfer_count(f"payout-{view.id}") == 1
         assert payout(app, view.id).status == "paid"
     assert len(fake.transfers) == len(made)
-    assert in_flight(app, "USD") == (len(made) * USD_50, 0)
+    assert settled(app, "stripe", "USD", len(made) * USD_50)
 
 
 def test_real_listener_webhooks_racing_verify_apply_once(
@@ -162,7 +162,7 @@ def test_real_listener_webhooks_racing_verify_apply_once(
     ) == ["200", "200", "200", "ignored"], answers
     assert payout(app, made.id).status == "paid"
     assert earnings(app, "bola", "NGN") == (0, 0)
-    assert in_flight(app, "NGN") == (NGN_10K, 0)
+    assert settled(app, "paystack", "NGN", NGN_10K)
     assert fake.secret_key not in log
 
 

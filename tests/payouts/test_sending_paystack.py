@@ -20,10 +20,10 @@ from tests.payouts.helpers import VAULT
 from tests.payouts.sending_support import (
     NGN_10K,
     earnings,
-    in_flight,
     payout,
     paystack_senders,
     request,
+    settled,
     writer_paid_through,
 )
 
@@ -67,11 +67,11 @@ def test_success_webhook_three_times_pays_once(app: Any, fake: FakePaystack, cli
     assert [a["duplicate"] for a in answers] == [False, True, True]
     assert payout(app, made.id).status == "paid"
     assert earnings(app, "bola", "NGN") == (NGN_10K, NGN_10K)
-    assert in_flight(app, "NGN") == (NGN_10K, 0)
+    assert settled(app, "paystack", "NGN", NGN_10K)
     # A verify afterwards finds it done and changes nothing.
     [line] = verify_payouts(app, made.id, senders=paystack_senders(fake))
     assert (line.status, line.outcome) == ("paid", "ignored")
-    assert in_flight(app, "NGN") == (NGN_10K, 0)
+    assert settled(app, "paystack", "NGN", NGN_10K)
 
 
 def test_failed_returns_the_money_once_and_a_late_success_is_flagged(
@@ -84,7 +84,7 @@ def test_failed_returns_the_money_once_and_a_late_success_is_flagged(
     assert post(client, fake, fake.transfer_event(reference))["duplicate"] is True
     assert payout(app, made.id).status == "failed"
     assert earnings(app, "bola", "NGN") == (2 * NGN_10K, 2 * NGN_10K)
-    assert in_flight(app, "NGN") == (0, 0)
+    assert settled(app, "paystack", "NGN", 0)
     fake.set_transfer_status(reference, "success")
     assert post(client, fake, fake.transfer_event(reference))["status"] == "flagged"
     assert payout(app, made.id).status == "failed"
@@ -105,7 +105,7 @@ def test_reversal_after_paid_returns_the_money_once(
     view = payout(app, made.id)
     assert view.status == "reversed"
     assert earnings(app, "bola", "NGN") == (2 * NGN_10K, 2 * NGN_10K)
-    assert in_flight(app, "NGN") == (0, 0)
+    assert settled(app, "paystack", "NGN", 0)
     fake.set_transfer_status(reference, "failed")  # contradicts what happened: flagged
     assert post(client, fake, fake.transfer_event(reference))["status"] == "flagged"
     assert earnings(app, "bola", "NGN") == (2 * NGN_10K, 2 * NGN_10K)
@@ -121,7 +121,7 @@ def test_failed_after_success_is_flagged_not_applied(
     fake.set_transfer_status(reference, "failed")
     assert post(client, fake, fake.transfer_event(reference))["status"] == "flagged"
     assert payout(app, made.id).status == "paid"
-    assert in_flight(app, "NGN") == (NGN_10K, 0)
+    assert settled(app, "paystack", "NGN", NGN_10K)
 
 
 def test_a_webhook_for_another_amount_is_flagged(app: Any, fake: FakePaystack, client: Any) -> None:
@@ -154,7 +154,7 @@ def test_timeout_leaves_it_sending_and_verify_settles_it(app: Any, fake: FakePay
     assert (verified.status, verified.outcome) == ("paid", "applied")
     assert fake.transfer_count(reference) == 1
     assert earnings(app, "bola", "NGN") == (0, 0)
-    assert in_flight(app, "NGN") == (NGN_10K, 0)
+    assert settled(app, "paystack", "NGN", NGN_10K)
 
 
 def test_a_send_that_never_left_is_sent_once_by_verify_under_its_reference(
@@ -202,7 +202,7 @@ def test_otp_transfers_wait_for_finalize(app: Any, fake: FakePaystack) -> None:
     assert (done.status, done.outcome) == ("paid", "applied")
     with pytest.raises(InvalidState):
         finalize_payout(app, made.id, fake.otp_code, senders=senders)
-    assert in_flight(app, "NGN") == (NGN_10K, 0)
+    assert settled(app, "paystack", "NGN", NGN_10K)
 
 
 def test_verify_refuses_a_payout_never_sent(app: Any, fake: FakePaystack) -> None:
@@ -210,3 +210,45 @@ def test_verify_refuses_a_payout_never_sent(app: Any, fake: FakePaystack) -> Non
     made = request(app, "bola", "NGN", NGN_10K, method.id)
     with pytest.raises(InvalidState):
         verify_payouts(app, made.id, senders=paystack_senders(fake))
+
+
+def test_settlement_splits_fee_and_tax_and_a_reversal_undoes_it(
+    app: Any, fake: FakePaystack, client: Any
+) -> None:
+    from legato_pay import chart
+    from legato_pay.ledger import get_balance, verify_ledger
+    from legato_pay.payouts.tax import set_tax_profile
+
+    method = writer_paid_through(app, "bank", "bola", fake=fake, posted=NGN_10K)
+    app.run(
+        lambda s: set_tax_profile(
+            s,
+            app.settings,
+            writer="bola",
+            country="NG",
+            payee_type="individual",
+            tin="12345678-0001",
+            actor="ops",
+        )
+    )
+    made = request(app, "bola", "NGN", NGN_10K, method.id)
+    assert (made.fee, made.tax, made.net) == (2_500, 50_000, NGN_10K - 52_500)
+    run_payouts(app, senders=paystack_senders(fake), vault=VAULT)
+    reference = f"payout-{made.id}"
+    assert fake.transfers[reference]["amount"] == made.net  # the writer receives the net
+
+    def withheld() -> int:
+        code = chart.tax_withholding("NG", "NGN")
+        return app.run(lambda s: get_balance(s, code).posted, write=False)  # type: ignore[no-any-return]
+
+    fake.set_transfer_status(reference, "success")
+    post(client, fake, fake.transfer_event(reference))
+    assert settled(app, "paystack", "NGN", made.net + made.fee)
+    assert withheld() == made.tax
+    assert earnings(app, "bola", "NGN") == (0, 0)
+    fake.set_transfer_status(reference, "reversed")
+    post(client, fake, fake.transfer_event(reference))
+    assert settled(app, "paystack", "NGN", 0) and withheld() == 0
+    assert earnings(app, "bola", "NGN") == (NGN_10K, NGN_10K)
+    report = app.run(lambda s: verify_ledger(s), write=False)
+    assert report.ok, report

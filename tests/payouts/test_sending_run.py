@@ -19,10 +19,10 @@ from tests.payouts.helpers import VAULT, counts
 from tests.payouts.sending_support import (
     NGN_10K,
     earnings,
-    in_flight,
     payout,
     paystack_senders,
     request,
+    settled,
     writer_paid_through,
 )
 
@@ -42,7 +42,7 @@ def test_sandbox_run_pays_approved_payouts_and_posts_the_reservation(app: Any) -
     assert [step.to_status for step in done.timeline][-2:] == ["sending", "paid"]
     assert done.resolution_entry_id is not None
     assert earnings(app, "wendy", "NGN") == (NGN_10K, NGN_10K)
-    assert in_flight(app, "NGN") == (2 * NGN_10K, 0)
+    assert settled(app, "sandbox", "NGN", 2 * NGN_10K)
     assert run_payouts(app).lines == ()  # nothing approved is left: nothing sent twice
 
 
@@ -128,7 +128,7 @@ def test_a_definite_refusal_fails_and_returns_the_money(app: Any) -> None:
     assert (line.status, line.outcome) == ("failed", "applied")
     assert "balance is not enough" in payout(app, made.id).timeline[-1].reason
     assert earnings(app, "bola", "NGN") == (NGN_10K, NGN_10K)
-    assert in_flight(app, "NGN") == (0, 0)
+    assert settled(app, "paystack", "NGN", 0)
 
 
 def test_a_second_run_at_once_is_busy(app: Any) -> None:

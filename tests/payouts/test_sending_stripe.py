@@ -23,9 +23,9 @@ from tests.payouts.helpers import VAULT
 from tests.payouts.sending_support import (
     USD_50,
     earnings,
-    in_flight,
     payout,
     request,
+    settled,
     writer_paid_through,
 )
 
@@ -83,11 +83,11 @@ def test_transfer_pays_at_once_and_webhooks_apply_once(
     )
     assert sent["metadata"] == {"reference": reference}
     assert earnings(app, "sam", "USD") == (USD_50, USD_50)
-    assert in_flight(app, "USD") == (USD_50, 0)
+    assert settled(app, "stripe", "USD", USD_50)
     [created] = transfers.events
     answers = [post(client, created) for _ in range(3)]
     assert answers[0]["status"] == "ignored" and [a["duplicate"] for a in answers[1:]] == [True] * 2
-    assert in_flight(app, "USD") == (USD_50, 0)
+    assert settled(app, "stripe", "USD", USD_50)
 
     transfers.events.clear()
     transfers.reverse(sent["id"])
@@ -96,7 +96,7 @@ def test_transfer_pays_at_once_and_webhooks_apply_once(
     assert post(client, reversed_event)["duplicate"] is True
     assert payout(app, made.id).status == "reversed"
     assert earnings(app, "sam", "USD") == (2 * USD_50, 2 * USD_50)
-    assert in_flight(app, "USD") == (0, 0)
+    assert settled(app, "stripe", "USD", 0)
 
 
 def test_idempotency_key_returns_the_same_transfer(
@@ -122,7 +122,7 @@ def test_a_refused_transfer_fails_and_returns_the_money(
     assert (line.status, line.outcome) == ("failed", "applied")
     assert "insufficient funds" in payout(app, made.id).timeline[-1].reason
     assert earnings(app, "sam", "USD") == (2 * USD_50, 2 * USD_50)
-    assert in_flight(app, "USD") == (0, 0)
+    assert settled(app, "stripe", "USD", 0)
 
 
 def test_a_lost_answer_is_found_by_transfer_group(
@@ -137,4 +137,4 @@ def test_a_lost_answer_is_found_by_transfer_group(
     [found] = verify_payouts(app, made.id, senders=senders(url), vault=VAULT)
     assert (found.status, found.outcome) == ("paid", "applied")
     assert transfers.transfer_count(f"payout-{made.id}") == 1
-    assert in_flight(app, "USD") == (USD_50, 0)
+    assert settled(app, "stripe", "USD", USD_50)

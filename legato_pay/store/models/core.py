@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "5e2db178ca7e017dd104c781686a60bf2776e2f9e6e88b65c8358ce6a38df488"
+FINGERPRINT = "ffea3eb2ab6c4a2d0d4a9660ffa34de3f669931fa3271f657e14ecfcdb983359"
 
 metadata = MetaData()
 
@@ -375,6 +375,7 @@ Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("settled_at", DateTime(timezone=True), nullable=True),
     Column("failure_reason", String(length=500), nullable=True),
+    Column("settlement_entry_id", IdType, nullable=True),
     Column("reversal_entry_id", IdType, nullable=True),
     Index("ix_payouts_status", "status"),
     Index("ix_payouts_writer_status", "writer_id", "status"),

@@ -86,6 +86,7 @@ class Payout(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     settled_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     failure_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    settlement_entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
     reversal_entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
 
 

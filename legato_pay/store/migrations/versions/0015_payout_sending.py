@@ -2,7 +2,8 @@
 
 ``payouts run`` marks a payout ``sending`` with its one reference (``payout-<id>``) before any
 gateway call; the provider's transfer id and status, when it was sent and settled, why it
-failed and the reversal entry complete the row.
+failed, the settlement entry (the gross out of ``payouts:in_flight``) and the reversal entry
+complete the row.
 
 Revision ID: 0015_payout_sending
 Revises: 0014_payouts
@@ -35,6 +36,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("sent_at", _WHEN, nullable=True))
         batch_op.add_column(sa.Column("settled_at", _WHEN, nullable=True))
         batch_op.add_column(sa.Column("failure_reason", sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column("settlement_entry_id", _ID, nullable=True))
         batch_op.add_column(sa.Column("reversal_entry_id", _ID, nullable=True))
         batch_op.create_index("ux_payouts_reference", ["reference"], unique=True)
 
@@ -45,6 +47,7 @@ def downgrade() -> None:
         batch_op.drop_index("ux_payouts_reference")
         for column in (
             "reversal_entry_id",
+            "settlement_entry_id",
             "failure_reason",
             "settled_at",
             "sent_at",
