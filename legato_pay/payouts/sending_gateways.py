@@ -17,7 +17,7 @@ closes them all at the end; tests pass senders of their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from legato_pay.config import Settings
@@ -38,11 +38,8 @@ class Outgoing:
     reference: str
     amount: int
     currency: str
-    recipient: str
-    reason: str
-
-    def __repr__(self) -> str:  # never the recipient
-        return f"Outgoing(payout={self.payout_id}, reference={self.reference!r})"
+    recipient: str = field(repr=False)  # never in a repr, a log or a traceback's message
+    reason: str = ""
 
 
 class Sender(Protocol):

@@ -19,7 +19,7 @@ A timeout or 5xx after the request may have left is ``unknown`` (the payout stay
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from legato_pay.errors import AlreadyExists, GatewayError, GatewayUnavailable, NotFound
@@ -51,8 +51,8 @@ class Outgoing:
     reference: str
     amount: int
     currency: str
-    recipient: str
-    reason: str
+    recipient: str = field(repr=False)
+    reason: str = ""
 
 
 def notice_from(data: Mapping[str, Any], reference: str | None = None) -> TransferNotice:
