@@ -44,7 +44,7 @@ from legato_pay.payouts.sending_gateways import (
     SenderPool,
     check_gateway,
 )
-from legato_pay.payouts.sending_outcomes import Applied, apply_notice
+from legato_pay.payouts.sending_outcomes import apply_notice
 from legato_pay.payouts.status import lock_payout, mark_unapproved, move
 from legato_pay.payouts.vault import Vault
 from legato_pay.store.locks import PAYOUT_RUN, job_claim
@@ -148,7 +148,8 @@ def _candidates(session: Session, gateway: str | None, limit: int) -> list[Any]:
             PAYOUTS.c.currency,
             PAYOUTS.c.net,
             PAYOUTS.c.method_id,
-            PAYOUT_METHODS.c.provider,
+            PAYOUTS.c.reference,
+            PAYOUT_METHODS.c.provider.label("gateway"),
         )
         .join(PAYOUT_METHODS, PAYOUT_METHODS.c.id == PAYOUTS.c.method_id)
         .where(PAYOUTS.c.status == "approved")
@@ -160,14 +161,16 @@ def _candidates(session: Session, gateway: str | None, limit: int) -> list[Any]:
     return list(session.execute(query).all())
 
 
-def _line(row: Any, status: str, outcome: str, message: str) -> SendLine:
+def send_line(row: Any, status: str, outcome: str, message: str) -> SendLine:
+    """A report line for a payout row (``id``, ``writer_id``, ``gateway``, ``currency``,
+    ``net``, ``reference``) as it stands now."""
     return SendLine(
         row.id,
         row.writer_id,
-        row.provider,
+        row.gateway,
         row.currency,
         row.net,
-        reference_for(row.id),
+        row.reference or reference_for(row.id),
         status,
         outcome,
         message,
@@ -178,9 +181,9 @@ def _plan(session: Session, app: AppContext, gateway: str | None, limit: int) ->
     lines = []
     for row in _candidates(session, gateway, limit):
         if approvals_still_valid(session, app.settings, row.id):
-            lines.append(_line(row, "approved", "would_send", "would be sent"))
+            lines.append(send_line(row, "approved", "would_send", "would be sent"))
         else:
-            lines.append(_line(row, "approved", "needs_approval", "approvals no longer valid"))
+            lines.append(send_line(row, "approved", "needs_approval", "approvals no longer valid"))
     return lines
 
 
@@ -198,12 +201,12 @@ def _claim(
     for row in rows:
         status = lock_payout(session, row.id).status
         if status != "approved":
-            skipped.append(_line(row, status, "skipped", f"payout is {status} now"))
+            skipped.append(send_line(row, status, "skipped", f"payout is {status} now"))
             continue
         if not approvals_still_valid(session, app.settings, row.id):
             why = "its approvals are no longer valid: it waits for approval again"
             mark_unapproved(session, row.id, actor=ACTOR, reason=why, now=moment)
-            skipped.append(_line(row, "requested", "requeued", why))
+            skipped.append(send_line(row, "requested", "requeued", why))
             continue
         reference = reference_for(row.id)
         move(
@@ -218,7 +221,7 @@ def _claim(
         session.execute(
             update(PAYOUTS)
             .where(PAYOUTS.c.id == row.id)
-            .values(gateway=row.provider, reference=reference, sent_at=moment)
+            .values(gateway=row.gateway, reference=reference, sent_at=moment)
         )
         consume_payout_approvals(session, row.id)
         recipient = recipient_of(session, row.method_id, vault) if vault is not None else ""
@@ -230,12 +233,8 @@ def _claim(
 def _groups(rows: list[Any]) -> dict[tuple[str, str], list[Any]]:
     groups: dict[tuple[str, str], list[Any]] = {}
     for row in rows:
-        groups.setdefault((row.provider, row.currency), []).append(row)
+        groups.setdefault((row.gateway, row.currency), []).append(row)
     return groups
-
-
-def _applied_line(row: Any, applied: Applied) -> SendLine:
-    return _line(row, applied.status, applied.outcome, applied.message)
 
 
 def _send_batch(
@@ -249,14 +248,14 @@ def _send_batch(
     claimed, lines = app.run(lambda s: _claim(s, app, rows, vault, moment))
     if not claimed:
         return lines
-    notices = sender.send(currency, [item for _, item in claimed])
+    notices = sender.send(currency, [item for _, item in claimed])  # one by one, as they come
     for (row, item), notice in zip(claimed, notices, strict=True):
         applied = app.run(
             lambda s, item=item, notice=notice: apply_notice(  # type: ignore[misc]
                 s, item.payout_id, notice, actor=f"{ACTOR}:{sender.name}", now=moment
             )
         )
-        lines.append(_applied_line(row, applied))
+        lines.append(send_line(row, applied.status, applied.outcome, applied.message))
     return lines
 
 
@@ -287,10 +286,10 @@ def run_payouts(
         rows = app.run(lambda s: _candidates(s, chosen, most), write=False)
         for (provider, currency), group in _groups(rows).items():
             sender = pool.get(provider)  # a missing key fails here, before anything is marked
-            secrets = None if provider == "sandbox" else (vault or Vault.from_env())
+            keys = None if provider == "sandbox" else (vault or Vault.from_env())
             for start in range(0, len(group), BATCH):
                 batch = group[start : start + BATCH]
-                lines += _send_batch(app, sender, currency, batch, secrets, moment)
+                lines += _send_batch(app, sender, currency, batch, keys, moment)
                 if progress is not None:
                     progress(len(lines), len(rows))
     return RunReport(False, tuple(lines))

@@ -2,7 +2,8 @@
 
 Each sender turns the payouts work's requests into its provider's calls and answers with
 ``TransferNotice`` (``legato_pay.gateways.transfers``): ``send`` a batch of one currency,
-``verify`` one reference, ``resend`` one that the provider never saw (under the *same*
+``verify`` one reference, each answer as it comes (the run applies it before the next call), ``resend`` one that the
+provider never saw (under the *same*
 reference, which the provider deduplicates), ``finalize`` a Paystack OTP.
 
 * ``sandbox``: pays at once, deterministically (transfer id ``sbx_<reference>``); nobody real.
@@ -16,7 +17,7 @@ closes them all at the end; tests pass senders of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,7 +46,7 @@ class Outgoing:
 class Sender(Protocol):
     name: str
 
-    def send(self, currency: str, items: Sequence[Outgoing]) -> list[TransferNotice]: ...
+    def send(self, currency: str, items: Sequence[Outgoing]) -> Iterator[TransferNotice]: ...
 
     def verify(self, reference: str, transfer_id: str | None) -> TransferNotice: ...
 
@@ -61,8 +62,8 @@ class SandboxSender:
 
     name = "sandbox"
 
-    def send(self, currency: str, items: Sequence[Outgoing]) -> list[TransferNotice]:
-        return [self.resend(item) for item in items]
+    def send(self, currency: str, items: Sequence[Outgoing]) -> Iterator[TransferNotice]:
+        return (self.resend(item) for item in items)
 
     def resend(self, item: Outgoing) -> TransferNotice:
         return TransferNotice(
@@ -99,10 +100,10 @@ class PaystackSender:
             item.reference, item.amount, item.currency, item.recipient, item.reason
         )
 
-    def send(self, currency: str, items: Sequence[Outgoing]) -> list[TransferNotice]:
+    def send(self, currency: str, items: Sequence[Outgoing]) -> Iterator[TransferNotice]:
         if self.otp:  # bulk transfers need transfer OTP disabled
-            return [self.resend(item) for item in items]
-        return list(
+            return (self.resend(item) for item in items)
+        return iter(
             paystack_transfers.send_bulk(self.client, currency, [self._item(i) for i in items])
         )
 
@@ -125,8 +126,8 @@ class StripeSender:
     def __init__(self, gateway: Any) -> None:
         self.gateway = gateway
 
-    def send(self, currency: str, items: Sequence[Outgoing]) -> list[TransferNotice]:
-        return [self.resend(item) for item in items]
+    def send(self, currency: str, items: Sequence[Outgoing]) -> Iterator[TransferNotice]:
+        return (self.resend(item) for item in items)
 
     def resend(self, item: Outgoing) -> TransferNotice:
         return stripe_transfers.send(

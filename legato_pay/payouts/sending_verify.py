@@ -26,7 +26,7 @@ from legato_pay.errors import InvalidInput, InvalidState, NotFound
 from legato_pay.gateways.transfers import TransferNotice
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.payouts.methods import parse_id, recipient_of
-from legato_pay.payouts.sending import SendLine, reference_for
+from legato_pay.payouts.sending import SendLine, send_line
 from legato_pay.payouts.sending_gateways import Outgoing, Sender, SenderPool
 from legato_pay.payouts.sending_outcomes import apply_notice
 from legato_pay.payouts.vault import Vault
@@ -75,20 +75,6 @@ def _stale(session: Session, older_than: datetime) -> list[Any]:
     return list(session.execute(query).all())
 
 
-def _line(row: Any, status: str, outcome: str, message: str) -> SendLine:
-    return SendLine(
-        row.id,
-        row.writer_id,
-        row.gateway,
-        row.currency,
-        row.net,
-        row.reference or reference_for(row.id),
-        status,
-        outcome,
-        message,
-    )
-
-
 def _resend(app: AppContext, sender: Sender, row: Any, vault: Vault | None) -> TransferNotice:
     recipient = ""
     if vault is not None:
@@ -104,13 +90,13 @@ def _verify_one(
     notice = sender.verify(row.reference, row.transfer_id)
     note = ""
     if notice.status == "missing" and row.status == "sending":
-        secrets = None if row.gateway == "sandbox" else (vault or Vault.from_env())
-        notice = _resend(app, sender, row, secrets)
+        keys = None if row.gateway == "sandbox" else (vault or Vault.from_env())
+        notice = _resend(app, sender, row, keys)
         note = " (the gateway had never seen it: sent once, same reference)"
     applied = app.run(
         lambda s: apply_notice(s, row.id, notice, actor=f"{ACTOR}:{row.gateway}", now=moment)
     )
-    return _line(row, applied.status, applied.outcome, applied.message + note)
+    return send_line(row, applied.status, applied.outcome, applied.message + note)
 
 
 def verify_payouts(
@@ -169,4 +155,4 @@ def finalize_payout(
     with SenderPool(app.settings, senders) as pool:
         notice = pool.get(row.gateway).finalize(row.reference, row.transfer_id, code)
     applied = app.run(lambda s: apply_notice(s, number, notice, actor=f"{app.actor}", now=moment))
-    return _line(row, applied.status, applied.outcome, applied.message)
+    return send_line(row, applied.status, applied.outcome, applied.message)

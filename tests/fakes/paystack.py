@@ -49,11 +49,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from tests.fakes.http import serve_json
 
 CURRENCIES = ("NGN", "GHS", "ZAR", "KES", "USD")
 TRANSACTION_STATUSES = (
@@ -610,43 +611,8 @@ class FakePaystack:
     @contextmanager
     def serve(self) -> Iterator[str]:
         """Serve over HTTP on a free local port in a thread; yields the base URL."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _dispatch(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer = fake._answer(self.command, self.path, headers, body)
-                raw = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json; charset=utf-8")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _dispatch
-
-            def log_message(self, *_: Any) -> None:  # quiet: tests read fake.requests instead
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that timed out and hung up is expected in timeout tests
-
-        server = Server(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="fake-paystack", daemon=True
-        )
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serve_json(self._answer, "fake-paystack") as url:
+            yield url
 
 
 def sign_paystack_webhook(

@@ -20,7 +20,8 @@ by the official ``stripe`` package (``StripeClient(base_addresses={"api": fake_u
   with ``Stripe-Signature: t=…,v1=…`` (HMAC-SHA256 of ``"{t}.{body}"``), as Stripe does.
 * Bearer auth with ``sk_test_…``/``rk_test_…`` keys, else 401.
 
-Test hooks: ``fail_next`` (error answers), ``delay_seconds`` (before handling),
+Test hooks: ``fail_next`` (error answers), ``close_gate``/``let_through``/``open_gate`` (hold
+transfer requests where they arrive, for crash tests), ``delay_seconds`` (before handling),
 ``delay_after_seconds`` (after: the transfer exists, the caller times out),
 ``transfer_count(reference)`` (transfers created with that ``transfer_group``).
 """
@@ -35,11 +36,12 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+
+from tests.fakes.http import serve_json
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -86,11 +88,33 @@ class FakeStripeTransfers:
         self.events: list[dict[str, Any]] = []
         self.delay_seconds = 0.0
         self.delay_after_seconds = 0.0
+        self.gate: threading.Semaphore | None = None
+        self.waiting = 0
         self._idempotency: dict[str, tuple[dict[str, Any], Answer]] = {}
         self._failures: list[tuple[int, str]] = []
         self._lock = threading.RLock()
 
     # -- test hooks -------------------------------------------------------------------------
+
+    def close_gate(self) -> None:
+        """Hold every ``POST /v1/transfers`` until ``let_through`` (the request has arrived;
+        the transfer is not made yet)."""
+        self.gate = threading.Semaphore(0)
+
+    def let_through(self, count: int) -> None:
+        assert self.gate is not None
+        for _ in range(count):
+            self.gate.release()
+
+    def open_gate(self) -> None:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            self.let_through_all(gate)
+
+    @staticmethod
+    def let_through_all(gate: threading.Semaphore) -> None:
+        for _ in range(1000):
+            gate.release()
 
     def add_account(self, account: str) -> None:
         with self._lock:
@@ -299,6 +323,13 @@ class FakeStripeTransfers:
     # -- serving ----------------------------------------------------------------------------
 
     def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        gate = self.gate
+        if gate is not None and method == "POST" and target.startswith("/v1/transfers"):
+            with self._lock:
+                self.waiting += 1
+            gate.acquire(timeout=60)
+            with self._lock:
+                self.waiting -= 1
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
         answer = self.handle(method, target, headers, body)
@@ -309,44 +340,5 @@ class FakeStripeTransfers:
     @contextmanager
     def serve(self) -> Iterator[str]:
         """Serve over HTTP on a free local port in a thread; yields the base URL."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _dispatch(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer = fake._answer(self.command, self.path, headers, body)
-                raw = json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("request-id", f"req_{secrets.token_hex(7)}")
-                    self.send_header("content-length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except OSError:
-                    pass  # the client timed out and hung up
-
-            do_GET = do_POST = do_DELETE = _dispatch
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass
-
-        server = Server(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="fake-stripe-transfers", daemon=True
-        )
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with serve_json(self._answer, "fake-stripe-transfers") as url:
+            yield url

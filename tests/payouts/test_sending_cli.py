@@ -79,6 +79,13 @@ def _cli_run(database_url: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
+def _wait(condition: Any, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
 def test_second_run_exits_9_and_kill_9_then_rerun_pays_each_once(
     app: Any, database_url: str
 ) -> None:
@@ -89,7 +96,7 @@ def test_second_run_exits_9_and_kill_9_then_rerun_pays_each_once(
         method = writer_paid_through(app, "stripe", writer, posted=USD_50)
         fake.add_account(f"acct_{writer}0001")
         made.append(request(app, writer, "USD", USD_50, method.id))
-    fake.delay_seconds = 0.4
+    fake.close_gate()
     with fake.serve() as url:
         env = {
             "STRIPE_SECRET_KEY": STRIPE_KEY,
@@ -97,18 +104,17 @@ def test_second_run_exits_9_and_kill_9_then_rerun_pays_each_once(
             "LEGATO_ENCRYPTION_KEY": KEY,
         }
         first = _cli_run(database_url, **env)
-        deadline = time.monotonic() + 60
-        while not fake.transfers and time.monotonic() < deadline:
-            time.sleep(0.05)  # the run holds its claim and is sending
+        _wait(lambda: fake.waiting == 1)  # the run holds its claim; its first transfer waits
         second = run_cli(database_url, "payouts", "run", **env)
         assert second.status == 9 and second.error["code"] == "RUN_IN_PROGRESS", second.stderr
-        while len(fake.transfers) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        fake.let_through(2)  # two transfers are made; the third request has left, and waits
+        _wait(lambda: len(fake.transfers) == 2 and fake.waiting == 1)
         os.kill(first.pid, signal.SIGKILL)
         first.communicate(timeout=30)
         assert first.returncode == -signal.SIGKILL
-        assert len(fake.transfers) < len(made)  # killed mid-run
-        fake.delay_seconds = 0
+        # Each answer was applied as it came: two paid; the third and fourth left `sending`.
+        assert [payout(app, v.id).status for v in made] == ["paid", "paid", "sending", "sending"]
+        fake.open_gate()  # the dead run's request lands now; the fourth was never sent
         rerun = run_cli(database_url, "payouts", "run", **env)
         assert rerun.status == 0, rerun.stderr
         verified = run_cli(database_url, "payouts", "verify", "--older-than", "0", **env)
