@@ -64,6 +64,8 @@ class PayoutView:
     updated_at: datetime
     timeline: tuple[TimelineStep, ...] = field(default=())
     replayed: bool = False
+    #: Once sent (``payouts run``): gateway, reference, transfer id and status, times, failure.
+    sending: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         cur = self.currency
@@ -91,6 +93,7 @@ class PayoutView:
             "updated_at": self.updated_at.isoformat(),
             "timeline": [step.as_json() for step in self.timeline],
             "replayed": self.replayed,
+            "sending": self.sending,
         }
 
     def as_row(self) -> dict[str, Any]:
@@ -121,6 +124,25 @@ def select_payouts() -> Any:
     return select(*_COLUMNS).join(PAYOUT_METHODS, PAYOUT_METHODS.c.id == PAYOUTS.c.method_id)
 
 
+def _sending(row: Any) -> dict[str, Any] | None:
+    if getattr(row, "reference", None) is None:
+        return None
+    return {
+        "gateway": row.gateway,
+        "reference": row.reference,
+        "transfer_id": row.transfer_id,
+        "transfer_status": row.transfer_status,
+        "sent_at": _iso(row.sent_at),
+        "settled_at": _iso(row.settled_at),
+        "failure_reason": row.failure_reason,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    when = as_utc(moment)
+    return when.isoformat() if when is not None else None
+
+
 def to_view(
     row: Any, timeline: tuple[TimelineStep, ...] = (), replayed: bool = False
 ) -> PayoutView:
@@ -146,6 +168,7 @@ def to_view(
         updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
         timeline=timeline,
         replayed=replayed,
+        sending=_sending(row),
     )
 
 

@@ -41,6 +41,14 @@ def test_sandbox_run_pays_approved_payouts_and_posts_the_reservation(app: Any) -
     done = payout(app, first.id)
     assert [step.to_status for step in done.timeline][-2:] == ["sending", "paid"]
     assert done.resolution_entry_id is not None
+    sent = done.as_json()["sending"]
+    assert (sent["gateway"], sent["reference"], sent["transfer_id"]) == (
+        "sandbox",
+        f"payout-{first.id}",
+        f"sbx_payout-{first.id}",
+    )
+    assert sent["sent_at"] is not None and sent["settled_at"] is not None
+    assert payout(app, first.id).as_json()["sending"]["failure_reason"] is None
     assert earnings(app, "wendy", "NGN") == (NGN_10K, NGN_10K)
     assert settled(app, "sandbox", "NGN", 2 * NGN_10K)
     assert run_payouts(app).lines == ()  # nothing approved is left: nothing sent twice
@@ -58,6 +66,7 @@ def test_dry_run_writes_and_sends_nothing(app: Any) -> None:
     report = run_payouts(app, dry_run=True, senders={"sandbox": Refusing()})
     assert [(line.payout_id, line.outcome) for line in report.lines] == [(made.id, "would_send")]
     assert report.as_json()["dry_run"] is True
+    assert payout(app, made.id).as_json()["sending"] is None
     assert counts(app) == before
     assert payout(app, made.id).status == "approved"
 

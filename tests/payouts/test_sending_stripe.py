@@ -138,3 +138,17 @@ def test_a_lost_answer_is_found_by_transfer_group(
     assert (found.status, found.outcome) == ("paid", "applied")
     assert transfers.transfer_count(f"payout-{made.id}") == 1
     assert settled(app, "stripe", "USD", USD_50)
+
+
+def test_a_partial_reversal_is_flagged_not_applied(
+    app: Any, fake: tuple[FakeStripeTransfers, str], client: Any
+) -> None:
+    transfers, url = fake
+    made = stripe_payout(app, transfers)
+    run_payouts(app, senders=senders(url), vault=VAULT)
+    transfers.events.clear()
+    transfers.reverse(transfers.by_group(f"payout-{made.id}")["id"], amount=100)
+    [partial] = transfers.events
+    assert post(client, partial)["status"] == "flagged"
+    assert payout(app, made.id).status == "paid"
+    assert settled(app, "stripe", "USD", USD_50)
