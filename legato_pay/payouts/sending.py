@@ -243,16 +243,18 @@ def _send_batch(
     currency: str,
     rows: list[Any],
     vault: Vault | None,
-    moment: datetime,
+    now: datetime | None,
 ) -> list[SendLine]:
-    claimed, lines = app.run(lambda s: _claim(s, app, rows, vault, moment))
+    sent_at = as_utc(now) or utcnow()
+    claimed, lines = app.run(lambda s: _claim(s, app, rows, vault, sent_at))
     if not claimed:
         return lines
     notices = sender.send(currency, [item for _, item in claimed])  # one by one, as they come
     for (row, item), notice in zip(claimed, notices, strict=True):
+        answered_at = as_utc(now) or utcnow()
         applied = app.run(
-            lambda s, item=item, notice=notice: apply_notice(  # type: ignore[misc]
-                s, item.payout_id, notice, actor=f"{ACTOR}:{sender.name}", now=moment
+            lambda s, item=item, notice=notice, at=answered_at: apply_notice(  # type: ignore[misc]
+                s, item.payout_id, notice, actor=f"{ACTOR}:{sender.name}", now=at
             )
         )
         lines.append(send_line(row, applied.status, applied.outcome, applied.message))
@@ -277,7 +279,6 @@ def run_payouts(
     most = limit or MAX_LIMIT
     if dry_run:
         return RunReport(True, tuple(app.run(lambda s: _plan(s, app, chosen, most), write=False)))
-    moment = as_utc(now) or utcnow()
     lines: list[SendLine] = []
     with (
         job_claim(app.engine, PAYOUT_RUN, "payouts", _busy),
@@ -289,7 +290,7 @@ def run_payouts(
             keys = None if provider == "sandbox" else (vault or Vault.from_env())
             for start in range(0, len(group), BATCH):
                 batch = group[start : start + BATCH]
-                lines += _send_batch(app, sender, currency, batch, keys, moment)
+                lines += _send_batch(app, sender, currency, batch, keys, now)
                 if progress is not None:
                     progress(len(lines), len(rows))
     return RunReport(False, tuple(lines))

@@ -84,7 +84,7 @@ def _resend(app: AppContext, sender: Sender, row: Any, vault: Vault | None) -> T
 
 
 def _verify_one(
-    app: AppContext, pool: SenderPool, row: Any, vault: Vault | None, moment: datetime
+    app: AppContext, pool: SenderPool, row: Any, vault: Vault | None, now: datetime | None
 ) -> SendLine:
     sender = pool.get(row.gateway)
     notice = sender.verify(row.reference, row.transfer_id)
@@ -94,7 +94,9 @@ def _verify_one(
         notice = _resend(app, sender, row, keys)
         note = " (the gateway had never seen it: sent once, same reference)"
     applied = app.run(
-        lambda s: apply_notice(s, row.id, notice, actor=f"{ACTOR}:{row.gateway}", now=moment)
+        lambda s: apply_notice(
+            s, row.id, notice, actor=f"{ACTOR}:{row.gateway}", now=as_utc(now) or utcnow()
+        )
     )
     return send_line(row, applied.status, applied.outcome, applied.message + note)
 
@@ -127,7 +129,7 @@ def verify_payouts(
         cutoff = moment - timedelta(minutes=minutes)
         rows = app.run(lambda s: _stale(s, cutoff), write=False)
     with SenderPool(app.settings, senders) as pool:
-        return [_verify_one(app, pool, row, vault, moment) for row in rows]
+        return [_verify_one(app, pool, row, vault, now) for row in rows]
 
 
 def finalize_payout(
@@ -151,8 +153,8 @@ def finalize_payout(
             f"payout {number}'s transfer is not waiting for an OTP",
             details={"payout": number, "transfer_status": row.transfer_status},
         )
-    moment = as_utc(now) or utcnow()
     with SenderPool(app.settings, senders) as pool:
         notice = pool.get(row.gateway).finalize(row.reference, row.transfer_id, code)
-    applied = app.run(lambda s: apply_notice(s, number, notice, actor=f"{app.actor}", now=moment))
+    moment = as_utc(now) or utcnow()
+    applied = app.run(lambda s: apply_notice(s, number, notice, actor=app.actor, now=moment))
     return send_line(row, applied.status, applied.outcome, applied.message)
