@@ -147,6 +147,9 @@ def _candidates(session: Session, gateway: str | None, limit: int) -> list[Any]:
             PAYOUTS.c.writer_id,
             PAYOUTS.c.currency,
             PAYOUTS.c.net,
+            PAYOUTS.c.gross,
+            PAYOUTS.c.fee,
+            PAYOUTS.c.tax,
             PAYOUTS.c.method_id,
             PAYOUTS.c.reference,
             PAYOUT_METHODS.c.provider.label("gateway"),
@@ -199,7 +202,8 @@ def _claim(
     claimed: list[tuple[Any, Outgoing]] = []
     skipped: list[SendLine] = []
     for row in rows:
-        status = lock_payout(session, row.id).status
+        locked = lock_payout(session, row.id)
+        status = locked.status
         if status != "approved":
             skipped.append(send_line(row, status, "skipped", f"payout is {status} now"))
             continue
@@ -207,6 +211,10 @@ def _claim(
             why = "its approvals are no longer valid: it waits for approval again"
             mark_unapproved(session, row.id, actor=ACTOR, reason=why, now=moment)
             skipped.append(send_line(row, "requested", "requeued", why))
+            continue
+        if locked.net <= 0 or locked.net + locked.fee + locked.tax != locked.gross:
+            why = "gross is not net + fee + tax: not sent, a person should look"
+            skipped.append(send_line(row, status, "flagged", why))
             continue
         reference = reference_for(row.id)
         move(
@@ -224,8 +232,10 @@ def _claim(
             .values(gateway=row.gateway, reference=reference, sent_at=moment)
         )
         consume_payout_approvals(session, row.id)
-        recipient = recipient_of(session, row.method_id, vault) if vault is not None else ""
-        item = Outgoing(row.id, reference, row.net, row.currency, recipient, f"Payout {row.id}")
+        recipient = recipient_of(session, locked.method_id, vault) if vault is not None else ""
+        item = Outgoing(
+            row.id, reference, locked.net, locked.currency, recipient, f"Payout {row.id}"
+        )
         claimed.append((row, item))
     return claimed, skipped
 

@@ -19,6 +19,7 @@ from tests.payouts.helpers import VAULT, counts
 from tests.payouts.sending_support import (
     NGN_10K,
     earnings,
+    in_flight,
     payout,
     paystack_senders,
     request,
@@ -153,3 +154,44 @@ def test_a_second_run_at_once_is_busy(app: Any) -> None:
         assert refused.value.code == "RUN_IN_PROGRESS" and refused.value.exit_status == 9
     assert payout(app, made.id).status == "approved"
     assert len(run_payouts(app).lines) == 1  # released: the next run goes ahead
+
+
+def test_approvals_are_checked_again_just_before_sending(app: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sqlalchemy import update
+
+    from legato_pay.approvals import add_approver
+    from legato_pay.approvals.keys import public_key_hex
+    from legato_pay.payouts.approvals import approve_payout
+
+    big = 60_000_000  # NGN 600,000: above the approval threshold
+    method = writer_paid_through(app, "sandbox", "wendy", posted=3 * big)
+    key = Ed25519PrivateKey.generate()
+    public = public_key_hex(key.public_key())
+    app.run(lambda s: add_approver(s, scope="payouts", name="carol", public_key=public, actor="a"))
+    signed, tampered, broken = (request(app, "wendy", "NGN", big, method.id) for _ in range(3))
+    for view in (signed, tampered, broken):
+        assert view.status == "requested"
+        app.run(
+            lambda s, v=view: approve_payout(
+                s, app.settings, v.id, key=key, name="carol", actor="checker"
+            )
+        )
+
+    def change(payout_id: int, **values: Any) -> None:  # in SQL, after it was signed
+        app.run(
+            lambda s: s.execute(update(PAYOUTS).where(PAYOUTS.c.id == payout_id).values(**values))
+        )
+
+    change(tampered.id, gross=PAYOUTS.c.gross - 100)  # what was signed no longer matches
+    change(broken.id, net=PAYOUTS.c.net + 100)  # not signed, but no longer adds up
+    report = run_payouts(app)
+    outcomes = {line.payout_id: (line.status, line.outcome) for line in report.lines}
+    assert outcomes == {
+        signed.id: ("paid", "applied"),
+        tampered.id: ("requested", "requeued"),
+        broken.id: ("approved", "flagged"),
+    }
+    assert payout(app, tampered.id).timeline[-1].action == "approval_voided"
+    assert in_flight(app, "NGN") == (0, 2 * big)  # the two unsent are still reserved
+    assert earnings(app, "wendy", "NGN") == (2 * big, 0)
