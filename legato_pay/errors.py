@@ -30,6 +30,7 @@ documented contract::
     ├── Busy                             9  RUN_IN_PROGRESS
     ├── ConfigError                     10  CONFIG_ERROR
     ├── DatabaseUnavailable             11  DATABASE_UNAVAILABLE
+    ├── ReconcileDiscrepancies          12  RECONCILE_DISCREPANCIES
     └── Aborted                        130  ABORTED
 
 The mapping to exit status and to the JSON error document lives in ``commands/output.py``.
@@ -171,6 +172,14 @@ class DatabaseUnavailable(LegatoError):
     exit_status = 11
 
 
+class ReconcileDiscrepancies(LegatoError):
+    """A reconciliation found discrepancies between the ledger and a gateway: the report was
+    printed (and stored) first; the status lets cron alert."""
+
+    code = "RECONCILE_DISCREPANCIES"
+    exit_status = 12
+
+
 class Aborted(LegatoError):
     """The operator declined a confirmation prompt or interrupted the command: nothing was done
     (or, for an interrupt, the unit of work in flight was rolled back)."""
@@ -198,5 +207,6 @@ EXIT_STATUSES: dict[int, str] = {
     9: "busy (a run is in progress)",
     10: "configuration error",
     11: "database unavailable",
+    12: "reconciliation found discrepancies",
     130: "aborted (a prompt declined, or Ctrl-C)",
 }

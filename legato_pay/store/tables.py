@@ -78,3 +78,7 @@ TAX_REMITTANCES = _table("tax_remittances")
 PAYOUT_METHODS = _table("payout_methods")
 PAYOUTS = _table("payouts")
 PAYOUT_EVENTS = _table("payout_events")
+
+# reconciliation runs
+RECONCILE_RUNS = _table("reconcile_runs")
+RECONCILE_ITEMS = _table("reconcile_items")

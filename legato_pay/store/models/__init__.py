@@ -27,6 +27,7 @@ def __getattr__(name: str) -> Any:
         ledger,
         payouts,
         readers,
+        reconcile,
         revenue,
         shares,
         tax,
