@@ -206,4 +206,5 @@ def _item(
         ids=frozenset(keys.ids),
         refs=frozenset(keys.refs),
         related=frozenset(keys.related),
+        reference=min(keys.refs) if keys.refs else (min(keys.ids) if keys.ids else None),
     )

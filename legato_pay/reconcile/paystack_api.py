@@ -110,6 +110,7 @@ def transaction_record(item: Mapping[str, Any]) -> GatewayRecord:
         fee=_int(item.get("fees"), 0),
         ids=frozenset({reference} - {""}),
         refs=frozenset(refs),
+        reference=project_reference(item),
     )
 
 
@@ -149,6 +150,7 @@ def transfer_record(item: Mapping[str, Any]) -> GatewayRecord:
         fee=_int(item.get("fee_charged"), 0),
         ids=frozenset(ids | {str(item.get("id"))}),
         refs=frozenset({str(item["reference"])} if item.get("reference") else set()),
+        reference=str(item["reference"]) if item.get("reference") else None,
     )
 
 

@@ -74,6 +74,7 @@ class GatewayRecord:
     ids: frozenset[str] = frozenset()
     refs: frozenset[str] = frozenset()
     related: frozenset[str] = frozenset()
+    reference: str | None = None  # the project's reference, where the gateway carries it
 
     @property
     def keys(self) -> frozenset[str]:
@@ -93,10 +94,7 @@ class LedgerItem:
     ids: frozenset[str] = frozenset()
     refs: frozenset[str] = frozenset()
     related: frozenset[str] = frozenset()
-
-    @property
-    def reference(self) -> str | None:
-        return min(self.refs) if self.refs else (min(self.ids) if self.ids else None)
+    reference: str | None = None  # as the ledger side knows it (before the gateway's forms)
 
 
 @dataclass(frozen=True, slots=True)

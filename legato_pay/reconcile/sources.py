@@ -71,6 +71,7 @@ def sandbox_records(session: Session, period: Period) -> list[GatewayRecord]:
                 raw_status=row.status,
                 occurred_at=as_utc(row.created_at),
                 refs=frozenset({row.reference}),
+                reference=row.reference,
             )
         )
     return records

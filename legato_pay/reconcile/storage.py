@@ -102,8 +102,7 @@ def item_view(finding: Finding) -> ItemView:
         direction=finding.direction,
         entry_id=ledger.entry_id if ledger else None,
         gateway_id=record.gateway_id[:200] if record else None,
-        reference=(ledger.reference if ledger else None)
-        or (min(record.refs) if record and record.refs else None),
+        reference=(ledger.reference if ledger else None) or (record.reference if record else None),
         ledger_amount=ledger.amount if ledger else None,
         ledger_currency=ledger.currency if ledger else None,
         gateway_amount=record.amount if record else None,

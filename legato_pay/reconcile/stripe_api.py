@@ -73,6 +73,7 @@ def balance_transaction_record(txn: Mapping[str, Any]) -> GatewayRecord:
         ids=own | (_ids(intent) if kind in _IN_TYPES else frozenset()),
         refs=_ids(reference),
         related=_ids(intent, charge) if kind not in _IN_TYPES else frozenset(),
+        reference=str(reference) if reference else None,
     )
 
 

@@ -137,3 +137,13 @@ def test_requests_are_checked_before_anything_is_read() -> None:
     assert whole_day.period.end == datetime(2026, 11, 1, 23, 59, 59, 999999, tzinfo=UTC)
     exact = check_request("sandbox", start, start, to_text="2026-11-01T00:00:00Z")
     assert exact.period.end == start
+
+
+def test_a_reversed_booking_and_its_reversal_leave_the_payment_unbooked(shop: AppContext) -> None:
+    from legato_pay.ledger import reverse_entry
+
+    bought = buy(shop)
+    shop.run(lambda s: reverse_entry(s, bought.entry_id, actor="test", reason="booked by mistake"))
+    view = sandbox_run(shop)
+    assert kinds(view) == {"missing_in_ledger": 1}
+    assert by_kind(view, "missing_in_ledger")[0].reference == bought.reference
