@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "0dbb7667032fba0e5b5e190e662b53dddf825c568bf36fa0dc5935b170f37a79"
+FINGERPRINT = "a1ed59c80b39b0cdcd6773e19da2fb387db40da0cd4fd113e7a87cf3fbb723c2"
 
 metadata = MetaData()
 
