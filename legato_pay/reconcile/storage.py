@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, NotFound
+from legato_pay.gateways import GATEWAY_NAMES
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.readers.packages import money_json
 from legato_pay.reconcile.records import KINDS, Finding, Period
@@ -169,6 +170,11 @@ def list_runs(session: Session, *, gateway: str | None = None, limit: int = 50) 
     """The newest runs first (of one gateway if given)."""
     if not 0 < limit <= MAX_LIST:
         raise InvalidInput(f"--limit must be 1..{MAX_LIST}", details={"limit": limit})
+    if gateway is not None and gateway not in GATEWAY_NAMES:
+        raise InvalidInput(
+            f"unknown gateway {gateway[:40]!r}",
+            details={"gateway": gateway[:40], "known": list(GATEWAY_NAMES)},
+        )
     query = select(RECONCILE_RUNS).order_by(RECONCILE_RUNS.c.id.desc()).limit(limit)
     if gateway is not None:
         query = query.where(RECONCILE_RUNS.c.gateway == gateway)

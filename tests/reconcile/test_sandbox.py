@@ -114,6 +114,10 @@ def test_a_dry_run_stores_nothing_and_runs_list_newest_first(shop: AppContext) -
     listed = shop.run(lambda s: list_runs(s, gateway="sandbox"), write=False)
     assert [r.id for r in listed] == [second.id, first.id]
     assert shop.run(lambda s: list_runs(s, gateway="stripe"), write=False) == []
+    with pytest.raises(InvalidInput):
+        shop.run(lambda s: list_runs(s, gateway="bitpay"), write=False)
+    with pytest.raises(InvalidInput):
+        shop.run(lambda s: list_runs(s, limit=0), write=False)
 
 
 def test_show_refuses_an_unknown_run_or_kind(app: AppContext) -> None:
