@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from commands.output import emit, money_cell, parse_time, state
-from legato_pay.errors import ReconcileDiscrepancies, UsageError
+from legato_pay.errors import Discrepancies, UsageError
 
 app = typer.Typer(
     help="Reconcile the ledger with a gateway: `reconcile --gateway G --from D --to D "
@@ -96,7 +96,7 @@ def reconcile(
     label = "dry run" if run.id is None else f"run {run.id}"
     _emit_run(run, f"reconciliation {label}: {run.gateway}")
     if not run.clean:
-        raise ReconcileDiscrepancies(
+        raise Discrepancies(
             f"reconciliation {label} of {run.gateway} found discrepancies: {_counts(run.counts)}",
             details={"run": run.id, "counts": run.counts},
         )

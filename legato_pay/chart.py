@@ -145,6 +145,18 @@ def app_funds_account(app_id: str, currency: str) -> AccountRequest:
     return AccountRequest(app_funds(app_id, currency), currency)
 
 
+def escrow_account_code(deposit_id: int | str, currency: str) -> str:
+    """The code of one deposit's escrow account."""
+    return f"escrow:{deposit_id}:{currency}"
+
+
+def escrow_account(deposit_id: int | str, currency: str) -> AccountRequest:
+    """One deposit's money held in escrow (credit-normal, never overdrawn, not hot: one per
+    deposit). Releases and refunds move out of it, held ones as pending entries, so the
+    ledger's no-overdraft check is what keeps released + refunded + held within the deposit."""
+    return AccountRequest(escrow_account_code(deposit_id, currency), currency, no_overdraft=True)
+
+
 def tax_withholding_account(country: str, currency: str) -> AccountRequest:
     """Tax withheld for ``country``: a hot, credit-normal liability (every payout touches it)."""
     return system_account(tax_withholding(country, currency), currency)
@@ -258,6 +270,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (
         _rule(rf"app:(?P<app>[^:]+):funds:{_CUR}"),
         lambda m: app_funds_account(m.group("app"), m.group("cur")),
+    ),
+    (  # one escrow deposit's held money
+        _rule(rf"escrow:(?P<deposit>[0-9]+):{_CUR}"),
+        lambda m: escrow_account(m.group("deposit"), m.group("cur")),
     ),
     (  # withholding tax owed to a country's authority (a liability)
         _rule(rf"tax:withholding:(?P<country>[A-Z]{{2}}):{_CUR}"),

@@ -237,6 +237,7 @@ class PayoutSettings(_Strict):
 class EscrowSettings(_Strict):
     release_threshold: dict[str, int] = Field(default_factory=dict)
     required_approvers: int = Field(2, ge=1)
+    approval_ttl_hours: int = Field(72, ge=1)
 
 
 class WithholdingRates(_Strict):

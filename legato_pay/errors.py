@@ -30,7 +30,9 @@ documented contract::
     ├── Busy                             9  RUN_IN_PROGRESS
     ├── ConfigError                     10  CONFIG_ERROR
     ├── DatabaseUnavailable             11  DATABASE_UNAVAILABLE
-    ├── ReconcileDiscrepancies          12  RECONCILE_DISCREPANCIES
+    ├── Discrepancies                   12  RECONCILE_DISCREPANCIES
+    ├── Unhealthy                       13  UNHEALTHY
+    ├── FeatureDisabled                 14  FEATURE_DISABLED
     └── Aborted                        130  ABORTED
 
 The mapping to exit status and to the JSON error document lives in ``commands/output.py``.
@@ -172,12 +174,28 @@ class DatabaseUnavailable(LegatoError):
     exit_status = 11
 
 
-class ReconcileDiscrepancies(LegatoError):
-    """A reconciliation found discrepancies between the ledger and a gateway: the report was
-    printed (and stored) first; the status lets cron alert."""
+class Discrepancies(LegatoError):
+    """A check compared two records of the same money and found differences (reconciliation
+    with a gateway): the report is printed in full and stored; the status lets cron alert."""
 
     code = "RECONCILE_DISCREPANCIES"
     exit_status = 12
+
+
+class Unhealthy(LegatoError):
+    """A health check found a part down or stale (database, a gateway, the webhook inbox, the
+    ledger's seals): the report names each failing check."""
+
+    code = "UNHEALTHY"
+    exit_status = 13
+
+
+class FeatureDisabled(LegatoError):
+    """The command belongs to a feature switched off by its flag (e.g.
+    ``ENABLE_DISPUTE_RESOLUTION``): nothing was done."""
+
+    code = "FEATURE_DISABLED"
+    exit_status = 14
 
 
 class Aborted(LegatoError):
@@ -207,6 +225,8 @@ EXIT_STATUSES: dict[int, str] = {
     9: "busy (a run is in progress)",
     10: "configuration error",
     11: "database unavailable",
-    12: "reconciliation found discrepancies",
+    12: "discrepancies found (reconciliation)",
+    13: "unhealthy (a health check failed)",
+    14: "feature disabled by its flag",
     130: "aborted (a prompt declined, or Ctrl-C)",
 }

@@ -24,6 +24,7 @@ def __getattr__(name: str) -> Any:
 
     from legato_pay.store.models import (  # noqa: F401  (registers them)
         approvals,
+        escrow,
         ledger,
         payouts,
         readers,

@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "a1ed59c80b39b0cdcd6773e19da2fb387db40da0cd4fd113e7a87cf3fbb723c2"
+FINGERPRINT = "5f42b8dedfa5827f97baa0f308a39b3f622ffacd53638c5431d6c1e7ea0df1ae"
 
 metadata = MetaData()
 
@@ -192,6 +192,126 @@ Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Index("ix_engagement_period_writer", "period", "writer_id"),
     Index("ux_engagement_row_key", "row_key", unique=True),
+)
+
+Table(
+    "escrow_deposits",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("app_id", String(length=100), ForeignKey("apps.id"), nullable=False),
+    Column("investor_id", String(length=100), ForeignKey("users.id"), nullable=False),
+    Column("currency", String(length=8), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("units", BigInteger(), nullable=True),
+    Column("gateway", String(length=20), nullable=False),
+    Column("reference", String(length=100), nullable=False, unique=True),
+    Column("provider_payment_id", String(length=100), nullable=True, unique=True),
+    Column("checkout_url", Text(), nullable=True),
+    Column("status", String(length=12), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("movement_id", IdType, nullable=True),
+    Column("flag_reason", String(length=500), nullable=True),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_escrow_deposits_app_status", "app_id", "status"),
+    Index("ix_escrow_deposits_investor", "investor_id"),
+)
+
+Table(
+    "escrow_disputes",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("reason", String(length=500), nullable=False),
+    Column("outcome", String(length=10), nullable=True),
+    Column("release_bp", Integer(), nullable=True),
+    Column("resolution_reason", String(length=500), nullable=True),
+    Column("opened_by", String(length=200), nullable=False),
+    Column("resolved_by", String(length=200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_escrow_disputes_deposit_status", "deposit_id", "status"),
+)
+
+Table(
+    "escrow_events",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("action", String(length=30), nullable=False),
+    Column("amount", BigInteger(), nullable=True),
+    Column("subject", String(length=100), nullable=True),
+    Column("actor", String(length=200), nullable=False),
+    Column("details", Text(), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_escrow_events_deposit", "deposit_id", "id"),
+)
+
+Table(
+    "escrow_milestones",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("app_id", String(length=100), ForeignKey("apps.id"), nullable=False),
+    Column("name", String(length=200), nullable=False),
+    Column("percent_bp", Integer(), nullable=False),
+    Column("due", Date(), nullable=True),
+    Column("status", String(length=12), nullable=False),
+    Column("evidence", Text(), nullable=True),
+    Column("created_by", String(length=200), nullable=False),
+    Column("completed_by", String(length=200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("app_id", "name"),
+)
+
+Table(
+    "escrow_refunds",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("dispute_id", IdType, nullable=True),
+    Column("currency", String(length=8), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("units_cancelled", BigInteger(), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("provider_refund_id", String(length=100), nullable=True, unique=True),
+    Column("entry_id", IdType, nullable=True),
+    Column("resolution_entry_id", IdType, nullable=True),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("reason", String(length=500), nullable=False),
+    Column("requested_by", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_escrow_refunds_deposit", "deposit_id"),
+)
+
+Table(
+    "escrow_releases",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("milestone_id", IdType, ForeignKey("escrow_milestones.id"), nullable=True),
+    Column("dispute_id", IdType, nullable=True),
+    Column("currency", String(length=8), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("needs_approval", Boolean(), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("resolution_entry_id", IdType, nullable=True),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("requested_by", String(length=200), nullable=False),
+    Column("reason", String(length=500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_escrow_releases_deposit", "deposit_id"),
 )
 
 Table(

@@ -4,7 +4,7 @@
 records, counts and totals); ``reconcile_items`` what each run found, matched or not.
 
 Revision ID: 0017_reconcile
-Revises: 0014_payouts
+Revises: 0016_escrow
 Create Date: 2026-11-30 09:20:00.000000
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0017_reconcile"
-down_revision: str | Sequence[str] | None = "0014_payouts"
+down_revision: str | Sequence[str] | None = "0016_escrow"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
