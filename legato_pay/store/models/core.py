@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "9ae4a2a57a064d00150bdf1ab691d7a6e4e098c610d0e360354bbdefd603cd6a"
+FINGERPRINT = "8c2fd6c15b5182f7dd93bf83438add3d728a5405a04765183b1dc0f9611227d8"
 
 metadata = MetaData()
 
@@ -368,6 +368,11 @@ Table(
     Column("requested_by", String(length=200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("source_currency", String(length=8), nullable=True),
+    Column("source_gross", BigInteger(), nullable=True),
+    Column("fx_rate", String(length=40), nullable=True),
+    Column("fx_rate_id", IdType, nullable=True),
+    Column("fx_rate_as_of", DateTime(timezone=True), nullable=True),
     Index("ix_payouts_status", "status"),
     Index("ix_payouts_writer_status", "writer_id", "status"),
 )
