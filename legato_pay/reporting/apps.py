@@ -123,19 +123,16 @@ def apps_report(
         .group_by(DISTRIBUTIONS.c.currency)
         .order_by(DISTRIBUTIONS.c.currency)
     ).all()
-    total_investors: dict[str, int] = dict(
-        session.execute(
-            select(
-                DISTRIBUTIONS.c.currency,
-                func.count(func.distinct(DISTRIBUTION_LINES.c.investor_id)),
-            )
-            .join(DISTRIBUTION_LINES, DISTRIBUTION_LINES.c.distribution_id == DISTRIBUTIONS.c.id)
-            .where(*filters, DISTRIBUTION_LINES.c.amount > 0)
-            .group_by(DISTRIBUTIONS.c.currency)
+    investors_by_currency = session.execute(
+        select(
+            DISTRIBUTIONS.c.currency,
+            func.count(func.distinct(DISTRIBUTION_LINES.c.investor_id)).label("investors"),
         )
-        .tuples()
-        .all()
-    )
+        .join(DISTRIBUTION_LINES, DISTRIBUTION_LINES.c.distribution_id == DISTRIBUTIONS.c.id)
+        .where(*filters, DISTRIBUTION_LINES.c.amount > 0)
+        .group_by(DISTRIBUTIONS.c.currency)
+    ).all()
+    total_investors = {row.currency: int(row.investors) for row in investors_by_currency}
     return AppsReport(
         app=app,
         year=number,

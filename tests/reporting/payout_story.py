@@ -20,12 +20,12 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from legato_pay.payouts.methods import add_payout_method, check_new_method
 from legato_pay.payouts.requests import request_payout
 from legato_pay.payouts.status import cancel_payout, move
 from legato_pay.payouts.tax import remit_tax, set_tax_profile
 from legato_pay.store.tables import PAYOUT_METHODS
 from tests.factories import add_users
-from legato_pay.payouts.methods import add_payout_method, check_new_method
 from tests.payouts.helpers import VAULT, earn
 from tests.tax.helpers import post_withholding
 
