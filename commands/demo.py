@@ -112,6 +112,7 @@ def print_demo(document: dict[str, Any]) -> None:
     typer.echo(f"refunded purchase: {summary['refunded_purchase'] or 'none'}\n")
     _print_revenue(revenue)
     _print_pool_run(summary["pool_run"])
+    _print_payouts(summary["payouts"])
     seal = summary["seal"]
     typer.echo(
         f"ledger sealed: {seal.get('entries', 0)} new entries this run, "
@@ -200,6 +201,32 @@ def _print_pool_run(run: dict[str, Any]) -> None:
         columns=["writer", "minutes", "paid"],
         title=f"Top writers paid from the {run['period']} pool",
         message=_if_empty(top, "no writer paid from the pool"),
+    )
+    typer.echo("")
+
+
+def _print_payouts(payouts: dict[str, Any]) -> None:
+    """The writers' payouts this run requested (sending them is `payouts run`'s job)."""
+    if payouts.get("skipped"):
+        typer.echo(f"payouts skipped: {payouts['skipped']}\n")
+        return
+    rows = [
+        {
+            "payout": p["id"],
+            "writer": p["writer"],
+            "status": p["status"],
+            "gross": p["gross"]["display"],
+            "fee": p["fee"]["display"],
+            "tax": p["tax"]["display"],
+            "net": p["net"]["display"],
+        }
+        for p in payouts.get("payouts", [])
+    ]
+    emit(
+        rows,
+        columns=["payout", "writer", "status", "gross", "fee", "tax", "net"],
+        title=f"Writers' payouts this run (sandbox; approved by {payouts.get('approver')})",
+        message=_if_empty(rows, "no payouts this run"),
     )
     typer.echo("")
 
