@@ -210,25 +210,27 @@ def _print_payouts(payouts: dict[str, Any]) -> None:
     if payouts.get("skipped"):
         typer.echo(f"payouts skipped: {payouts['skipped']}\n")
         return
+    listed = payouts.get("payouts", [])
     rows = [
         {
             "payout": p["id"],
             "writer": p["writer"],
-            "status": p["status"],
             "gross": p["gross"]["display"],
-            "fee": p["fee"]["display"],
             "tax": p["tax"]["display"],
             "net": p["net"]["display"],
         }
-        for p in payouts.get("payouts", [])
+        for p in listed
     ]
     emit(
         rows,
-        columns=["payout", "writer", "status", "gross", "fee", "tax", "net"],
-        title=f"Writers' payouts this run (sandbox; approved by {payouts.get('approver')})",
+        columns=["payout", "writer", "gross", "tax", "net"],
+        title="Writers' payouts this run (to sandbox methods: no fee)",
         message=_if_empty(rows, "no payouts this run"),
     )
-    typer.echo("")
+    if listed:
+        typer.echo(f"payout {listed[0]['id']} signed by {payouts.get('approver')}")
+        statuses = sorted({p["status"] for p in listed})
+        typer.echo(f"status: {', '.join(statuses)}; sending them is `payouts run`'s job\n")
 
 
 def _if_empty(rows: list[Any], message: str) -> str | None:
