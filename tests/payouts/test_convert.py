@@ -22,11 +22,12 @@ from legato_pay.payouts.conversion import convert_exact, round_half_even
 from legato_pay.payouts.fees import breakdown, payout_fee
 from legato_pay.payouts.requests import request_payout
 from legato_pay.payouts.status import cancel_payout
-from legato_pay.payouts.tax import set_tax_profile, withhold
+from legato_pay.payouts.tax import withhold
 from legato_pay.payouts.views import approval_content
 from legato_pay.readers.fx import set_rate
 from tests.factories import add_users, assert_ledger_ok
 from tests.payouts.helpers import available, counts, earn, in_flight_pending, sandbox_method
+from tests.tax.helpers import set_profile
 
 
 def _rate(app: Any, base: str, quote: str, rate: str, age: timedelta = timedelta(0)) -> int:
@@ -42,18 +43,7 @@ def _writer(app: Any) -> None:
     add_users(app, wendy="writer")
     earn(app, "wendy", "USD", posted=10_000)
     sandbox_method(app, "wendy", "NGN")
-    settings = app.settings
-    app.run(
-        lambda s: set_tax_profile(
-            s,
-            settings,
-            writer="wendy",
-            country="NG",
-            payee_type="individual",
-            tin="12345678-0001",
-            actor="ops",
-        )
-    )
+    set_profile(app, "wendy", tin="12345678-0001")
 
 
 def _request(app: Any, **kw: Any) -> Any:

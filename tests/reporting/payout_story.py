@@ -23,11 +23,11 @@ from sqlalchemy import insert
 from legato_pay.payouts.methods import add_payout_method, check_new_method
 from legato_pay.payouts.requests import request_payout
 from legato_pay.payouts.status import cancel_payout, move
-from legato_pay.payouts.tax import remit_tax, set_tax_profile
+from legato_pay.payouts.tax import remit_tax
 from legato_pay.store.tables import PAYOUT_METHODS
 from tests.factories import add_users
 from tests.payouts.helpers import VAULT, earn
-from tests.tax.helpers import post_withholding
+from tests.tax.helpers import post_withholding, set_profile
 
 NGN = 100  # kobo per naira
 
@@ -100,28 +100,8 @@ def mark_paid(app: Any, payout_id: int, when: datetime) -> None:
 def build_story(app: Any) -> dict[str, int]:
     add_users(app, wendy="writer", tunde="writer", ann="writer")
     settings = app.settings
-    app.run(
-        lambda s: set_tax_profile(
-            s,
-            settings,
-            writer="wendy",
-            country="NG",
-            payee_type="individual",
-            tin="12345678-0001",
-            actor="ops",
-        )
-    )
-    app.run(
-        lambda s: set_tax_profile(
-            s,
-            settings,
-            writer="tunde",
-            country="NG",
-            payee_type="individual",
-            tin=None,
-            actor="ops",
-        )
-    )
+    set_profile(app, "wendy", tin="12345678-0001")
+    set_profile(app, "tunde")
     earn(app, "wendy", "NGN", posted=100_000 * NGN)
     earn(app, "tunde", "NGN", posted=20_000 * NGN)
     earn(app, "ann", "USD", posted=10_000)
