@@ -169,3 +169,23 @@ def test_gross_is_net_plus_fee_plus_tax_after_conversion(
         return  # refused as AMOUNT_TOO_SMALL
     split = breakdown(gross, fee, tax)
     assert split.gross == split.net + split.fee + split.tax and split.net > 0
+
+
+def test_cli_stale_rate_is_exit_3_with_the_json_error(sqlite_url: str) -> None:
+    from legato_pay.context import AppContext
+    from tests.cli_runner import run_cli
+    from tests.payouts.helpers import KEY
+
+    app = AppContext.create(database_url=sqlite_url, actor="t")
+    _writer(app)
+    _rate(app, "USD", "NGN", "1500", age=timedelta(hours=25))
+    args = ["payouts", "request", "--writer", "wendy", "--currency", "USD", "--amount", "50.00"]
+    refused = run_cli(sqlite_url, *args, "--convert-to", "NGN", LEGATO_ENCRYPTION_KEY=KEY)
+    assert (refused.status, refused.error["code"], refused.stdout) == (3, "STALE_RATE", "")
+    _rate(app, "USD", "NGN", "1500")
+    made = run_cli(sqlite_url, *args, "--convert-to", "ngn", LEGATO_ENCRYPTION_KEY=KEY)
+    assert made.status == 0, made.stderr
+    assert (made.json["gross"]["display"], made.json["conversion"]["rate"]) == (
+        "75,000.00 NGN",
+        "1500",
+    )
