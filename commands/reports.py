@@ -99,3 +99,8 @@ def purchases(
         title=f"purchases of {user}",
         message=None if rows else f"{user} has no purchases",
     )
+
+
+from commands import reports_payouts  # noqa: E402  (`reports payouts|tax|apps`)
+
+reports_payouts.register(app)

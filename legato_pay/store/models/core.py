@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "5f42b8dedfa5827f97baa0f308a39b3f622ffacd53638c5431d6c1e7ea0df1ae"
+FINGERPRINT = "48c749380264a3575f62f978bf0ceb76bfce9b377612aa9402c7805d8d73ada6"
 
 metadata = MetaData()
 
@@ -488,6 +488,11 @@ Table(
     Column("requested_by", String(length=200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("source_currency", String(length=8), nullable=True),
+    Column("source_gross", BigInteger(), nullable=True),
+    Column("fx_rate", String(length=40), nullable=True),
+    Column("fx_rate_id", IdType, nullable=True),
+    Column("fx_rate_as_of", DateTime(timezone=True), nullable=True),
     Index("ix_payouts_status", "status"),
     Index("ix_payouts_writer_status", "writer_id", "status"),
 )
