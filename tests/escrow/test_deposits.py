@@ -35,7 +35,7 @@ def funded_app(app: AppContext) -> AppContext:
 
 
 def count(app: AppContext, table: Any) -> int:
-    return app.run(  # type: ignore[no-any-return]
+    return app.run(
         lambda s: s.execute(select(func.count()).select_from(table)).scalar_one(), write=False
     )
 
@@ -110,7 +110,12 @@ def test_a_payment_that_differs_flags_the_deposit_and_credits_nothing(
 def test_a_declined_payment_fails_the_deposit(funded_app: AppContext) -> None:
     app = funded_app
     view = create_deposit(
-        app, app_id=APP, investor=INVESTOR, amount="10.00", key="d", payment_method="pm_sandbox_fail"
+        app,
+        app_id=APP,
+        investor=INVESTOR,
+        amount="10.00",
+        key="d",
+        payment_method="pm_sandbox_fail",
     )
     with pytest.raises(GatewayError) as caught:
         confirm_deposit(app, view.reference)

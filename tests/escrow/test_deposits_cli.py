@@ -13,7 +13,9 @@ def test_escrow_commands_print_json_and_documented_errors(database_url: str) -> 
     app_with_investor(app)
     deposit = ["escrow", "deposit", "--app", APP, "--investor", INVESTOR, "--key", "c1"]
 
-    unknown_app = run_cli(database_url, *deposit[:2], "--app", "nope", *deposit[4:], "--amount", "5")
+    unknown_app = run_cli(
+        database_url, *deposit[:2], "--app", "nope", *deposit[4:], "--amount", "5"
+    )
     assert unknown_app.status == 5 and unknown_app.error["code"] == "APP_NOT_FOUND"
     assert unknown_app.stdout == "" and "Traceback" not in unknown_app.stderr
     negative = run_cli(database_url, *deposit, "--amount", "-5")

@@ -15,7 +15,13 @@ from legato_pay.context import AppContext
 from legato_pay.errors import GatewayUnavailable
 from legato_pay.escrow.deposits import create_deposit
 from legato_pay.escrow.deposits_confirm import confirm_deposit
-from legato_pay.escrow.refunds import get_refund, refund_deposit, refund_status
+from legato_pay.escrow.refunds import (
+    RefundView,
+    get_refund,
+    list_refunds,
+    refund_deposit,
+    refund_status,
+)
 from legato_pay.gateways.paystack.references import transaction_reference
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.app import create_app
@@ -58,7 +64,11 @@ def deliver(client: TestClient, event: dict[str, Any]) -> str:
 
 
 def last_event(app: AppContext) -> dict[str, Any]:
-    return app.run(lambda s: inbox.list_events(s, limit=1), write=False)[0]  # type: ignore[no-any-return]
+    return app.run(lambda s: inbox.list_events(s, limit=1), write=False)[0]
+
+
+def refund_now(app: AppContext, refund_id: int) -> RefundView:
+    return app.run(lambda s: get_refund(s, refund_id), write=False)
 
 
 def paid_deposit(app: AppContext, fake: FakePaystack, units: int | None = 40) -> Any:
@@ -105,7 +115,9 @@ def test_a_charge_for_another_amount_flags_the_deposit(
 ) -> None:
     view = paid_deposit(app, paystack)
     paystack.settle(transaction_reference(view.reference), "success", amount=1_000_000)
-    assert deliver(client, paystack.charge_event(transaction_reference(view.reference))) == "flagged"
+    assert (
+        deliver(client, paystack.charge_event(transaction_reference(view.reference))) == "flagged"
+    )
     flagged = deposit(app, view.id)
     assert flagged.status == "flagged" and "10,000.00 NGN" in (flagged.flag_reason or "")
     assert escrow_balance(app, view.id, "NGN") == (0, 0) and units_held(app) == 0
@@ -147,7 +159,7 @@ def test_refund_webhooks_settle_escrow_refunds_exactly_once(
     paystack.set_refund_status(int(second.provider_refund_id), "failed")
     assert deliver(client, paystack.refund_event(int(second.provider_refund_id))) == "applied"
 
-    settled = [app.run(lambda s, i=r.id: get_refund(s, i), write=False) for r in (first, second)]
+    settled = [refund_now(app, r.id) for r in (first, second)]
     assert [r.status for r in settled] == ["succeeded", "failed"]
     assert settled[0].units_cancelled == 10  # floor(40 × 5000 / 20000)
     assert escrow_balance(app, view.id, "NGN") == (1_500_000, 1_500_000)
@@ -164,7 +176,7 @@ def test_a_refund_whose_outcome_is_unknown_stays_pending_until_refund_status(
     paystack.fail_next(503)
     with pytest.raises(GatewayUnavailable):
         refund_deposit(app, view.id, amount="100.00", reason="timeout", key="t")
-    [pending] = [r for r in (app.run(lambda s: get_refund(s, 1), write=False),)]
+    [pending] = app.run(lambda s: list_refunds(s, view.id), write=False)
     assert pending.status == "pending" and pending.provider_refund_id is None
     assert escrow_balance(app, view.id, "NGN") == (2_000_000, 1_990_000)
 

@@ -36,13 +36,13 @@ def funded_app(app: AppContext) -> AppContext:
 
 
 def gateway_cash(app: AppContext) -> int:
-    return app.run(  # type: ignore[no-any-return]
+    return app.run(
         lambda s: get_balance(s, chart.gateway_cash("sandbox", "USD")).posted, write=False
     )
 
 
 def refund_count(app: AppContext) -> int:
-    return app.run(  # type: ignore[no-any-return]
+    return app.run(
         lambda s: s.execute(select(func.count()).select_from(ESCROW_REFUNDS)).scalar_one(),
         write=False,
     )
@@ -123,8 +123,14 @@ def test_bad_refunds_are_refused_with_their_code_and_change_nothing(
 ) -> None:
     app = funded_app
     dep = confirmed_deposit(app, amount="20.00")
-    pending = create_deposit(app, app_id=APP, investor=INVESTOR, amount="5.00", key="p",
-                             payment_method="pm_sandbox_pending")
+    pending = create_deposit(
+        app,
+        app_id=APP,
+        investor=INVESTOR,
+        amount="5.00",
+        key="p",
+        payment_method="pm_sandbox_pending",
+    )
     cases: list[tuple[Any, dict[str, Any], str, int]] = [
         (dep.id, {"amount": "20.01"}, "INSUFFICIENT_FUNDS", 4),
         (dep.id, {"amount": "0"}, "INVALID_AMOUNT", 3),

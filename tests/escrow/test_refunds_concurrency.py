@@ -40,7 +40,17 @@ def test_concurrent_refunds_never_exceed_what_is_in_escrow(
     app_with_investor(app)
     dep = confirmed_deposit(app, amount="500.00", units=10)
     commands = [
-        ["escrow", "refund", str(dep.id), "--amount", "150.00", "--reason", "race", "--key", f"k{i}"]
+        [
+            "escrow",
+            "refund",
+            str(dep.id),
+            "--amount",
+            "150.00",
+            "--reason",
+            "race",
+            "--key",
+            f"k{i}",
+        ]
         for i in range(6)
     ]
     results = run_at_once(database_url, tmp_path, commands)
