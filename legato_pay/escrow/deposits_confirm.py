@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session
 
 from legato_pay import chart, gateways
 from legato_pay.errors import GatewayError, InvalidInput, LegatoError, NotFound
-from legato_pay.escrow.deposits import DepositView, deposit_row, deposit_view, get_deposit
+from legato_pay.escrow.deposits import (
+    DepositView,
+    close_gateway,
+    deposit_row,
+    deposit_view,
+    get_deposit,
+)
 from legato_pay.escrow.timeline import record_escrow_event
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger import post_entries, transfer
@@ -69,9 +75,7 @@ def confirm_deposit(app: AppContext, deposit: str) -> ConfirmResult:
     try:
         payment = client.verify_payment(view.reference, view.provider_payment_id)
     finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
+        close_gateway(client)
     result = app.run(lambda s: settle_deposit_payment(s, payment, actor=app.actor))
     if result.error is not None:
         raise result.error

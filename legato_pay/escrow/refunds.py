@@ -24,11 +24,10 @@ is the dispute's own resolution (``dispute_id``).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from legato_pay import chart, gateways
@@ -39,132 +38,46 @@ from legato_pay.errors import (
     InsufficientFunds,
     InvalidInput,
     InvalidState,
-    NotFound,
     RefundFailed,
 )
-from legato_pay.escrow.deposits import MAX_KEY_LENGTH, deposit_row
+from legato_pay.escrow.deposits import MAX_KEY_LENGTH, close_gateway, deposit_row
+from legato_pay.escrow.refunds_settle import settle_refund, units_due
+from legato_pay.escrow.refunds_views import (
+    STATUSES,
+    RefundView,
+    gateway_key,
+    gateway_reference,
+    get_refund,
+    list_refunds,
+    refund_row,
+    refund_view,
+)
 from legato_pay.escrow.timeline import record_escrow_event
 from legato_pay.gateways.base import RefundLookupGateway, RefundResult
 from legato_pay.idempotency import check_key, ensure_same_request, request_hash
-from legato_pay.ledger import lock_balances, post_entries, resolve_pending, transfer
-from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.ledger import lock_balances, post_entries, transfer
+from legato_pay.ledger.types import utcnow
 from legato_pay.money import format_amount, parse_amount
-from legato_pay.shares.register import cancel_units
-from legato_pay.store.dialect import for_update
 from legato_pay.store.tables import ESCROW_DISPUTES, ESCROW_REFUNDS
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
 
-STATUSES = ("pending", "succeeded", "failed")
+__all__ = [
+    "STATUSES",
+    "RefundView",
+    "get_refund",
+    "list_refunds",
+    "refund_deposit",
+    "refund_row",
+    "refund_status",
+    "send_refund",
+    "settle_refund",
+    "units_due",
+]
+
 #: Dispute statuses that freeze a deposit's refunds.
 OPEN_DISPUTES = ("open", "resolving")
-
-
-@dataclass(frozen=True, slots=True)
-class RefundView:
-    id: int
-    deposit: int
-    currency: str
-    amount: int
-    units_cancelled: int
-    status: str
-    provider_refund_id: str | None
-    entry_id: int | None
-    resolution_entry_id: int | None
-    dispute_id: int | None
-    key: str | None
-    reason: str
-    requested_by: str
-    created_at: datetime
-    settled_at: datetime | None
-    replayed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "deposit": self.deposit,
-            "amount": {
-                "amount": self.amount,
-                "currency": self.currency,
-                "display": format_amount(self.amount, self.currency),
-            },
-            "units_cancelled": self.units_cancelled,
-            "status": self.status,
-            "provider_refund_id": self.provider_refund_id,
-            "entry_id": self.entry_id,
-            "resolution_entry_id": self.resolution_entry_id,
-            "dispute_id": self.dispute_id,
-            "key": self.key,
-            "reason": self.reason,
-            "requested_by": self.requested_by,
-            "created_at": self.created_at.isoformat(),
-            "settled_at": self.settled_at.isoformat() if self.settled_at else None,
-            "replayed": self.replayed,
-        }
-
-
-def refund_view(row: Any, *, replayed: bool = False) -> RefundView:
-    key = row.idempotency_key
-    return RefundView(
-        id=row.id,
-        deposit=row.deposit_id,
-        currency=row.currency,
-        amount=row.amount,
-        units_cancelled=row.units_cancelled,
-        status=row.status,
-        provider_refund_id=row.provider_refund_id,
-        entry_id=row.entry_id,
-        resolution_entry_id=row.resolution_entry_id,
-        dispute_id=row.dispute_id,
-        key=key.split(":", 1)[1] if key else None,
-        reason=row.reason,
-        requested_by=row.requested_by,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        settled_at=as_utc(row.settled_at),
-        replayed=replayed,
-    )
-
-
-def gateway_key(refund_id: int) -> str:
-    """The idempotency key the gateway is asked with (and finds the refund by on a rerun)."""
-    return f"escrow-refund:{refund_id}"
-
-
-def gateway_reference(refund_id: int) -> str:
-    """The refund's reference at the gateway (Stripe ``metadata.reference``)."""
-    return f"escrow-refund-{refund_id}"
-
-
-def refund_row(session: Session, refund: object, *, lock: bool = False) -> Any:
-    """A refund's row (REFUND_NOT_FOUND, exit 5, if unknown)."""
-    text = str(refund).strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise InvalidInput(
-            "a refund id is a whole number greater than zero", details={"refund": text[:40]}
-        )
-    query = select(ESCROW_REFUNDS).where(ESCROW_REFUNDS.c.id == int(text))
-    row = session.execute(for_update(query, session) if lock else query).first()
-    if row is None:
-        raise NotFound(
-            f"no escrow refund {text}", details={"refund": text}, code="REFUND_NOT_FOUND"
-        )
-    return row
-
-
-def get_refund(session: Session, refund: object) -> RefundView:
-    return refund_view(refund_row(session, refund))
-
-
-def list_refunds(session: Session, deposit: object) -> list[RefundView]:
-    """A deposit's refunds, oldest first (DEPOSIT_NOT_FOUND if unknown)."""
-    row = deposit_row(session, deposit)
-    rows = session.execute(
-        select(ESCROW_REFUNDS)
-        .where(ESCROW_REFUNDS.c.deposit_id == row.id)
-        .order_by(ESCROW_REFUNDS.c.id)
-    ).all()
-    return [refund_view(r) for r in rows]
 
 
 # -- the command's path ---------------------------------------------------------------------
@@ -224,9 +137,7 @@ def send_refund(app: AppContext, refund_id: int, *, look_first: bool) -> RefundV
             details={"refund": refund_id, "deposit": refund.deposit, **declined.details},
         ) from error
     finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
+        close_gateway(client)
     settled = app.run(
         lambda s: settle_refund(s, refund_id, result.status, result.provider_refund_id, app.actor)
     )
@@ -406,129 +317,3 @@ def _insert(
         .returning(ESCROW_REFUNDS.c.id)
     ).scalar_one()
     return refund_id
-
-
-# -- step 3: settle -------------------------------------------------------------------------
-
-
-def settle_refund(
-    session: Session,
-    refund_id: int,
-    outcome: str,
-    provider_refund_id: str | None,
-    actor: str,
-    *,
-    note: str | None = None,
-) -> RefundView:
-    """Apply the gateway's word on a refund, exactly once: only a ``pending`` refund changes
-    (checked with its deposit locked). ``succeeded`` posts the reservation and cancels units;
-    ``failed`` voids it; ``pending`` only records the gateway's refund id."""
-    first = refund_row(session, refund_id)
-    deposit = deposit_row(session, first.deposit_id, lock=True)
-    row = refund_row(session, refund_id, lock=True)
-    if row.status != "pending":
-        return refund_view(row)
-    if provider_refund_id and row.provider_refund_id is None:
-        session.execute(
-            update(ESCROW_REFUNDS)
-            .where(ESCROW_REFUNDS.c.id == refund_id)
-            .values(provider_refund_id=provider_refund_id)
-        )
-    if outcome == "succeeded":
-        _succeed(session, deposit, row, actor)
-    elif outcome == "failed":
-        _fail(session, deposit, row, actor, note)
-    return get_refund(session, refund_id)
-
-
-def _succeed(session: Session, deposit: Any, row: Any, actor: str) -> None:
-    now = utcnow()
-    posted = resolve_pending(
-        session,
-        row.entry_id,
-        post=True,
-        actor=actor,
-        idempotency_key=f"{gateway_key(row.id)}:post",
-        reason=f"escrow refund {row.id} succeeded at the gateway",
-        now=now,
-    )
-    units = _cancel_units(session, deposit, row, actor, now)
-    session.execute(
-        update(ESCROW_REFUNDS)
-        .where(ESCROW_REFUNDS.c.id == row.id)
-        .values(
-            status="succeeded",
-            resolution_entry_id=posted.id,
-            units_cancelled=units,
-            settled_at=now,
-        )
-    )
-    record_escrow_event(
-        session,
-        deposit.id,
-        "refund_succeeded",
-        actor,
-        amount=row.amount,
-        subject=f"refund:{row.id}",
-        details={"entry_id": posted.id, "units_cancelled": units},
-        now=now,
-    )
-
-
-def _fail(session: Session, deposit: Any, row: Any, actor: str, note: str | None) -> None:
-    now = utcnow()
-    voided = resolve_pending(
-        session,
-        row.entry_id,
-        post=False,
-        actor=actor,
-        idempotency_key=f"{gateway_key(row.id)}:void",
-        reason=f"escrow refund {row.id} failed at the gateway",
-        now=now,
-    )
-    session.execute(
-        update(ESCROW_REFUNDS)
-        .where(ESCROW_REFUNDS.c.id == row.id)
-        .values(status="failed", resolution_entry_id=voided.id, settled_at=now)
-    )
-    record_escrow_event(
-        session,
-        deposit.id,
-        "refund_failed",
-        actor,
-        amount=row.amount,
-        subject=f"refund:{row.id}",
-        details={"entry_id": voided.id, "note": note[:300] if note else None},
-        now=now,
-    )
-
-
-def units_due(units: int, deposited: int, refunded_before: int, refunded_after: int) -> int:
-    """Units a refund cancels: the cumulative floor share, so the shares add up to all units
-    once the whole deposit is refunded."""
-    return (units * refunded_after) // deposited - (units * refunded_before) // deposited
-
-
-def _cancel_units(session: Session, deposit: Any, row: Any, actor: str, now: datetime) -> int:
-    if not deposit.units or deposit.movement_id is None:
-        return 0
-    before = int(
-        session.execute(
-            select(func.coalesce(func.sum(ESCROW_REFUNDS.c.amount), 0)).where(
-                ESCROW_REFUNDS.c.deposit_id == deposit.id,
-                ESCROW_REFUNDS.c.status == "succeeded",
-                ESCROW_REFUNDS.c.id != row.id,
-            )
-        ).scalar_one()
-    )
-    due = units_due(deposit.units, deposit.amount, before, before + row.amount)
-    movement = cancel_units(
-        session,
-        actor=actor,
-        app_id=deposit.app_id,
-        investor=deposit.investor_id,
-        units=due,
-        key=f"escrow-refund:{row.id}",
-        now=now,
-    )
-    return movement.units if movement is not None else 0

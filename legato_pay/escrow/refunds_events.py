@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from legato_pay.escrow.refunds import settle_refund
+from legato_pay.escrow.refunds_settle import settle_refund
 from legato_pay.gateways.base import RefundNotice
 from legato_pay.gateways.paystack.references import (
     conformed_reference_pattern,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from legato_pay.context import AppContext
 from legato_pay.escrow.deposits import create_deposit
 from legato_pay.gateways.paystack.references import transaction_reference
 from tests.cli_runner import run_cli
+from tests.escrow.conftest import PAYSTACK_SECRET
 from tests.escrow.deposit_factory import (
     APP,
     INVESTOR,
@@ -38,7 +39,6 @@ from tests.fakes.localstripe import (
 from tests.fakes.paystack import FakePaystack, sign_paystack_webhook
 
 T = TypeVar("T")
-PAYSTACK_SECRET = "sk_test_fakepaystack_escrow_e2e"
 STRIPE_WEBHOOK_SECRET = "whsec_escrow_e2e"
 
 
@@ -58,16 +58,6 @@ def wait_for(check: Callable[[], T | None], what: str, timeout: float = 20) -> T
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.1)
-
-
-@pytest.fixture
-def paystack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePaystack]:
-    fake = FakePaystack(PAYSTACK_SECRET)
-    with fake.serve() as base_url:
-        monkeypatch.setenv("PAYSTACK_SECRET_KEY", PAYSTACK_SECRET)
-        monkeypatch.setenv("PAYSTACK_BASE_URL", base_url)
-        monkeypatch.setenv("PAYMENT_GATEWAY_MODE", "test")
-        yield fake
 
 
 def test_three_charge_webhooks_racing_escrow_confirm_credit_once(

@@ -5,7 +5,6 @@ nothing, and ``refund.*`` events settle escrow refunds exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from legato_pay.escrow.refunds import (
 from legato_pay.gateways.paystack.references import transaction_reference
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.app import create_app
+from tests.escrow.conftest import PAYSTACK_SECRET as SECRET
 from tests.escrow.deposit_factory import (
     APP,
     INVESTOR,
@@ -36,18 +36,6 @@ from tests.escrow.deposit_factory import (
 )
 from tests.factories import assert_ledger_ok
 from tests.fakes.paystack import FakePaystack, sign_paystack_webhook
-
-SECRET = "sk_test_fakepaystack_escrow"
-
-
-@pytest.fixture
-def paystack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePaystack]:
-    fake = FakePaystack(SECRET)
-    with fake.serve() as base_url:
-        monkeypatch.setenv("PAYSTACK_SECRET_KEY", SECRET)
-        monkeypatch.setenv("PAYSTACK_BASE_URL", base_url)
-        monkeypatch.setenv("PAYMENT_GATEWAY_MODE", "test")
-        yield fake
 
 
 @pytest.fixture

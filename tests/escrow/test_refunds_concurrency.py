@@ -7,10 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from legato_pay.context import AppContext
 from legato_pay.escrow.deposits import create_deposit
@@ -29,8 +26,6 @@ from tests.escrow.deposit_factory import (
 from tests.factories import assert_ledger_ok
 from tests.fakes.paystack import FakePaystack
 from tests.readers.at_once import run_at_once
-
-PAYSTACK_SECRET = "sk_test_fakepaystack_escrow_kill"
 
 
 def test_concurrent_refunds_never_exceed_what_is_in_escrow(
@@ -61,16 +56,6 @@ def test_concurrent_refunds_never_exceed_what_is_in_escrow(
     assert escrow_balance(app, dep.id) == (5000, 5000)
     assert units_held(app) == 1  # floor(10 × 450 / 500) = 9 cancelled
     assert_ledger_ok(app)
-
-
-@pytest.fixture
-def paystack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePaystack]:
-    fake = FakePaystack(PAYSTACK_SECRET)
-    with fake.serve() as base_url:
-        monkeypatch.setenv("PAYSTACK_SECRET_KEY", PAYSTACK_SECRET)
-        monkeypatch.setenv("PAYSTACK_BASE_URL", base_url)
-        monkeypatch.setenv("PAYMENT_GATEWAY_MODE", "test")
-        yield fake
 
 
 #: Refunds as ``escrow refund`` does, SIGKILLed right after the gateway answered.
