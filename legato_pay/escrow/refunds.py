@@ -226,9 +226,10 @@ def _reserve(
     available = lock_balances(session, [escrow])[escrow].available
     refund_amount = available if requested is None else requested
     if refund_amount <= 0 or refund_amount > available:
+        wanted_text = "anything" if requested is None else format_amount(requested, row.currency)
         raise InsufficientFunds(
             f"deposit {row.id} has {format_amount(max(available, 0), row.currency)} in escrow "
-            f"available to refund, not {format_amount(refund_amount, row.currency)}",
+            f"available to refund, not {wanted_text}",
             details={
                 "deposit": row.id,
                 "available_minor": available,

@@ -92,9 +92,14 @@ def _find(session: Session, provider: str, notice: RefundNotice) -> Any:
     if hint is None:
         return None
     ours = _OUR_REFERENCE.fullmatch(hint)
-    if ours is not None:
+    if ours is not None:  # our reference, on a deposit made through this provider
         return session.execute(
-            select(ESCROW_REFUNDS).where(ESCROW_REFUNDS.c.id == int(ours.group(1)))
+            select(ESCROW_REFUNDS)
+            .join(ESCROW_DEPOSITS, ESCROW_DEPOSITS.c.id == ESCROW_REFUNDS.c.deposit_id)
+            .where(
+                ESCROW_REFUNDS.c.id == int(ours.group(1)),
+                ESCROW_DEPOSITS.c.gateway == provider,
+            )
         ).first()
     if provider != "paystack":
         return None
