@@ -12,7 +12,8 @@ transaction credits::
 and, when the deposit asked for units, issues them to the investor (a share ``issue``
 movement) in the same transaction; the deposit becomes ``confirmed`` with its entry, movement
 and time. A payment of another amount or currency makes it ``flagged`` (PAYMENT_MISMATCH,
-exit 7) and credits nothing; a failed one makes it ``failed``.
+exit 7) and credits nothing; a failed one makes it ``failed`` (a later success, e.g. a
+checkout paid after it was given up, still credits it once).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def settle_deposit_payment(
         )
     recorded = view.provider_payment_id
     if (
-        view.status == "pending"
+        view.status in ("pending", "failed")
         and recorded is not None
         and payment.names()
         and recorded not in payment.names()
@@ -122,7 +123,9 @@ def settle_deposit_payment(
         return ConfirmResult(view, False, _other_payment(view, payment))
     if view.status == "confirmed":
         return ConfirmResult(view, False)
-    if view.status in ("flagged", "failed", "expired"):
+    if view.status in ("flagged", "expired"):  # needs a person; a success does not unflag it
+        return ConfirmResult(view, False, _status_error(view))
+    if view.status == "failed" and payment.status != "succeeded":
         return ConfirmResult(view, False, _status_error(view))
     if payment.status == "pending":
         return ConfirmResult(view, False)

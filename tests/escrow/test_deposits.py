@@ -121,6 +121,15 @@ def test_a_declined_payment_fails_the_deposit(funded_app: AppContext) -> None:
         confirm_deposit(app, view.reference)
     assert caught.value.code == "PAYMENT_FAILED"
     assert deposit(app, view.id).status == "failed" and escrow_balance(app, view.id) == (0, 0)
+    with pytest.raises(GatewayError):  # asking again records nothing more
+        confirm_deposit(app, view.reference)
+    failures = app.run(
+        lambda s: s.execute(
+            select(func.count()).where(ESCROW_EVENTS.c.action == "deposit_failed")
+        ).scalar_one(),
+        write=False,
+    )
+    assert failures == 1
 
 
 BAD_DEPOSITS = [
