@@ -43,6 +43,7 @@ GROUPS = (
     "payouts",
     "webhooks",
     "reconcile",
+    "escrow",
 )
 #: The callback's options that take a value, so the group named after them can be found.
 _VALUE_OPTIONS = ("--db", "--config", "--output", "-o", "--actor")

@@ -7,6 +7,7 @@ Use it over real HTTP (``with fake.serve() as base_url``) or in-process
   initialized and not paid yet: still payable), ``authorization_url``; a reused
   reference → 400 ``duplicate_reference``. ``GET /transaction/verify/{ref}`` answers 200 for
   failed payments too (read ``data.status``); unknown → 400 ``transaction_not_found``.
+* ``GET /refund?transaction=`` lists a transaction's refunds.
 * ``POST /refund`` → ``pending`` refund (only of a paid transaction, at most what is left;
   a refund set to ``failed`` no longer counts). ``refund_event`` gives its ``refund.*`` webhook.
 * ``GET /bank/resolve?account_number=&bank_code=`` → ``{account_number, account_name,
@@ -296,6 +297,8 @@ class FakePaystack:
             }
             if (method, path) in routes:
                 return routes[(method, path)](data)
+            if method == "GET" and path == "/refund":
+                return self._list_refunds(parse_qs(urlsplit(target).query))
             if method == "GET" and path == "/bank/resolve":
                 return self._resolve(parse_qs(urlsplit(target).query))
             if method == "GET" and path.startswith("/transaction/verify/"):
@@ -410,6 +413,17 @@ class FakePaystack:
         }
         self.refunds[refund["id"]] = refund
         return _ok(dict(refund), "Refund has been queued for processing")
+
+    def _list_refunds(self, query: Mapping[str, list[str]]) -> Answer:
+        """``GET /refund?transaction=`` (the transaction's id or reference), oldest first."""
+        key = (query.get("transaction") or [""])[0]
+        found = [
+            dict(refund)
+            for refund in self.refunds.values()
+            if not key
+            or key in (str(refund["transaction"]["id"]), refund["transaction"]["reference"])
+        ]
+        return _ok(found, "Refunds retrieved")
 
     def _resolve(self, query: Mapping[str, list[str]]) -> Answer:
         number = (query.get("account_number") or [""])[0]

@@ -160,6 +160,12 @@ class PaystackClient:
         }
         return self._request("POST", "/refund", {k: v for k, v in body.items() if v is not None})
 
+    def list_refunds(self, *, transaction: str) -> list[dict[str, Any]]:
+        """``GET /refund?transaction=…``: the refunds of one transaction (id or reference)."""
+        data = self._request("GET", "/refund", params={"transaction": transaction})
+        listed = data.get("value", [])
+        return [item for item in listed if isinstance(item, dict)]
+
     def resolve_account(self, *, account_number: str, bank_code: str) -> ResolvedAccount:
         """``GET /bank/resolve``: the name the bank holds for a NUBAN account number."""
         data = self._request(

@@ -306,6 +306,32 @@ class StripeGateway:
             currency=str(refund["currency"]).upper(),
         )
 
+    def find_refund(
+        self, *, provider_payment_id: str, reference: str, idempotency_key: str
+    ) -> RefundResult | None:
+        """The PaymentIntent's refund whose ``metadata.reference`` is ``reference`` (what
+        ``refund`` sets), or None."""
+        listed = _data(
+            self._call(
+                "find_refund",
+                lambda: self._client.v1.refunds.list(
+                    params={"payment_intent": provider_payment_id, "limit": 100}
+                ),
+                reference=reference,
+            )
+        )
+        for item in listed.get("data", []):
+            refund = _data(item)
+            if (refund.get("metadata") or {}).get("reference") == reference:
+                return RefundResult(
+                    provider=PROVIDER,
+                    provider_refund_id=refund["id"],
+                    status=_REFUND_STATUS.get(str(refund.get("status")), "pending"),
+                    amount=int(refund["amount"]),
+                    currency=str(refund["currency"]).upper(),
+                )
+        return None
+
     # -- payouts --------------------------------------------------------------------------------
 
     def create_transfer(self, request: TransferRequest) -> TransferResult:
