@@ -23,9 +23,10 @@ no longer count: sign again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
     pass
 
 OUTCOMES = ("release", "refund", "split")
+#: P/Q: two plain percentages (digits, at most two decimals; no sign or exponent).
+_SPLIT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,2})?)\s*/\s*([0-9]{1,3}(?:\.[0-9]{1,2})?)", re.ASCII)
 STATUSES = ("open", "resolving", "resolved")
 
 
@@ -164,16 +167,9 @@ def lock_dispute(session: Session, dispute_id: int | str) -> DisputeView:
 
 def parse_split(split: str) -> int:
     """``"P/Q"`` (percentages, at most two decimals each, P + Q = 100): P in basis points."""
-    parts = split.split("/") if isinstance(split, str) else []
-    try:
-        numbers = [Decimal(part.strip()) for part in parts]
-    except (InvalidOperation, ValueError):
-        numbers = []
-    if (
-        len(numbers) != 2
-        or any(not n.is_finite() or n < 0 or n != n.quantize(Decimal("0.01")) for n in numbers)
-        or sum(numbers) != 100
-    ):
+    match = _SPLIT.fullmatch(split.strip()) if isinstance(split, str) else None
+    numbers = [Decimal(part) for part in match.groups()] if match else []
+    if len(numbers) != 2 or sum(numbers) != 100:
         raise InvalidInput(
             "--split is P/Q: the app's and the investor's percentages, adding up to 100 "
             "(e.g. 60/40)",
