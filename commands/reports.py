@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
+from commands import reports_escrow
 from commands.output import emit, money_cell, parse_range, state
 
 app = typer.Typer(help="Revenue reports.")
@@ -99,3 +100,6 @@ def purchases(
         title=f"purchases of {user}",
         message=None if rows else f"{user} has no purchases",
     )
+
+
+reports_escrow.register(app)  # `reports escrow` (commands/reports_escrow.py)

@@ -106,11 +106,16 @@ def test_bad_input_changes_nothing(app: Any) -> None:
 
 def test_milestone_of_another_app_is_not_found(app: Any) -> None:
     deposit = funded_app(app)
+    from legato_pay.escrow.milestones import add_milestone
     from legato_pay.shares.apps import add_app
 
     app.run(lambda s: add_app(s, "other", name="Other", owner="olga"))
-    with pytest.raises(NotFound):
-        release(app, deposit, milestone=str(10**6))
+    theirs = app.run(
+        lambda s: add_milestone(s, app="other", name="beta2", percent="10", actor="pm")
+    )
+    with pytest.raises(NotFound) as error:
+        release(app, deposit, milestone=str(theirs.id))
+    assert error.value.code == "MILESTONE_NOT_FOUND"
 
 
 def test_automatic_releases(app: Any) -> None:
