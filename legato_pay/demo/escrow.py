@@ -11,9 +11,9 @@ to add its partial refund step (``escrow refund --amount``).
 from __future__ import annotations
 
 import tempfile
-from functools import partial
 import uuid
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
