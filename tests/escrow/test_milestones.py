@@ -35,11 +35,11 @@ def test_percentages_never_exceed_100(app: Any) -> None:
     assert sum(m.percent_bp for m in app.run(lambda s: list_milestones(s, app="tales"))) == 10000
 
 
-@pytest.mark.parametrize("percent", ["0", "-5", "100.001", "abc", "101", "NaN", "1e2"])
-def test_bad_percent_changes_nothing(app: Any, percent: str) -> None:
+def test_bad_percent_changes_nothing(app: Any) -> None:
     make_app(app)
-    with pytest.raises(InvalidInput):
-        add(app, "beta", percent)
+    for percent in ("0", "-5", "100.001", "abc", "101", "NaN", "1e2", "12.345", " "):
+        with pytest.raises(InvalidInput):
+            add(app, "beta", percent)
     assert counts(app)["escrow_milestones"] == 0
 
 
