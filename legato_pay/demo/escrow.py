@@ -3,7 +3,7 @@ posted at once, a large one needing two signed approvals, and a dispute resolved
 
 ``run_escrow_demo(app)`` is what the demo command calls; each run makes its own app, users and
 approver keys (a temporary directory, deleted afterwards), so it can run again on the same
-database. Deposits come from ``confirmed_deposit_shortcut`` — the place to swap in escrow-in's
+database. Deposits come from ``deposit_shortcut`` — the place to swap in escrow-in's
 real sandbox deposit and confirmation (``escrow deposit`` + ``escrow confirm``) at merge, and
 to add its partial refund step (``escrow refund --amount``).
 """
@@ -31,11 +31,19 @@ MILESTONES = (("MVP", "30"), ("Launch", "70"))
 APPROVERS = ("carol", "dave")
 
 
-def confirmed_deposit_shortcut(
-    session: Session, *, app_id: str, investor: str, amount: int, currency: str, actor: str
+def deposit_shortcut(
+    session: Session,
+    *,
+    app_id: str,
+    investor: str,
+    amount: int,
+    currency: str,
+    actor: str,
+    confirmed: bool = True,
 ) -> int:
-    """A confirmed deposit without a gateway round trip: the row (``confirmed``) and the
-    entry ``gateway:sandbox:<CUR>`` -> ``escrow:<id>:<CUR>`` a sandbox confirmation posts.
+    """A deposit without a gateway round trip: its row and, when ``confirmed``, the entry
+    ``gateway:sandbox:<CUR>`` -> ``escrow:<id>:<CUR>`` a sandbox confirmation posts (a
+    ``pending`` row otherwise). Also escrow-out's tests' shortcut (``tests/escrow/funded.py``).
     TODO(escrow-in merge): replace with escrow-in's sandbox deposit + confirm."""
     from sqlalchemy import insert, update
 
@@ -56,15 +64,17 @@ def confirmed_deposit_shortcut(
             amount=amount,
             gateway="sandbox",
             reference=f"demo-{uuid.uuid4().hex}",
-            status="confirmed",
+            status="confirmed" if confirmed else "pending",
             request_hash=request_hash({"app": app_id, "investor": investor, "amount": amount}),
             actor=actor,
             created_at=now,
-            confirmed_at=now,
+            confirmed_at=now if confirmed else None,
             updated_at=now,
         )
         .returning(ESCROW_DEPOSITS.c.id)
     ).scalar_one()
+    if not confirmed:
+        return int(deposit_id)
     escrow = chart.escrow_account(deposit_id, currency)
     clearing = chart.system_account(
         chart.gateway_cash("sandbox", currency), currency, debit_normal=True
@@ -72,7 +82,7 @@ def confirmed_deposit_shortcut(
     chart.open_accounts(session, [escrow, clearing])
     entry = post_entries(
         session,
-        [transfer(clearing.code, escrow.code, amount, currency, reason="demo escrow deposit")],
+        [transfer(clearing.code, escrow.code, amount, currency, reason="escrow deposit")],
         actor=actor,
         now=now,
     )[0]
@@ -139,7 +149,7 @@ def run_escrow_demo(app: AppContext, *, now: datetime | None = None) -> dict[str
         deposits = {
             investor: app.run(
                 partial(
-                    confirmed_deposit_shortcut,
+                    deposit_shortcut,
                     app_id=app_id,
                     investor=f"demo-{investor}-{tag}",
                     amount=amount,

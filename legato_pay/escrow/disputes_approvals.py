@@ -25,7 +25,13 @@ from legato_pay.escrow.disputes import (
 )
 from legato_pay.escrow.milestones import FULL_BP
 from legato_pay.escrow.releases import available_in_escrow, create_release
-from legato_pay.escrow.signing import app_scope, check_reason, sign_and_count, sign_rejection
+from legato_pay.escrow.signing import (
+    Signature,
+    app_scope,
+    check_reason,
+    sign_and_count,
+    sign_rejection,
+)
 from legato_pay.escrow.timeline import record_escrow_event
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import allocate
@@ -125,14 +131,16 @@ def approve_resolution(
     signed = sign_and_count(
         session,
         settings,
-        scope=app_scope(view.app),
-        kind=KIND,
-        subject_id=view.id,
-        payload=payload,
-        key=key,
-        name=name,
-        actor=actor,
-        requested_by=view.resolution_requested_by or view.opened_by,
+        Signature(
+            scope=app_scope(view.app),
+            kind=KIND,
+            subject_id=view.id,
+            payload=payload,
+            key=key,
+            name=name,
+            actor=actor,
+            requested_by=view.resolution_requested_by or view.opened_by,
+        ),
         now=moment,
     )
     required = signed.required
@@ -246,14 +254,16 @@ def reject_resolution(
     )
     approver = sign_rejection(
         session,
-        scope=app_scope(view.app),
-        kind=REJECTION_KIND,
-        subject_id=view.id,
-        payload=payload,
-        key=key,
-        name=name,
-        actor=actor,
-        requested_by=view.resolution_requested_by or view.opened_by,
+        Signature(
+            scope=app_scope(view.app),
+            kind=REJECTION_KIND,
+            subject_id=view.id,
+            payload=payload,
+            key=key,
+            name=name,
+            actor=actor,
+            requested_by=view.resolution_requested_by or view.opened_by,
+        ),
     )
     session.execute(
         update(ESCROW_DISPUTES)

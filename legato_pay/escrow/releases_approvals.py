@@ -34,6 +34,7 @@ from legato_pay.escrow.releases import (
     parse_release_id,
 )
 from legato_pay.escrow.signing import (
+    Signature,
     app_scope,
     check_reason,
     sign_and_count,
@@ -182,14 +183,16 @@ def approve_release(
     signed = sign_and_count(
         session,
         settings,
-        scope=app_scope(view.app),
-        kind=KIND,
-        subject_id=view.id,
-        payload=release_payload(view),
-        key=key,
-        name=name,
-        actor=actor,
-        requested_by=view.requested_by,
+        Signature(
+            scope=app_scope(view.app),
+            kind=KIND,
+            subject_id=view.id,
+            payload=release_payload(view),
+            key=key,
+            name=name,
+            actor=actor,
+            requested_by=view.requested_by,
+        ),
         now=moment,
     )
     summary = {"approvers": list(signed.approvers), "required": required}
@@ -256,14 +259,16 @@ def reject_release(
     _require_held(view, "rejected")
     approver = sign_rejection(
         session,
-        scope=app_scope(view.app),
-        kind=REJECTION_KIND,
-        subject_id=view.id,
-        payload=rejection_payload(view, reason),
-        key=key,
-        name=name,
-        actor=actor,
-        requested_by=view.requested_by,
+        Signature(
+            scope=app_scope(view.app),
+            kind=REJECTION_KIND,
+            subject_id=view.id,
+            payload=rejection_payload(view, reason),
+            key=key,
+            name=name,
+            actor=actor,
+            requested_by=view.requested_by,
+        ),
     )
     _void_entry(session, view, actor=actor, reason=f"escrow release {view.id} rejected")
     _set_status(session, view, "rejected", reason=f"{reason} (rejected by {approver})", now=moment)

@@ -58,35 +58,53 @@ class Signed:
         return len(self.approvers) >= self.required
 
 
-def sign_and_count(
-    session: Session,
-    settings: Settings,
-    *,
-    scope: str,
-    kind: str,
-    subject_id: int,
-    payload: bytes,
-    key: Ed25519PrivateKey,
-    name: str | None,
-    actor: str,
-    requested_by: str,
-    now: datetime,
-) -> Signed:
-    """Record the approver's signature over ``payload`` and count the valid, fresh ones."""
-    approver = resolve_approver(session, scope, key, name)
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """Who signs what: an approver's key over one subject's payload."""
+
+    scope: str
+    kind: str
+    subject_id: int
+    payload: bytes
+    key: Ed25519PrivateKey
+    name: str | None
+    actor: str
+    requested_by: str
+
+
+def record_signature(session: Session, signature: Signature) -> tuple[str, bool]:
+    """Sign and store (``approvals.record_approval`` checks the list, the key and the
+    requester); the approver's name and whether it was already stored (a replay)."""
+    approver = resolve_approver(session, signature.scope, signature.key, signature.name)
     recorded = approvals.record_approval(
         session,
-        scope=scope,
-        subject_kind=kind,
-        subject_id=str(subject_id),
-        payload=payload,
-        signature=key.sign(payload).hex(),
+        scope=signature.scope,
+        subject_kind=signature.kind,
+        subject_id=str(signature.subject_id),
+        payload=signature.payload,
+        signature=signature.key.sign(signature.payload).hex(),
         approver_name=approver,
-        actor=actor,
-        requested_by=requested_by,
+        actor=signature.actor,
+        requested_by=signature.requested_by,
     )
-    names = fresh_approvers(session, settings, scope, kind, subject_id, payload, now)
-    return Signed(approver, names, settings.escrow.required_approvers, recorded.replayed)
+    return approver, recorded.replayed
+
+
+def sign_and_count(
+    session: Session, settings: Settings, signature: Signature, *, now: datetime
+) -> Signed:
+    """Record the approver's signature and count the valid, fresh ones over its payload."""
+    approver, replayed = record_signature(session, signature)
+    names = fresh_approvers(
+        session,
+        settings,
+        signature.scope,
+        signature.kind,
+        signature.subject_id,
+        signature.payload,
+        now,
+    )
+    return Signed(approver, names, settings.escrow.required_approvers, replayed)
 
 
 def fresh_approvers(
@@ -104,30 +122,8 @@ def fresh_approvers(
     return tuple(v.approver for v in valid if v.created_at > oldest)
 
 
-def sign_rejection(
-    session: Session,
-    *,
-    scope: str,
-    kind: str,
-    subject_id: int,
-    payload: bytes,
-    key: Ed25519PrivateKey,
-    name: str | None,
-    actor: str,
-    requested_by: str,
-) -> str:
+def sign_rejection(session: Session, signature: Signature) -> str:
     """Record an approver's signed rejection (kept as history); the approver's name."""
-    approver = resolve_approver(session, scope, key, name)
-    approvals.record_approval(
-        session,
-        scope=scope,
-        subject_kind=kind,
-        subject_id=str(subject_id),
-        payload=payload,
-        signature=key.sign(payload).hex(),
-        approver_name=approver,
-        actor=actor,
-        requested_by=requested_by,
-    )
-    approvals.consume_approvals(session, scope, kind, str(subject_id))
+    approver, _ = record_signature(session, signature)
+    approvals.consume_approvals(session, signature.scope, signature.kind, str(signature.subject_id))
     return approver

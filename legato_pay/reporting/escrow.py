@@ -34,6 +34,8 @@ from legato_pay.store.tables import (
 )
 
 FIGURES = ("deposited", "released", "refunded", "held", "in_dispute")
+#: The status of a release or refund whose money is held (out of escrow, not yet gone).
+HELD = {"escrow_releases": "held", "escrow_refunds": "pending"}
 
 
 @dataclass
@@ -106,6 +108,33 @@ def _rows(session: Session, query: Any) -> Iterable[Any]:
     return session.execute(query)
 
 
+def _add_outflows(
+    session: Session,
+    grouper: _Grouper,
+    table: Any,
+    done: str,
+    done_at: Any,
+    figure: str,
+    *,
+    app: str | None,
+) -> None:
+    """Releases or refunds: those ``done`` in the month they were done (``figure``), those
+    still pending (a held release, a refund at the gateway) as ``held`` when asked for."""
+    query = _joined(
+        table,
+        table.c.status,
+        table.c.amount,
+        table.c.created_at,
+        done_at.label("done_at"),
+        app=app,
+    ).where(table.c.status.in_((done, HELD[table.name])))
+    for row in _rows(session, query):
+        if row.status == done:
+            grouper.add(row.done_at, row.app_id, row.currency, figure, row.amount)
+        else:
+            grouper.add(row.created_at, row.app_id, row.currency, "held", row.amount)
+
+
 def escrow_report(
     session: Session, *, app: str | None = None, period: str | None = None
 ) -> EscrowReport:
@@ -126,32 +155,11 @@ def escrow_report(
     for row in _rows(session, deposits):
         if row.status == "confirmed" or row.entry_id is not None:
             grouper.add(row.confirmed_at, row.app_id, row.currency, "deposited", row.amount)
-    releases = _joined(
-        ESCROW_RELEASES,
-        ESCROW_RELEASES.c.status,
-        ESCROW_RELEASES.c.amount,
-        ESCROW_RELEASES.c.created_at,
-        ESCROW_RELEASES.c.resolved_at,
-        app=app,
-    ).where(ESCROW_RELEASES.c.status.in_(("posted", "held")))
-    for row in _rows(session, releases):
-        if row.status == "posted":
-            grouper.add(row.resolved_at, row.app_id, row.currency, "released", row.amount)
-        else:
-            grouper.add(row.created_at, row.app_id, row.currency, "held", row.amount)
-    refunds = _joined(
-        ESCROW_REFUNDS,
-        ESCROW_REFUNDS.c.status,
-        ESCROW_REFUNDS.c.amount,
-        ESCROW_REFUNDS.c.created_at,
-        ESCROW_REFUNDS.c.settled_at,
-        app=app,
-    ).where(ESCROW_REFUNDS.c.status.in_(("succeeded", "pending")))
-    for row in _rows(session, refunds):
-        if row.status == "succeeded":
-            grouper.add(row.settled_at, row.app_id, row.currency, "refunded", row.amount)
-        else:
-            grouper.add(row.created_at, row.app_id, row.currency, "held", row.amount)
+    for table, done, done_at, figure in (
+        (ESCROW_RELEASES, "posted", ESCROW_RELEASES.c.resolved_at, "released"),
+        (ESCROW_REFUNDS, "succeeded", ESCROW_REFUNDS.c.settled_at, "refunded"),
+    ):
+        _add_outflows(session, grouper, table, done, done_at, figure, app=app)
     disputes = _joined(
         ESCROW_DISPUTES, ESCROW_DISPUTES.c.deposit_id, ESCROW_DISPUTES.c.created_at, app=app
     ).where(ESCROW_DISPUTES.c.status.in_(FREEZING))

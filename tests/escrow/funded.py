@@ -1,27 +1,22 @@
 """TEST SHORTCUT for escrow-out's tests until escrow-in's deposit path is on this branch: a
-confirmed deposit made by inserting its row (status ``confirmed``) and posting
-``world:<CUR>`` -> ``escrow:<id>:<CUR>`` through the ledger, as a gateway confirmation would.
-The lead swaps ``confirmed_deposit`` for escrow-in's ``tests/escrow/deposit_factory.py`` (a
-real sandbox deposit) at merge."""
+confirmed deposit made by ``legato_pay.demo.escrow.deposit_shortcut`` (its row, status
+``confirmed``, and ``gateway:sandbox:<CUR>`` -> ``escrow:<id>:<CUR>`` through the ledger, as a
+sandbox confirmation would). The lead swaps ``confirmed_deposit`` for escrow-in's
+``tests/escrow/deposit_factory.py`` (a real sandbox deposit) at merge."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from legato_pay import chart
 from legato_pay.approvals import add_approver, keygen, read_public_key
-from legato_pay.idempotency import request_hash
-from legato_pay.ledger import post_entries, transfer
-from legato_pay.ledger.types import utcnow
+from legato_pay.demo.escrow import deposit_shortcut
 from legato_pay.readers.users import add_user
 from legato_pay.shares.apps import add_app
 from legato_pay.store.tables import (
     ENTRIES,
-    ESCROW_DEPOSITS,
     ESCROW_DISPUTES,
     ESCROW_EVENTS,
     ESCROW_MILESTONES,
@@ -42,52 +37,6 @@ def make_app(app: Any, app_id: str = "tales", owner: str = "olga", *investors: s
     app.run(work)
 
 
-def insert_confirmed_deposit(
-    session: Any,
-    *,
-    app_id: str,
-    investor: str,
-    amount: int,
-    currency: str = "USD",
-    status: str = "confirmed",
-    actor: str = "test",
-) -> int:
-    """Insert a deposit row and, when confirmed, credit its escrow account (the shortcut)."""
-    now = utcnow()
-    deposit_id = session.execute(
-        insert(ESCROW_DEPOSITS)
-        .values(
-            app_id=app_id,
-            investor_id=investor,
-            currency=currency,
-            amount=amount,
-            gateway="sandbox",
-            reference=f"test-{uuid.uuid4().hex}",
-            status=status,
-            request_hash=request_hash({"amount": amount}),
-            actor=actor,
-            created_at=now,
-            confirmed_at=now if status == "confirmed" else None,
-            updated_at=now,
-        )
-        .returning(ESCROW_DEPOSITS.c.id)
-    ).scalar_one()
-    if status == "confirmed":
-        escrow = chart.escrow_account(deposit_id, currency)
-        chart.open_accounts(session, [escrow])
-        entry = post_entries(
-            session,
-            [transfer(f"world:{currency}", escrow.code, amount, currency, reason="test deposit")],
-            actor=actor,
-        )[0]
-        session.execute(
-            ESCROW_DEPOSITS.update()
-            .where(ESCROW_DEPOSITS.c.id == deposit_id)
-            .values(entry_id=entry.id)
-        )
-    return int(deposit_id)
-
-
 def confirmed_deposit(
     app: Any,
     *,
@@ -98,8 +47,14 @@ def confirmed_deposit(
     status: str = "confirmed",
 ) -> int:
     return app.run(  # type: ignore[no-any-return]
-        lambda s: insert_confirmed_deposit(
-            s, app_id=app_id, investor=investor, amount=amount, currency=currency, status=status
+        lambda s: deposit_shortcut(
+            s,
+            app_id=app_id,
+            investor=investor,
+            amount=amount,
+            currency=currency,
+            actor="test",
+            confirmed=status == "confirmed",
         )
     )
 

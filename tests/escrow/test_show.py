@@ -110,3 +110,20 @@ def test_cli_statuses_and_flags(database_url: str, app: Any) -> None:
     threshold = cli(database_url, "escrow", "milestones", "add", "--app", "tales", "--name",
                     "y", "--percent", "10", ESCROW_RELEASE_THRESHOLD="ten")  # fmt: skip
     assert (threshold.status, threshold.error["code"]) == (10, "CONFIG_ERROR")
+
+
+def test_approving_an_expired_release_exits_6(database_url: str, app: Any, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from legato_pay.ledger.types import utcnow
+    from tests.escrow.helpers import release
+
+    deposit = funded_app(app, BIG, "40")
+    keys = Keys(app, tmp_path)
+    old = release(app, deposit, now=utcnow() - timedelta(hours=80)).id
+    late = cli(database_url, "escrow", "approve", str(old), "--key-file", keys["carol"])
+    assert (late.status, late.error["code"]) == (6, "RELEASE_EXPIRED")
+    listed = cli(database_url, "escrow", "releases", "--status", "expired")
+    assert [r["id"] for r in listed.json["releases"]] == [old]  # the expiry was kept
+    shown = cli(database_url, "escrow", "show", str(deposit)).json
+    assert (shown["balances"]["held"], shown["balances"]["available"]) == (0, BIG)
