@@ -44,6 +44,27 @@ KIND = "escrow_dispute"
 REJECTION_KIND = "escrow_dispute_rejection"
 
 
+def _signature(
+    view: DisputeView,
+    kind: str,
+    payload: bytes,
+    key: Ed25519PrivateKey,
+    name: str | None,
+    actor: str,
+) -> Signature:
+    """The approver's signature over one of this subject's payloads (``app:<A>``'s scope)."""
+    return Signature(
+        scope=app_scope(view.app),
+        kind=kind,
+        subject_id=view.id,
+        payload=payload,
+        key=key,
+        name=name,
+        actor=actor,
+        requested_by=view.resolution_requested_by or view.opened_by,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DisputeApproval:
     dispute: DisputeView
@@ -131,16 +152,7 @@ def approve_resolution(
     signed = sign_and_count(
         session,
         settings,
-        Signature(
-            scope=app_scope(view.app),
-            kind=KIND,
-            subject_id=view.id,
-            payload=payload,
-            key=key,
-            name=name,
-            actor=actor,
-            requested_by=view.resolution_requested_by or view.opened_by,
-        ),
+        _signature(view, KIND, payload, key, name, actor),
         now=moment,
     )
     required = signed.required
@@ -254,16 +266,7 @@ def reject_resolution(
     )
     approver = sign_rejection(
         session,
-        Signature(
-            scope=app_scope(view.app),
-            kind=REJECTION_KIND,
-            subject_id=view.id,
-            payload=payload,
-            key=key,
-            name=name,
-            actor=actor,
-            requested_by=view.resolution_requested_by or view.opened_by,
-        ),
+        _signature(view, REJECTION_KIND, payload, key, name, actor),
     )
     session.execute(
         update(ESCROW_DISPUTES)

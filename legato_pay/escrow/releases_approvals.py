@@ -53,6 +53,27 @@ REJECTION_KIND = "escrow_release_rejection"
 SWEEP_ACTOR = "system:escrow-expiry"
 
 
+def _signature(
+    view: ReleaseView,
+    kind: str,
+    payload: bytes,
+    key: Ed25519PrivateKey,
+    name: str | None,
+    actor: str,
+) -> Signature:
+    """The approver's signature over one of this subject's payloads (``app:<A>``'s scope)."""
+    return Signature(
+        scope=app_scope(view.app),
+        kind=kind,
+        subject_id=view.id,
+        payload=payload,
+        key=key,
+        name=name,
+        actor=actor,
+        requested_by=view.requested_by,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ReleaseApproval:
     """What ``escrow approve RELEASE`` did."""
@@ -183,16 +204,7 @@ def approve_release(
     signed = sign_and_count(
         session,
         settings,
-        Signature(
-            scope=app_scope(view.app),
-            kind=KIND,
-            subject_id=view.id,
-            payload=release_payload(view),
-            key=key,
-            name=name,
-            actor=actor,
-            requested_by=view.requested_by,
-        ),
+        _signature(view, KIND, release_payload(view), key, name, actor),
         now=moment,
     )
     summary = {"approvers": list(signed.approvers), "required": required}
@@ -259,16 +271,7 @@ def reject_release(
     _require_held(view, "rejected")
     approver = sign_rejection(
         session,
-        Signature(
-            scope=app_scope(view.app),
-            kind=REJECTION_KIND,
-            subject_id=view.id,
-            payload=rejection_payload(view, reason),
-            key=key,
-            name=name,
-            actor=actor,
-            requested_by=view.requested_by,
-        ),
+        _signature(view, REJECTION_KIND, rejection_payload(view, reason), key, name, actor),
     )
     _void_entry(session, view, actor=actor, reason=f"escrow release {view.id} rejected")
     _set_status(session, view, "rejected", reason=f"{reason} (rejected by {approver})", now=moment)
