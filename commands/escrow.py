@@ -271,6 +271,13 @@ def expire(
     )
 
 
+def _compact(details: dict[str, Any] | None) -> str:
+    """A timeline step's details in a table cell: ``key=value`` pairs, nulls left out."""
+    if not details:
+        return ""
+    return ", ".join(f"{key}={value}" for key, value in details.items() if value is not None)
+
+
 @app.command("show")
 def show(deposit: Annotated[str, typer.Argument(help="The deposit's id.")]) -> None:
     """One deposit: balances (deposited, released, refunded, held, available), its releases,
@@ -284,7 +291,7 @@ def show(deposit: Annotated[str, typer.Argument(help="The deposit's id.")]) -> N
             f"deposit {data['id']} {data['status']}: {data['investor']} -> {data['app']} "
             + ", ".join(f"{k.removesuffix('_display')} {v}" for k, v in shown.items())
         )
-    rows = [step | {"details": str(step["details"] or "")} for step in data["timeline"]]
+    rows = [step | {"details": _compact(step["details"])} for step in data["timeline"]]
     emit(
         data,
         rows=rows,

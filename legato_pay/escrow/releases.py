@@ -107,14 +107,16 @@ class ReleaseView:
             "id": self.id,
             "deposit": self.deposit,
             "app": self.app,
-            "milestone": self.milestone_name or "",
+            "milestone": self.milestone_name or (f"dispute {self.dispute}" if self.dispute else ""),
             "status": self.status,
             "currency": self.currency,
             "amount": format_amount(self.amount, self.currency),
             "amount_minor": self.amount,
             "requested_by": self.requested_by,
             "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else "",
+            "expires_at": (
+                self.expires_at.isoformat() if self.expires_at and self.status == "held" else ""
+            ),
         }
 
 
