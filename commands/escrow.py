@@ -140,13 +140,16 @@ def release(
     key: Annotated[
         str | None, typer.Option("--key", help="Idempotency key: a retry releases nothing twice.")
     ] = None,
+    yes: YesOption = False,
 ) -> None:
-    """Release escrowed money to the app's funds for a completed milestone. Below
+    """Release escrowed money to the app's funds for a completed milestone (asks on a terminal;
+    --yes for scripts). Below
     escrow.release_threshold it posts at once; at or above it, it is held until
     escrow.required_approvers approvers run `escrow approve`. More than is available: exit 4."""
     from legato_pay.escrow.releases import request_release
 
     cli = state()
+    confirm(f"Release escrow deposit {deposit} for milestone {milestone}?", yes=yes)
     view = cli.app.run(
         lambda s: request_release(
             s,
@@ -248,9 +251,10 @@ def expire(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List the releases due to expire; change nothing.")
     ] = False,
+    yes: YesOption = False,
 ) -> None:
     """Expire held releases past their expiry (requested + escrow.approval_ttl_hours): their
-    held money is back in escrow. Safe to run from cron."""
+    held money is back in escrow. Safe to run from cron (--yes)."""
     from legato_pay.escrow.releases import list_releases
     from legato_pay.escrow.releases_approvals import expire_due_releases
     from legato_pay.ledger.types import utcnow

@@ -186,7 +186,7 @@ def test_bad_input_changes_nothing(app: Any, tmp_path: Path) -> None:
 def test_freeze_against_racing_releases(database_url: str, app: Any, tmp_path: Path) -> None:
     deposit = funded_app(app, 100_000, "100")
     commands = [
-        ["escrow", "release", str(deposit), "--milestone", "beta", "--amount", "100"]
+        ["escrow", "release", str(deposit), "--milestone", "beta", "--amount", "100", "--yes"]
         for _ in range(5)
     ]
     commands.insert(2, ["escrow", "dispute", "open", str(deposit), "--reason", "fraud"])

@@ -14,7 +14,7 @@ def test_eight_releases_never_overdraw(database_url: str, app: Any, tmp_path: Pa
     deposit = funded_app(app, 100_000, "100")  # USD 1,000
     commands = [
         ["escrow", "release", str(deposit), "--milestone", "beta", "--amount", "300",
-         "--key", f"k{i}"]
+         "--key", f"k{i}", "--yes"]
         for i in range(8)
     ]  # fmt: skip
     results = run_at_once(database_url, tmp_path, commands)
@@ -30,7 +30,7 @@ def test_eight_releases_never_overdraw(database_url: str, app: Any, tmp_path: Pa
 def test_eight_held_releases_never_overdraw(database_url: str, app: Any, tmp_path: Path) -> None:
     deposit = funded_app(app, BIG, "100")  # USD 50,000; each asks USD 20,000 (held)
     commands = [
-        ["escrow", "release", str(deposit), "--milestone", "beta", "--percentage", "40"]
+        ["escrow", "release", str(deposit), "--milestone", "beta", "--percentage", "40", "--yes"]
         for _ in range(8)
     ]
     results = run_at_once(database_url, tmp_path, commands)

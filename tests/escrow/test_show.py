@@ -19,7 +19,7 @@ def test_release_approve_show_and_report(database_url: str, app: Any, tmp_path: 
     deposit = funded_app(app, BIG, "40")
     keys = Keys(app, tmp_path)
     made = cli(database_url, "escrow", "release", str(deposit), "--milestone", "beta",
-               "--key", "k1", actor="maker")  # fmt: skip
+               "--key", "k1", "--yes", actor="maker")  # fmt: skip
     assert made.status == 0, made.stderr
     assert (made.json["status"], made.json["amount_minor"]) == ("held", 2_000_000)
     release = str(made.json["id"])
@@ -82,7 +82,9 @@ def test_list_pages_and_filters(database_url: str, app: Any) -> None:
     ):
         failed = cli(database_url, "escrow", "list", *args)
         assert failed.error["code"] == code, failed.stderr
-    made = cli(database_url, "escrow", "release", "1", "--milestone", "beta", "--amount", "10")
+    made = cli(
+        database_url, "escrow", "release", "1", "--milestone", "beta", "--amount", "10", "--yes"
+    )
     assert made.status == 0, made.stderr
     listed = cli(database_url, "escrow", "releases", "--deposit", "1", "--status", "posted")
     assert [r["amount_minor"] for r in listed.json["releases"]] == [1000]
@@ -102,7 +104,9 @@ def test_cli_statuses_and_flags(database_url: str, app: Any) -> None:
     assert (off.status, off.error["code"]) == (14, "FEATURE_DISABLED")
     opened = cli(database_url, "escrow", "dispute", "open", str(deposit), "--reason", "x")
     assert opened.status == 0, opened.stderr
-    frozen = cli(database_url, "escrow", "release", str(deposit), "--milestone", "beta")
+    asked = cli(database_url, "escrow", "release", str(deposit), "--milestone", "beta")
+    assert (asked.status, asked.error["code"]) == (2, "USAGE_ERROR")  # no terminal, no --yes
+    frozen = cli(database_url, "escrow", "release", str(deposit), "--milestone", "beta", "--yes")
     assert (frozen.status, frozen.error["code"]) == (6, "DEPOSIT_IN_DISPUTE")
     split = cli(database_url, "escrow", "dispute", "resolve", str(opened.json["id"]),
                 "--split", "70/20", "--reason", "x")  # fmt: skip
