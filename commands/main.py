@@ -42,6 +42,7 @@ GROUPS = (
     "reports",
     "payouts",
     "webhooks",
+    "reconcile",
     "escrow",
 )
 #: The callback's options that take a value, so the group named after them can be found.
