@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
+from commands import reports_escrow
 from commands.output import emit, money_cell, parse_range, state
 
 app = typer.Typer(help="Revenue reports.")
@@ -104,3 +105,4 @@ def purchases(
 from commands import reports_payouts  # noqa: E402  (`reports payouts|tax|apps`)
 
 reports_payouts.register(app)
+reports_escrow.register(app)  # `reports escrow` (commands/reports_escrow.py)

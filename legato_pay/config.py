@@ -489,9 +489,39 @@ def _merge_sources(
     if user_file:
         data = _deep_merge(data, _read_yaml(Path(user_file)))
     data = _deep_merge(data, _env_overrides(env))
+    data = _escrow_threshold_alias(data, env)
     if overrides:
         data = _deep_merge(data, overrides)
     return data
+
+
+#: ``ESCROW_RELEASE_THRESHOLD`` (the seed's name, no ``LEGATO_`` prefix): the escrow release
+#: threshold in MAJOR units of the base currency (``10000`` with base USD = USD 10,000.00); it
+#: replaces ``escrow.release_threshold[<base currency>]``, other currencies keep theirs.
+ESCROW_THRESHOLD_ENV = "ESCROW_RELEASE_THRESHOLD"
+
+
+def _escrow_threshold_alias(data: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    raw = env.get(ESCROW_THRESHOLD_ENV)
+    if raw is None or raw.strip() == "":
+        return data
+    from legato_pay.errors import InvalidInput
+    from legato_pay.money import parse_amount
+
+    base = data.get("base_currency", "USD")
+    try:
+        minor = parse_amount(raw.strip(), str(base))
+    except (InvalidInput, ValueError, TypeError):
+        raise ConfigError(
+            f"{ESCROW_THRESHOLD_ENV}={raw[:40]!r} is not an amount in major units of {base} "
+            "(e.g. 10000 or 10000.50)",
+            details={"key": "escrow.release_threshold", "variable": ESCROW_THRESHOLD_ENV},
+        ) from None
+    escrow = dict(data.get("escrow") or {})
+    thresholds = dict(escrow.get("release_threshold") or {})
+    thresholds[str(base)] = minor
+    escrow["release_threshold"] = thresholds
+    return data | {"escrow": escrow}
 
 
 def _validate(data: dict[str, Any]) -> Settings:
@@ -543,7 +573,8 @@ def _cache_key(user_file: str | os.PathLike[str] | None, env: dict[str, str]) ->
     variables = sorted(
         (name, value)
         for name, value in env.items()
-        if name.startswith("LEGATO_") and name not in _RESERVED_ENV
+        if (name.startswith("LEGATO_") and name not in _RESERVED_ENV)
+        or name == ESCROW_THRESHOLD_ENV
     )
     material = json.dumps([_CACHE_FORMAT, digests, variables])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()

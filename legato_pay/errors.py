@@ -21,7 +21,8 @@ documented contract::
     │   ├── InvalidState                 6  INVALID_STATE
     │   ├── PendingExpired               6  PENDING_EXPIRED
     │   ├── AlreadyReversed              6  ALREADY_REVERSED
-    │   └── AlreadyExists                6  ALREADY_EXISTS
+    │   ├── AlreadyExists                6  ALREADY_EXISTS
+    │   └── DepositInDispute             6  DEPOSIT_IN_DISPUTE
     ├── GatewayError                     7  PAYMENT_FAILED
     │   ├── GatewayUnavailable           7  GATEWAY_UNAVAILABLE
     │   └── RefundFailed                 7  REFUND_FAILED
@@ -133,6 +134,13 @@ class AlreadyReversed(Conflict):
 
 class AlreadyExists(Conflict):
     code = "ALREADY_EXISTS"
+
+
+class DepositInDispute(Conflict):
+    """An escrow deposit under an open dispute: its releases and refunds wait (nothing
+    changes) until the dispute is resolved."""
+
+    code = "DEPOSIT_IN_DISPUTE"
 
 
 class GatewayError(LegatoError):
