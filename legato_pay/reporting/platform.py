@@ -1,0 +1,322 @@
+"""``reports platform``: the platform's P&L per bucket (a month by default) and currency.
+
+Where each figure comes from (all summed in SQL, see ``sums``):
+
+- ``<stream>_platform`` (content, subscription, licensing, ads, tips): the ledger, net posted
+  credits of ``platform:revenue:<stream>:<CUR>`` in the bucket (reversals and revenue-run
+  true-ups, which move money between it and writers, included).
+- ``<stream>_writers``: the business rows that recorded each writer share when it was made —
+  ``content_unlocks.writer_share`` (content), ``coin_transfers.writer_share`` of tips (tips),
+  ``revenue_receipts.writer_share`` (licensing, ads), and ``revenue_lines.amount`` of each
+  revenue run (subscription pool shares, and true-up adjustments of the other streams) dated by
+  the run's ``created_at``; deferred lines are left out (nothing was posted).
+- ``<stream>`` (gross revenue) = writers + platform; ``revenue``, ``writers_share``,
+  ``platform_share`` are their sums over the streams.
+- ``coin_sales``: the ledger, net posted credits of ``platform:coin_sales:<CUR>`` (cash readers
+  paid for coins, less refunds of coins not yet spent).
+- ``refunds``: ``purchase_refunds.amount`` of succeeded refunds (cash returned), in the
+  purchase's currency, dated by the refund.
+- ``refund_losses``: the ledger, net posted debits of ``platform:refund_losses:<CUR>`` (refunds
+  of coins already spent).
+- ``gateway_fees``: ``payouts.fee`` of payouts ``paid`` in the bucket (by ``updated_at``): the
+  transfer fees recorded; purchases record none.
+- ``tax_withheld``: the ledger, posted credits of ``tax:withholding:<CC>:<CUR>`` (withheld from
+  writers' payouts; remittances, the debits, are not subtracted).
+- ``net`` = ``platform_share`` − ``refund_losses``.
+
+Every bucket's figures are also given converted to the reporting currency (see ``convert``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from legato_pay.money import normalize_currency
+from legato_pay.reporting.convert import UsedRate, bucket_end, rate_in_force
+from legato_pay.reporting.periods import Window
+from legato_pay.reporting.result import ReportResult
+from legato_pay.reporting.sums import domain_sums, ledger_sums
+from legato_pay.store.tables import (
+    LINES,
+    PAYOUTS,
+    PURCHASES,
+    RECEIPTS,
+    REFUNDS,
+    RUNS,
+    TRANSFERS,
+    UNLOCKS,
+)
+
+STREAMS = ("content", "subscription", "licensing", "ads", "tips")
+FIGURES = (
+    *STREAMS,
+    "revenue",
+    "writers_share",
+    "platform_share",
+    *(f"{stream}_writers" for stream in STREAMS),
+    *(f"{stream}_platform" for stream in STREAMS),
+    "coin_sales",
+    "refunds",
+    "refund_losses",
+    "gateway_fees",
+    "tax_withheld",
+    "net",
+)
+#: What a table shows (formatted amounts); JSON and CSV have every figure in minor units.
+TABLE_FIGURES = (
+    *STREAMS,
+    "revenue",
+    "writers_share",
+    "platform_share",
+    "coin_sales",
+    "refunds",
+    "refund_losses",
+    "gateway_fees",
+    "tax_withheld",
+    "net",
+)
+_LEDGER_FAMILIES = (
+    "platform:revenue:",
+    "platform:coin_sales:",
+    "platform:refund_losses:",
+    "tax:withholding:",
+)
+
+Sums = dict[str, int]
+Grid = dict[tuple[str, str], Sums]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformReport:
+    window: Window
+    by: str
+    target: str
+    recorded: Grid  # (bucket, currency) -> figures
+    converted: dict[str, Sums | None]  # bucket -> figures in target (None: a rate is missing)
+    rates: list[UsedRate]
+    missing: list[dict[str, str]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for bucket in sorted({b for b, _ in self.recorded}):
+            for currency in sorted(c for b, c in self.recorded if b == bucket):
+                out.append(_row(bucket, currency, "recorded", self.recorded[(bucket, currency)]))
+            converted = self.converted.get(bucket)
+            if converted is not None:
+                out.append(_row(bucket, self.target, "converted", converted))
+        return out
+
+    def totals(self) -> dict[str, Any]:
+        per_currency: dict[str, Sums] = defaultdict(_zero)
+        for (_, currency), sums in self.recorded.items():
+            _add(per_currency[currency], sums)
+        converted: Sums | None = _zero()
+        for sums in self.converted.values():
+            if sums is None or converted is None:
+                converted = None
+            else:
+                _add(converted, sums)
+        return {
+            "by_currency": {cur: _minor(sums) for cur, sums in sorted(per_currency.items())},
+            "converted": None
+            if converted is None
+            else {"currency": self.target, **_minor(converted)},
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.window.as_json(),
+            "by": self.by,
+            "convert_to": self.target,
+            "rates": [rate.as_json() for rate in self.rates],
+            "missing_rates": self.missing,
+            "rows": self.rows(),
+            "totals": self.totals(),
+        }
+
+    def result(self) -> ReportResult:
+        series: dict[str, list[tuple[str, int]]] = {
+            name: [(b, sums[name]) for b, sums in sorted(self.converted.items()) if sums]
+            for name in ("revenue", "writers_share", "platform_share", "net")
+        }
+        return ReportResult(
+            title=f"platform P&L by {self.by} ({self.window.label}, converted to {self.target})",
+            columns=["period", "currency", "basis", *(f"{f}_minor" for f in FIGURES)],
+            rows=self.rows(),
+            totals=self.totals(),
+            series=series,
+            money_columns=[f"{f}_minor" for f in FIGURES],
+        )
+
+
+def _zero() -> Sums:
+    return dict.fromkeys(FIGURES, 0)
+
+
+def _add(into: Sums, sums: Sums) -> None:
+    for name in FIGURES:
+        into[name] += sums[name]
+
+
+def _minor(sums: Sums) -> dict[str, int]:
+    return {f"{name}_minor": sums[name] for name in FIGURES}
+
+
+def _row(bucket: str, currency: str, basis: str, sums: Sums) -> dict[str, Any]:
+    return {"period": bucket, "currency": currency, "basis": basis, **_minor(sums)}
+
+
+def platform_report(
+    session: Session,
+    *,
+    window: Window,
+    by: str,
+    convert_to: str,
+    currency: str | None = None,
+) -> PlatformReport:
+    """The P&L of ``window`` per ``by`` bucket and currency, and converted to ``convert_to``."""
+    target = normalize_currency(convert_to)
+    only = normalize_currency(currency) if currency is not None else None
+    grid: Grid = defaultdict(_zero)
+    _ledger_figures(session, grid, window, by)
+    _writer_shares(session, grid, window, by)
+    _cash_figures(session, grid, window, by)
+    recorded = {key: _derive(sums) for key, sums in grid.items() if only in (None, key[1])}
+    converted, rates, missing = _convert(session, recorded, target, by, window)
+    return PlatformReport(window, by, target, recorded, converted, rates, missing)
+
+
+def _ledger_figures(session: Session, grid: Grid, window: Window, by: str) -> None:
+    for sums in ledger_sums(session, _LEDGER_FAMILIES, window, by):
+        cell = grid[(sums.bucket, sums.currency)]
+        if sums.code.startswith("platform:revenue:"):
+            stream = sums.code.split(":")[2]
+            if stream in STREAMS:
+                cell[f"{stream}_platform"] += sums.net_credit
+        elif sums.code.startswith("platform:coin_sales:"):
+            cell["coin_sales"] += sums.net_credit
+        elif sums.code.startswith("platform:refund_losses:"):
+            cell["refund_losses"] -= sums.net_credit
+        elif sums.code.startswith("tax:withholding:"):
+            cell["tax_withheld"] += sums.credits
+
+
+def _writer_shares(session: Session, grid: Grid, window: Window, by: str) -> None:
+    sources: list[tuple[Any, dict[str, Any]]] = [
+        (
+            select().select_from(UNLOCKS),
+            {
+                "time_column": UNLOCKS.c.created_at,
+                "currency_column": UNLOCKS.c.value_currency,
+                "value": UNLOCKS.c.writer_share,
+                "key_column": None,
+            },
+        ),
+        (
+            select().select_from(TRANSFERS).where(TRANSFERS.c.kind == "tip"),
+            {
+                "time_column": TRANSFERS.c.created_at,
+                "currency_column": TRANSFERS.c.value_currency,
+                "value": TRANSFERS.c.writer_share,
+                "key_column": None,
+            },
+        ),
+        (
+            select().select_from(RECEIPTS),
+            {
+                "time_column": RECEIPTS.c.created_at,
+                "currency_column": RECEIPTS.c.currency,
+                "value": RECEIPTS.c.writer_share,
+                "key_column": RECEIPTS.c.stream,
+            },
+        ),
+        (
+            select()
+            .select_from(LINES.join(RUNS, RUNS.c.id == LINES.c.run_id))
+            .where(LINES.c.kind != "deferred"),
+            {
+                "time_column": RUNS.c.created_at,
+                "currency_column": LINES.c.currency,
+                "value": LINES.c.amount,
+                "key_column": LINES.c.stream,
+            },
+        ),
+    ]
+    for default, (query, columns) in zip(("content", "tips", None, None), sources, strict=True):
+        for bucket, currency, key, amount in domain_sums(
+            session, query, window=window, by=by, **columns
+        ):
+            stream = key or default
+            if stream in STREAMS:
+                grid[(bucket, currency)][f"{stream}_writers"] += amount
+
+
+def _cash_figures(session: Session, grid: Grid, window: Window, by: str) -> None:
+    refunds = (
+        select()
+        .select_from(REFUNDS.join(PURCHASES, PURCHASES.c.reference == REFUNDS.c.reference))
+        .where(REFUNDS.c.status == "succeeded")
+    )
+    for bucket, currency, _, amount in domain_sums(
+        session,
+        refunds,
+        time_column=REFUNDS.c.created_at,
+        currency_column=PURCHASES.c.currency,
+        value=REFUNDS.c.amount,
+        window=window,
+        by=by,
+    ):
+        grid[(bucket, currency)]["refunds"] += amount
+    paid = select().select_from(PAYOUTS).where(PAYOUTS.c.status == "paid")
+    for bucket, currency, _, amount in domain_sums(
+        session,
+        paid,
+        time_column=PAYOUTS.c.updated_at,
+        currency_column=PAYOUTS.c.currency,
+        value=PAYOUTS.c.fee,
+        window=window,
+        by=by,
+    ):
+        grid[(bucket, currency)]["gateway_fees"] += amount
+
+
+def _derive(sums: Sums) -> Sums:
+    """The gross per stream and the sums over streams, from the writer and platform shares."""
+    for stream in STREAMS:
+        sums[stream] = sums[f"{stream}_writers"] + sums[f"{stream}_platform"]
+    sums["writers_share"] = sum(sums[f"{s}_writers"] for s in STREAMS)
+    sums["platform_share"] = sum(sums[f"{s}_platform"] for s in STREAMS)
+    sums["revenue"] = sums["writers_share"] + sums["platform_share"]
+    sums["net"] = sums["platform_share"] - sums["refund_losses"]
+    return sums
+
+
+def _convert(
+    session: Session, recorded: Grid, target: str, by: str, window: Window
+) -> tuple[dict[str, Sums | None], list[UsedRate], list[dict[str, str]]]:
+    """Each bucket's figures summed in ``target``, each cell converted at the bucket's rate."""
+    converted: dict[str, Sums | None] = {}
+    rates: list[UsedRate] = []
+    missing: list[dict[str, str]] = []
+    for bucket, currency in sorted(recorded):
+        into = converted.setdefault(bucket, _zero())
+        sums = recorded[(bucket, currency)]
+        if currency == target:
+            if into is not None:
+                _add(into, sums)
+            continue
+        rate = rate_in_force(session, bucket, currency, target, bucket_end(bucket, by, window.end))
+        if rate is None:
+            missing.append({"period": bucket, "from": currency, "to": target})
+            converted[bucket] = None
+            continue
+        rates.append(rate)
+        if into is not None:
+            # each recorded cell rounded once; the sums over streams re-derived from them
+            _add(into, _derive({name: rate.convert(value) for name, value in sums.items()}))
+    return converted, rates, missing

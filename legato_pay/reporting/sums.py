@@ -1,0 +1,142 @@
+"""SQL building blocks the money reports share: sums grouped in the database.
+
+``ledger_sums`` reads journal legs by account family (the chart's code prefixes) and returns,
+per bucket and account code, the posted credits, posted debits and the net pending change;
+``domain_sums`` sums one money column of a business table per bucket and currency. Both filter
+on the report's window (half-open, UTC) and label buckets with ``periods.bucket_sql``, so the
+rows that come back are already aggregated: a report only maps them to its columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from legato_pay.reporting.periods import Window, bucket_sql
+from legato_pay.store.dialect import is_postgres
+from legato_pay.store.tables import ACCOUNTS, LEGS
+
+#: The label of the single bucket a report without ``--by`` groups into.
+WHOLE = "all"
+
+
+def dialect_name(session: Session) -> str:
+    return "postgresql" if is_postgres(session) else "sqlite"
+
+
+def bucket_of(session: Session, column: Any, by: str | None) -> ColumnElement[str] | None:
+    """The bucket label of ``column``, None when ``by`` is None (one bucket, ``WHOLE``)."""
+    if by is None:
+        return None
+    return bucket_sql(column, by, dialect_name(session))
+
+
+def _labelled(expression: ColumnElement[Any] | None, name: str, default: Any) -> Any:
+    return (expression if expression is not None else literal(default)).label(name)
+
+
+def _grouping(*expressions: ColumnElement[Any] | None) -> list[ColumnElement[Any]]:
+    """What to GROUP BY: the real expressions (a constant in GROUP BY is an error on
+    PostgreSQL); a bucket by its label, since its SQL carries bound parameters that would
+    differ between the select list and the GROUP BY."""
+    return [expression for expression in expressions if expression is not None]
+
+
+def in_window(query: Select[Any], column: Any, window: Window) -> Select[Any]:
+    if window.start is not None:
+        query = query.where(column >= window.start)
+    if window.end is not None:
+        query = query.where(column < window.end)
+    return query
+
+
+def total(expression: Any) -> ColumnElement[int]:
+    """``SUM(expression)`` as a BIGINT, 0 when there is nothing to add."""
+    return cast(func.coalesce(func.sum(expression), 0), BigInteger)
+
+
+@dataclass(frozen=True, slots=True)
+class LegSums:
+    bucket: str
+    code: str
+    currency: str
+    credits: int  # posted credits
+    debits: int  # posted debits
+    pending: int  # net pending change, credit side positive
+
+    @property
+    def net_credit(self) -> int:
+        return self.credits - self.debits
+
+
+def ledger_sums(
+    session: Session,
+    prefixes: Sequence[str],
+    window: Window,
+    by: str | None,
+    *,
+    code: str | None = None,
+) -> list[LegSums]:
+    """Legs of the accounts whose code starts with one of ``prefixes`` (or is ``code``),
+    created in ``window``, summed per bucket and account in SQL."""
+    raw = bucket_of(session, LEGS.c.created_at, by)
+    bucket = None if raw is None else raw.label("bucket")
+    credit = case((LEGS.c.is_debit, 0), else_=LEGS.c.amount)
+    debit = case((LEGS.c.is_debit, LEGS.c.amount), else_=0)
+    pending = case((LEGS.c.is_debit, -LEGS.c.pending_amount), else_=LEGS.c.pending_amount)
+    accounts = select(ACCOUNTS.c.id, ACCOUNTS.c.code).where(
+        ACCOUNTS.c.code == code
+        if code is not None
+        else or_(*(ACCOUNTS.c.code.startswith(prefix, autoescape=True) for prefix in prefixes))
+    )
+    chosen = accounts.subquery()
+    query = (
+        select(
+            _labelled(raw, "bucket", WHOLE) if bucket is None else bucket,
+            chosen.c.code,
+            LEGS.c.currency,
+            total(credit),
+            total(debit),
+            total(pending),
+        )
+        .join(chosen, chosen.c.id == LEGS.c.account_id)
+        .group_by(*_grouping(bucket, chosen.c.code, LEGS.c.currency))
+    )
+    query = in_window(query, LEGS.c.created_at, window)
+    return [
+        LegSums(str(b), str(c), str(cur), int(cr), int(db), int(p))
+        for b, c, cur, cr, db, p in session.execute(query)
+    ]
+
+
+def domain_sums(
+    session: Session,
+    query: Select[Any],
+    *,
+    time_column: Any,
+    currency_column: Any,
+    value: Any,
+    window: Window,
+    by: str | None,
+    key_column: Any = None,
+) -> list[tuple[str, str, str | None, int]]:
+    """``(bucket, currency, key, SUM(value))`` of ``query``'s rows in ``window``; ``query`` is a
+    ``select().select_from(...).where(...)`` naming the tables and filters."""
+    raw = bucket_of(session, time_column, by)
+    bucket = None if raw is None else raw.label("bucket")
+    grouped = in_window(
+        query.add_columns(
+            _labelled(raw, "bucket", WHOLE) if bucket is None else bucket,
+            currency_column,
+            _labelled(key_column, "key", None),
+            total(value),
+        ),
+        time_column,
+        window,
+    ).group_by(*_grouping(bucket, currency_column, key_column))
+    return [(str(b), str(c), k, int(v)) for b, c, k, v in session.execute(grouped)]
