@@ -110,3 +110,81 @@ def platform(
 
         chart_rows = [row for row in data["rows"] if row["basis"] == "converted"]
         render_chart(chart_rows, "period", ["revenue_minor", "platform_share_minor"], report.target)
+
+
+@app.command("writers")
+def writers(
+    writer: Annotated[str | None, typer.Option("--writer", help="One writer.")] = None,
+    period: Period = None,
+    start: From = None,
+    end: To = None,
+    currency: Currency = None,
+) -> None:
+    """Per writer and currency: earnings by stream, held, released, paid out, in flight, tax
+    withheld and balance (held and balance at the window's end).
+
+    An unknown --writer is USER_NOT_FOUND (exit 5)."""
+    from legato_pay.reporting.writers import FIGURES, writers_report
+
+    window = _window(period, start, end)
+    report = state().app.run(
+        lambda s: writers_report(s, window=window, writer_id=writer, currency=currency),
+        write=False,
+    )
+    data = report.as_json()
+    totals = {
+        f"{cur} {name}": money_cell(sums[f"{name}_minor"], cur)
+        for cur, sums in data["totals"].items()
+        for name in ("earned", "paid_out", "balance")
+    }
+    emit(
+        data,
+        rows=[_shown(row, row["currency"], FIGURES) for row in data["rows"]],
+        columns=["writer", "currency", *(f"{name}_minor" for name in FIGURES)],
+        table_columns=["writer", "currency", *FIGURES],
+        title=f"writers ({window.label})",
+        totals=totals,
+        message=None if data["rows"] else "no writer earnings in this window",
+    )
+
+
+@app.command("coins")
+def coins(
+    period: Period = None,
+    start: From = None,
+    end: To = None,
+) -> None:
+    """Coins outstanding in readers' wallets (paid and bonus) as a liability at their value, and
+    breakage: coins of readers inactive for reports.breakage_inactive_days.
+
+    Taken at the window's end (--period's or --to), or now; --from has no effect."""
+    from legato_pay.reporting.coins import coins_report
+
+    window = _window(period, start, end)
+    cli = state()
+    report = cli.app.run(lambda s: coins_report(cli.app.settings, s, at=window.end), write=False)
+    data = report.as_json()
+    shown = [_shown(row, report.currency, ("value", "breakage_value")) for row in data["rows"]]
+    sums = data["totals"]
+    emit(
+        data,
+        rows=shown,
+        columns=list(data["rows"][0]),
+        table_columns=[
+            "bucket",
+            "readers",
+            "coins",
+            "value",
+            "inactive_readers",
+            "breakage_coins",
+            "breakage_value",
+        ],
+        title=f"coins outstanding at {data['at']} (inactive: no movement since "
+        f"{data['inactive_since']})",
+        totals={
+            "coins": sums["coins"],
+            "value": money_cell(sums["value_minor"], report.currency),
+            "breakage_coins": sums["breakage_coins"],
+            "breakage_value": money_cell(sums["breakage_value_minor"], report.currency),
+        },
+    )

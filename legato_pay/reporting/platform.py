@@ -38,21 +38,12 @@ from sqlalchemy.orm import Session
 
 from legato_pay.money import normalize_currency
 from legato_pay.reporting.convert import UsedRate, bucket_end, rate_in_force
+from legato_pay.reporting.earnings import STREAMS, writer_shares
 from legato_pay.reporting.periods import Window
 from legato_pay.reporting.result import ReportResult
 from legato_pay.reporting.sums import domain_sums, ledger_sums
-from legato_pay.store.tables import (
-    LINES,
-    PAYOUTS,
-    PURCHASES,
-    RECEIPTS,
-    REFUNDS,
-    RUNS,
-    TRANSFERS,
-    UNLOCKS,
-)
+from legato_pay.store.tables import PAYOUTS, PURCHASES, REFUNDS
 
-STREAMS = ("content", "subscription", "licensing", "ads", "tips")
 FIGURES = (
     *STREAMS,
     "revenue",
@@ -207,53 +198,8 @@ def _ledger_figures(session: Session, grid: Grid, window: Window, by: str) -> No
 
 
 def _writer_shares(session: Session, grid: Grid, window: Window, by: str) -> None:
-    sources: list[tuple[Any, dict[str, Any]]] = [
-        (
-            select().select_from(UNLOCKS),
-            {
-                "time_column": UNLOCKS.c.created_at,
-                "currency_column": UNLOCKS.c.value_currency,
-                "value": UNLOCKS.c.writer_share,
-                "key_column": None,
-            },
-        ),
-        (
-            select().select_from(TRANSFERS).where(TRANSFERS.c.kind == "tip"),
-            {
-                "time_column": TRANSFERS.c.created_at,
-                "currency_column": TRANSFERS.c.value_currency,
-                "value": TRANSFERS.c.writer_share,
-                "key_column": None,
-            },
-        ),
-        (
-            select().select_from(RECEIPTS),
-            {
-                "time_column": RECEIPTS.c.created_at,
-                "currency_column": RECEIPTS.c.currency,
-                "value": RECEIPTS.c.writer_share,
-                "key_column": RECEIPTS.c.stream,
-            },
-        ),
-        (
-            select()
-            .select_from(LINES.join(RUNS, RUNS.c.id == LINES.c.run_id))
-            .where(LINES.c.kind != "deferred"),
-            {
-                "time_column": RUNS.c.created_at,
-                "currency_column": LINES.c.currency,
-                "value": LINES.c.amount,
-                "key_column": LINES.c.stream,
-            },
-        ),
-    ]
-    for default, (query, columns) in zip(("content", "tips", None, None), sources, strict=True):
-        for bucket, currency, key, amount in domain_sums(
-            session, query, window=window, by=by, **columns
-        ):
-            stream = key or default
-            if stream in STREAMS:
-                grid[(bucket, currency)][f"{stream}_writers"] += amount
+    for share in writer_shares(session, window, by):
+        grid[(share.bucket, share.currency)][f"{share.stream}_writers"] += share.amount
 
 
 def _cash_figures(session: Session, grid: Grid, window: Window, by: str) -> None:

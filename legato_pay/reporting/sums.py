@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, case, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -67,7 +67,9 @@ class LegSums:
     currency: str
     credits: int  # posted credits
     debits: int  # posted debits
-    pending: int  # net pending change, credit side positive
+    pending_credits: int  # net change of pending credits (reserved, not yet posted)
+    pending_debits: int  # net change of pending debits
+    settled_credits: int  # posted credits that settle a pending one (e.g. a hold released)
 
     @property
     def net_credit(self) -> int:
@@ -88,7 +90,11 @@ def ledger_sums(
     bucket = None if raw is None else raw.label("bucket")
     credit = case((LEGS.c.is_debit, 0), else_=LEGS.c.amount)
     debit = case((LEGS.c.is_debit, LEGS.c.amount), else_=0)
-    pending = case((LEGS.c.is_debit, -LEGS.c.pending_amount), else_=LEGS.c.pending_amount)
+    pending_credit = case((LEGS.c.is_debit, 0), else_=LEGS.c.pending_amount)
+    pending_debit = case((LEGS.c.is_debit, LEGS.c.pending_amount), else_=0)
+    settled = case(
+        (and_(LEGS.c.is_debit.is_(False), LEGS.c.pending_amount < 0), LEGS.c.amount), else_=0
+    )
     accounts = select(ACCOUNTS.c.id, ACCOUNTS.c.code).where(
         ACCOUNTS.c.code == code
         if code is not None
@@ -102,15 +108,17 @@ def ledger_sums(
             LEGS.c.currency,
             total(credit),
             total(debit),
-            total(pending),
+            total(pending_credit),
+            total(pending_debit),
+            total(settled),
         )
         .join(chosen, chosen.c.id == LEGS.c.account_id)
         .group_by(*_grouping(bucket, chosen.c.code, LEGS.c.currency))
     )
     query = in_window(query, LEGS.c.created_at, window)
     return [
-        LegSums(str(b), str(c), str(cur), int(cr), int(db), int(p))
-        for b, c, cur, cr, db, p in session.execute(query)
+        LegSums(str(row[0]), str(row[1]), str(row[2]), *(int(value) for value in row[3:]))
+        for row in session.execute(query)
     ]
 
 
@@ -123,20 +131,24 @@ def domain_sums(
     value: Any,
     window: Window,
     by: str | None,
-    key_column: Any = None,
-) -> list[tuple[str, str, str | None, int]]:
-    """``(bucket, currency, key, SUM(value))`` of ``query``'s rows in ``window``; ``query`` is a
-    ``select().select_from(...).where(...)`` naming the tables and filters."""
+    keys: Sequence[Any] = (),
+) -> list[tuple[str, str, tuple[Any, ...], int]]:
+    """``(bucket, currency, (key values…), SUM(value))`` of ``query``'s rows in ``window``,
+    grouped by ``keys`` too; ``query`` is a ``select().select_from(...).where(...)`` naming the
+    tables and filters."""
     raw = bucket_of(session, time_column, by)
     bucket = None if raw is None else raw.label("bucket")
     grouped = in_window(
         query.add_columns(
             _labelled(raw, "bucket", WHOLE) if bucket is None else bucket,
             currency_column,
-            _labelled(key_column, "key", None),
+            *keys,
             total(value),
         ),
         time_column,
         window,
-    ).group_by(*_grouping(bucket, currency_column, key_column))
-    return [(str(b), str(c), k, int(v)) for b, c, k, v in session.execute(grouped)]
+    ).group_by(*_grouping(bucket, currency_column, *keys))
+    return [
+        (str(row[0]), str(row[1]), tuple(row[2:-1]), int(row[-1]))
+        for row in session.execute(grouped)
+    ]
