@@ -188,3 +188,101 @@ def coins(
             "breakage_value": money_cell(sums["breakage_value_minor"], report.currency),
         },
     )
+
+
+@app.command("users")
+def users(
+    user: Annotated[str, typer.Option("--user", help="Whose coins.")],
+    period: Period = None,
+    start: From = None,
+    end: To = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=100000, help="Most coin history legs in JSON.")
+    ] = 1000,
+) -> None:
+    """One user's coins: history (JSON), spending by content type and writer, purchases, tips
+    and gifts given and received (summary rows: table and CSV).
+
+    An unknown --user is USER_NOT_FOUND (exit 5)."""
+    from legato_pay.reporting.users import COLUMNS, user_report
+
+    window = _window(period, start, end)
+    report = state().app.run(
+        lambda s: user_report(s, user_id=user, window=window, limit=limit), write=False
+    )
+    data = report.as_json()
+    rows = [
+        {
+            **row,
+            "value": ""
+            if row["value_minor"] is None
+            else money_cell(row["value_minor"], row["currency"]),
+        }
+        for row in data["summary"]
+    ]
+    emit(
+        data,
+        rows=rows,
+        columns=COLUMNS,
+        table_columns=["section", "kind", "subject", "count", "coins", "value"],
+        title=f"coins of {user} ({window.label})",
+        totals={f"coins {name}": value for name, value in data["totals"].items()},
+        message=None if rows else f"{user} moved no coins in this window",
+    )
+
+
+@app.command("content")
+def content(
+    content_id: Annotated[str | None, typer.Option("--content", help="One piece.")] = None,
+    writer: Annotated[str | None, typer.Option("--writer", help="One writer's pieces.")] = None,
+    period: Period = None,
+    start: From = None,
+    end: To = None,
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Coin value currency (default: configured).")
+    ] = None,
+) -> None:
+    """Per content piece: revenue, unlocks, tips, engagement minutes and conversion (engaged
+    readers who unlocked ÷ engaged readers; null when nobody engaged).
+
+    An unknown --content or --writer is NOT_FOUND (exit 5)."""
+    from legato_pay.reporting.content import COLUMNS, MONEY, content_report
+
+    window = _window(period, start, end)
+    cli = state()
+    report = cli.app.run(
+        lambda s: content_report(
+            s,
+            window=window,
+            currency=currency or cli.app.settings.coins.value_currency,
+            content_id=content_id,
+            writer_id=writer,
+        ),
+        write=False,
+    )
+    data = report.as_json()
+    sums = data["totals"]
+    emit(
+        data,
+        rows=[_shown(row, report.currency, MONEY) for row in data["rows"]],
+        columns=COLUMNS,
+        table_columns=[
+            "content",
+            "writer",
+            "unlocks",
+            "tips",
+            *MONEY,
+            "engagement_minutes",
+            "engaged_readers",
+            "converted_readers",
+            "conversion",
+        ],
+        title=f"content ({window.label}, {report.currency})",
+        totals={
+            "unlocks": sums["unlocks"],
+            "value": money_cell(sums["value_minor"], report.currency),
+            "engagement_minutes": sums["engagement_minutes"],
+            "conversion": sums["conversion"],
+        },
+        message=None if data["rows"] else "no revenue or engagement in this window",
+    )
