@@ -33,9 +33,11 @@ from typing import Any
 from legato_pay.readers.access import unlock_content
 from legato_pay.readers.engagement import EngagementInput, record_engagement
 from legato_pay.readers.fx import set_rate
+from legato_pay.readers.purchases.create import create_purchase
+from legato_pay.readers.purchases.refunds import refund_purchase
+from legato_pay.readers.purchases.settle import verify_purchase
 from legato_pay.readers.tips import send_gift, send_tip
 from legato_pay.revenue.receipts import ReceiptInput, record_receipts
-from tests.cli_runner import run_cli
 from tests.factories import add_content, add_users
 
 
@@ -56,10 +58,11 @@ class Month:
     refund_reference: str
 
 
-def cli(url: str, *args: str) -> Any:
-    result = run_cli(url, "--output", "json", *args)
-    assert result.status == 0, (args, result.stderr)
-    return result.json
+def buy(app: Any, user: str, package: str, currency: str) -> str:
+    """A purchase created and verified at the sandbox gateway (it settles at once)."""
+    created = create_purchase(app, user_id=user, package_id=package, currency=currency)
+    assert verify_purchase(app, created.purchase.reference).credited
+    return created.purchase.reference
 
 
 def build_month(app: Any, url: str) -> Month:
@@ -76,14 +79,8 @@ def build_month(app: Any, url: str) -> Month:
         ("1600", now - timedelta(minutes=1)),
     ):
         app.run(lambda s, r=rate, a=as_of: set_rate(s, app.settings, "USD", "NGN", r, as_of=a))
-    bought = cli(
-        url, "purchases", "create", "--user", "r1", "--package", "popular", "--currency", "USD"
-    )
-    cli(url, "purchases", "verify", bought["reference"])
-    naira = cli(
-        url, "purchases", "create", "--user", "r2", "--package", "starter", "--currency", "NGN"
-    )
-    cli(url, "purchases", "verify", naira["reference"])
+    bought = buy(app, "r1", "popular", "USD")
+    buy(app, "r2", "starter", "NGN")
     settings = app.settings
     app.run(lambda s: unlock_content(s, settings, "r1", "c1", actor="test"))
     tip = app.run(
@@ -104,7 +101,7 @@ def build_month(app: Any, url: str) -> Month:
         app.run(lambda s, r=receipt, w=when: record_receipts(s, settings, [r], actor="t", now=w))
     for user, minutes in (("r1", 5), ("r2", 7)):
         app.run(lambda s, u=user, m=minutes: record_engagement(s, EngagementInput(u, "c1", m)))
-    cli(url, "purchases", "refund", bought["reference"], "--yes")
+    refund_purchase(app, bought)
     return Month(
         url,
         now,
@@ -112,7 +109,7 @@ def build_month(app: Any, url: str) -> Month:
         last.strftime("%Y-%m"),
         before.strftime("%Y-%m"),
         tip.entry_id,
-        bought["reference"],
+        bought,
     )
 
 

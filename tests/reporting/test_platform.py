@@ -161,7 +161,9 @@ def test_day_buckets_end_at_the_next_day(app: Any, month: Month) -> None:
     assert end is not None and end - timedelta(days=1) == parse_period(month.period).start.replace(
         day=month.now.day
     )
-    assert bucket_end("2026-W01", "week", None).isoformat() == "2026-01-05T00:00:00+00:00"  # ISO week 1 of 2026 starts Mon 2025-12-29; type: ignore[union-attr]
+    assert (
+        bucket_end("2026-W01", "week", None).isoformat() == "2026-01-05T00:00:00+00:00"
+    )  # ISO week 1 of 2026 starts Mon 2025-12-29; type: ignore[union-attr]
 
 
 def test_a_reversal_takes_the_platform_share_back(database_url: str) -> None:
