@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from legato_pay.ledger.types import as_utc
@@ -83,11 +83,16 @@ def bucket_end(label: str, by: str | None, window_end: datetime | None) -> datet
     return end
 
 
-def _newest(session: Session, base: str, quote: str, before: datetime | None) -> Any:
-    query = select(RATES).where(RATES.c.base == base, RATES.c.quote == quote)
+def _newest(session: Session, source: str, target: str, before: datetime | None) -> Any:
+    """The newest ``source→target`` row, else the newest ``target→source`` one: one query."""
+    direct = and_(RATES.c.base == source, RATES.c.quote == target)
+    query = select(RATES).where(or_(direct, and_(RATES.c.base == target, RATES.c.quote == source)))
     if before is not None:
         query = query.where(RATES.c.as_of < before)
-    return session.execute(query.order_by(RATES.c.as_of.desc(), RATES.c.id.desc()).limit(1)).first()
+    order = case((direct, 0), else_=1)
+    return session.execute(
+        query.order_by(order, RATES.c.as_of.desc(), RATES.c.id.desc()).limit(1)
+    ).first()
 
 
 def rate_in_force(
@@ -96,9 +101,6 @@ def rate_in_force(
     """The recorded rate converting ``source`` to ``target`` in force just before ``before``
     (the newest when None); None if the pair has no rate recorded by then."""
     row = _newest(session, source, target, before)
-    inverted = row is None
-    if row is None:
-        row = _newest(session, target, source, before)
     if row is None:
         return None
     return UsedRate(
@@ -110,5 +112,5 @@ def rate_in_force(
         quote=row.quote,
         rate=row.rate,
         as_of=as_utc(row.as_of),  # type: ignore[arg-type]
-        inverted=inverted,
+        inverted=row.base != source,
     )

@@ -18,7 +18,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from legato_pay.reporting.periods import Window
-from legato_pay.reporting.sums import domain_sums
+from legato_pay.reporting.sums import Part, domain_sums
 from legato_pay.store.tables import LINES, RECEIPTS, RUNS, TRANSFERS, UNLOCKS
 
 STREAMS = ("content", "subscription", "licensing", "ads", "tips")
@@ -34,35 +34,42 @@ class Share:
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
-    stream: str | None  # None: the stream is a column (``stream_column``)
-    query: Select[Any]
-    time: Any
-    currency: Any
-    value: Any
-    writer: Any
-    stream_column: Any = None
+class SharePart:
+    """A source of writer shares: its stream (None: the first key is the stream column) and
+    the part to sum (keys: [stream column], then [writer] when asked per writer)."""
+
+    stream: str | None
+    part: Part
+    per_writer: bool
+
+    def share(self, bucket: str, currency: str, keys: tuple[Any, ...], amount: int) -> Share:
+        stream = self.stream or str(keys[0])
+        writer = str(keys[1 if self.stream is None else 0]) if self.per_writer else None
+        return Share(bucket, currency, writer, stream, amount)
 
 
-def _sources() -> list[_Source]:
-    return [
-        _Source(
+def share_parts(*, per_writer: bool = False, writer_id: str | None = None) -> list[SharePart]:
+    """The four sources of writer shares as parts of one ``domain_sums`` statement."""
+    sources: list[tuple[str | None, Select[Any], Any, Any, Any, Any, Any]] = [
+        (
             "content",
             select().select_from(UNLOCKS),
             UNLOCKS.c.created_at,
             UNLOCKS.c.value_currency,
             UNLOCKS.c.writer_share,
             UNLOCKS.c.writer_id,
+            None,
         ),
-        _Source(
+        (
             "tips",
             select().select_from(TRANSFERS).where(TRANSFERS.c.kind == "tip"),
             TRANSFERS.c.created_at,
             TRANSFERS.c.value_currency,
             TRANSFERS.c.writer_share,
             TRANSFERS.c.to_user,
+            None,
         ),
-        _Source(
+        (
             None,
             select().select_from(RECEIPTS),
             RECEIPTS.c.created_at,
@@ -71,7 +78,7 @@ def _sources() -> list[_Source]:
             RECEIPTS.c.writer_id,
             RECEIPTS.c.stream,
         ),
-        _Source(
+        (
             None,
             select()
             .select_from(LINES.join(RUNS, RUNS.c.id == LINES.c.run_id))
@@ -83,6 +90,13 @@ def _sources() -> list[_Source]:
             LINES.c.stream,
         ),
     ]
+    parts = []
+    for stream, query, time, currency, value, writer, stream_column in sources:
+        if writer_id is not None:
+            query = query.where(writer == writer_id)
+        keys = [*([stream_column] if stream is None else []), *([writer] if per_writer else [])]
+        parts.append(SharePart(stream, Part(query, time, currency, value, keys), per_writer))
+    return parts
 
 
 def writer_shares(
@@ -95,27 +109,9 @@ def writer_shares(
 ) -> list[Share]:
     """Every writer share made in ``window``, summed per bucket, currency and stream (and
     writer when ``per_writer``; only ``writer_id``'s when given)."""
-    shares = []
-    for source in _sources():
-        query = source.query
-        if writer_id is not None:
-            query = query.where(source.writer == writer_id)
-        keys = [
-            *([source.stream_column] if source.stream is None else []),
-            *([source.writer] if per_writer else []),
-        ]
-        for bucket, currency, values, amount in domain_sums(
-            session,
-            query,
-            time_column=source.time,
-            currency_column=source.currency,
-            value=source.value,
-            window=window,
-            by=by,
-            keys=keys,
-        ):
-            stream = source.stream or values[0]
-            writer = values[-1] if per_writer else None
-            if stream in STREAMS:
-                shares.append(Share(bucket, currency, writer, stream, amount))
-    return shares
+    parts = share_parts(per_writer=per_writer, writer_id=writer_id)
+    rows = domain_sums(session, [p.part for p in parts], window, by)
+    shares = [
+        parts[index].share(bucket, cur, keys, amount) for index, bucket, cur, keys, amount in rows
+    ]
+    return [share for share in shares if share.stream in STREAMS]

@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session
 
 from legato_pay.money import normalize_currency
 from legato_pay.reporting.convert import UsedRate, bucket_end, rate_in_force
-from legato_pay.reporting.earnings import STREAMS, writer_shares
+from legato_pay.reporting.earnings import STREAMS, share_parts
 from legato_pay.reporting.periods import Window
 from legato_pay.reporting.result import ReportResult
-from legato_pay.reporting.sums import domain_sums, ledger_sums
+from legato_pay.reporting.sums import Part, domain_sums, ledger_sums
 from legato_pay.store.tables import PAYOUTS, PURCHASES, REFUNDS
 
 FIGURES = (
@@ -107,11 +107,11 @@ class PlatformReport:
         for (_, currency), sums in self.recorded.items():
             _add(per_currency[currency], sums)
         converted: Sums | None = _zero()
-        for sums in self.converted.values():
-            if sums is None or converted is None:
+        for bucket_sums in self.converted.values():
+            if bucket_sums is None or converted is None:
                 converted = None
             else:
-                _add(converted, sums)
+                _add(converted, bucket_sums)
         return {
             "by_currency": {cur: _minor(sums) for cur, sums in sorted(per_currency.items())},
             "converted": None
@@ -175,8 +175,7 @@ def platform_report(
     only = normalize_currency(currency) if currency is not None else None
     grid: Grid = defaultdict(_zero)
     _ledger_figures(session, grid, window, by)
-    _writer_shares(session, grid, window, by)
-    _cash_figures(session, grid, window, by)
+    _domain_figures(session, grid, window, by)
     recorded = {key: _derive(sums) for key, sums in grid.items() if only in (None, key[1])}
     converted, rates, missing = _convert(session, recorded, target, by, window)
     return PlatformReport(window, by, target, recorded, converted, rates, missing)
@@ -197,38 +196,32 @@ def _ledger_figures(session: Session, grid: Grid, window: Window, by: str) -> No
             cell["tax_withheld"] += sums.credits
 
 
-def _writer_shares(session: Session, grid: Grid, window: Window, by: str) -> None:
-    for share in writer_shares(session, window, by):
-        grid[(share.bucket, share.currency)][f"{share.stream}_writers"] += share.amount
-
-
-def _cash_figures(session: Session, grid: Grid, window: Window, by: str) -> None:
-    refunds = (
+def _domain_figures(session: Session, grid: Grid, window: Window, by: str) -> None:
+    """Writer shares, refunds and payout fees: one ``domain_sums`` statement."""
+    shares = share_parts()
+    refunds = Part(
         select()
         .select_from(REFUNDS.join(PURCHASES, PURCHASES.c.reference == REFUNDS.c.reference))
-        .where(REFUNDS.c.status == "succeeded")
+        .where(REFUNDS.c.status == "succeeded"),
+        REFUNDS.c.created_at,
+        PURCHASES.c.currency,
+        REFUNDS.c.amount,
     )
-    for bucket, currency, _, amount in domain_sums(
-        session,
-        refunds,
-        time_column=REFUNDS.c.created_at,
-        currency_column=PURCHASES.c.currency,
-        value=REFUNDS.c.amount,
-        window=window,
-        by=by,
-    ):
-        grid[(bucket, currency)]["refunds"] += amount
-    paid = select().select_from(PAYOUTS).where(PAYOUTS.c.status == "paid")
-    for bucket, currency, _, amount in domain_sums(
-        session,
-        paid,
-        time_column=PAYOUTS.c.updated_at,
-        currency_column=PAYOUTS.c.currency,
-        value=PAYOUTS.c.fee,
-        window=window,
-        by=by,
-    ):
-        grid[(bucket, currency)]["gateway_fees"] += amount
+    fees = Part(
+        select().select_from(PAYOUTS).where(PAYOUTS.c.status == "paid"),
+        PAYOUTS.c.updated_at,
+        PAYOUTS.c.currency,
+        PAYOUTS.c.fee,
+    )
+    cash = {len(shares): "refunds", len(shares) + 1: "gateway_fees"}
+    parts = [*(share.part for share in shares), refunds, fees]
+    for index, bucket, currency, keys, amount in domain_sums(session, parts, window, by):
+        if index in cash:
+            grid[(bucket, currency)][cash[index]] += amount
+            continue
+        share = shares[index].share(bucket, currency, keys, amount)
+        if share.stream in STREAMS:
+            grid[(bucket, currency)][f"{share.stream}_writers"] += amount
 
 
 def _derive(sums: Sums) -> Sums:

@@ -13,7 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -60,6 +72,13 @@ def total(expression: Any) -> ColumnElement[int]:
     return cast(func.coalesce(func.sum(expression), 0), BigInteger)
 
 
+def _prefix_pattern(prefix: str) -> str:
+    """``prefix%`` with LIKE's wildcards in ``prefix`` escaped: one bound string, so the
+    planner sees a constant prefix and can use ``ix_ledger_accounts_code_pattern``."""
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"{escaped}%"
+
+
 @dataclass(frozen=True, slots=True)
 class LegSums:
     bucket: str
@@ -98,7 +117,9 @@ def ledger_sums(
     accounts = select(ACCOUNTS.c.id, ACCOUNTS.c.code).where(
         ACCOUNTS.c.code == code
         if code is not None
-        else or_(*(ACCOUNTS.c.code.startswith(prefix, autoescape=True) for prefix in prefixes))
+        else or_(
+            *(ACCOUNTS.c.code.like(_prefix_pattern(prefix), escape="/") for prefix in prefixes)
+        )
     )
     chosen = accounts.subquery()
     query = (
@@ -122,33 +143,49 @@ def ledger_sums(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One business table's money column to sum: ``query`` is a ``select().select_from(...)
+    .where(...)`` naming the tables and filters; ``keys`` are grouped on beside the bucket and
+    currency; ``window`` overrides the report's (e.g. everything up to its end)."""
+
+    query: Select[Any]
+    time: Any
+    currency: Any
+    value: Any
+    keys: Sequence[Any] = ()
+    window: Window | None = None
+
+
 def domain_sums(
-    session: Session,
-    query: Select[Any],
-    *,
-    time_column: Any,
-    currency_column: Any,
-    value: Any,
-    window: Window,
-    by: str | None,
-    keys: Sequence[Any] = (),
-) -> list[tuple[str, str, tuple[Any, ...], int]]:
-    """``(bucket, currency, (key values…), SUM(value))`` of ``query``'s rows in ``window``,
-    grouped by ``keys`` too; ``query`` is a ``select().select_from(...).where(...)`` naming the
-    tables and filters."""
-    raw = bucket_of(session, time_column, by)
-    bucket = None if raw is None else raw.label("bucket")
-    grouped = in_window(
-        query.add_columns(
-            _labelled(raw, "bucket", WHOLE) if bucket is None else bucket,
-            currency_column,
-            *keys,
-            total(value),
-        ),
-        time_column,
-        window,
-    ).group_by(*_grouping(bucket, currency_column, *keys))
+    session: Session, parts: Sequence[Part], window: Window, by: str | None
+) -> list[tuple[int, str, str, tuple[Any, ...], int]]:
+    """``(part index, bucket, currency, (key values…), SUM(value))`` for every part's rows in
+    its window, grouped per part: one statement (``UNION ALL``), one round trip."""
+    if not parts:
+        return []
+    width = max(len(part.keys) for part in parts)
+    selects = []
+    for index, part in enumerate(parts):
+        raw = bucket_of(session, part.time, by)
+        bucket = None if raw is None else raw.label("bucket")
+        padding = [cast(literal(None), String) for _ in range(width - len(part.keys))]
+        selects.append(
+            in_window(
+                part.query.add_columns(
+                    literal(index).label("part"),
+                    _labelled(raw, "bucket", WHOLE) if bucket is None else bucket,
+                    part.currency,
+                    *[cast(key, String) for key in part.keys],
+                    *padding,
+                    total(part.value),
+                ),
+                part.time,
+                part.window or window,
+            ).group_by(*_grouping(bucket, part.currency, *part.keys))
+        )
+    statement = selects[0] if len(selects) == 1 else union_all(*selects)
     return [
-        (str(row[0]), str(row[1]), tuple(row[2:-1]), int(row[-1]))
-        for row in session.execute(grouped)
+        (int(row[0]), str(row[1]), str(row[2]), tuple(row[3 : 3 + width]), int(row[-1]))
+        for row in session.execute(statement)
     ]

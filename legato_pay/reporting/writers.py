@@ -27,7 +27,7 @@ from legato_pay.readers.users import get_user
 from legato_pay.reporting.earnings import STREAMS, writer_shares
 from legato_pay.reporting.periods import Window
 from legato_pay.reporting.result import ReportResult
-from legato_pay.reporting.sums import domain_sums, ledger_sums
+from legato_pay.reporting.sums import Part, domain_sums, ledger_sums
 from legato_pay.store.tables import PAYOUTS
 
 IN_FLIGHT = ("requested", "approved", "sending")
@@ -143,13 +143,12 @@ def _payout_figures(
     if writer_id is not None:
         paid = paid.where(PAYOUTS.c.writer_id == writer_id)
         flying = flying.where(PAYOUTS.c.writer_id == writer_id)
-    common = {"currency_column": PAYOUTS.c.currency, "by": None, "keys": [PAYOUTS.c.writer_id]}
-    for name, query, value, time, span in (
-        ("paid_out", paid, PAYOUTS.c.gross, PAYOUTS.c.updated_at, window),
-        ("tax_withheld", paid, PAYOUTS.c.tax, PAYOUTS.c.updated_at, window),
-        ("in_flight", flying, PAYOUTS.c.gross, PAYOUTS.c.created_at, Window(None, window.end, "")),
-    ):
-        for _, cur, (writer,), amount in domain_sums(
-            session, query, time_column=time, value=value, window=span, **common
-        ):
-            grid[(str(writer), cur)][name] += amount
+    names = ("paid_out", "tax_withheld", "in_flight")
+    writer, cur, end = [PAYOUTS.c.writer_id], PAYOUTS.c.currency, Window(None, window.end, "")
+    parts = [
+        Part(paid, PAYOUTS.c.updated_at, cur, PAYOUTS.c.gross, writer),
+        Part(paid, PAYOUTS.c.updated_at, cur, PAYOUTS.c.tax, writer),
+        Part(flying, PAYOUTS.c.created_at, cur, PAYOUTS.c.gross, writer, end),
+    ]
+    for index, _, currency, (who,), amount in domain_sums(session, parts, window, None):
+        grid[(str(who), currency)][names[index]] += amount
