@@ -41,7 +41,7 @@ from legato_pay.reporting.convert import UsedRate, bucket_end, rate_in_force
 from legato_pay.reporting.earnings import STREAMS, share_parts
 from legato_pay.reporting.periods import Window
 from legato_pay.reporting.result import ReportResult
-from legato_pay.reporting.sums import Part, domain_sums, ledger_sums
+from legato_pay.reporting.sums import Part, domain_sums, family_part
 from legato_pay.store.tables import PAYOUTS, PURCHASES, REFUNDS
 
 FIGURES = (
@@ -71,12 +71,8 @@ TABLE_FIGURES = (
     "tax_withheld",
     "net",
 )
-_LEDGER_FAMILIES = (
-    "platform:revenue:",
-    "platform:coin_sales:",
-    "platform:refund_losses:",
-    "tax:withholding:",
-)
+_NET_FAMILIES = ("platform:revenue:", "platform:coin_sales:", "platform:refund_losses:")
+_CREDIT_FAMILIES = ("tax:withholding:",)
 
 Sums = dict[str, int]
 Grid = dict[tuple[str, str], Sums]
@@ -174,31 +170,29 @@ def platform_report(
     target = normalize_currency(convert_to)
     only = normalize_currency(currency) if currency is not None else None
     grid: Grid = defaultdict(_zero)
-    _ledger_figures(session, grid, window, by)
-    _domain_figures(session, grid, window, by)
+    _figures(session, grid, window, by)
     recorded = {key: _derive(sums) for key, sums in grid.items() if only in (None, key[1])}
     converted, rates, missing = _convert(session, recorded, target, by, window)
     return PlatformReport(window, by, target, recorded, converted, rates, missing)
 
 
-def _ledger_figures(session: Session, grid: Grid, window: Window, by: str) -> None:
-    for sums in ledger_sums(session, _LEDGER_FAMILIES, window, by):
-        cell = grid[(sums.bucket, sums.currency)]
-        if sums.code.startswith("platform:revenue:"):
-            stream = sums.code.split(":")[2]
-            if stream in STREAMS:
-                cell[f"{stream}_platform"] += sums.net_credit
-        elif sums.code.startswith("platform:coin_sales:"):
-            cell["coin_sales"] += sums.net_credit
-        elif sums.code.startswith("platform:refund_losses:"):
-            cell["refund_losses"] -= sums.net_credit
-        elif sums.code.startswith("tax:withholding:"):
-            cell["tax_withheld"] += sums.credits
+def _ledger_figure(cell: Sums, code: str, amount: int) -> None:
+    """A family sum (posted credits − debits; credits alone for tax) into its figure."""
+    family = code.split(":")
+    if code.startswith("platform:revenue:") and family[2] in STREAMS:
+        cell[f"{family[2]}_platform"] += amount
+    elif code.startswith("platform:coin_sales:"):
+        cell["coin_sales"] += amount
+    elif code.startswith("platform:refund_losses:"):
+        cell["refund_losses"] -= amount
+    elif code.startswith("tax:withholding:"):
+        cell["tax_withheld"] += amount
 
 
-def _domain_figures(session: Session, grid: Grid, window: Window, by: str) -> None:
-    """Writer shares, refunds and payout fees: one ``domain_sums`` statement."""
+def _figures(session: Session, grid: Grid, window: Window, by: str) -> None:
+    """Every figure of every bucket and currency: one ``domain_sums`` statement."""
     shares = share_parts()
+    ledger = [family_part(_NET_FAMILIES), family_part(_CREDIT_FAMILIES, credits_only=True)]
     refunds = Part(
         select()
         .select_from(REFUNDS.join(PURCHASES, PURCHASES.c.reference == REFUNDS.c.reference))
@@ -214,14 +208,17 @@ def _domain_figures(session: Session, grid: Grid, window: Window, by: str) -> No
         PAYOUTS.c.fee,
     )
     cash = {len(shares): "refunds", len(shares) + 1: "gateway_fees"}
-    parts = [*(share.part for share in shares), refunds, fees]
+    parts = [*(share.part for share in shares), refunds, fees, *ledger]
     for index, bucket, currency, keys, amount in domain_sums(session, parts, window, by):
-        if index in cash:
-            grid[(bucket, currency)][cash[index]] += amount
-            continue
-        share = shares[index].share(bucket, currency, keys, amount)
-        if share.stream in STREAMS:
-            grid[(bucket, currency)][f"{share.stream}_writers"] += amount
+        cell = grid[(bucket, currency)]
+        if index >= len(shares) + 2:
+            _ledger_figure(cell, str(keys[0]), amount)
+        elif index in cash:
+            cell[cash[index]] += amount
+        else:
+            share = shares[index].share(bucket, currency, keys, amount)
+            if share.stream in STREAMS:
+                cell[f"{share.stream}_writers"] += amount
 
 
 def _derive(sums: Sums) -> Sums:

@@ -143,6 +143,23 @@ def ledger_sums(
     ]
 
 
+def family_part(prefixes: Sequence[str], *, credits_only: bool = False) -> Part:
+    """Legs of the accounts under ``prefixes`` as a ``domain_sums`` part keyed by account code:
+    posted credits − posted debits (or the posted credits alone)."""
+    accounts = select(ACCOUNTS.c.id, ACCOUNTS.c.code).where(
+        or_(*(ACCOUNTS.c.code.like(_prefix_pattern(prefix), escape="/") for prefix in prefixes))
+    )
+    chosen = accounts.subquery()
+    signed = case((LEGS.c.is_debit, 0 if credits_only else -LEGS.c.amount), else_=LEGS.c.amount)
+    return Part(
+        select().select_from(LEGS.join(chosen, chosen.c.id == LEGS.c.account_id)),
+        LEGS.c.created_at,
+        LEGS.c.currency,
+        signed,
+        [chosen.c.code],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
     """One business table's money column to sum: ``query`` is a ``select().select_from(...)
