@@ -204,3 +204,16 @@ def test_cli_outputs_and_bad_input(app: Any, month: Month) -> None:
     ):
         bad = run_cli(url, "--output", "json", "reports", *args)
         assert (bad.status, bad.error["code"]) == (status, code), (args, bad.stderr)
+
+
+def test_breakage_days_are_configured_and_validated() -> None:
+    from legato_pay.config import load_settings
+    from legato_pay.errors import ConfigError
+
+    assert load_settings(environ={}).reports.breakage_inactive_days == 365
+    changed = load_settings(environ={"LEGATO_REPORTS__BREAKAGE_INACTIVE_DAYS": "90"})
+    assert changed.reports.breakage_inactive_days == 90
+    for bad in ("0", "-5", "36501", "soon"):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(environ={"LEGATO_REPORTS__BREAKAGE_INACTIVE_DAYS": bad})
+        assert "reports" in str(refused.value)
