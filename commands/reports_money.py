@@ -266,17 +266,7 @@ def content(
         data,
         rows=[_shown(row, report.currency, MONEY) for row in data["rows"]],
         columns=COLUMNS,
-        table_columns=[
-            "content",
-            "writer",
-            "unlocks",
-            "tips",
-            *MONEY,
-            "engagement_minutes",
-            "engaged_readers",
-            "converted_readers",
-            "conversion",
-        ],
+        table_columns=[name.removesuffix("_minor") for name in COLUMNS if name != "currency"],
         title=f"content ({window.label}, {report.currency})",
         totals={
             "unlocks": sums["unlocks"],

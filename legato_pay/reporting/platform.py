@@ -59,18 +59,7 @@ FIGURES = (
     "net",
 )
 #: What a table shows (formatted amounts); JSON and CSV have every figure in minor units.
-TABLE_FIGURES = (
-    *STREAMS,
-    "revenue",
-    "writers_share",
-    "platform_share",
-    "coin_sales",
-    "refunds",
-    "refund_losses",
-    "gateway_fees",
-    "tax_withheld",
-    "net",
-)
+TABLE_FIGURES = tuple(name for name in FIGURES if not name.endswith(("_writers", "_platform")))
 _NET_FAMILIES = ("platform:revenue:", "platform:coin_sales:", "platform:refund_losses:")
 _CREDIT_FAMILIES = ("tax:withholding:",)
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from legato_pay.readers.access import unlock_content
 from legato_pay.readers.engagement import EngagementInput, record_engagement
 from legato_pay.readers.fx import set_rate
@@ -38,6 +40,7 @@ from legato_pay.readers.purchases.refunds import refund_purchase
 from legato_pay.readers.purchases.settle import verify_purchase
 from legato_pay.readers.tips import send_gift, send_tip
 from legato_pay.revenue.receipts import ReceiptInput, record_receipts
+from tests.conftest import BACKENDS
 from tests.factories import add_content, add_users
 
 
@@ -125,3 +128,15 @@ def month_database(request: Any, tmp_path_factory: Any) -> tuple[Any, str]:
     else:
         url = _fresh_postgres_url(request)
     return AppContext.create(database_url=url, actor="test"), url
+
+
+def month_fixture() -> Any:
+    """A module-scoped fixture giving ``(app, Month)``: the month built once per backend on a
+    database of the test module's own. Use: ``built = month_fixture()`` in the module."""
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    def built(request: Any, tmp_path_factory: Any) -> tuple[Any, Month]:
+        app, url = month_database(request, tmp_path_factory)
+        return app, build_month(app, url)
+
+    return built

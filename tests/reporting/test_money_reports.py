@@ -20,25 +20,10 @@ from legato_pay.reporting.users import user_report
 from legato_pay.reporting.writers import FIGURES, writers_report
 from legato_pay.store.tables import PAYOUTS
 from tests.cli_runner import run_cli
-from tests.conftest import BACKENDS
 from tests.payouts.helpers import writer_with_money
-from tests.reporting.money_month import Month, build_month, month_database
+from tests.reporting.money_month import Month, month_fixture
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    app, url = month_database(request, tmp_path_factory)
-    return app, build_month(app, url)
-
-
-@pytest.fixture
-def app(built: Any) -> Any:
-    return built[0]
-
-
-@pytest.fixture
-def month(built: Any) -> Month:
-    return built[1]
+built = month_fixture()
 
 
 def writers(app: Any, window: Window, **options: Any) -> dict[tuple[str, str], dict[str, int]]:
@@ -49,7 +34,8 @@ def writers(app: Any, window: Window, **options: Any) -> dict[tuple[str, str], d
     }
 
 
-def test_writers_earned_held_released(app: Any, month: Month) -> None:
+def test_writers_earned_held_released(built: tuple[Any, Month]) -> None:
+    app, month = built
     this = parse_period(month.period)
     found = writers(app, this)
     w1 = found[("w1", "USD")]
@@ -63,7 +49,8 @@ def test_writers_earned_held_released(app: Any, month: Month) -> None:
     assert writers(app, parse_period("2001-01")) == {}
 
 
-def test_coins_outstanding_and_breakage(app: Any, month: Month) -> None:
+def test_coins_outstanding_and_breakage(built: tuple[Any, Month]) -> None:
+    app, month = built
     report = app.run(lambda s: coins_report(app.settings, s, at=None), write=False)
     rows = {row["bucket"]: row for row in report.as_json()["rows"]}
     # r1 has nothing left (spent 70, the rest clawed back); r2: 100 paid + 20 gifted bonus
@@ -82,7 +69,8 @@ def test_coins_outstanding_and_breakage(app: Any, month: Month) -> None:
     assert (empty["coins"], empty["value_minor"]) == (0, 0)
 
 
-def test_users_history_spending_and_transfers(app: Any, month: Month) -> None:
+def test_users_history_spending_and_transfers(built: tuple[Any, Month]) -> None:
+    app, month = built
     data = app.run(
         lambda s: user_report(s, user_id="r1", window=parse_period(month.period)).as_json(),
         write=False,
@@ -109,7 +97,8 @@ def test_users_history_spending_and_transfers(app: Any, month: Month) -> None:
         app.run(lambda s: user_report(s, user_id="nobody", window=parse_period("2026")))
 
 
-def test_content_conversion_and_engagement(app: Any, month: Month) -> None:
+def test_content_conversion_and_engagement(built: tuple[Any, Month]) -> None:
+    app, month = built
     data = app.run(
         lambda s: content_report(s, window=parse_period(month.period), currency="USD").as_json(),
         write=False,
@@ -180,7 +169,8 @@ def test_releases_move_held_into_the_balance(database_url: str) -> None:
     assert (row["held"], row["released"], row["balance"], row["earned"]) == (0, 28, 28, 28)
 
 
-def test_cli_outputs_and_bad_input(app: Any, month: Month) -> None:
+def test_cli_outputs_and_bad_input(built: tuple[Any, Month]) -> None:
+    _app, month = built
     url = month.url
     for args in (
         ("writers", "--period", month.period),

@@ -6,30 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from legato_pay.ledger import reverse_entry
 from legato_pay.reporting.periods import parse_period
 from legato_pay.reporting.platform import FIGURES, platform_report
 from tests.cli_runner import run_cli
-from tests.conftest import BACKENDS
-from tests.reporting.money_month import Month, build_month, month_database
+from tests.reporting.money_month import Month, month_fixture
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    app, url = month_database(request, tmp_path_factory)
-    return app, build_month(app, url)
-
-
-@pytest.fixture
-def app(built: Any) -> Any:
-    return built[0]
-
-
-@pytest.fixture
-def month(built: Any) -> Month:
-    return built[1]
+built = month_fixture()
 
 
 def report(app: Any, period: str, **options: Any) -> dict[str, Any]:
@@ -46,7 +29,8 @@ def row(data: dict[str, Any], currency: str, basis: str = "recorded") -> dict[st
     return {name: found[f"{name}_minor"] for name in FIGURES}
 
 
-def test_the_months_figures_worked_by_hand(app: Any, month: Month) -> None:
+def test_the_months_figures_worked_by_hand(built: tuple[Any, Month]) -> None:
+    app, month = built
     data = report(app, month.period)
     usd = row(data, "USD")
     assert {k: usd[k] for k in ("content", "content_writers", "content_platform")} == {
@@ -79,7 +63,8 @@ def test_the_months_figures_worked_by_hand(app: Any, month: Month) -> None:
     assert data["totals"]["converted"]["coin_sales_minor"] == 158
 
 
-def test_each_month_converts_at_the_rate_in_force_at_its_end(app: Any, month: Month) -> None:
+def test_each_month_converts_at_the_rate_in_force_at_its_end(built: tuple[Any, Month]) -> None:
+    app, month = built
     window_from = parse_period(month.before).start
     data = app.run(
         lambda s: platform_report(
@@ -104,14 +89,16 @@ def test_each_month_converts_at_the_rate_in_force_at_its_end(app: Any, month: Mo
     assert {r["currency"] for r in data["rows"] if r["basis"] == "recorded"} == {"NGN"}
 
 
-def test_an_empty_period_has_no_rows_and_zero_totals(app: Any, month: Month) -> None:
+def test_an_empty_period_has_no_rows_and_zero_totals(built: tuple[Any, Month]) -> None:
+    app, _month = built
     data = report(app, "2001-01")
     assert data["rows"] == [] and data["rates"] == []
     zero = {f"{name}_minor": 0 for name in FIGURES}
     assert data["totals"] == {"by_currency": {}, "converted": {"currency": "USD", **zero}}
 
 
-def test_no_rate_leaves_the_conversion_null(app: Any, month: Month) -> None:
+def test_no_rate_leaves_the_conversion_null(built: tuple[Any, Month]) -> None:
+    app, month = built
     data = report(app, month.before)
     ok = report(app, month.period)
     assert ok["missing_rates"] == []
@@ -127,7 +114,8 @@ def test_no_rate_leaves_the_conversion_null(app: Any, month: Month) -> None:
     assert data["rows"][0]["licensing_minor"] == 300_000
 
 
-def test_cli_shapes_and_bad_input(app: Any, month: Month) -> None:
+def test_cli_shapes_and_bad_input(built: tuple[Any, Month]) -> None:
+    _app, month = built
     url = month.url
     csv = run_cli(url, "--output", "csv", "reports", "platform", "--period", month.period)
     assert csv.status == 0, csv.stderr
@@ -153,7 +141,8 @@ def test_cli_shapes_and_bad_input(app: Any, month: Month) -> None:
         assert (bad.status, bad.error["code"]) == (status, code), (args, bad.stderr)
 
 
-def test_day_buckets_end_at_the_next_day(app: Any, month: Month) -> None:
+def test_day_buckets_end_at_the_next_day(built: tuple[Any, Month]) -> None:
+    _app, month = built
     from legato_pay.reporting.convert import bucket_end
 
     day = month.now.strftime("%Y-%m-%d")
