@@ -174,3 +174,64 @@ def test_a_reversal_takes_the_platform_share_back(database_url: str) -> None:
     app.run(lambda s: reverse_entry(s, tip.entry_id, actor="ops", reason="tip disputed"))
     after = row(report(app, period), "USD")
     assert (after["tips_writers"], after["tips_platform"], after["net"]) == (28, 0, 0)
+
+
+def test_a_subscription_pool_run_shows_as_the_subscription_stream(database_url: str) -> None:
+    """Last month's pool (fees 499 + 999 = 1498) run pro-rata this month: 65/35 by largest
+    remainder, 973.7 / 524.3 → 974 writers / 524 platform, split between w1 (30 min) and w2
+    (10 min) as 730.5 / 243.5 → 731 / 243 (tie broken to the earlier writer)."""
+    from datetime import UTC, datetime
+
+    from legato_pay import chart
+    from legato_pay.context import AppContext
+    from legato_pay.ledger import post_entries, transfer
+    from legato_pay.readers.engagement import EngagementInput, record_engagement
+    from legato_pay.reporting.writers import writers_report
+    from legato_pay.revenue.runs import run_revenue
+    from legato_pay.store.tables import SUBSCRIPTIONS
+    from tests.factories import add_content, add_users
+    from tests.reporting.money_month import month_start
+
+    app = AppContext.create(database_url=database_url, actor="test")
+    now = datetime.now(UTC)
+    start = month_start(now, 1)
+    last = start.strftime("%Y-%m")
+    add_users(app, r1="reader", r2="reader", w1="writer", w2="writer")
+    add_content(app, "c1", "w1")
+    add_content(app, "c2", "w2")
+    for user, fee in (("r1", 499), ("r2", 999)):
+        app.run(
+            lambda s, u=user, f=fee: s.execute(
+                SUBSCRIPTIONS.insert().values(
+                    user_id=u, tier="basic", currency="USD", amount=f, gateway="sandbox",
+                    status="active", period=last, period_start=start,
+                    period_end=start + timedelta(days=30), created_at=start,
+                )
+            )
+        )  # fmt: skip
+    for user, content, minutes in (("r1", "c1", 30), ("r2", "c2", 10)):
+        record = EngagementInput(user, content, minutes, recorded_at=start + timedelta(days=2))
+        app.run(lambda s, r=record: record_engagement(s, r, now=start + timedelta(days=2)))
+
+    def fund(session: Any) -> None:
+        cash, pool = chart.gateway_cash("sandbox", "USD"), chart.subscription_pool(last, "USD")
+        chart.open_accounts(
+            session,
+            [
+                chart.system_account(cash, "USD", debit_normal=True),
+                chart.system_account(pool, "USD"),
+            ],
+        )
+        post_entries(session, [transfer(cash, pool, 1498, "USD")], actor="test")
+
+    app.run(fund)
+    run_revenue(app, period=last, now=now)
+    this = parse_period(now.strftime("%Y-%m"))
+    usd = row(report(app, now.strftime("%Y-%m")), "USD")
+    assert (usd["subscription"], usd["subscription_writers"], usd["subscription_platform"]) == (
+        1498,
+        974,
+        524,
+    )
+    found = app.run(lambda s: writers_report(s, window=this).as_json(), write=False)["rows"]
+    assert {r["writer"]: r["subscription_minor"] for r in found} == {"w1": 731, "w2": 243}
