@@ -11,12 +11,13 @@ figures, and a pair with no recorded rate leaves the bucket's converted figures 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from legato_pay.ledger.types import as_utc
@@ -83,34 +84,55 @@ def bucket_end(label: str, by: str | None, window_end: datetime | None) -> datet
     return end
 
 
-def _newest(session: Session, source: str, target: str, before: datetime | None) -> Any:
-    """The newest ``source→target`` row, else the newest ``target→source`` one: one query."""
-    direct = and_(RATES.c.base == source, RATES.c.quote == target)
-    query = select(RATES).where(or_(direct, and_(RATES.c.base == target, RATES.c.quote == source)))
-    if before is not None:
-        query = query.where(RATES.c.as_of < before)
-    order = case((direct, 0), else_=1)
-    return session.execute(
-        query.order_by(order, RATES.c.as_of.desc(), RATES.c.id.desc()).limit(1)
-    ).first()
+@dataclass
+class RateBook:
+    """Every recorded rate of one pair (both directions) up to a moment, read in one query,
+    answering "the rate in force before T" for each bucket without another round trip."""
+
+    source: str
+    target: str
+    direct: list[Any]  # source→target rows, oldest first
+    inverse: list[Any]  # target→source rows, oldest first
+
+    @classmethod
+    def load(cls, session: Session, source: str, target: str, until: datetime | None) -> RateBook:
+        pair = or_(
+            and_(RATES.c.base == source, RATES.c.quote == target),
+            and_(RATES.c.base == target, RATES.c.quote == source),
+        )
+        query = select(RATES).where(pair)
+        if until is not None:
+            query = query.where(RATES.c.as_of < until)
+        rows = session.execute(query.order_by(RATES.c.as_of, RATES.c.id)).all()
+        return cls(
+            source,
+            target,
+            [row for row in rows if row.base == source],
+            [row for row in rows if row.base == target],
+        )
+
+    def in_force(self, bucket: str, before: datetime | None) -> UsedRate | None:
+        """The newest direct row before ``before`` (the newest of all when None), else the
+        newest inverse one; None when neither was recorded by then."""
+        row = _newest_before(self.direct, before) or _newest_before(self.inverse, before)
+        if row is None:
+            return None
+        return UsedRate(
+            bucket=bucket,
+            source=self.source,
+            target=self.target,
+            rate_id=int(row.id),
+            base=row.base,
+            quote=row.quote,
+            rate=row.rate,
+            as_of=as_utc(row.as_of),  # type: ignore[arg-type]
+            inverted=row.base != self.source,
+        )
 
 
-def rate_in_force(
-    session: Session, bucket: str, source: str, target: str, before: datetime | None
-) -> UsedRate | None:
-    """The recorded rate converting ``source`` to ``target`` in force just before ``before``
-    (the newest when None); None if the pair has no rate recorded by then."""
-    row = _newest(session, source, target, before)
-    if row is None:
-        return None
-    return UsedRate(
-        bucket=bucket,
-        source=source,
-        target=target,
-        rate_id=int(row.id),
-        base=row.base,
-        quote=row.quote,
-        rate=row.rate,
-        as_of=as_utc(row.as_of),  # type: ignore[arg-type]
-        inverted=row.base != source,
-    )
+def _newest_before(rows: list[Any], before: datetime | None) -> Any:
+    if before is None:
+        return rows[-1] if rows else None
+    times: list[datetime] = [as_utc(row.as_of) for row in rows]  # type: ignore[misc]
+    index = bisect_left(times, before)  # rows[:index] are strictly before ``before``
+    return rows[index - 1] if index else None

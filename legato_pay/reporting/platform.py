@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from legato_pay.money import normalize_currency
-from legato_pay.reporting.convert import UsedRate, bucket_end, rate_in_force
+from legato_pay.reporting.convert import RateBook, UsedRate, bucket_end
 from legato_pay.reporting.earnings import STREAMS, share_parts
 from legato_pay.reporting.periods import Window
 from legato_pay.reporting.result import ReportResult
@@ -228,6 +228,12 @@ def _convert(
     converted: dict[str, Sums | None] = {}
     rates: list[UsedRate] = []
     missing: list[dict[str, str]] = []
+    ends = {bucket: bucket_end(bucket, by, window.end) for bucket, _ in recorded}
+    latest = None if None in ends.values() else max(filter(None, ends.values()), default=None)
+    books = {
+        currency: RateBook.load(session, currency, target, latest)
+        for currency in {currency for _, currency in recorded if currency != target}
+    }
     for bucket, currency in sorted(recorded):
         into = converted.setdefault(bucket, _zero())
         sums = recorded[(bucket, currency)]
@@ -235,7 +241,7 @@ def _convert(
             if into is not None:
                 _add(into, sums)
             continue
-        rate = rate_in_force(session, bucket, currency, target, bucket_end(bucket, by, window.end))
+        rate = books[currency].in_force(bucket, ends[bucket])
         if rate is None:
             missing.append({"period": bucket, "from": currency, "to": target})
             converted[bucket] = None
