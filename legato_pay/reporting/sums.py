@@ -72,11 +72,14 @@ def total(expression: Any) -> ColumnElement[int]:
     return cast(func.coalesce(func.sum(expression), 0), BigInteger)
 
 
-def _prefix_pattern(prefix: str) -> str:
-    """``prefix%`` with LIKE's wildcards in ``prefix`` escaped: one bound string, so the
-    planner sees a constant prefix and can use ``ix_ledger_accounts_code_pattern``."""
+def _code_like(prefix: str) -> ColumnElement[bool]:
+    """``code LIKE 'prefix%'`` with LIKE's wildcards in ``prefix`` escaped, the pattern written
+    into the SQL (``literal_execute``): a prepared statement's generic plan then still sees a
+    constant prefix and uses ``ix_ledger_accounts_code_pattern`` instead of reading every
+    account."""
     escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return f"{escaped}%"
+    pattern = literal(f"{escaped}%", String, literal_execute=True)
+    return ACCOUNTS.c.code.like(pattern, escape="/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +120,7 @@ def ledger_sums(
     accounts = select(ACCOUNTS.c.id, ACCOUNTS.c.code).where(
         ACCOUNTS.c.code == code
         if code is not None
-        else or_(
-            *(ACCOUNTS.c.code.like(_prefix_pattern(prefix), escape="/") for prefix in prefixes)
-        )
+        else or_(*(_code_like(prefix) for prefix in prefixes))
     )
     chosen = accounts.subquery()
     query = (
@@ -147,7 +148,7 @@ def family_part(prefixes: Sequence[str], *, credits_only: bool = False) -> Part:
     """Legs of the accounts under ``prefixes`` as a ``domain_sums`` part keyed by account code:
     posted credits − posted debits (or the posted credits alone)."""
     accounts = select(ACCOUNTS.c.id, ACCOUNTS.c.code).where(
-        or_(*(ACCOUNTS.c.code.like(_prefix_pattern(prefix), escape="/") for prefix in prefixes))
+        or_(*(_code_like(prefix) for prefix in prefixes))
     )
     chosen = accounts.subquery()
     signed = case((LEGS.c.is_debit, 0 if credits_only else -LEGS.c.amount), else_=LEGS.c.amount)
