@@ -27,6 +27,13 @@ def _window(period: str | None, start: str | None, end: str | None) -> Any:
     return report_window(period, since, until)
 
 
+def _currency(code: str | None) -> str | None:
+    """A ``--currency`` filter: one of the configured currencies (INVALID_CURRENCY otherwise)."""
+    from legato_pay.readers.fx import configured_currency
+
+    return None if code is None else configured_currency(state().app.settings, code)
+
+
 def _shown(row: dict[str, Any], currency: str, names: tuple[str, ...]) -> dict[str, Any]:
     """A row as a table shows it: each ``name_minor`` formatted under ``name``."""
     cells = {}
@@ -55,19 +62,18 @@ def platform(
     losses, gateway fees, tax withheld and net; each bucket converted at the recorded rate in
     force at its end (the rates used are listed). See README "Reports" for each figure's source.
     """
+    from legato_pay.readers.fx import configured_currency
     from legato_pay.reporting.periods import check_bucket
     from legato_pay.reporting.platform import FIGURES, TABLE_FIGURES, platform_report
 
     window = _window(period, start, end)
     bucket = check_bucket(by) or "month"
     cli = state()
+    settings = cli.app.settings
+    target = configured_currency(settings, convert_to or settings.base_currency)
     report = cli.app.run(
         lambda s: platform_report(
-            s,
-            window=window,
-            by=bucket,
-            convert_to=convert_to or cli.app.settings.base_currency,
-            currency=currency,
+            s, window=window, by=bucket, convert_to=target, currency=_currency(currency)
         ),
         write=False,
     )
@@ -128,7 +134,7 @@ def writers(
 
     window = _window(period, start, end)
     report = state().app.run(
-        lambda s: writers_report(s, window=window, writer_id=writer, currency=currency),
+        lambda s: writers_report(s, window=window, writer_id=writer, currency=_currency(currency)),
         write=False,
     )
     data = report.as_json()

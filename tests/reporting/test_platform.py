@@ -136,6 +136,7 @@ def test_cli_shapes_and_bad_input(built: tuple[Any, Month]) -> None:
         (("--from", "2026-11-02", "--to", "2026-11-01"), 3, "INVALID_TIME"),
         (("--by", "year"), 3, "VALIDATION_ERROR"),
         (("--convert-to", "XYZ"), 3, "INVALID_CURRENCY"),
+        (("--convert-to", "COIN"), 3, "INVALID_CURRENCY"),
     ):
         bad = run_cli(url, "--output", "json", "reports", "platform", *args)
         assert (bad.status, bad.error["code"]) == (status, code), (args, bad.stderr)
