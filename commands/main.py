@@ -42,6 +42,7 @@ GROUPS = (
     "reports",
     "payouts",
     "webhooks",
+    "reconcile",
 )
 #: The callback's options that take a value, so the group named after them can be found.
 _VALUE_OPTIONS = ("--db", "--config", "--output", "-o", "--actor")

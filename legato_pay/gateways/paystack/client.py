@@ -221,6 +221,20 @@ class PaystackClient:
     def verify_transfer(self, reference: str) -> dict[str, Any]:
         return self._request("GET", f"/transfer/verify/{quote(reference, safe='')}")
 
+    # -- lists (reconciliation) ------------------------------------------------------------------
+
+    def list_page(
+        self, path: str, params: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """One page of a list endpoint (``/transaction``, ``/refund``, ``/transfer``): its items
+        and ``meta`` (``{total, perPage, page, pageCount}``). A GET: retried like verify."""
+        data = self._request("GET", path, params=params)
+        items, meta = data.get("value"), data.get("meta")
+        return (
+            [item for item in items if isinstance(item, dict)] if isinstance(items, list) else [],
+            meta if isinstance(meta, dict) else {},
+        )
+
     # -- transport ------------------------------------------------------------------------------
 
     def _request(
@@ -302,7 +316,8 @@ class PaystackClient:
         )
         if 200 <= status < 300 and envelope.get("status") is True:
             data = envelope.get("data")
-            return data if isinstance(data, dict) else {"value": data}
+            # A list answer's items come back under "value", with the envelope's paging "meta".
+            return data if isinstance(data, dict) else {"value": data, "meta": envelope.get("meta")}
         if status == 401:
             raise GatewayUnavailable(
                 f"Paystack refused the secret key: check {SECRET_KEY_ENV}", details=details

@@ -361,6 +361,24 @@ class StripeGateway:
             failure_reason=(payout.get("failure_code") or raw) if status == "failed" else None,
         )
 
+    # -- balance transactions (reconciliation) ----------------------------------------------------
+
+    def balance_transactions(self, created_gte: int, created_lte: int) -> list[dict[str, Any]]:
+        """Every balance transaction created in ``created_gte..created_lte`` (Unix seconds, both
+        inclusive), with ``source`` expanded (the charge's ``payment_intent`` and ``metadata``),
+        read page after page (``starting_after``) by the SDK's auto-paging."""
+        params = {
+            "created": {"gte": created_gte, "lte": created_lte},
+            "limit": 100,
+            "expand": ["data.source"],
+        }
+
+        def read() -> list[dict[str, Any]]:
+            listing = self._client.v1.balance_transactions.list(params=params)
+            return [_data(item) for item in listing.auto_paging_iter()]
+
+        return self._call("list balance transactions", read, reference=str(created_gte))
+
     # -- errors ---------------------------------------------------------------------------------
 
     def _call(self, operation: str, call: Callable[[], T], *, reference: str) -> T:

@@ -28,6 +28,7 @@ def __getattr__(name: str) -> Any:
         ledger,
         payouts,
         readers,
+        reconcile,
         revenue,
         shares,
         tax,

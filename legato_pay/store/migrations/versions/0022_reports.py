@@ -9,7 +9,7 @@ SQLite's LIKE is case-insensitive and never uses an index: nothing to do there. 
 PostgreSQL-only, so it is not in the models (``schema.POSTGRES_ONLY_INDEXES``).
 
 Revision ID: 0022_reports
-Revises: 0016_escrow
+Revises: 0017_reconcile
 Create Date: 2026-11-30 09:08:00
 
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0022_reports"
-down_revision: str | Sequence[str] | None = "0016_escrow"
+down_revision: str | Sequence[str] | None = "0017_reconcile"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
