@@ -324,6 +324,11 @@ class LedgerSettings(_Strict):
     seal_batch_size: int = Field(50000, gt=0)
 
 
+class ReportSettings(_Strict):
+    #: ``reports coins``: wallets with no movement for this many days count as breakage.
+    breakage_inactive_days: int = Field(365, ge=1, le=36500)
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     base_currency: str = "USD"
@@ -340,6 +345,7 @@ class Settings(_Strict):
     escrow: EscrowSettings = EscrowSettings()
     tax: TaxSettings = TaxSettings()
     ledger: LedgerSettings = LedgerSettings()
+    reports: ReportSettings = ReportSettings()
     webhooks: WebhookSettings = WebhookSettings()
 
     _base = field_validator("base_currency")(_check_currency)
