@@ -99,3 +99,6 @@ def purchases(
         title=f"purchases of {user}",
         message=None if rows else f"{user} has no purchases",
     )
+
+
+import commands.reports_ops  # noqa: E402,F401  (reports gateways, fx, html: registers on app)
