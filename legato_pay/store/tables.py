@@ -86,3 +86,5 @@ ESCROW_RELEASES = _table("escrow_releases")
 ESCROW_REFUNDS = _table("escrow_refunds")
 ESCROW_DISPUTES = _table("escrow_disputes")
 ESCROW_EVENTS = _table("escrow_events")
+# health
+HEALTH_RECORDS = _table("health_records")

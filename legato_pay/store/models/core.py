@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "8ab43f5078afb044205c43932d0fc829678e64ecebef4505b170bba06179efa5"
+FINGERPRINT = "9486d57af670a82fade1820509f7344cc52bc8bac9fae3f38f99ab58f871a5c7"
 
 metadata = MetaData()
 
@@ -325,6 +325,16 @@ Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_fx_rates_pair_as_of", "base", "quote", "as_of"),
+)
+
+Table(
+    "health_records",
+    metadata,
+    Column("key", String(length=100), primary_key=True, nullable=False),
+    Column("ok", Boolean(), nullable=False),
+    Column("detail", Text(), nullable=False),
+    Column("elapsed_ms", Integer(), nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
 )
 
 Table(
