@@ -161,3 +161,9 @@ def test_headless_chromium_sees_tables_and_charts(sqlite_url: str, tmp_path: Pat
         cwd=tmp_path,
     )
     assert _distinct_colours(shot.read_bytes()) > 5  # text, bars in several colours: not blank
+
+
+def test_cli_refuses_a_missing_directory(sqlite_url: str, tmp_path: Path) -> None:
+    result = run_cli(sqlite_url, "reports", "html", "--out", str(tmp_path / "nope" / "r.html"))
+    assert result.status == 3 and result.error["code"] == "VALIDATION_ERROR"
+    assert not (tmp_path / "nope").exists()
