@@ -47,6 +47,47 @@ def _chart(series: dict[str, list[tuple[str, int]]]) -> None:
     render_chart([by_label[k] for k in sorted(by_label)], "bucket", names, None)
 
 
+def _run_report(
+    build: Any,
+    period: str | None,
+    start: str | None,
+    end: str | None,
+    by: str,
+    currency: str | None,
+) -> Any:
+    """The window and buckets from the options, then the report's service in one read."""
+    from legato_pay.reporting.periods import check_bucket
+
+    window = _window(period, start, end)
+    bucket = check_bucket(by) or "day"
+    return state().app.run(
+        lambda s: build(s, window=window, currency=currency, by=bucket), write=False
+    )
+
+
+def _emit_results(document: dict[str, Any], results: list[Any], empty: str, chart: bool) -> None:
+    """The first result as the command's table (CSV: its rows in minor units, totals on
+    stderr); under a table the others as tables of their own, then the chart."""
+    main, *others = results
+    csv = state().output == "csv"
+    emit(
+        document,
+        rows=main.rows if csv else _shown(main.rows, main.money_columns),
+        columns=main.columns,
+        table_columns=[c.removesuffix("_minor") for c in main.columns],
+        title=main.title,
+        totals=main.totals,
+        message=None if main.rows else empty,
+    )
+    if state().output != "table":
+        return
+    for other in others:
+        if other.rows:
+            emit(_shown(other.rows, other.money_columns), title=other.title)
+    if chart and main.series:
+        _chart(main.series)
+
+
 @app.command("gateways")
 def gateways(
     period: PeriodOption = None,
@@ -59,34 +100,10 @@ def gateways(
     """Per gateway and currency: payments created, paid, failed, success rate, volume and the
     time from create to credited (p50/p95); webhook processing time per provider; failures by
     error code. JSON/CSV amounts in minor units; the table also lists webhooks and errors."""
-    from legato_pay.reporting.gateways import PAYMENT_COLUMNS, gateways_report
-    from legato_pay.reporting.periods import check_bucket
+    from legato_pay.reporting.gateways import gateways_report
 
-    window = _window(period, start, end)
-    bucket = check_bucket(by) or "day"
-    report = state().app.run(
-        lambda s: gateways_report(s, window=window, currency=currency, by=bucket), write=False
-    )
-    table = [c.removesuffix("_minor") for c in PAYMENT_COLUMNS]
-    emit(
-        report.as_json(),
-        rows=report.payments
-        if state().output == "csv"
-        else _shown(report.payments, ["volume_minor"]),
-        columns=PAYMENT_COLUMNS,
-        table_columns=table,
-        title=f"gateways ({window.label})",
-        totals=report.totals,
-        message=None if report.payments else "no payments in this window",
-    )
-    if state().output != "table":
-        return
-    if report.webhooks:
-        emit(report.webhooks, title="webhooks")
-    if report.errors:
-        emit(report.errors, title="errors by code")
-    if chart:
-        _chart(report.series)
+    report = _run_report(gateways_report, period, start, end, by, currency)
+    _emit_results(report.as_json(), report.results(), "no payments in this window", chart)
 
 
 @app.command("fx")
@@ -100,30 +117,10 @@ def fx(
 ) -> None:
     """Per currency pair: conversions, volume converted (quote currency), rate age at use
     (p50/max); and each rate used (pair, rate, source, as-of, uses)."""
-    from legato_pay.reporting.fx import PAIR_COLUMNS, fx_report
-    from legato_pay.reporting.periods import check_bucket
+    from legato_pay.reporting.fx import fx_report
 
-    window = _window(period, start, end)
-    bucket = check_bucket(by) or "day"
-    report = state().app.run(
-        lambda s: fx_report(s, window=window, currency=currency, by=bucket), write=False
-    )
-    money = ["volume_minor", "paid_minor"]
-    emit(
-        report.as_json(),
-        rows=report.pairs if state().output == "csv" else _shown(report.pairs, money),
-        columns=PAIR_COLUMNS,
-        table_columns=[c.removesuffix("_minor") for c in PAIR_COLUMNS],
-        title=f"fx conversions ({window.label})",
-        totals=report.totals,
-        message=None if report.pairs else "no conversions in this window",
-    )
-    if state().output != "table":
-        return
-    if report.rates:
-        emit(report.rates, title="rates used")
-    if chart:
-        _chart(report.series)
+    report = _run_report(fx_report, period, start, end, by, currency)
+    _emit_results(report.as_json(), report.results(), "no conversions in this window", chart)
 
 
 @app.command("html")

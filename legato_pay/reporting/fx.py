@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import normalize_currency
-from legato_pay.reporting.gateways import PAID
+from legato_pay.reporting.gateways import PAID, report_document
 from legato_pay.reporting.percentiles import duration_percentiles
 from legato_pay.reporting.periods import Window, bucket_sql
 from legato_pay.reporting.result import ReportResult
@@ -59,16 +59,7 @@ class FxReport:
         }
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            **self.window.as_json(),
-            "by": self.by,
-            "currency": self.currency,
-            "rows": self.pairs,
-            "rates": self.rates,
-            "series": {k: [list(p) for p in v] for k, v in self.series.items()},
-            "totals": self.totals,
-            "percentiles_sampled": self.sampled,
-        }
+        return report_document(self, self.pairs, rates=self.rates)
 
     def results(self) -> list[ReportResult]:
         return [

@@ -81,6 +81,23 @@ def percent(part: int, whole: int) -> str:
     return f"{basis_points // 100}.{basis_points % 100:02d}"
 
 
+def report_document(report: Any, rows: list[dict[str, Any]], **sections: Any) -> dict[str, Any]:
+    """The JSON of an operations report: window, axis, filter, rows, other sections, series
+    (``[label, value]`` pairs), totals and whether its percentiles were sampled."""
+    return {
+        **report.window.as_json(),
+        "by": report.by,
+        "currency": report.currency,
+        "rows": rows,
+        **sections,
+        "series": {
+            name: [list(point) for point in points] for name, points in report.series.items()
+        },
+        "totals": report.totals,
+        "percentiles_sampled": report.sampled,
+    }
+
+
 @dataclass(frozen=True)
 class GatewaysReport:
     window: Window
@@ -105,19 +122,7 @@ class GatewaysReport:
         }
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            **self.window.as_json(),
-            "by": self.by,
-            "currency": self.currency,
-            "rows": self.payments,
-            "webhooks": self.webhooks,
-            "errors": self.errors,
-            "series": {
-                name: [list(point) for point in points] for name, points in self.series.items()
-            },
-            "totals": self.totals,
-            "percentiles_sampled": self.sampled,
-        }
+        return report_document(self, self.payments, webhooks=self.webhooks, errors=self.errors)
 
     def results(self) -> list[ReportResult]:
         """The report as ``ReportResult``s: payments (with the chart), webhooks, errors."""
