@@ -134,14 +134,14 @@ def html(
 ) -> None:
     """Every report section (platform, writers, gateways, coins, fx) in one self-contained HTML
     file: tables and inline SVG charts, no scripts, nothing fetched from the network."""
-    from legato_pay.reporting.html import write_report
+    from legato_pay.reporting.html import SectionRequest, write_report
     from legato_pay.reporting.periods import check_bucket
 
-    window = _window(period, start, end)
-    bucket = check_bucket(by) or "day"
-    written = state().app.run(
-        lambda s: write_report(s, out, window=window, currency=currency, by=bucket), write=False
+    app = state().app
+    request = SectionRequest(
+        _window(period, start, end), check_bucket(by) or "day", currency, app.settings
     )
+    written = app.run(lambda s: write_report(s, out, request), write=False)
     emit(
         {"path": str(written.path), "sections": written.sections, "bytes": written.size},
         message=f"wrote {written.path} ({', '.join(written.sections)})",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from legato_pay.config import default_data_dir
 from legato_pay.ledger.types import utcnow
-from legato_pay.reporting.html import write_report
+from legato_pay.reporting.html import SectionRequest, write_report
 from legato_pay.reporting.periods import Window
 
 if TYPE_CHECKING:
@@ -23,5 +23,6 @@ def write_demo_report(app: AppContext, summary: DemoSummary, directory: Path | N
     folder = directory or default_data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     window = Window(summary.started_at, summary.finished_at or utcnow(), "this demo run")
-    written = app.run(lambda s: write_report(s, folder / FILE_NAME, window=window), write=False)
+    request = SectionRequest(window, "day", None, app.settings)
+    written = app.run(lambda s: write_report(s, folder / FILE_NAME, request), write=False)
     return written.path

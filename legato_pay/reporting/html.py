@@ -1,8 +1,8 @@
 """``reports html``: every report section in one self-contained HTML file.
 
 The page is built from ``ReportResult``s only, so any report can be a section: ``SECTIONS``
-lists ``(name, builder)``; a builder takes ``(session, window, currency, by)`` and returns the
-section's results. Each result becomes a heading, a table (amounts in ``money_columns``
+lists ``(name, builder)``; a builder takes ``(session, SectionRequest)`` (window, ``--by``,
+``--currency``, settings) and returns the section's results. Each result becomes a heading, a table (amounts in ``money_columns``
 formatted in the row's currency, totals under it) and, when it has a ``series``, an inline SVG
 chart (``svg.bar_chart``). No script, no stylesheet or font from elsewhere: the file opens the
 same offline. Every text from the data is HTML-escaped.
@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from legato_pay.config import Settings
 from legato_pay.errors import InvalidInput
 from legato_pay.money import format_amount
 from legato_pay.reporting.fx import fx_report
@@ -29,41 +30,49 @@ from legato_pay.reporting.periods import Window
 from legato_pay.reporting.result import ReportResult
 from legato_pay.reporting.svg import bar_chart
 
-SectionBuilder = Callable[[Session, Window, "str | None", str], list[ReportResult]]
+
+@dataclass(frozen=True)
+class SectionRequest:
+    """What every section is built for: the window, the ``--by`` axis, the ``--currency``
+    filter (None: all) and the settings (for reports that read configuration)."""
+
+    window: Window
+    by: str
+    currency: str | None
+    settings: Settings
 
 
-def gateways_section(
-    session: Session, window: Window, currency: str | None, by: str
-) -> list[ReportResult]:
-    return gateways_report(session, window=window, currency=currency, by=by).results()
+SectionBuilder = Callable[[Session, SectionRequest], list[ReportResult]]
 
 
-def fx_section(
-    session: Session, window: Window, currency: str | None, by: str
-) -> list[ReportResult]:
-    return fx_report(session, window=window, currency=currency, by=by).results()
+def gateways_section(session: Session, request: SectionRequest) -> list[ReportResult]:
+    return gateways_report(
+        session, window=request.window, currency=request.currency, by=request.by
+    ).results()
+
+
+def fx_section(session: Session, request: SectionRequest) -> list[ReportResult]:
+    return fx_report(
+        session, window=request.window, currency=request.currency, by=request.by
+    ).results()
 
 
 def not_wired(name: str) -> SectionBuilder:
     """A section whose report is not part of this build yet: shown as such, never as zeros."""
 
-    def build(
-        session: Session, window: Window, currency: str | None, by: str
-    ) -> list[ReportResult]:
-        return [
-            ReportResult(
-                name,
-                ["note"],
-                [{"note": f"the {name} report is not available in this build"}],
-            )
-        ]
+    def build(session: Session, request: SectionRequest) -> list[ReportResult]:
+        note = f"the {name} report is not available in this build"
+        return [ReportResult(name, ["note"], [{"note": note}], {}, None, [])]
 
     return build
 
 
 #: The page's sections, in order. LEAD (merge): replace each ``not_wired(...)`` with a builder
-#: calling reports-money's service (legato_pay/reporting/{platform,writers,coins}.py) and
-#: returning its ``ReportResult``s, as ``gateways_section`` does.
+#: calling reports-money's service and returning its ``ReportResult``s, as ``gateways_section``
+#: does, e.g. ``platform_report(session, window=request.window, by=request.by,
+#: convert_to=request.settings.base_currency, currency=request.currency).result()``,
+#: ``writers_report(session, window=request.window, currency=request.currency).result()``,
+#: ``coins_report(request.settings, session, at=request.window.end).result()``.
 SECTIONS: list[tuple[str, SectionBuilder]] = [
     ("platform", not_wired("platform")),  # LEAD: platform report (reports-money)
     ("writers", not_wired("writers")),  # LEAD: writers report (reports-money)
@@ -149,10 +158,8 @@ class Written:
 def write_report(
     session: Session,
     out: Path,
+    request: SectionRequest,
     *,
-    window: Window,
-    currency: str | None = None,
-    by: str = "day",
     sections: Sequence[tuple[str, SectionBuilder]] | None = None,
 ) -> Written:
     """Build every section and write the page to ``out`` atomically (a temporary file in the
@@ -163,8 +170,9 @@ def write_report(
             f"cannot write {out}: no such directory", details={"out": str(out)[:300]}
         )
     chosen = SECTIONS if sections is None else sections
-    built = [(name, build(session, window, currency, by)) for name, build in chosen]
-    page = render_page(f"legato-pay report — {window.label}", window, built)
+    built = [(name, build(session, request)) for name, build in chosen]
+    label = request.window.label
+    page = render_page(f"legato-pay report — {label}", request.window, built)
     data = page.encode("utf-8")
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=".report-", suffix=".html")
     try:

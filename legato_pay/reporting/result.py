@@ -1,23 +1,21 @@
-"""The one shape every report's service can hand to ``reports html`` (and to ``--chart``).
+"""The one shape every report hands to a renderer (table, JSON, CSV, chart, HTML).
 
-A ``ReportResult`` is plain data: ``rows`` are dicts keyed by ``columns``; the names in
-``money_columns`` hold integers in minor units of the row's ``currency`` (or, when a row has no
-``currency``, of ``totals["currency"]``); ``totals`` are the report's sums (never a row);
-``series`` is what a chart draws, name → ``[(bucket label, integer), …]`` in axis order, or None
-for a report without a time axis.
+``rows`` are plain dicts (money as ``…_minor`` integers beside a ``currency``), ``totals`` the
+sums the renderer prints under a table (never a data row), ``series`` label → [(x, value)] for a
+time-axis chart (None for a report without one), ``money_columns`` the row keys that are money.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReportResult:
     title: str
     columns: list[str]
     rows: list[dict[str, Any]]
-    totals: dict[str, Any] = field(default_factory=dict)
-    series: dict[str, list[tuple[str, int]]] | None = None
-    money_columns: list[str] = field(default_factory=list)
+    totals: dict[str, Any]
+    series: dict[str, list[tuple[str, int]]] | None
+    money_columns: list[str]

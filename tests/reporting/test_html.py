@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from legato_pay.reporting.html import SECTIONS, render_result, write_report
+from legato_pay.reporting.html import SECTIONS, SectionRequest, render_result, write_report
 from legato_pay.reporting.periods import parse_period
 from legato_pay.reporting.result import ReportResult
 from legato_pay.reporting.svg import bar_chart
@@ -73,7 +73,8 @@ def test_bar_chart_scales_to_the_largest_value() -> None:
 def test_page_on_the_scripted_month(app: Any, tmp_path: Path) -> None:
     build_month(app)
     out = tmp_path / "report.html"
-    written = app.run(lambda s: write_report(s, out, window=JANUARY), write=False)
+    request = SectionRequest(JANUARY, "day", None, app.settings)
+    written = app.run(lambda s: write_report(s, out, request), write=False)
     page = out.read_text()
     assert written.size == len(page.encode()) and written.sections[2] == "gateways"
     tags = parsed(page)
