@@ -62,8 +62,9 @@ def stripe_probe(app: AppContext) -> dict[str, Any]:
         balance = gateway._call(
             "balance", lambda: gateway._client.v1.balance.retrieve(), reference="health"
         )
-    available = getattr(balance, "available", None) or []
-    return {"balances": sorted({str(getattr(b, "currency", "")) for b in available})}
+    found = balance.to_dict().get("available") if hasattr(balance, "to_dict") else None
+    entries = found if isinstance(found, list) else []
+    return {"balances": sorted({str(e.get("currency")) for e in entries if isinstance(e, dict)})}
 
 
 def probe_gateway(app: AppContext, name: str) -> dict[str, Any]:
