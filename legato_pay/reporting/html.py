@@ -148,6 +148,26 @@ def render_page(
     )
 
 
+def _unwritable(out: Path, error: OSError) -> InvalidInput:
+    return InvalidInput(
+        f"cannot write {out}: {error.strerror or type(error).__name__}",
+        details={"out": str(out)[:300]},
+    )
+
+
+def _checked_target(out: Path) -> Path:
+    """``out`` if the report may be written there (see ``write_report``)."""
+    if not out.parent.is_dir():
+        raise InvalidInput(
+            f"cannot write {out}: no such directory", details={"out": str(out)[:300]}
+        )
+    if (out.exists() or out.is_symlink()) and not out.is_file():
+        raise InvalidInput(
+            f"cannot write {out}: not a regular file", details={"out": str(out)[:300]}
+        )
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
     path: Path
@@ -163,23 +183,24 @@ def write_report(
     sections: Sequence[tuple[str, SectionBuilder]] | None = None,
 ) -> Written:
     """Build every section and write the page to ``out`` atomically (a temporary file in the
-    same directory, renamed over it); a directory that does not exist is VALIDATION_ERROR."""
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise InvalidInput(
-            f"cannot write {out}: no such directory", details={"out": str(out)[:300]}
-        )
+    same directory, renamed over it). A directory that does not exist, a path that is not a
+    regular file (a directory, a device such as /dev/null: never replaced) or one that cannot be
+    written is VALIDATION_ERROR, before any report is built."""
+    out = _checked_target(Path(out))
     chosen = SECTIONS if sections is None else sections
     built = [(name, build(session, request)) for name, build in chosen]
     label = request.window.label
     page = render_page(f"legato-pay report — {label}", request.window, built)
     data = page.encode("utf-8")
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=".report-", suffix=".html")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=".report-", suffix=".html")
+    except OSError as error:
+        raise _unwritable(out, error) from None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
         os.replace(temporary, out)
-    except BaseException:
+    except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        raise
+        raise _unwritable(out, error) from None
     return Written(out.resolve(), [name for name, _ in chosen], len(data))

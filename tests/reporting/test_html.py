@@ -175,7 +175,12 @@ def test_headless_chromium_sees_tables_and_charts(sqlite_url: str, tmp_path: Pat
     assert _distinct_colours(shot.read_bytes()) > 5  # text, bars in several colours: not blank
 
 
-def test_cli_refuses_a_missing_directory(sqlite_url: str, tmp_path: Path) -> None:
+def test_cli_refuses_paths_it_must_not_write(sqlite_url: str, tmp_path: Path) -> None:
     result = run_cli(sqlite_url, "reports", "html", "--out", str(tmp_path / "nope" / "r.html"))
     assert result.status == 3 and result.error["code"] == "VALIDATION_ERROR"
     assert not (tmp_path / "nope").exists()
+    for path in ("/dev/null", "/", str(tmp_path), "/proc/self/mem"):
+        refused = run_cli(sqlite_url, "reports", "html", "--out", path)
+        assert (refused.status, refused.error["code"]) == (3, "VALIDATION_ERROR"), path
+    assert Path("/dev/null").is_char_device()  # never replaced by a file
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report-")] == []
