@@ -114,6 +114,7 @@ def print_demo(document: dict[str, Any]) -> None:
     typer.echo(f"refunded purchase: {summary['refunded_purchase'] or 'none'}\n")
     _print_revenue(revenue)
     _print_pool_run(summary["pool_run"])
+    _print_payouts(summary["payouts"])
     seal = summary["seal"]
     typer.echo(
         f"ledger sealed: {seal.get('entries', 0)} new entries this run, "
@@ -205,6 +206,34 @@ def _print_pool_run(run: dict[str, Any]) -> None:
         message=_if_empty(top, "no writer paid from the pool"),
     )
     typer.echo("")
+
+
+def _print_payouts(payouts: dict[str, Any]) -> None:
+    """The writers' payouts this run requested (sending them is `payouts run`'s job)."""
+    if payouts.get("skipped"):
+        typer.echo(f"payouts skipped: {payouts['skipped']}\n")
+        return
+    listed = payouts.get("payouts", [])
+    rows = [
+        {
+            "payout": p["id"],
+            "writer": p["writer"],
+            "gross": p["gross"]["display"],
+            "tax": p["tax"]["display"],
+            "net": p["net"]["display"],
+        }
+        for p in listed
+    ]
+    emit(
+        rows,
+        columns=["payout", "writer", "gross", "tax", "net"],
+        title="Writers' payouts this run (to sandbox methods: no fee)",
+        message=_if_empty(rows, "no payouts this run"),
+    )
+    if listed:
+        typer.echo(f"payout {listed[0]['id']} signed by {payouts.get('approver')}")
+        statuses = sorted({p["status"] for p in listed})
+        typer.echo(f"status: {', '.join(statuses)}; sending them is `payouts run`'s job\n")
 
 
 def _if_empty(rows: list[Any], message: str) -> str | None:

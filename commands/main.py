@@ -42,6 +42,8 @@ GROUPS = (
     "reports",
     "payouts",
     "webhooks",
+    "reconcile",
+    "escrow",
 )
 #: The callback's options that take a value, so the group named after them can be found.
 _VALUE_OPTIONS = ("--db", "--config", "--output", "-o", "--actor")

@@ -101,4 +101,7 @@ def purchases(
     )
 
 
+from commands import reports_payouts  # noqa: E402  (`reports payouts|tax|apps`)
+
+reports_payouts.register(app)
 import commands.reports_ops  # noqa: E402,F401  (reports gateways, fx, html: registers on app)

@@ -28,6 +28,9 @@ they are never a lock that postings queue on (see ``ledger.seal``).
                                      asset; a remittance credits it)
 - ``payouts:in_flight:<CUR>``        writers' payouts requested and not yet settled: a payout
                                      request reserves its gross here as a pending entry
+- ``platform:fx:<CUR>``              the platform's currency position from payouts converted
+                                     to another currency (``--convert-to``): credited in the
+                                     currency bought, debited in the one sold (hot, credit-normal)
 
 Services open these accounts here only: ``open_accounts`` takes the requests the builders below
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
@@ -119,6 +122,16 @@ def tax_cash(currency: str) -> str:
 
 def payouts_in_flight(currency: str) -> str:
     return f"payouts:in_flight:{currency}"
+
+
+def platform_fx(currency: str) -> str:
+    return f"platform:fx:{currency}"
+
+
+def platform_fx_account(currency: str) -> AccountRequest:
+    """The platform's position in ``currency`` from converted payouts (hot, credit-normal: it
+    may run either way)."""
+    return system_account(platform_fx(currency), currency)
 
 
 def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
@@ -286,6 +299,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (
         _rule(rf"payouts:in_flight:{_CUR}"),
         lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+    (  # the platform's currency position from converted payouts
+        _rule(rf"platform:fx:{_CUR}"),
+        lambda m: platform_fx_account(m.group("cur")),
     ),
     (  # the outside world: opened by the ledger on first use, hot and credit-normal
         _rule(rf"world:{_CUR}"),

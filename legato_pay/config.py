@@ -278,6 +278,16 @@ class TaxSettings(_Strict):
 
     rounding: Literal["half_up"] = "half_up"
     withholding: dict[str, WithholdingRates] = Field(default_factory=dict)
+    #: Who deducts the tax, as named on withholding-tax certificates (``tax certificate``).
+    payer_name: str = Field("Legato", min_length=1, max_length=200)
+    payer_tin: str | None = Field(None, min_length=1, max_length=32)
+
+    @field_validator("payer_name", "payer_tin")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("must be printable text, not blank")
+        return value
 
     @field_validator("withholding")
     @classmethod

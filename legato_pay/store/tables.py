@@ -86,5 +86,10 @@ ESCROW_RELEASES = _table("escrow_releases")
 ESCROW_REFUNDS = _table("escrow_refunds")
 ESCROW_DISPUTES = _table("escrow_disputes")
 ESCROW_EVENTS = _table("escrow_events")
+
+# reconciliation runs
+RECONCILE_RUNS = _table("reconcile_runs")
+RECONCILE_ITEMS = _table("reconcile_items")
+
 # health
 HEALTH_RECORDS = _table("health_records")

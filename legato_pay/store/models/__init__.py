@@ -29,6 +29,7 @@ def __getattr__(name: str) -> Any:
         ledger,
         payouts,
         readers,
+        reconcile,
         revenue,
         shares,
         tax,

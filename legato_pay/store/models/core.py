@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "9486d57af670a82fade1820509f7344cc52bc8bac9fae3f38f99ab58f871a5c7"
+FINGERPRINT = "8760981be29274d0220b87696165451cbc20c0e0f14821e58518fc680b49baec"
 
 metadata = MetaData()
 
@@ -498,6 +498,11 @@ Table(
     Column("requested_by", String(length=200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("source_currency", String(length=8), nullable=True),
+    Column("source_gross", BigInteger(), nullable=True),
+    Column("fx_rate", String(length=40), nullable=True),
+    Column("fx_rate_id", IdType, nullable=True),
+    Column("fx_rate_as_of", DateTime(timezone=True), nullable=True),
     Index("ix_payouts_status", "status"),
     Index("ix_payouts_writer_status", "writer_id", "status"),
 )
@@ -550,6 +555,44 @@ Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("credited_at", DateTime(timezone=True), nullable=True),
+)
+
+Table(
+    "reconcile_items",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("run_id", IdType, ForeignKey("reconcile_runs.id"), nullable=False),
+    Column("kind", String(length=24), nullable=False),
+    Column("direction", String(length=3), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("gateway_id", String(length=200), nullable=True),
+    Column("reference", String(length=200), nullable=True),
+    Column("ledger_amount", BigInteger(), nullable=True),
+    Column("ledger_currency", String(length=8), nullable=True),
+    Column("gateway_amount", BigInteger(), nullable=True),
+    Column("gateway_currency", String(length=8), nullable=True),
+    Column("gateway_status", String(length=30), nullable=True),
+    Column("fee", BigInteger(), nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=True),
+    Column("note", Text(), nullable=True),
+    Index("ix_reconcile_items_run_kind", "run_id", "kind"),
+)
+
+Table(
+    "reconcile_runs",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("gateway", String(length=20), nullable=False),
+    Column("source", String(length=10), nullable=False),
+    Column("file_name", String(length=300), nullable=True),
+    Column("period_from", DateTime(timezone=True), nullable=False),
+    Column("period_to", DateTime(timezone=True), nullable=False),
+    Column("status", String(length=20), nullable=False),
+    Column("counts_json", Text(), nullable=False),
+    Column("totals_json", Text(), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_reconcile_runs_gateway_created", "gateway", "created_at"),
 )
 
 Table(

@@ -1,7 +1,7 @@
 """health: the last outcome of each health check (gateway probe cache, last ledger verify)
 
 Revision ID: 0018_health
-Revises: 0016_escrow
+Revises: 0019_payout_reports
 Create Date: 2026-11-30 09:00:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0018_health"
-down_revision: str | Sequence[str] | None = "0016_escrow"
+down_revision: str | Sequence[str] | None = "0019_payout_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
