@@ -4,7 +4,8 @@ Series (the gateway ones cover the last ``health.metrics_window_hours``):
 
 - ``legato_health_ok{check}`` 1 or 0; ``legato_health_check_milliseconds{check}``
 - ``legato_health_inbox_oldest_unapplied_seconds``, ``legato_health_inbox_failed_events``
-- ``legato_health_ledger_oldest_unsealed_seconds``, ``legato_health_ledger_last_verify_ok``,
+- ``legato_health_ledger_oldest_unsealed_seconds``, ``legato_health_ledger_last_seal_age_seconds``,
+  ``legato_health_ledger_last_verify_ok``,
   ``legato_health_ledger_last_verify_age_seconds`` (absent when never measured)
 - ``legato_gateway_payments{gateway, currency, status}`` status created|succeeded|failed|flagged
 - ``legato_gateway_success_ratio{gateway, currency}`` (0 to 1)
@@ -30,6 +31,7 @@ _HELP = {
     "legato_health_inbox_oldest_unapplied_seconds": "Age of the oldest webhook event not applied.",
     "legato_health_inbox_failed_events": "Webhook events that failed and wait for a replay.",
     "legato_health_ledger_oldest_unsealed_seconds": "Age of the oldest entry no seal covers.",
+    "legato_health_ledger_last_seal_age_seconds": "Seconds since the last ledger seal.",
     "legato_health_ledger_last_verify_ok": "1 when the last ledger verify found no problem.",
     "legato_health_ledger_last_verify_age_seconds": "Seconds since the last ledger verify.",
     "legato_gateway_payments": "Payments created in the window, by their status now.",
@@ -79,6 +81,7 @@ def health_lines(report: HealthReport) -> list[str]:
         ("legato_health_inbox_oldest_unapplied_seconds", "oldest_unapplied_seconds"),
         ("legato_health_inbox_failed_events", "failed_events"),
         ("legato_health_ledger_oldest_unsealed_seconds", "oldest_unsealed_seconds"),
+        ("legato_health_ledger_last_seal_age_seconds", "last_seal_age_seconds"),
         ("legato_health_ledger_last_verify_ok", "last_verify_ok"),
         ("legato_health_ledger_last_verify_age_seconds", "last_verify_age_seconds"),
     ):

@@ -75,6 +75,9 @@ def test_ledger_seal_age_and_recorded_verify(app: Any, database_url: str) -> Non
     ledger = by_name(check_health(app))["ledger"]
     assert ledger.ok and ledger.facts["last_verify_ok"] is True
     assert ledger.facts["oldest_unsealed_seconds"] is None
+    text = TestClient(create_app(app)).get("/metrics").text
+    assert "legato_health_ledger_last_verify_ok 1" in text
+    assert "legato_health_ledger_last_seal_age_seconds " in text
     stale = by_name(check_health(app, now=utcnow() + timedelta(hours=169)))["ledger"]
     assert [p["code"] for p in stale.problems] == ["VERIFY_STALE"]
 
