@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import normalize_currency
-from legato_pay.reporting.gateways import PAID, report_document
+from legato_pay.reporting.gateways import PAID, in_window, report_document
 from legato_pay.reporting.percentiles import duration_percentiles
 from legato_pay.reporting.periods import Window, bucket_sql
 from legato_pay.reporting.result import ReportResult
@@ -82,11 +82,7 @@ def fx_report(
     side, or all)."""
     code = normalize_currency(currency) if currency else None
     p, r = PURCHASES.c, RATES.c
-    where: list[ColumnElement[bool]] = [p.rate_id == r.id]
-    if window.start is not None:
-        where.append(p.created_at >= window.start)
-    if window.end is not None:
-        where.append(p.created_at < window.end)
+    where: list[ColumnElement[bool]] = [p.rate_id == r.id, *in_window(p.created_at, window)]
     if code is not None:
         where.append(or_(r.base == code, r.quote == code))
     ages = duration_percentiles(

@@ -140,7 +140,8 @@ class GatewaysReport:
         ]
 
 
-def _in_window(column: Any, window: Window) -> list[ColumnElement[bool]]:
+def in_window(column: Any, window: Window) -> list[ColumnElement[bool]]:
+    """``column`` inside the half-open ``window`` (an open end adds no condition)."""
     conditions: list[ColumnElement[bool]] = []
     if window.start is not None:
         conditions.append(column >= window.start)
@@ -158,12 +159,12 @@ def gateways_report(
 ) -> GatewaysReport:
     """The figures of the module docstring for ``window`` (one currency, or all)."""
     code = normalize_currency(currency) if currency else None
-    where = _in_window(PURCHASES.c.created_at, window)
+    where = in_window(PURCHASES.c.created_at, window)
     if code is not None:
         where.append(PURCHASES.c.currency == code)
     payments, sampled = _payments(session, where)
-    webhooks, events_sampled = _webhooks(session, _in_window(EVENTS.c.received_at, window))
-    errors = _errors(session, where, _in_window(EVENTS.c.received_at, window), payments, webhooks)
+    webhooks, events_sampled = _webhooks(session, in_window(EVENTS.c.received_at, window))
+    errors = _errors(session, where, in_window(EVENTS.c.received_at, window), payments, webhooks)
     series = _series(session, where, by)
     return GatewaysReport(
         window, by, code, payments, webhooks, errors, series, sampled or events_sampled
