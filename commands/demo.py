@@ -27,6 +27,7 @@ TOP = 10
 
 def run_demo(*, readers: int, seed: int) -> None:
     from legato_pay.demo.day import planned_steps, run_demo_day
+    from legato_pay.demo.report import write_demo_report
 
     if readers < 3 or readers > 2000:
         raise UsageError("--readers must be between 3 and 2000", details={"readers": readers})
@@ -51,6 +52,7 @@ def run_demo(*, readers: int, seed: int) -> None:
         summary = run_demo_day(app, readers=readers, seed=seed)
 
     document = app.run(lambda s: demo_document(s, summary), write=False)
+    document["html_report"] = str(write_demo_report(app, summary))
     if cli.output == "json":
         emit(document)
     else:
@@ -131,6 +133,7 @@ def print_demo(document: dict[str, Any]) -> None:
         f"{ledger['accounts']} accounts, {ledger['entries']} entries, "
         f"{ledger['problem_count']} problems"
     )
+    typer.echo(f"HTML report of this run: {document['html_report']}")
 
 
 def _print_revenue(revenue: dict[str, Any]) -> None:

@@ -125,6 +125,7 @@ def build_app(only: str | None = None) -> typer.Typer:
     if only is None:
         built.command("serve-webhooks")(import_module("commands.webhooks").serve)
         built.command("demo")(demo)
+        built.command("health")(import_module("commands.health").health)
     return built
 
 

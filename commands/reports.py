@@ -106,4 +106,5 @@ from commands import reports_payouts  # noqa: E402  (`reports payouts|tax|apps`)
 
 reports_payouts.register(app)
 reports_escrow.register(app)  # `reports escrow` (commands/reports_escrow.py)
-import commands.reports_money  # noqa: E402,F401  (registers platform, writers, coins, users, content)
+import commands.reports_money  # noqa: E402  (registers platform, writers, coins, users, content)
+import commands.reports_ops  # noqa: E402,F401  (reports gateways, fx, html: registers on app)

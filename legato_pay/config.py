@@ -329,6 +329,19 @@ class ReportSettings(_Strict):
     breakage_inactive_days: int = Field(365, ge=1, le=36500)
 
 
+class HealthSettings(_Strict):
+    """``legato-pay health`` thresholds and caches (``/readyz?deep=1`` and ``/metrics`` too)."""
+
+    gateways: list[Literal["sandbox", "stripe", "paystack"]] | None = None  # None: as configured
+    gateway_cache_seconds: int = Field(60, ge=1, le=86_400)
+    inbox_max_age_seconds: int = Field(900, ge=1)
+    inbox_max_failed: int = Field(0, ge=0)
+    seal_max_age_hours: int = Field(48, ge=1)
+    verify_max_age_hours: int = Field(168, ge=1)
+    metrics_cache_seconds: int = Field(30, ge=1, le=3600)
+    metrics_window_hours: int = Field(24, ge=1, le=24 * 366)
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     base_currency: str = "USD"
@@ -347,6 +360,7 @@ class Settings(_Strict):
     ledger: LedgerSettings = LedgerSettings()
     reports: ReportSettings = ReportSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    health: HealthSettings = HealthSettings()
 
     _base = field_validator("base_currency")(_check_currency)
 

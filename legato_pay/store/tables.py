@@ -90,3 +90,6 @@ ESCROW_EVENTS = _table("escrow_events")
 # reconciliation runs
 RECONCILE_RUNS = _table("reconcile_runs")
 RECONCILE_ITEMS = _table("reconcile_items")
+
+# health
+HEALTH_RECORDS = _table("health_records")

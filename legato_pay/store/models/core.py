@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "48c749380264a3575f62f978bf0ceb76bfce9b377612aa9402c7805d8d73ada6"
+FINGERPRINT = "8760981be29274d0220b87696165451cbc20c0e0f14821e58518fc680b49baec"
 
 metadata = MetaData()
 
@@ -325,6 +325,16 @@ Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_fx_rates_pair_as_of", "base", "quote", "as_of"),
+)
+
+Table(
+    "health_records",
+    metadata,
+    Column("key", String(length=100), primary_key=True, nullable=False),
+    Column("ok", Boolean(), nullable=False),
+    Column("detail", Text(), nullable=False),
+    Column("elapsed_ms", Integer(), nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
 )
 
 Table(

@@ -5,7 +5,7 @@ the earnings' currency and gross it came from and the exchange rate it used (the
 id, its decimal text and its as-of time). All NULL for a payout in its earnings' currency.
 
 Revision ID: 0019_payout_reports
-Revises: 0017_reconcile
+Revises: 0018_health
 Create Date: 2026-11-30 09:10:00.000000
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0019_payout_reports"
-down_revision: str | Sequence[str] | None = "0017_reconcile"
+down_revision: str | Sequence[str] | None = "0018_health"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
