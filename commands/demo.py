@@ -27,6 +27,7 @@ TOP = 10
 
 def run_demo(*, readers: int, seed: int) -> None:
     from legato_pay.demo.day import planned_steps, run_demo_day
+    from legato_pay.demo.report import write_demo_report
 
     if readers < 3 or readers > 2000:
         raise UsageError("--readers must be between 3 and 2000", details={"readers": readers})
@@ -51,6 +52,7 @@ def run_demo(*, readers: int, seed: int) -> None:
         summary = run_demo_day(app, readers=readers, seed=seed)
 
     document = app.run(lambda s: demo_document(s, summary), write=False)
+    document["html_report"] = str(write_demo_report(app, summary))
     if cli.output == "json":
         emit(document)
     else:
@@ -112,6 +114,7 @@ def print_demo(document: dict[str, Any]) -> None:
     typer.echo(f"refunded purchase: {summary['refunded_purchase'] or 'none'}\n")
     _print_revenue(revenue)
     _print_pool_run(summary["pool_run"])
+    _print_payouts(summary["payouts"])
     seal = summary["seal"]
     typer.echo(
         f"ledger sealed: {seal.get('entries', 0)} new entries this run, "
@@ -130,6 +133,7 @@ def print_demo(document: dict[str, Any]) -> None:
         f"{ledger['accounts']} accounts, {ledger['entries']} entries, "
         f"{ledger['problem_count']} problems"
     )
+    typer.echo(f"HTML report of this run: {document['html_report']}")
 
 
 def _print_revenue(revenue: dict[str, Any]) -> None:
@@ -202,6 +206,34 @@ def _print_pool_run(run: dict[str, Any]) -> None:
         message=_if_empty(top, "no writer paid from the pool"),
     )
     typer.echo("")
+
+
+def _print_payouts(payouts: dict[str, Any]) -> None:
+    """The writers' payouts this run requested (sending them is `payouts run`'s job)."""
+    if payouts.get("skipped"):
+        typer.echo(f"payouts skipped: {payouts['skipped']}\n")
+        return
+    listed = payouts.get("payouts", [])
+    rows = [
+        {
+            "payout": p["id"],
+            "writer": p["writer"],
+            "gross": p["gross"]["display"],
+            "tax": p["tax"]["display"],
+            "net": p["net"]["display"],
+        }
+        for p in listed
+    ]
+    emit(
+        rows,
+        columns=["payout", "writer", "gross", "tax", "net"],
+        title="Writers' payouts this run (to sandbox methods: no fee)",
+        message=_if_empty(rows, "no payouts this run"),
+    )
+    if listed:
+        typer.echo(f"payout {listed[0]['id']} signed by {payouts.get('approver')}")
+        statuses = sorted({p["status"] for p in listed})
+        typer.echo(f"status: {', '.join(statuses)}; sending them is `payouts run`'s job\n")
 
 
 def _if_empty(rows: list[Any], message: str) -> str | None:

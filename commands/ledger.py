@@ -2,6 +2,7 @@
 
 import functools
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -520,7 +521,12 @@ def verify() -> None:
             report.add(problem["code"], problem["message"], **details)
         return report
 
+    from legato_pay.health import record_verify
+
+    started = time.perf_counter()
     report = state().app.run(check, write=False)
+    elapsed = round((time.perf_counter() - started) * 1000)
+    state().app.run(lambda s: record_verify(s, report, elapsed))  # for `legato-pay health`
     emit(
         report.as_json(),
         rows=report.problems,

@@ -42,6 +42,8 @@ GROUPS = (
     "reports",
     "payouts",
     "webhooks",
+    "reconcile",
+    "escrow",
 )
 #: The callback's options that take a value, so the group named after them can be found.
 _VALUE_OPTIONS = ("--db", "--config", "--output", "-o", "--actor")
@@ -123,6 +125,7 @@ def build_app(only: str | None = None) -> typer.Typer:
     if only is None:
         built.command("serve-webhooks")(import_module("commands.webhooks").serve)
         built.command("demo")(demo)
+        built.command("health")(import_module("commands.health").health)
     return built
 
 

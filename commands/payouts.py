@@ -132,10 +132,18 @@ def request(
     key: Annotated[
         str | None, typer.Option("--key", help="Idempotency key: a retry reserves nothing twice.")
     ] = None,
+    convert_to: Annotated[
+        str | None,
+        typer.Option(
+            "--convert-to",
+            help="Pay in this currency (to a method in it) at the newest fresh rate.",
+        ),
+    ] = None,
 ) -> None:
     """Request a payout of released earnings: reserves the gross (a pending ledger entry),
     records fee, withholding tax and net. Below payouts.approval_threshold to a method not
-    recently changed it is approved at once; otherwise it awaits approval."""
+    recently changed it is approved at once; otherwise it awaits approval. --convert-to CUR
+    converts the gross at the newest rate (STALE_RATE/NO_RATE, exit 3, if none is fresh)."""
     from legato_pay.payouts.requests import request_payout
 
     cli = state()
@@ -150,6 +158,7 @@ def request(
             all_available=all_available,
             method=method,
             key=key,
+            convert_to=convert_to,
         )
     )
     emit(

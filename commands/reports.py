@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
+from commands import reports_escrow
 from commands.output import emit, money_cell, parse_range, state
 
 app = typer.Typer(help="Revenue reports.")
@@ -99,3 +100,11 @@ def purchases(
         title=f"purchases of {user}",
         message=None if rows else f"{user} has no purchases",
     )
+
+
+from commands import reports_payouts  # noqa: E402  (`reports payouts|tax|apps`)
+
+reports_payouts.register(app)
+reports_escrow.register(app)  # `reports escrow` (commands/reports_escrow.py)
+import commands.reports_money  # noqa: E402  (registers platform, writers, coins, users, content)
+import commands.reports_ops  # noqa: E402,F401  (reports gateways, fx, html: registers on app)

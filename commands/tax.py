@@ -85,3 +85,8 @@ def remittances(
         table_columns=_TABLE,
         message=None if rows else "no remittances yet",
     )
+
+
+from commands import tax_certificate  # noqa: E402  (`tax certificate`)
+
+tax_certificate.register(app)

@@ -28,6 +28,9 @@ they are never a lock that postings queue on (see ``ledger.seal``).
                                      asset; a remittance credits it)
 - ``payouts:in_flight:<CUR>``        writers' payouts requested and not yet settled: a payout
                                      request reserves its gross here as a pending entry
+- ``platform:fx:<CUR>``              the platform's currency position from payouts converted
+                                     to another currency (``--convert-to``): credited in the
+                                     currency bought, debited in the one sold (hot, credit-normal)
 
 Services open these accounts here only: ``open_accounts`` takes the requests the builders below
 return (``system_account``, ``wallet_accounts``, ``writer_earnings_account``) and opens the
@@ -121,6 +124,16 @@ def payouts_in_flight(currency: str) -> str:
     return f"payouts:in_flight:{currency}"
 
 
+def platform_fx(currency: str) -> str:
+    return f"platform:fx:{currency}"
+
+
+def platform_fx_account(currency: str) -> AccountRequest:
+    """The platform's position in ``currency`` from converted payouts (hot, credit-normal: it
+    may run either way)."""
+    return system_account(platform_fx(currency), currency)
+
+
 def wallet_accounts(user_id: str) -> tuple[AccountRequest, AccountRequest]:
     """A reader's two coin wallets (paid, bonus): no overdraft."""
     return (
@@ -143,6 +156,18 @@ def investor_earnings_account(investor_id: str, currency: str) -> AccountRequest
 def app_funds_account(app_id: str, currency: str) -> AccountRequest:
     """An app's revenue held for distribution (credit-normal, not hot: one per app)."""
     return AccountRequest(app_funds(app_id, currency), currency)
+
+
+def escrow_account_code(deposit_id: int | str, currency: str) -> str:
+    """The code of one deposit's escrow account."""
+    return f"escrow:{deposit_id}:{currency}"
+
+
+def escrow_account(deposit_id: int | str, currency: str) -> AccountRequest:
+    """One deposit's money held in escrow (credit-normal, never overdrawn, not hot: one per
+    deposit). Releases and refunds move out of it, held ones as pending entries, so the
+    ledger's no-overdraft check is what keeps released + refunded + held within the deposit."""
+    return AccountRequest(escrow_account_code(deposit_id, currency), currency, no_overdraft=True)
 
 
 def tax_withholding_account(country: str, currency: str) -> AccountRequest:
@@ -259,6 +284,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
         _rule(rf"app:(?P<app>[^:]+):funds:{_CUR}"),
         lambda m: app_funds_account(m.group("app"), m.group("cur")),
     ),
+    (  # one escrow deposit's held money
+        _rule(rf"escrow:(?P<deposit>[0-9]+):{_CUR}"),
+        lambda m: escrow_account(m.group("deposit"), m.group("cur")),
+    ),
     (  # withholding tax owed to a country's authority (a liability)
         _rule(rf"tax:withholding:(?P<country>[A-Z]{{2}}):{_CUR}"),
         lambda m: tax_withholding_account(m.group("country"), m.group("cur")),
@@ -270,6 +299,10 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], AccountRequest]],
     (
         _rule(rf"payouts:in_flight:{_CUR}"),
         lambda m: system_account(m.group(0), m.group("cur")),
+    ),
+    (  # the platform's currency position from converted payouts
+        _rule(rf"platform:fx:{_CUR}"),
+        lambda m: platform_fx_account(m.group("cur")),
     ),
     (  # the outside world: opened by the ledger on first use, hot and credit-normal
         _rule(rf"world:{_CUR}"),

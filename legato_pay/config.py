@@ -242,6 +242,7 @@ class PayoutSettings(_Strict):
 class EscrowSettings(_Strict):
     release_threshold: dict[str, int] = Field(default_factory=dict)
     required_approvers: int = Field(2, ge=1)
+    approval_ttl_hours: int = Field(72, ge=1)
 
 
 class WithholdingRates(_Strict):
@@ -282,6 +283,16 @@ class TaxSettings(_Strict):
 
     rounding: Literal["half_up"] = "half_up"
     withholding: dict[str, WithholdingRates] = Field(default_factory=dict)
+    #: Who deducts the tax, as named on withholding-tax certificates (``tax certificate``).
+    payer_name: str = Field("Legato", min_length=1, max_length=200)
+    payer_tin: str | None = Field(None, min_length=1, max_length=32)
+
+    @field_validator("payer_name", "payer_tin")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("must be printable text, not blank")
+        return value
 
     @field_validator("withholding")
     @classmethod
@@ -318,6 +329,24 @@ class LedgerSettings(_Strict):
     seal_batch_size: int = Field(50000, gt=0)
 
 
+class ReportSettings(_Strict):
+    #: ``reports coins``: wallets with no movement for this many days count as breakage.
+    breakage_inactive_days: int = Field(365, ge=1, le=36500)
+
+
+class HealthSettings(_Strict):
+    """``legato-pay health`` thresholds and caches (``/readyz?deep=1`` and ``/metrics`` too)."""
+
+    gateways: list[Literal["sandbox", "stripe", "paystack"]] | None = None  # None: as configured
+    gateway_cache_seconds: int = Field(60, ge=1, le=86_400)
+    inbox_max_age_seconds: int = Field(900, ge=1)
+    inbox_max_failed: int = Field(0, ge=0)
+    seal_max_age_hours: int = Field(48, ge=1)
+    verify_max_age_hours: int = Field(168, ge=1)
+    metrics_cache_seconds: int = Field(30, ge=1, le=3600)
+    metrics_window_hours: int = Field(24, ge=1, le=24 * 366)
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     base_currency: str = "USD"
@@ -334,7 +363,9 @@ class Settings(_Strict):
     escrow: EscrowSettings = EscrowSettings()
     tax: TaxSettings = TaxSettings()
     ledger: LedgerSettings = LedgerSettings()
+    reports: ReportSettings = ReportSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    health: HealthSettings = HealthSettings()
 
     _base = field_validator("base_currency")(_check_currency)
 
@@ -483,9 +514,39 @@ def _merge_sources(
     if user_file:
         data = _deep_merge(data, _read_yaml(Path(user_file)))
     data = _deep_merge(data, _env_overrides(env))
+    data = _escrow_threshold_alias(data, env)
     if overrides:
         data = _deep_merge(data, overrides)
     return data
+
+
+#: ``ESCROW_RELEASE_THRESHOLD`` (the seed's name, no ``LEGATO_`` prefix): the escrow release
+#: threshold in MAJOR units of the base currency (``10000`` with base USD = USD 10,000.00); it
+#: replaces ``escrow.release_threshold[<base currency>]``, other currencies keep theirs.
+ESCROW_THRESHOLD_ENV = "ESCROW_RELEASE_THRESHOLD"
+
+
+def _escrow_threshold_alias(data: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    raw = env.get(ESCROW_THRESHOLD_ENV)
+    if raw is None or raw.strip() == "":
+        return data
+    from legato_pay.errors import InvalidInput
+    from legato_pay.money import parse_amount
+
+    base = data.get("base_currency", "USD")
+    try:
+        minor = parse_amount(raw.strip(), str(base))
+    except (InvalidInput, ValueError, TypeError):
+        raise ConfigError(
+            f"{ESCROW_THRESHOLD_ENV}={raw[:40]!r} is not an amount in major units of {base} "
+            "(e.g. 10000 or 10000.50)",
+            details={"key": "escrow.release_threshold", "variable": ESCROW_THRESHOLD_ENV},
+        ) from None
+    escrow = dict(data.get("escrow") or {})
+    thresholds = dict(escrow.get("release_threshold") or {})
+    thresholds[str(base)] = minor
+    escrow["release_threshold"] = thresholds
+    return data | {"escrow": escrow}
 
 
 def _validate(data: dict[str, Any]) -> Settings:
@@ -537,7 +598,8 @@ def _cache_key(user_file: str | os.PathLike[str] | None, env: dict[str, str]) ->
     variables = sorted(
         (name, value)
         for name, value in env.items()
-        if name.startswith("LEGATO_") and name not in _RESERVED_ENV
+        if (name.startswith("LEGATO_") and name not in _RESERVED_ENV)
+        or name == ESCROW_THRESHOLD_ENV
     )
     material = json.dumps([_CACHE_FORMAT, digests, variables])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()

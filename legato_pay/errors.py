@@ -21,7 +21,8 @@ documented contract::
     │   ├── InvalidState                 6  INVALID_STATE
     │   ├── PendingExpired               6  PENDING_EXPIRED
     │   ├── AlreadyReversed              6  ALREADY_REVERSED
-    │   └── AlreadyExists                6  ALREADY_EXISTS
+    │   ├── AlreadyExists                6  ALREADY_EXISTS
+    │   └── DepositInDispute             6  DEPOSIT_IN_DISPUTE
     ├── GatewayError                     7  PAYMENT_FAILED
     │   ├── GatewayUnavailable           7  GATEWAY_UNAVAILABLE
     │   └── RefundFailed                 7  REFUND_FAILED
@@ -30,6 +31,9 @@ documented contract::
     ├── Busy                             9  RUN_IN_PROGRESS
     ├── ConfigError                     10  CONFIG_ERROR
     ├── DatabaseUnavailable             11  DATABASE_UNAVAILABLE
+    ├── Discrepancies                   12  RECONCILE_DISCREPANCIES
+    ├── Unhealthy                       13  UNHEALTHY
+    ├── FeatureDisabled                 14  FEATURE_DISABLED
     └── Aborted                        130  ABORTED
 
 The mapping to exit status and to the JSON error document lives in ``commands/output.py``.
@@ -132,6 +136,13 @@ class AlreadyExists(Conflict):
     code = "ALREADY_EXISTS"
 
 
+class DepositInDispute(Conflict):
+    """An escrow deposit under an open dispute: its releases and refunds wait (nothing
+    changes) until the dispute is resolved."""
+
+    code = "DEPOSIT_IN_DISPUTE"
+
+
 class GatewayError(LegatoError):
     code = "PAYMENT_FAILED"
     exit_status = 7
@@ -171,6 +182,30 @@ class DatabaseUnavailable(LegatoError):
     exit_status = 11
 
 
+class Discrepancies(LegatoError):
+    """A check compared two records of the same money and found differences (reconciliation
+    with a gateway): the report is printed in full and stored; the status lets cron alert."""
+
+    code = "RECONCILE_DISCREPANCIES"
+    exit_status = 12
+
+
+class Unhealthy(LegatoError):
+    """A health check found a part down or stale (database, a gateway, the webhook inbox, the
+    ledger's seals): the report names each failing check."""
+
+    code = "UNHEALTHY"
+    exit_status = 13
+
+
+class FeatureDisabled(LegatoError):
+    """The command belongs to a feature switched off by its flag (e.g.
+    ``ENABLE_DISPUTE_RESOLUTION``): nothing was done."""
+
+    code = "FEATURE_DISABLED"
+    exit_status = 14
+
+
 class Aborted(LegatoError):
     """The operator declined a confirmation prompt or interrupted the command: nothing was done
     (or, for an interrupt, the unit of work in flight was rolled back)."""
@@ -198,5 +233,8 @@ EXIT_STATUSES: dict[int, str] = {
     9: "busy (a run is in progress)",
     10: "configuration error",
     11: "database unavailable",
+    12: "discrepancies found (reconciliation)",
+    13: "unhealthy (a health check failed)",
+    14: "feature disabled by its flag",
     130: "aborted (a prompt declined, or Ctrl-C)",
 }

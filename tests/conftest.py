@@ -86,20 +86,45 @@ def drop_worker_database(base_url: str, url: str) -> None:
         )
 
 
+_RESET_SQL: dict[str, str] = {}
+
+
+def _reset_statement(connection: Any) -> str:
+    """DELETE from every legato table (cheaper than TRUNCATE's file swap for the few rows a test
+    leaves: ~10 ms against ~75 ms) — built once per database from its table list."""
+    from sqlalchemy import inspect
+
+    tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+    return "; ".join(f'DELETE FROM "{table}"' for table in tables)
+
+
+#: Sequences a test advanced (``last_value`` is NULL again after a restart), set back to 1 so
+#: ids start at 1 in every test, as after ``TRUNCATE … RESTART IDENTITY``.
+_USED_SEQUENCES = (
+    "SELECT string_agg(format('ALTER SEQUENCE %I.%I RESTART', schemaname, sequencename), '; ') "
+    "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+)
+
+
 def reset_postgres(url: str) -> None:
     """Empty every legato table (keeping the schema) and forget cached account ids."""
-    from sqlalchemy import inspect, text
+    from sqlalchemy import text
 
     from legato_pay.ledger.accounts import clear_account_cache
     from legato_pay.store.engine import get_engine
 
     engine = get_engine(url)
     with engine.begin() as connection:
-        # Migration 0007 refuses TRUNCATE of the ledger tables: empty them with triggers off.
+        # Migration 0007's triggers refuse deleting ledger rows: empty the tables with triggers
+        # (and foreign key checks) off, which also makes the order of the deletes irrelevant.
         connection.execute(text("SET LOCAL session_replication_role = replica"))
-        tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
-        if tables:
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        if url not in _RESET_SQL:
+            _RESET_SQL[url] = _reset_statement(connection)
+        if _RESET_SQL[url]:
+            connection.exec_driver_sql(_RESET_SQL[url])
+        restart = connection.execute(text(_USED_SEQUENCES)).scalar()
+        if restart:
+            connection.exec_driver_sql(restart)
     clear_account_cache()
 
 

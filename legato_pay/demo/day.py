@@ -47,6 +47,7 @@ class DemoSummary:
     verify: dict[str, Any] = field(default_factory=dict)
     seal: dict[str, Any] = field(default_factory=dict)
     pool_run: dict[str, Any] = field(default_factory=dict)
+    payouts: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class DemoSummary:
             "failed_purchase": self.failed_purchase,
             "refunded_purchase": self.refunded_purchase,
             "pool_run": self.pool_run,
+            "payouts": self.payouts,
             "seal": self.seal,
             "verify": self.verify,
         }
@@ -74,7 +76,7 @@ class DemoSummary:
 
 def planned_steps(readers: int) -> int:
     """How many progress ticks ``run_demo_day`` makes, for a progress bar."""
-    return 4 + readers * 6 + 4
+    return 4 + readers * 6 + 5
 
 
 def run_demo_day(
@@ -91,6 +93,7 @@ def run_demo_day(
     day.subscribe()
     day.read_and_refund()
     day.run_pool()
+    day.pay_writers()
     day.seal_and_verify()
     day.summary.finished_at = utcnow()
     return day.summary
@@ -332,6 +335,15 @@ class _DemoDay:
         self.tick("subscription pool run")
         self.summary.pool_run = run_previous_month_pool(
             self.app, writers=self.writers, now=utcnow()
+        )
+
+    def pay_writers(self) -> None:
+        """Payout requests to sandbox methods, one approved by signature (``demo.payouts``)."""
+        from legato_pay.demo.payouts import pay_demo_writers
+
+        self.tick("writers' payouts")
+        self.summary.payouts = pay_demo_writers(
+            self.app, writers=self.writers, key=self.key, run_id=self.run_id, now=utcnow()
         )
 
     def seal_and_verify(self) -> None:

@@ -287,6 +287,17 @@ class TransferGateway(Gateway, Protocol):
     ) -> TransferResult: ...
 
 
+class RefundLookupGateway(Gateway, Protocol):
+    """A gateway that can find a refund it already made, by the idempotency key it was asked
+    with: a rerun after a crash between the gateway's refund and our books asks this before
+    refunding again, so a refund is never sent twice (Paystack's refunds take no idempotency
+    key). None when the gateway has no such refund."""
+
+    def find_refund(
+        self, *, provider_payment_id: str, reference: str, idempotency_key: str
+    ) -> RefundResult | None: ...
+
+
 def refuse_channels(provider: str, request: PaymentRequest) -> None:
     """Payment channels are Paystack's: any other gateway refuses them rather than ignore them."""
     if request.channels:

@@ -24,6 +24,7 @@ __all__ = [
     "parse_event",
     "parse_stored",
     "payment_status",
+    "payment_type",
     "read_event",
     "refund_notices",
     "stored_payload",
@@ -112,3 +113,21 @@ def refund_notices(provider: str, body: dict[str, Any]) -> list[RefundNotice]:
     """The refunds a webhook body speaks of: Paystack ``refund.*`` (one), Stripe ``refund.*``
     (one) or ``charge.refunded`` (each refund in the charge's ``refunds.data``)."""
     return _reader(provider).refund_notices(body)
+
+
+def payment_type(event: ParsedEvent) -> str | None:
+    """The ``metadata.payment_type`` a payment event carries (``investment`` for an escrow
+    deposit; purchases set none), None when absent or unreadable."""
+    body = event.data if isinstance(event.data, dict) else {}
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return None
+    holder = data.get("object") if event.provider == "stripe" else data
+    metadata = holder.get("metadata") if isinstance(holder, dict) else None
+    if isinstance(metadata, str):  # Paystack sometimes hands metadata back as a JSON string
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return None
+    value = metadata.get("payment_type") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) else None

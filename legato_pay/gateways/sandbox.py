@@ -168,3 +168,20 @@ class SandboxGateway:
 
         run_in_transaction(self._engine, record)
         return RefundResult(self.name, refund_id, "succeeded", amount, currency)
+
+    def find_refund(
+        self, *, provider_payment_id: str, reference: str, idempotency_key: str
+    ) -> RefundResult | None:
+        """The refund ``refund`` booked under ``idempotency_key``, or None."""
+        row = run_in_transaction(
+            self._engine,
+            lambda s: s.execute(
+                select(BOOK).where(
+                    BOOK.c.reference == f"refund:{idempotency_key}", BOOK.c.kind == "refund"
+                )
+            ).first(),
+            write=False,
+        )
+        if row is None:
+            return None
+        return RefundResult(self.name, row.id, row.status, row.paid_amount, row.paid_currency)

@@ -40,8 +40,9 @@ from legato_pay.errors import (
 )
 from legato_pay.idempotency import check_key, ensure_same_request, request_hash
 from legato_pay.ledger import lock_balances, post_entries, transfer
-from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.ledger.types import EntrySpec, as_utc, utcnow
 from legato_pay.money import format_amount, normalize_currency, parse_amount
+from legato_pay.payouts import conversion
 from legato_pay.payouts.fees import breakdown, payout_fee
 from legato_pay.payouts.methods import get_method, parse_id
 from legato_pay.payouts.status import STATUSES, move
@@ -139,9 +140,11 @@ def request_payout(
     all_available: bool = False,
     method: str | None = None,
     key: str | None = None,
+    convert_to: str | None = None,
     now: datetime | None = None,
 ) -> PayoutView:
-    """Reserve released earnings for a payout (see the module docstring)."""
+    """Reserve released earnings for a payout (see the module docstring); with ``convert_to``
+    the payout is paid in that currency at the newest fresh rate (``payouts.conversion``)."""
     if (amount is None) == (not all_available):
         raise UsageError("pass exactly one of --amount X or --all", details={"field": "amount"})
     code = normalize_currency(currency)
@@ -152,42 +155,89 @@ def request_payout(
         )
     requested = parse_amount(amount, code) if amount is not None else None
     key = check_key(key, max_length=MAX_KEY_LENGTH)
+    target = conversion.target_currency(settings, code, convert_to) if convert_to else code
     get_user(session, writer, kind="writer")
-    method_row = _choose_method(session, writer, code, method)
-    wanted = {
+    method_row = _choose_method(session, writer, target, method)
+    wanted: dict[str, Any] = {
         "writer": writer,
         "currency": code,
         "amount": requested if requested is not None else "all",
         "method": method_row.id,
     }
+    if target != code:
+        wanted["convert_to"] = target
     replay = _replay(session, key, wanted)
     if replay is not None:
         return replay
     moment = as_utc(now) or utcnow()
     earnings = chart.writer_earnings(writer, code)
-    in_flight = chart.payouts_in_flight(code)
+    in_flight = chart.payouts_in_flight(target)
     chart.open_accounts(
         session,
-        [chart.writer_earnings_account(writer, code), chart.system_account(in_flight, code)],
+        [chart.writer_earnings_account(writer, code), chart.system_account(in_flight, target)],
     )
     available = lock_balances(session, [earnings])[earnings].available
     replay = _replay(session, key, wanted)  # a racing duplicate committed while we waited
     if replay is not None:
         return replay
     gross = requested if requested is not None else available
-    minimum = settings.payouts.minimum.get(code, 1)
-    if requested is not None and gross < minimum:
-        raise InvalidAmount(
-            f"a payout must be at least {format_amount(minimum, code)}",
-            details={"minimum_minor": minimum, "amount_minor": gross, "currency": code},
-            code="BELOW_MINIMUM",
+    converted = None
+    if target == code:
+        _check_amount(settings, writer, code, gross, available, typed=requested is not None)
+        spec = transfer(
+            earnings,
+            in_flight,
+            gross,
+            code,
+            pending=True,
+            idempotency_key=f"payout:{key}" if key else None,
+            reason=f"payout requested for {writer}",
+            metadata={"writer": writer, "method": method_row.id},
         )
+    else:
+        _check_funds(writer, code, gross, available)
+        converted = conversion.quote(session, settings, gross, code, target, now=moment)
+        gross = converted.gross
+        _check_amount(settings, writer, target, gross, gross, typed=True)
+        chart.open_accounts(session, conversion.accounts_to_open(writer, converted))
+        spec = conversion.reservation(writer, converted, key=key, method_id=method_row.id)
+    return _reserve_and_record(
+        session,
+        settings,
+        actor=actor,
+        writer=writer,
+        method_row=method_row,
+        currency=target,
+        gross=gross,
+        spec=spec,
+        key=key,
+        wanted=wanted,
+        converted=converted,
+        now=moment,
+    )
+
+
+def _check_funds(writer: str, code: str, gross: int, available: int) -> None:
     if gross > available or gross <= 0:
         raise InsufficientFunds(
             f"{writer} has {format_amount(max(available, 0), code)} of released earnings "
             f"available, not {format_amount(gross, code)}",
             details={"writer": writer, "available_minor": available, "requested_minor": gross},
         )
+
+
+def _check_amount(
+    settings: Settings, writer: str, code: str, gross: int, available: int, *, typed: bool
+) -> None:
+    """At least the currency's minimum (BELOW_MINIMUM) and no more than available."""
+    minimum = settings.payouts.minimum.get(code, 1)
+    if typed and gross < minimum:
+        raise InvalidAmount(
+            f"a payout must be at least {format_amount(minimum, code)}",
+            details={"minimum_minor": minimum, "amount_minor": gross, "currency": code},
+            code="BELOW_MINIMUM",
+        )
+    _check_funds(writer, code, gross, available)
     if gross < minimum:
         raise InvalidAmount(
             f"{writer}'s available earnings ({format_amount(gross, code)}) are below the "
@@ -195,6 +245,26 @@ def request_payout(
             details={"minimum_minor": minimum, "available_minor": gross, "currency": code},
             code="BELOW_MINIMUM",
         )
+
+
+def _reserve_and_record(
+    session: Session,
+    settings: Settings,
+    *,
+    actor: str,
+    writer: str,
+    method_row: Any,
+    currency: str,
+    gross: int,
+    spec: EntrySpec,
+    key: str | None,
+    wanted: dict[str, Any],
+    converted: conversion.Conversion | None,
+    now: datetime,
+) -> PayoutView:
+    """Fee and tax on ``gross`` (in the payout's ``currency``), the reservation ``spec``, the
+    payout row and its first timeline steps."""
+    code = currency
     fee = payout_fee(settings.payouts, method_row.type, code, gross)
     tax, rate_percent, country = withholding_for(session, settings, writer, gross, code)
     rate = str(rate_percent)  # stored as the exact decimal text the profile's rate had
@@ -206,25 +276,18 @@ def request_payout(
         )
     split = breakdown(gross, fee, tax)
     threshold = settings.payouts.approval_threshold.get(code)
-    recently_changed = get_method(session, settings, method_row.id, now=moment).recently_changed
+    recently_changed = get_method(session, settings, method_row.id, now=now).recently_changed
     needs_approval = threshold is None or gross >= threshold or recently_changed
-    entry = post_entries(
-        session,
-        [
-            transfer(
-                earnings,
-                in_flight,
-                gross,
-                code,
-                pending=True,
-                idempotency_key=f"payout:{key}" if key else None,
-                reason=f"payout requested for {writer}",
-                metadata={"writer": writer, "method": method_row.id},
-            )
-        ],
-        actor=actor,
-        now=moment,
-    )[0]
+    entry = post_entries(session, [spec], actor=actor, now=now)[0]
+    fx_columns: dict[str, Any] = {}
+    if converted is not None:
+        fx_columns = {
+            "source_currency": converted.source,
+            "source_gross": converted.source_gross,
+            "fx_rate": converted.rate,
+            "fx_rate_id": converted.rate_id,
+            "fx_rate_as_of": converted.rate_as_of,
+        }
     payout_id = session.execute(
         insert(PAYOUTS)
         .values(
@@ -242,8 +305,9 @@ def request_payout(
             idempotency_key=key,
             request_hash=request_hash(wanted),
             requested_by=actor,
-            created_at=moment,
-            updated_at=moment,
+            created_at=now,
+            updated_at=now,
+            **fx_columns,
         )
         .returning(PAYOUTS.c.id)
     ).scalar_one()
@@ -259,7 +323,7 @@ def request_payout(
         to_status="requested",
         actor=actor,
         reason=waiting,
-        now=moment,
+        now=now,
     )
     if not needs_approval:
         move(
@@ -269,7 +333,7 @@ def request_payout(
             actor=SYSTEM_ACTOR,
             action="auto_approved",
             reason="below the approval threshold, to a method not recently changed",
-            now=moment,
+            now=now,
         )
     return get_payout(session, payout_id)
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import NotFound
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount
+from legato_pay.payouts.conversion import Conversion
 from legato_pay.payouts.methods import parse_id
 from legato_pay.payouts.vault import mask
 from legato_pay.store.tables import PAYOUT_EVENTS, PAYOUT_METHODS, PAYOUTS
@@ -66,6 +67,13 @@ class PayoutView:
     replayed: bool = False
     #: Once sent (``payouts run``): gateway, reference, transfer id and status, times, failure.
     sending: dict[str, Any] | None = None
+    #: ``--convert-to``: what the payout was converted from (None: paid in its earnings' currency).
+    conversion: Conversion | None = None
+
+    @property
+    def source_currency(self) -> str:
+        """The currency of the earnings the payout came from."""
+        return self.conversion.source if self.conversion is not None else self.currency
 
     def as_json(self) -> dict[str, Any]:
         cur = self.currency
@@ -94,6 +102,7 @@ class PayoutView:
             "timeline": [step.as_json() for step in self.timeline],
             "replayed": self.replayed,
             "sending": self.sending,
+            "conversion": self.conversion.as_json() if self.conversion is not None else None,
         }
 
     def as_row(self) -> dict[str, Any]:
@@ -169,6 +178,21 @@ def to_view(
         timeline=timeline,
         replayed=replayed,
         sending=_sending(row),
+        conversion=_conversion(row),
+    )
+
+
+def _conversion(row: Any) -> Conversion | None:
+    if row.source_currency is None:
+        return None
+    return Conversion(
+        source=row.source_currency,
+        target=row.currency,
+        source_gross=int(row.source_gross),
+        gross=int(row.gross),
+        rate=row.fx_rate,
+        rate_id=row.fx_rate_id,
+        rate_as_of=as_utc(row.fx_rate_as_of),  # type: ignore[arg-type]
     )
 
 
@@ -219,16 +243,19 @@ def record_event(
 
 def approval_content(view: PayoutView) -> dict[str, Any]:
     """What an approval of this payout signs (the approvals module signs its canonical JSON):
-    id, amount, currency, source account and destination method. Any change to these makes
-    an earlier signature void."""
-    return {
+    id, amount, currency, source account and destination method (and, for a converted
+    payout, the conversion). Any change to these makes an earlier signature void."""
+    content = {
         "payout": view.id,
         "amount": view.gross,
         "currency": view.currency,
-        "source": f"writer:{view.writer}:earnings:{view.currency}",
+        "source": f"writer:{view.writer}:earnings:{view.source_currency}",
         "destination": {
             "method": view.method_id,
             "type": view.method_type,
             "account": mask(view.method_last4),
         },
     }
+    if view.conversion is not None:
+        content["conversion"] = view.conversion.as_json()
+    return content

@@ -22,9 +22,10 @@ from legato_pay.ledger.types import as_utc
 from legato_pay.money import format_amount, normalize_currency
 from legato_pay.readers.content import get_content, validate_content_id
 from legato_pay.readers.users import get_user, validate_user_id
+from legato_pay.reporting.periods import BUCKETS as PERIODS
+from legato_pay.reporting.periods import bucket_label
 from legato_pay.store.tables import PURCHASES, TRANSFERS, UNLOCKS
 
-PERIODS = ("day", "week", "month")
 #: The summed fields of a content revenue row, in output order.
 COUNTERS = (
     "unlocks",
@@ -49,14 +50,9 @@ def _named(sums: dict[str, int]) -> dict[str, int]:
 
 def period_of(moment: datetime, by: str) -> str:
     """The period label of a UTC time: ``2026-01-05``, ``2026-W02`` (ISO week) or ``2026-01``."""
-    if by == "day":
-        return moment.strftime("%Y-%m-%d")
-    if by == "week":
-        year, week, _ = moment.isocalendar()
-        return f"{year}-W{week:02d}"
-    if by == "month":
-        return moment.strftime("%Y-%m")
-    raise InvalidInput(f"--by must be one of {', '.join(PERIODS)}", details={"by": by})
+    if by not in PERIODS:
+        raise InvalidInput(f"--by must be one of {', '.join(PERIODS)}", details={"by": by})
+    return bucket_label(moment, by)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The share register: units issued to investors and transferred between them.
 
-Every issue and transfer is a row of ``share_movements``, never edited: the register at any
+Every issue, transfer and cancel (units taken back by an escrow refund) is a row of
+``share_movements``, never edited: the register at any
 past time is a sum over that journal (``holders_at``). ``share_holdings`` keeps each holder's
 current units; a transfer locks both holders' rows (in investor order, so crossing transfers
 cannot deadlock; SQLite's write transaction is one lock already) and takes the units away with
@@ -228,6 +229,35 @@ def transfer_shares(
     return _record(session, request, key=key, entry_id=entry_id, actor=actor, now=moment)
 
 
+def cancel_units(
+    session: Session,
+    *,
+    actor: str,
+    app_id: str,
+    investor: str,
+    units: int,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> MovementView | None:
+    """Cancel up to ``units`` of an investor's units (an escrow refund takes back the shares its
+    deposit paid for): a ``cancel`` movement from and to the investor, counted only as units
+    leaving them. Never below zero: units the investor no longer holds (transferred away) stay
+    where they are. None when nothing was cancelled."""
+    if units <= 0:
+        return None
+    key = check_key(key, max_length=MAX_KEY_LENGTH)
+    lock_app(session, app_id, exclusive=False)
+    held = _lock_holdings(session, app_id, [investor], now)[investor]
+    taken = min(units, held)
+    request = _Request(app_id, "cancel", investor, investor, taken, None, None)
+    replay = _replay(session, key, request) if key is not None else None
+    if replay is not None or taken == 0:
+        return replay
+    moment = as_utc(now) or utcnow()
+    _add_units(session, app_id, investor, -taken, moment)
+    return _record(session, request, key=key, entry_id=None, actor=actor, now=moment)
+
+
 def holders_at(session: Session, app_id: str, as_of: datetime | None) -> list[tuple[str, int]]:
     """(investor, units) with units > 0, by investor id: the current holdings, or the sum of
     the register's movements up to ``as_of`` (inclusive), computed in SQL."""
@@ -241,7 +271,7 @@ def holders_at(session: Session, app_id: str, as_of: datetime | None) -> list[tu
     window = (MOVEMENTS.c.app_id == app_id, MOVEMENTS.c.created_at <= as_utc(as_of))
     credits = select(
         MOVEMENTS.c.to_investor.label("investor"), MOVEMENTS.c.units.label("units")
-    ).where(*window)
+    ).where(*window, MOVEMENTS.c.kind != "cancel")  # a cancel only takes units away
     debits = select(
         MOVEMENTS.c.from_investor.label("investor"), (literal(0) - MOVEMENTS.c.units).label("units")
     ).where(*window, MOVEMENTS.c.from_investor.is_not(None))

@@ -78,3 +78,18 @@ TAX_REMITTANCES = _table("tax_remittances")
 PAYOUT_METHODS = _table("payout_methods")
 PAYOUTS = _table("payouts")
 PAYOUT_EVENTS = _table("payout_events")
+
+# escrow
+ESCROW_DEPOSITS = _table("escrow_deposits")
+ESCROW_MILESTONES = _table("escrow_milestones")
+ESCROW_RELEASES = _table("escrow_releases")
+ESCROW_REFUNDS = _table("escrow_refunds")
+ESCROW_DISPUTES = _table("escrow_disputes")
+ESCROW_EVENTS = _table("escrow_events")
+
+# reconciliation runs
+RECONCILE_RUNS = _table("reconcile_runs")
+RECONCILE_ITEMS = _table("reconcile_items")
+
+# health
+HEALTH_RECORDS = _table("health_records")

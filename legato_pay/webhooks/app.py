@@ -38,7 +38,7 @@ from legato_pay.store.engine import ping
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
 from legato_pay.webhooks.events import ParsedEvent
-from legato_pay.webhooks.metrics import STATE_DIR_ENV, Metrics
+from legato_pay.webhooks.metrics import STATE_DIR_ENV, Metrics, OpsGauges
 from legato_pay.webhooks.ratelimit import RefusalLimiter
 from legato_pay.webhooks.signatures import verify_paystack, verify_stripe
 
@@ -202,6 +202,7 @@ class Listener:
         self.settings = context.settings.webhooks
         shared = os.environ.get(STATE_DIR_ENV) or None
         self.metrics = Metrics(shared)
+        self.gauges = OpsGauges(context)
         limit = self.settings.rate_limit
         self.limiter = RefusalLimiter(
             max_refusals=limit.max_refusals,
@@ -379,15 +380,32 @@ def routes(listener: Listener) -> list[Route]:
     async def healthz(_: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    async def readyz(_: Request) -> Response:
+    async def readyz(request: Request) -> Response:
+        if request.query_params.get("deep") in ("1", "true"):
+            return await deep_readyz()
         try:
             await run_in_threadpool(lambda: ping(listener.context.engine))
         except Exception as error:
             return JSONResponse({"ok": False, "error": type(error).__name__}, 503)
         return JSONResponse({"ok": True})
 
+    async def deep_readyz() -> Response:
+        """Every health check (cached: ``OpsGauges``); 503 naming the failing ones."""
+        try:
+            report = await run_in_threadpool(listener.gauges.health)
+        except Exception as error:
+            return JSONResponse({"ok": False, "error": type(error).__name__}, 503)
+        return JSONResponse(report.as_json(), 200 if report.ok else 503)
+
     async def metrics_endpoint(_: Request) -> Response:
-        return PlainTextResponse(listener.metrics.render(), media_type="text/plain; version=0.0.4")
+        try:
+            gauges = await run_in_threadpool(listener.gauges.render)
+        except Exception as error:  # the counters are still worth a scrape
+            _log(event="gauges_failed", error=type(error).__name__)
+            gauges = ""
+        return PlainTextResponse(
+            listener.metrics.render() + gauges, media_type="text/plain; version=0.0.4"
+        )
 
     return [
         Route("/webhooks/{provider}", receive, methods=["POST"]),

@@ -1,10 +1,13 @@
 """What each gateway event does, applied inside the inbox's transaction.
 
-Payment outcomes go through the same purchase service as ``purchases verify``, so a webhook
+Payments of escrow deposits (``metadata.payment_type: investment``) and refunds of them go to
+the escrow services (``escrow_routes``); other payment outcomes go through the same purchase
+service as ``purchases verify``, so a webhook
 racing a verify (or a provider retry under a new event id) credits a purchase once. Refund
-outcomes complete, release or undo our refunds (``purchases.update_refunds_from_event``). Transfer
-outcomes settle payouts (``payouts.sending_events``); other payout events are stored. The gateways read the
-provider's payload (``gateways.events``); this module only decides what the result means.
+outcomes complete, release or undo our refunds (``purchases.update_refunds_from_event``).
+Transfer outcomes settle payouts (``payouts.sending_events``); other payout events are
+stored. The gateways read the provider's payload (``gateways.events``); this module only
+decides what the result means.
 """
 
 from __future__ import annotations
@@ -15,10 +18,17 @@ from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput, LegatoError, NotFound
 from legato_pay.gateways.base import PaymentStatus
-from legato_pay.gateways.events import NotOurs, is_refund_event, payment_status, refund_notices
+from legato_pay.gateways.events import (
+    NotOurs,
+    is_refund_event,
+    payment_status,
+    payment_type,
+    refund_notices,
+)
 from legato_pay.readers import purchases
 from legato_pay.readers.purchases.refund_events import apply_refund_notices
 from legato_pay.readers.purchases.settle import OTHER_PAYMENT
+from legato_pay.webhooks import escrow_routes
 from legato_pay.webhooks.events import Outcome, ParsedEvent
 
 #: Event types kept as they are for the payouts work.
@@ -48,12 +58,19 @@ def refund_update(session: Session, event: ParsedEvent) -> Outcome:
         notices = refund_notices(event.provider, event.data)
     except InvalidInput as error:
         return _unreadable(event, error)
-    results = apply_refund_notices(session, event.provider, notices)
+    escrow_results, notices = escrow_routes.apply_escrow_refund_notices(
+        session, event.provider, notices
+    )
+    results = [(result.outcome, result.message) for result in escrow_results]
+    results += [
+        (result.outcome, result.message)
+        for result in apply_refund_notices(session, event.provider, notices)
+    ]
     if not results:
         return Outcome("ignored", f"{event.type} names no refund")
-    outcomes = {result.outcome for result in results}
+    outcomes = {outcome for outcome, _ in results}
     status = next(s for s in ("flagged", "applied", "ignored") if s in outcomes)
-    return Outcome(status, "; ".join(result.message for result in results))
+    return Outcome(status, "; ".join(message for _, message in results))
 
 
 def handle(session: Session, event: ParsedEvent) -> Outcome:
@@ -65,6 +82,7 @@ def handle_many(session: Session, events: Sequence[ParsedEvent]) -> list[Outcome
     ``purchases.settle_payments`` call per provider (a few statements for the whole batch)."""
     outcomes: dict[int, Outcome] = {}
     payments: list[tuple[int, PaymentStatus]] = []
+    deposits: list[tuple[int, PaymentStatus]] = []  # escrow deposits (payment_type investment)
     for index, event in enumerate(events):
         if event.problem is not None:
             outcomes[index] = Outcome(
@@ -80,9 +98,12 @@ def handle_many(session: Session, events: Sequence[ParsedEvent]) -> list[Outcome
             outcomes[index] = _handle_other(session, event)
         elif isinstance(read, NotOurs):
             outcomes[index] = Outcome("ignored", read.reason)
+        elif payment_type(event) == escrow_routes.PAYMENT_TYPE:
+            deposits.append((index, read))
         else:
             payments.append((index, read))
     outcomes.update(_settle(session, payments))
+    outcomes.update(escrow_routes.settle_deposits(session, deposits))
     return [outcomes[index] for index in range(len(events))]
 
 

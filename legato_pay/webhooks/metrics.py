@@ -19,9 +19,11 @@ import mmap
 import os
 import struct
 import threading
+import time
 from bisect import bisect_left
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 STATE_DIR_ENV = "LEGATOPAY_WEBHOOK_STATE_DIR"
@@ -214,3 +216,54 @@ def _num(value: float) -> str:
 
 def _esc(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class OpsGauges:
+    """The health checks and the gateways report as gauges (``health.gauges``), computed on a
+    scrape at most once per ``health.metrics_cache_seconds`` per process: a scrape between
+    reuses the last text, so ``/metrics`` never runs the report's queries (or probes a gateway:
+    those are cached longer still) every time. ``/readyz?deep=1`` reuses the same health report.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._lock = threading.Lock()
+        self._health: tuple[float, Any] | None = None
+        self._text: tuple[float, str] | None = None
+
+    def _ttl(self) -> float:
+        return float(self._context.settings.health.metrics_cache_seconds)
+
+    def health(self) -> Any:
+        """The deep health report, at most ``metrics_cache_seconds`` old."""
+        from legato_pay.health import check_health
+
+        with self._lock:
+            now = time.monotonic()
+            if self._health is None or now - self._health[0] >= self._ttl():
+                self._health = (now, check_health(self._context))
+            return self._health[1]
+
+    def render(self) -> str:
+        from datetime import timedelta
+
+        from legato_pay.health.gauges import render_gauges
+        from legato_pay.ledger.types import utcnow
+        from legato_pay.reporting.gateways import gateways_report
+        from legato_pay.reporting.periods import Window
+
+        with self._lock:
+            cached = self._text
+            if cached is not None and time.monotonic() - cached[0] < self._ttl():
+                return cached[1]
+        health = self.health()
+        gateways = None
+        if health.checks and health.checks[0].ok:  # the database answered
+            hours = self._context.settings.health.metrics_window_hours
+            end = utcnow()
+            window = Window(end - timedelta(hours=hours), end, f"last {hours} h")
+            gateways = self._context.run(lambda s: gateways_report(s, window=window), write=False)
+        text = render_gauges(health, gateways)
+        with self._lock:
+            self._text = (time.monotonic(), text)
+        return text

@@ -7,6 +7,7 @@ Use it over real HTTP (``with fake.serve() as base_url``) or in-process
   initialized and not paid yet: still payable), ``authorization_url``; a reused
   reference → 400 ``duplicate_reference``. ``GET /transaction/verify/{ref}`` answers 200 for
   failed payments too (read ``data.status``); unknown → 400 ``transaction_not_found``.
+* ``GET /refund?transaction=`` lists a transaction's refunds.
 * ``POST /refund`` → ``pending`` refund (only of a paid transaction, at most what is left;
   a refund set to ``failed`` no longer counts). ``refund_event`` gives its ``refund.*`` webhook.
 * ``GET /bank/resolve?account_number=&bank_code=`` → ``{account_number, account_name,
@@ -25,6 +26,9 @@ Use it over real HTTP (``with fake.serve() as base_url``) or in-process
   transfer OTP disabled), for more than 100 transfers, or any invalid or reused reference.
   ``fake.transfers_made`` lists every reference a transfer was created under, in order
   (``transfer_count(ref)``: how many times one reference was paid — never more than once).
+* ``GET /transaction``, ``GET /refund``, ``GET /transfer`` (reconciliation): newest first,
+  ``from``/``to`` on the creation time, ``perPage``/``page`` with ``meta`` {total, skipped,
+  perPage, page, pageCount}; ``add_transaction`` plants a paid transaction at a given time.
 * Bearer auth with the fake's secret key, else 401.
 
 Test hooks, in process or over HTTP for subprocesses (``POST /_fake/transactions/{ref}`` with
@@ -88,6 +92,22 @@ BANKS = {
 }
 
 Answer = tuple[int, dict[str, Any]]
+#: The list endpoints (reconciliation) and their success messages.
+_LISTS = {
+    "/transaction": "Transactions retrieved",
+    "/refund": "Refunds retrieved",
+    "/transfer": "Transfers retrieved",
+}
+
+
+def _iso(value: str) -> str:
+    """An ISO time comparable as text: UTC, milliseconds, ``Z`` (what the fake writes)."""
+    from datetime import UTC, datetime
+
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 @dataclass(frozen=True)
@@ -294,12 +314,16 @@ class FakePaystack:
             }
             if (method, path) in routes:
                 return routes[(method, path)](data)
+            if method == "GET" and path == "/refund":
+                return self._list_refunds(parse_qs(urlsplit(target).query))
             if method == "GET" and path == "/bank/resolve":
                 return self._resolve(parse_qs(urlsplit(target).query))
             if method == "GET" and path.startswith("/transaction/verify/"):
                 return self._verify(path.removeprefix("/transaction/verify/"))
             if method == "GET" and path.startswith("/transfer/verify/"):
                 return self._verify_transfer(path.removeprefix("/transfer/verify/"))
+            if method == "GET" and path in _LISTS:
+                return self._list(path, parse_qs(urlsplit(target).query))
             return _error(404, f"Route not found: {method} {path}", type="api_error")
 
     def _initialize(self, data: dict[str, Any]) -> Answer:
@@ -406,6 +430,17 @@ class FakePaystack:
         }
         self.refunds[refund["id"]] = refund
         return _ok(dict(refund), "Refund has been queued for processing")
+
+    def _list_refunds(self, query: Mapping[str, list[str]]) -> Answer:
+        """``GET /refund?transaction=`` (the transaction's id or reference), oldest first."""
+        key = (query.get("transaction") or [""])[0]
+        found = [
+            dict(refund)
+            for refund in self.refunds.values()
+            if not key
+            or key in (str(refund["transaction"]["id"]), refund["transaction"]["reference"])
+        ]
+        return _ok(found, "Refunds retrieved")
 
     def _resolve(self, query: Mapping[str, list[str]]) -> Answer:
         number = (query.get("account_number") or [""])[0]
@@ -585,6 +620,88 @@ class FakePaystack:
         except (KeyError, ValueError) as exc:
             return _error(404, str(exc))
         return _error(404, f"no fake hook {method} {path}")
+
+    # -- lists (reconciliation): GET /transaction, /refund, /transfer --------------------------
+    # Paystack's list answers: newest first, ``from``/``to`` (ISO times, on the creation time)
+    # and ``perPage`` (default 50) / ``page`` (from 1), with ``meta: {total, skipped, perPage,
+    # page, pageCount}`` beside ``data``.
+
+    def add_transaction(
+        self,
+        reference: str,
+        amount: int,
+        currency: str = "NGN",
+        *,
+        status: str = "success",
+        at: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        fees: int | None = None,
+    ) -> dict[str, Any]:
+        """A transaction as if a customer had paid through another checkout (test set-up)."""
+        when = at or _now()
+        with self._lock:
+            number = next(self._ids)
+            self.transactions[reference] = {
+                "id": number,
+                "reference": reference,
+                "status": status,
+                "amount": amount,
+                "requested_amount": amount,
+                "currency": currency,
+                "email": "payer@example.com",
+                "metadata": metadata or {},
+                "gateway_response": "Successful" if status == "success" else status.capitalize(),
+                "paid_at": when if status in ("success", "reversed") else None,
+                "channel": "card",
+                "fees": fees if fees is not None else min(amount * 15 // 1000 + 10000, 200000),
+                "refunded": 0,
+                "access_code": secrets.token_hex(8),
+                "created_at": when,
+            }
+            return dict(self.transactions[reference])
+
+    def _listed(self, path: str) -> list[tuple[str, dict[str, Any]]]:
+        """(creation time, item as the list shows it) for one list."""
+        if path == "/transaction":
+            return [
+                (t["created_at"], self._transaction_view(t)) for t in self.transactions.values()
+            ]
+        if path == "/refund":
+            return [(r["createdAt"], dict(r)) for r in self.refunds.values()]
+        return [(t["createdAt"], dict(t)) for t in self.transfers.values()]
+
+    def _list(self, path: str, query: Mapping[str, list[str]]) -> Answer:
+        def first(name: str) -> str | None:
+            return (query.get(name) or [None])[0]
+
+        try:
+            per_page = int(first("perPage") or 50)
+            page = int(first("page") or 1)
+        except ValueError:
+            return _error(400, "perPage and page must be numbers")
+        if per_page < 1 or page < 1:
+            return _error(400, "perPage and page must be positive")
+        since, until = first("from"), first("to")
+        rows = [
+            item
+            for created, item in sorted(self._listed(path), key=lambda r: r[0], reverse=True)
+            if (since is None or _iso(created) >= _iso(since))
+            and (until is None or _iso(created) <= _iso(until))
+        ]
+        total = len(rows)
+        body = {
+            "status": True,
+            "message": _LISTS[path],
+            "data": rows[(page - 1) * per_page : page * per_page],
+            "meta": {
+                "total": total,
+                "skipped": (page - 1) * per_page,
+                "perPage": per_page,
+                "page": page,
+                "pageCount": max(1, -(-total // per_page)),
+            },
+        }
+        return 200, body
 
     # -- serving --------------------------------------------------------------------------------
 

@@ -43,3 +43,17 @@ def posted(app: Any, code: str) -> int:
         return app.run(lambda s: get_balance(s, code).posted, write=False)  # type: ignore[no-any-return]
     except AccountNotFound:
         return 0
+
+
+def set_profile(
+    app: Any, writer: str, *, payee_type: str = "individual", tin: str | None = None
+) -> None:
+    """A Nigerian tax profile for ``writer`` (``tin`` None: the no-TIN rate)."""
+    from legato_pay.payouts.tax import set_tax_profile
+
+    settings = app.settings
+    app.run(
+        lambda s: set_tax_profile(
+            s, settings, writer=writer, country="NG", payee_type=payee_type, tin=tin, actor="ops"
+        )
+    )

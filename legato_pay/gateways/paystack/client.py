@@ -160,6 +160,12 @@ class PaystackClient:
         }
         return self._request("POST", "/refund", {k: v for k, v in body.items() if v is not None})
 
+    def list_refunds(self, *, transaction: str) -> list[dict[str, Any]]:
+        """``GET /refund?transaction=…``: the refunds of one transaction (id or reference)."""
+        data = self._request("GET", "/refund", params={"transaction": transaction})
+        listed = data.get("value", [])
+        return [item for item in listed if isinstance(item, dict)]
+
     def resolve_account(self, *, account_number: str, bank_code: str) -> ResolvedAccount:
         """``GET /bank/resolve``: the name the bank holds for a NUBAN account number."""
         data = self._request(
@@ -235,6 +241,20 @@ class PaystackClient:
 
     def verify_transfer(self, reference: str) -> dict[str, Any]:
         return self._request("GET", f"/transfer/verify/{quote(reference, safe='')}")
+
+    # -- lists (reconciliation) ------------------------------------------------------------------
+
+    def list_page(
+        self, path: str, params: Mapping[str, str]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """One page of a list endpoint (``/transaction``, ``/refund``, ``/transfer``): its items
+        and ``meta`` (``{total, perPage, page, pageCount}``). A GET: retried like verify."""
+        data = self._request("GET", path, params=params)
+        items, meta = data.get("value"), data.get("meta")
+        return (
+            [item for item in items if isinstance(item, dict)] if isinstance(items, list) else [],
+            meta if isinstance(meta, dict) else {},
+        )
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -317,7 +337,8 @@ class PaystackClient:
         )
         if 200 <= status < 300 and envelope.get("status") is True:
             data = envelope.get("data")
-            return data if isinstance(data, dict) else {"value": data}
+            # A list answer's items come back under "value", with the envelope's paging "meta".
+            return data if isinstance(data, dict) else {"value": data, "meta": envelope.get("meta")}
         if status == 401:
             raise GatewayUnavailable(
                 f"Paystack refused the secret key: check {SECRET_KEY_ENV}", details=details

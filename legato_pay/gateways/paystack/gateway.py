@@ -320,6 +320,24 @@ class PaystackGateway:
             currency=str(data.get("currency") or currency).upper(),
         )
 
+    def find_refund(
+        self, *, provider_payment_id: str, reference: str, idempotency_key: str
+    ) -> RefundResult | None:
+        """The refund ``refund`` made for ``idempotency_key`` (its merchant note names it), or
+        None: Paystack takes no idempotency key, so a rerun looks before refunding again."""
+        note = f"{reference} ({idempotency_key})"
+        for data in self.client.list_refunds(transaction=provider_payment_id):
+            if data.get("merchant_note") == note:
+                raw = str(data.get("status"))
+                return RefundResult(
+                    provider=PROVIDER,
+                    provider_refund_id=str(data.get("id")),
+                    status=_REFUND_STATUS.get(raw, "pending"),
+                    amount=_amount(data.get("amount", 0)),
+                    currency=str(data.get("currency") or "").upper(),
+                )
+        return None
+
     # -- transfers ------------------------------------------------------------------------------
 
     def create_transfer(self, request: TransferRequest) -> TransferResult:

@@ -306,6 +306,32 @@ class StripeGateway:
             currency=str(refund["currency"]).upper(),
         )
 
+    def find_refund(
+        self, *, provider_payment_id: str, reference: str, idempotency_key: str
+    ) -> RefundResult | None:
+        """The PaymentIntent's refund whose ``metadata.reference`` is ``reference`` (what
+        ``refund`` sets), or None."""
+        listed = _data(
+            self._call(
+                "find_refund",
+                lambda: self._client.v1.refunds.list(
+                    params={"payment_intent": provider_payment_id, "limit": 100}
+                ),
+                reference=reference,
+            )
+        )
+        for item in listed.get("data", []):
+            refund = _data(item)
+            if (refund.get("metadata") or {}).get("reference") == reference:
+                return RefundResult(
+                    provider=PROVIDER,
+                    provider_refund_id=refund["id"],
+                    status=_REFUND_STATUS.get(str(refund.get("status")), "pending"),
+                    amount=int(refund["amount"]),
+                    currency=str(refund["currency"]).upper(),
+                )
+        return None
+
     # -- payouts --------------------------------------------------------------------------------
 
     def create_transfer(self, request: TransferRequest) -> TransferResult:
@@ -360,6 +386,24 @@ class StripeGateway:
             raw_status=raw,
             failure_reason=(payout.get("failure_code") or raw) if status == "failed" else None,
         )
+
+    # -- balance transactions (reconciliation) ----------------------------------------------------
+
+    def balance_transactions(self, created_gte: int, created_lte: int) -> list[dict[str, Any]]:
+        """Every balance transaction created in ``created_gte..created_lte`` (Unix seconds, both
+        inclusive), with ``source`` expanded (the charge's ``payment_intent`` and ``metadata``),
+        read page after page (``starting_after``) by the SDK's auto-paging."""
+        params = {
+            "created": {"gte": created_gte, "lte": created_lte},
+            "limit": 100,
+            "expand": ["data.source"],
+        }
+
+        def read() -> list[dict[str, Any]]:
+            listing = self._client.v1.balance_transactions.list(params=params)
+            return [_data(item) for item in listing.auto_paging_iter()]
+
+        return self._call("list balance transactions", read, reference=str(created_gte))
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -24,9 +24,12 @@ def __getattr__(name: str) -> Any:
 
     from legato_pay.store.models import (  # noqa: F401  (registers them)
         approvals,
+        escrow,
+        health,
         ledger,
         payouts,
         readers,
+        reconcile,
         revenue,
         shares,
         tax,

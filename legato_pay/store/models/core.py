@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from legato_pay.store.columns import IdType
 
-FINGERPRINT = "ffea3eb2ab6c4a2d0d4a9660ffa34de3f669931fa3271f657e14ecfcdb983359"
+FINGERPRINT = "a1b9c06ff96b0191ddc96c64341b459345a8cd78d63d9bec32edb87bf3e0794e"
 
 metadata = MetaData()
 
@@ -195,6 +195,126 @@ Table(
 )
 
 Table(
+    "escrow_deposits",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("app_id", String(length=100), ForeignKey("apps.id"), nullable=False),
+    Column("investor_id", String(length=100), ForeignKey("users.id"), nullable=False),
+    Column("currency", String(length=8), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("units", BigInteger(), nullable=True),
+    Column("gateway", String(length=20), nullable=False),
+    Column("reference", String(length=100), nullable=False, unique=True),
+    Column("provider_payment_id", String(length=100), nullable=True, unique=True),
+    Column("checkout_url", Text(), nullable=True),
+    Column("status", String(length=12), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("movement_id", IdType, nullable=True),
+    Column("flag_reason", String(length=500), nullable=True),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_escrow_deposits_app_status", "app_id", "status"),
+    Index("ix_escrow_deposits_investor", "investor_id"),
+)
+
+Table(
+    "escrow_disputes",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("reason", String(length=500), nullable=False),
+    Column("outcome", String(length=10), nullable=True),
+    Column("release_bp", Integer(), nullable=True),
+    Column("resolution_reason", String(length=500), nullable=True),
+    Column("opened_by", String(length=200), nullable=False),
+    Column("resolved_by", String(length=200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_escrow_disputes_deposit_status", "deposit_id", "status"),
+)
+
+Table(
+    "escrow_events",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("action", String(length=30), nullable=False),
+    Column("amount", BigInteger(), nullable=True),
+    Column("subject", String(length=100), nullable=True),
+    Column("actor", String(length=200), nullable=False),
+    Column("details", Text(), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_escrow_events_deposit", "deposit_id", "id"),
+)
+
+Table(
+    "escrow_milestones",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("app_id", String(length=100), ForeignKey("apps.id"), nullable=False),
+    Column("name", String(length=200), nullable=False),
+    Column("percent_bp", Integer(), nullable=False),
+    Column("due", Date(), nullable=True),
+    Column("status", String(length=12), nullable=False),
+    Column("evidence", Text(), nullable=True),
+    Column("created_by", String(length=200), nullable=False),
+    Column("completed_by", String(length=200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("app_id", "name"),
+)
+
+Table(
+    "escrow_refunds",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("dispute_id", IdType, nullable=True),
+    Column("currency", String(length=8), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("units_cancelled", BigInteger(), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("provider_refund_id", String(length=100), nullable=True, unique=True),
+    Column("entry_id", IdType, nullable=True),
+    Column("resolution_entry_id", IdType, nullable=True),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("reason", String(length=500), nullable=False),
+    Column("requested_by", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_escrow_refunds_deposit", "deposit_id"),
+)
+
+Table(
+    "escrow_releases",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("deposit_id", IdType, ForeignKey("escrow_deposits.id"), nullable=False),
+    Column("milestone_id", IdType, ForeignKey("escrow_milestones.id"), nullable=True),
+    Column("dispute_id", IdType, nullable=True),
+    Column("currency", String(length=8), nullable=False),
+    Column("amount", BigInteger(), nullable=False),
+    Column("status", String(length=12), nullable=False),
+    Column("needs_approval", Boolean(), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("resolution_entry_id", IdType, nullable=True),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("requested_by", String(length=200), nullable=False),
+    Column("reason", String(length=500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_escrow_releases_deposit", "deposit_id"),
+)
+
+Table(
     "fx_rates",
     metadata,
     Column("id", IdType, primary_key=True, nullable=False),
@@ -205,6 +325,16 @@ Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_fx_rates_pair_as_of", "base", "quote", "as_of"),
+)
+
+Table(
+    "health_records",
+    metadata,
+    Column("key", String(length=100), primary_key=True, nullable=False),
+    Column("ok", Boolean(), nullable=False),
+    Column("detail", Text(), nullable=False),
+    Column("elapsed_ms", Integer(), nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
 )
 
 Table(
@@ -377,6 +507,11 @@ Table(
     Column("failure_reason", String(length=500), nullable=True),
     Column("settlement_entry_id", IdType, nullable=True),
     Column("reversal_entry_id", IdType, nullable=True),
+    Column("source_currency", String(length=8), nullable=True),
+    Column("source_gross", BigInteger(), nullable=True),
+    Column("fx_rate", String(length=40), nullable=True),
+    Column("fx_rate_id", IdType, nullable=True),
+    Column("fx_rate_as_of", DateTime(timezone=True), nullable=True),
     Index("ix_payouts_status", "status"),
     Index("ix_payouts_writer_status", "writer_id", "status"),
     Index("ux_payouts_reference", "reference", unique=True),
@@ -430,6 +565,44 @@ Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("credited_at", DateTime(timezone=True), nullable=True),
+)
+
+Table(
+    "reconcile_items",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("run_id", IdType, ForeignKey("reconcile_runs.id"), nullable=False),
+    Column("kind", String(length=24), nullable=False),
+    Column("direction", String(length=3), nullable=False),
+    Column("entry_id", IdType, nullable=True),
+    Column("gateway_id", String(length=200), nullable=True),
+    Column("reference", String(length=200), nullable=True),
+    Column("ledger_amount", BigInteger(), nullable=True),
+    Column("ledger_currency", String(length=8), nullable=True),
+    Column("gateway_amount", BigInteger(), nullable=True),
+    Column("gateway_currency", String(length=8), nullable=True),
+    Column("gateway_status", String(length=30), nullable=True),
+    Column("fee", BigInteger(), nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=True),
+    Column("note", Text(), nullable=True),
+    Index("ix_reconcile_items_run_kind", "run_id", "kind"),
+)
+
+Table(
+    "reconcile_runs",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("gateway", String(length=20), nullable=False),
+    Column("source", String(length=10), nullable=False),
+    Column("file_name", String(length=300), nullable=True),
+    Column("period_from", DateTime(timezone=True), nullable=False),
+    Column("period_to", DateTime(timezone=True), nullable=False),
+    Column("status", String(length=20), nullable=False),
+    Column("counts_json", Text(), nullable=False),
+    Column("totals_json", Text(), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_reconcile_runs_gateway_created", "gateway", "created_at"),
 )
 
 Table(

@@ -88,6 +88,13 @@ class Payout(SQLModel, table=True):
     failure_reason: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     settlement_entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
     reversal_entry_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
+    # --convert-to: the earnings' currency and gross before conversion, and the rate used
+    # (``fx_rate`` units of the payout's currency per unit of the source; None: not converted).
+    source_currency: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    source_gross: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    fx_rate: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    fx_rate_id: int | None = Field(default=None, sa_column=Column(IdType, nullable=True))
+    fx_rate_as_of: datetime | None = Field(default=None, sa_column=_when(nullable=True))
 
 
 class PayoutEvent(SQLModel, table=True):

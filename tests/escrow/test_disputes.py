@@ -1,0 +1,205 @@
+"""Disputes: the flag, the freeze (also against racing releases), resolution by release,
+refund or an exact split once two approvers sign, and bad input changing nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from legato_pay.errors import (
+    DepositInDispute,
+    FeatureDisabled,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    Unauthorized,
+    UsageError,
+)
+from legato_pay.escrow.disputes import get_dispute, open_dispute, request_resolution
+from legato_pay.escrow.disputes_approvals import approve_resolution, reject_resolution
+from legato_pay.ledger.types import utcnow
+from legato_pay.store.tables import APPROVALS, ESCROW_EVENTS, ESCROW_REFUNDS
+from tests.escrow.funded import Keys, confirmed_deposit, counts
+from tests.escrow.helpers import BIG, app_funds, approve, balances, funded_app, release, with_flags
+from tests.readers.at_once import run_at_once
+
+
+def open_(app: Any, deposit: int, actor: str = "ivan") -> Any:
+    return app.run(
+        lambda s: open_dispute(s, app.settings, deposit=deposit, reason="late", actor=actor)
+    )
+
+
+def resolve(app: Any, dispute: int, actor: str = "judge", **outcome: Any) -> Any:
+    return app.run(
+        lambda s: request_resolution(
+            s, app.settings, dispute, reason="agreed", actor=actor, **outcome
+        )
+    )
+
+
+def sign(app: Any, dispute: int, keyring: Keys, who: str, **kw: Any) -> Any:
+    key = keyring.key(who)
+    return app.run(
+        lambda s: approve_resolution(
+            s, app.settings, dispute, key=key, name=None, actor="ops", **kw
+        )
+    )
+
+
+def test_flag_off_is_feature_disabled(app: Any) -> None:
+    deposit = funded_app(app)
+    off = with_flags(app, enable_dispute_resolution=False)
+    before = counts(app)
+    with pytest.raises(FeatureDisabled) as error:
+        open_(off, deposit)
+    assert error.value.exit_status == 14
+    dispute = open_(app, deposit).id
+    with pytest.raises(FeatureDisabled):
+        resolve(off, dispute, refund=True)
+    assert counts(app)["escrow_disputes"] == before["escrow_disputes"] + 1
+
+
+def test_dispute_freezes_releases(app: Any, tmp_path: Path) -> None:
+    deposit = funded_app(app, BIG, "40")
+    keyring = Keys(app, tmp_path)
+    held = release(app, deposit).id
+    dispute = open_(app, deposit).id
+    before = counts(app)
+    with pytest.raises(DepositInDispute) as error:
+        release(app, deposit, amount="1")
+    assert (error.value.code, error.value.exit_status) == ("DEPOSIT_IN_DISPUTE", 6)
+    with pytest.raises(DepositInDispute):
+        approve(app, held, keyring, "carol")
+    with pytest.raises(DepositInDispute):
+        open_(app, deposit)
+    assert counts(app) == before
+    assert app.run(lambda s: get_dispute(s, dispute).status, write=False) == "open"
+
+
+def test_split_resolution_is_exact(app: Any, tmp_path: Path) -> None:
+    deposit = funded_app(app, 99_999, "40")
+    keyring = Keys(app, tmp_path)
+    dispute = open_(app, deposit).id
+    view = resolve(app, dispute, split="60/40", actor="carol")
+    assert (view.status, view.outcome, view.release_bp) == ("resolving", "split", 6000)
+    assert resolve(app, dispute, split="60/40", actor="carol").replayed
+    with pytest.raises(InvalidState):
+        resolve(app, dispute, refund=True)
+    with pytest.raises(Unauthorized):  # carol asked for it: carol can't approve it
+        sign(app, dispute, keyring, "carol")
+    with pytest.raises(Unauthorized):
+        sign(app, dispute, keyring, "mallory")
+    first = sign(app, dispute, keyring, "dave")
+    assert (first.resolved_now, first.approvers) == (False, ("dave",))
+    with pytest.raises(DepositInDispute):  # still frozen while resolving
+        release(app, deposit, amount="1")
+    done = sign(app, dispute, keyring, "erin")
+    assert done.resolved_now and done.dispute.status == "resolved"
+    # 99,999 x 60 % = 59,999.4 and x 40 % = 39,999.6: the leftover cent goes to the larger remainder
+    assert app_funds(app) == 59_999
+    refund = app.run(
+        lambda s: s.execute(
+            select(ESCROW_REFUNDS).where(ESCROW_REFUNDS.c.dispute_id == dispute)
+        ).one(),
+        write=False,
+    )
+    assert (refund.amount, refund.status) == (40_000, "pending")
+    assert balances(app, deposit) == {
+        "currency": "USD", "deposited": 99_999, "released": 59_999, "refunded": 0,
+        "held": 40_000, "available": 0,
+    }  # fmt: skip
+    with pytest.raises(InsufficientFunds):  # resolved: no longer frozen, nothing left
+        release(app, deposit, amount="0.01")
+    with pytest.raises(InvalidState):
+        sign(app, dispute, keyring, "carol")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "to_app"), [({"release": True}, 100_000), ({"refund": True}, 0)]
+)
+def test_release_or_refund_everything(
+    app: Any, tmp_path: Path, outcome: dict[str, Any], to_app: int
+) -> None:
+    deposit = funded_app(app, 100_000, "40")
+    keyring = Keys(app, tmp_path)
+    dispute = open_(app, deposit).id
+    resolve(app, dispute, **outcome)
+    sign(app, dispute, keyring, "carol")
+    assert sign(app, dispute, keyring, "dave").resolved_now
+    assert app_funds(app) == to_app
+    assert balances(app, deposit)["held"] == 100_000 - to_app
+    assert balances(app, deposit)["available"] == 0
+    with pytest.raises(InsufficientFunds):
+        release(app, deposit, amount="0.01")
+
+
+def test_reject_reopens_and_stale_approvals_do_not_count(app: Any, tmp_path: Path) -> None:
+    deposit = funded_app(app)
+    keyring = Keys(app, tmp_path)
+    dispute = open_(app, deposit).id
+    resolve(app, dispute, refund=True)
+    sign(app, dispute, keyring, "carol")
+    view = app.run(
+        lambda s: reject_resolution(
+            s, app.settings, dispute, key=keyring.key("erin"), name=None, reason="no", actor="x"
+        )
+    )
+    assert (view.status, view.outcome) == ("open", None)
+    resolve(app, dispute, release=True)
+    sign(app, dispute, keyring, "carol")
+    stale = utcnow() - timedelta(hours=73)
+    app.run(lambda s: s.execute(update(APPROVALS).values(created_at=stale)))
+    again = sign(app, dispute, keyring, "dave")
+    assert (again.resolved_now, again.approvers) == (False, ("dave",))
+    assert app_funds(app) == 0
+
+
+def test_bad_input_changes_nothing(app: Any, tmp_path: Path) -> None:
+    deposit = funded_app(app)
+    keyring = Keys(app, tmp_path)
+    pending = confirmed_deposit(app, status="pending")
+    dispute = open_(app, deposit).id
+    before = counts(app)
+    for split in ("60/30", "60", "a/b", "-10/110", "50.001/49.999", "60/40/0"):
+        with pytest.raises(InvalidInput):
+            resolve(app, dispute, split=split)
+    with pytest.raises(UsageError):
+        resolve(app, dispute, release=True, refund=True)
+    with pytest.raises(NotFound) as missing:
+        resolve(app, 999, refund=True)
+    assert missing.value.code == "DISPUTE_NOT_FOUND"
+    with pytest.raises(InvalidState):
+        open_(app, pending)
+    with pytest.raises(NotFound):
+        open_(app, 4242)
+    with pytest.raises(InvalidState):  # nothing asked for yet
+        sign(app, dispute, keyring, "carol")
+    assert counts(app) == before
+
+
+def test_freeze_against_racing_releases(database_url: str, app: Any, tmp_path: Path) -> None:
+    deposit = funded_app(app, 100_000, "100")
+    commands = [
+        ["escrow", "release", str(deposit), "--milestone", "beta", "--amount", "100", "--yes"]
+        for _ in range(5)
+    ]
+    commands.insert(2, ["escrow", "dispute", "open", str(deposit), "--reason", "fraud"])
+    results = run_at_once(database_url, tmp_path, commands)
+    assert results[2]["status"] == 0, results[2]
+    released = [r for i, r in enumerate(results) if i != 2 and r["status"] == 0]
+    frozen = [r for i, r in enumerate(results) if i != 2 and r["status"] == 6]
+    assert len(released) + len(frozen) == 5, results
+    assert balances(app, deposit)["released"] == 10_000 * len(released)
+    actions = app.run(
+        lambda s: list(
+            s.execute(select(ESCROW_EVENTS.c.action).order_by(ESCROW_EVENTS.c.id)).scalars()
+        ),
+        write=False,
+    )
+    assert "released" not in actions[actions.index("dispute_opened") :]
