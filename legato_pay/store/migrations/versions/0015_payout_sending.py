@@ -6,7 +6,7 @@ failed, the settlement entry (the gross out of ``payouts:in_flight``) and the re
 complete the row.
 
 Revision ID: 0015_payout_sending
-Revises: 0022_reports
+Revises: 0014_payouts
 Create Date: 2026-11-30 09:00:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0015_payout_sending"
-down_revision: str | Sequence[str] | None = "0022_reports"
+down_revision: str | Sequence[str] | None = "0014_payouts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

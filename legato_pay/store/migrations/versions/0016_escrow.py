@@ -1,7 +1,7 @@
 """escrow: deposits, milestones, releases, refunds, disputes and their timeline
 
 Revision ID: 0016_escrow
-Revises: 0014_payouts
+Revises: 0015_payout_sending
 Create Date: 2026-11-30 08:48:19.310129
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0016_escrow"
-down_revision: str | Sequence[str] | None = "0014_payouts"
+down_revision: str | Sequence[str] | None = "0015_payout_sending"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
