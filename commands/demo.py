@@ -209,7 +209,7 @@ def _print_pool_run(run: dict[str, Any]) -> None:
 
 
 def _print_payouts(payouts: dict[str, Any]) -> None:
-    """The writers' payouts this run requested (sending them is `payouts run`'s job)."""
+    """The writers' payouts this run requested, approved and sent (`payouts run`, sandbox)."""
     if payouts.get("skipped"):
         typer.echo(f"payouts skipped: {payouts['skipped']}\n")
         return
@@ -221,19 +221,24 @@ def _print_payouts(payouts: dict[str, Any]) -> None:
             "gross": p["gross"]["display"],
             "tax": p["tax"]["display"],
             "net": p["net"]["display"],
+            "status": p["status"],
         }
         for p in listed
     ]
     emit(
         rows,
-        columns=["payout", "writer", "gross", "tax", "net"],
+        columns=["payout", "writer", "gross", "tax", "net", "status"],
         title="Writers' payouts this run (to sandbox methods: no fee)",
         message=_if_empty(rows, "no payouts this run"),
     )
     if listed:
         typer.echo(f"payout {listed[0]['id']} signed by {payouts.get('approver')}")
         statuses = sorted({p["status"] for p in listed})
-        typer.echo(f"status: {', '.join(statuses)}; sending them is `payouts run`'s job\n")
+        run = payouts.get("run") or {}
+        typer.echo(
+            f"sent by `payouts run --gateway sandbox`: {run.get('sent', 0)}; status: "
+            f"{', '.join(statuses)}\n"
+        )
 
 
 def _if_empty(rows: list[Any], message: str) -> str | None:

@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 
 from legato_pay import chart
 from legato_pay.context import AppContext
+from legato_pay.demo.payouts_run import send_sandbox_payouts
 from legato_pay.errors import ConfigError, LegatoError
 from legato_pay.ledger import post_entries, transfer
 from legato_pay.payouts.vault import KEY_ENV, Vault, new_key
@@ -114,12 +115,10 @@ def pay_demo_writers(
             for number, writer in chosen.items()
         }
         approver = _approve(app, ids[1], run_id)
-        # >>> `payouts run` goes here: the sending run (another change) sends these approved
-        # payouts through the sandbox gateway and settles them. Until it exists they stay
-        # `approved`, their gross reserved in payouts:in_flight:<CUR>.
+        sent = send_sandbox_payouts(app, now=now)  # `payouts run --gateway sandbox`
     except LegatoError as refused:
         return {"skipped": refused.message, "payouts": []}
-    return _describe(app, list(ids.values()), approver, key_source)
+    return {**_describe(app, list(ids.values()), approver, key_source), "run": sent}
 
 
 def _fund_and_profile(app: AppContext, chosen: dict[int, str], key: Callable[..., str]) -> None:

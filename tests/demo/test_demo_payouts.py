@@ -49,11 +49,12 @@ def test_demo_payouts_with_the_demos_own_key(
         for p in first["payouts"]
     ]
     assert shown == [
-        ("demo-writer-1", "approved", "600,000.00 NGN", "570,000.00 NGN"),  # signed
-        ("demo-writer-2", "approved", "20,000.00 NGN", "18,000.00 NGN"),  # no TIN: 10 %
-        ("demo-writer-3", "approved", "150.00 USD", "150.00 USD"),
-        ("demo-writer-4", "approved", "310,000.00 NGN", "279,000.00 NGN"),  # 200 USD x 1550
+        ("demo-writer-1", "paid", "600,000.00 NGN", "570,000.00 NGN"),  # signed
+        ("demo-writer-2", "paid", "20,000.00 NGN", "18,000.00 NGN"),  # no TIN: 10 %
+        ("demo-writer-3", "paid", "150.00 USD", "150.00 USD"),
+        ("demo-writer-4", "paid", "310,000.00 NGN", "279,000.00 NGN"),  # 200 USD x 1550
     ]
+    assert first["run"]["sent"] == 4 and first["run"]["by_status"] == {"paid": 4}
     assert first["payouts"][3]["conversion"]["source_gross_minor"] == 20_000
     assert first["approver"] == "demo-approver-r1"
 
