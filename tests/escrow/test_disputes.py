@@ -1,5 +1,6 @@
-"""Disputes: the flag, the freeze (also against racing releases), resolution by release,
-refund or an exact split once two approvers sign, and bad input changing nothing."""
+"""Disputes: the flag, the freeze (also against racing releases and refunds), resolution by
+release, refund or an exact split once two approvers sign — the refund part through the
+deposit's gateway (sandbox, the Paystack fake), once — and bad input changing nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from legato_pay.errors import (
     DepositInDispute,
@@ -21,11 +22,20 @@ from legato_pay.errors import (
     UsageError,
 )
 from legato_pay.escrow.disputes import get_dispute, open_dispute, request_resolution
-from legato_pay.escrow.disputes_approvals import approve_resolution, reject_resolution
+from legato_pay.escrow.disputes_approvals import approve_dispute, reject_resolution
 from legato_pay.ledger.types import utcnow
-from legato_pay.store.tables import APPROVALS, ESCROW_EVENTS, ESCROW_REFUNDS
-from tests.escrow.funded import Keys, confirmed_deposit, counts
-from tests.escrow.helpers import BIG, app_funds, approve, balances, funded_app, release, with_flags
+from legato_pay.store.tables import APPROVALS, BOOK, ESCROW_EVENTS, ESCROW_REFUNDS
+from tests.escrow.deposit_factory import Keys, counts
+from tests.escrow.helpers import (
+    BIG,
+    app_funds,
+    approve,
+    balances,
+    funded_app,
+    release,
+    tales_deposit,
+    with_flags,
+)
 from tests.readers.at_once import run_at_once
 
 
@@ -44,11 +54,24 @@ def resolve(app: Any, dispute: int, actor: str = "judge", **outcome: Any) -> Any
 
 
 def sign(app: Any, dispute: int, keyring: Keys, who: str, **kw: Any) -> Any:
-    key = keyring.key(who)
+    return approve_dispute(app, dispute, key=keyring.key(who), name=None, **kw)
+
+
+def dispute_refund(app: Any, dispute: int) -> Any:
     return app.run(
-        lambda s: approve_resolution(
-            s, app.settings, dispute, key=key, name=None, actor="ops", **kw
-        )
+        lambda s: s.execute(
+            select(ESCROW_REFUNDS).where(ESCROW_REFUNDS.c.dispute_id == dispute)
+        ).one(),
+        write=False,
+    )
+
+
+def sandbox_refunds(app: Any) -> int:
+    return app.run(  # type: ignore[no-any-return]
+        lambda s: s.execute(
+            select(func.count()).select_from(BOOK).where(BOOK.c.kind == "refund")
+        ).scalar_one(),
+        write=False,
     )
 
 
@@ -103,16 +126,13 @@ def test_split_resolution_is_exact(app: Any, tmp_path: Path) -> None:
     assert done.resolved_now and done.dispute.status == "resolved"
     # 99,999 x 60 % = 59,999.4 and x 40 % = 39,999.6: the leftover cent goes to the larger remainder
     assert app_funds(app) == 59_999
-    refund = app.run(
-        lambda s: s.execute(
-            select(ESCROW_REFUNDS).where(ESCROW_REFUNDS.c.dispute_id == dispute)
-        ).one(),
-        write=False,
-    )
-    assert (refund.amount, refund.status) == (40_000, "pending")
+    refund = dispute_refund(app, dispute)
+    assert (refund.amount, refund.status) == (40_000, "succeeded")  # through the sandbox
+    assert (done.refund_id, done.refund.status) == (refund.id, "succeeded")
+    assert refund.provider_refund_id and sandbox_refunds(app) == 1
     assert balances(app, deposit) == {
-        "currency": "USD", "deposited": 99_999, "released": 59_999, "refunded": 0,
-        "held": 40_000, "available": 0,
+        "currency": "USD", "deposited": 99_999, "released": 59_999, "refunded": 40_000,
+        "held": 0, "available": 0,
     }  # fmt: skip
     with pytest.raises(InsufficientFunds):  # resolved: no longer frozen, nothing left
         release(app, deposit, amount="0.01")
@@ -133,8 +153,14 @@ def test_release_or_refund_everything(
     sign(app, dispute, keyring, "carol")
     assert sign(app, dispute, keyring, "dave").resolved_now
     assert app_funds(app) == to_app
-    assert balances(app, deposit)["held"] == 100_000 - to_app
-    assert balances(app, deposit)["available"] == 0
+    assert sandbox_refunds(app) == (1 if to_app == 0 else 0)
+    got = balances(app, deposit)
+    assert (got["released"], got["refunded"], got["held"], got["available"]) == (
+        to_app,
+        100_000 - to_app,
+        0,
+        0,
+    )
     with pytest.raises(InsufficientFunds):
         release(app, deposit, amount="0.01")
 
@@ -163,7 +189,7 @@ def test_reject_reopens_and_stale_approvals_do_not_count(app: Any, tmp_path: Pat
 def test_bad_input_changes_nothing(app: Any, tmp_path: Path) -> None:
     deposit = funded_app(app)
     keyring = Keys(app, tmp_path)
-    pending = confirmed_deposit(app, status="pending")
+    pending = tales_deposit(app, confirmed=False)
     dispute = open_(app, deposit).id
     before = counts(app)
     for split in ("60/30", "60", "a/b", "-10/110", "50.001/49.999", "60/40/0"):

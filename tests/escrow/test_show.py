@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli_runner import CliResult, run_cli
-from tests.escrow.funded import Keys, confirmed_deposit
-from tests.escrow.helpers import BIG, funded_app
+from tests.escrow.deposit_factory import Keys
+from tests.escrow.helpers import BIG, funded_app, tales_deposit
 
 
 def cli(url: str, *args: str, actor: str = "ops", **env: str) -> CliResult:
@@ -64,8 +64,8 @@ def test_release_approve_show_and_report(database_url: str, app: Any, tmp_path: 
 def test_list_pages_and_filters(database_url: str, app: Any) -> None:
     funded_app(app)
     for _ in range(2):
-        confirmed_deposit(app)
-    confirmed_deposit(app, status="pending")
+        tales_deposit(app)
+    tales_deposit(app, confirmed=False)
     first = cli(database_url, "escrow", "list", "--app", "tales", "--limit", "2")
     assert first.status == 0, first.stderr
     assert len(first.json["deposits"]) == 2 and first.json["next_cursor"]
