@@ -100,10 +100,10 @@ def balances(app: Any, deposit: int) -> dict[str, Any]:
     return app.run(lambda s: deposit_balances(s, deposit), write=False)  # type: ignore[no-any-return]
 
 
-def app_funds(app: Any, currency: str = "USD") -> int:
+def app_funds(app: Any, currency: str = "USD", app_id: str = "tales") -> int:
     try:
         return app.run(  # type: ignore[no-any-return]
-            lambda s: get_balance(s, chart.app_funds("tales", currency)).posted, write=False
+            lambda s: get_balance(s, chart.app_funds(app_id, currency)).posted, write=False
         )
     except AccountNotFound:
         return 0

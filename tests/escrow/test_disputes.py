@@ -21,11 +21,15 @@ from legato_pay.errors import (
     Unauthorized,
     UsageError,
 )
+from legato_pay.escrow.deposits import create_deposit
+from legato_pay.escrow.deposits_confirm import confirm_deposit
 from legato_pay.escrow.disputes import get_dispute, open_dispute, request_resolution
 from legato_pay.escrow.disputes_approvals import approve_dispute, reject_resolution
+from legato_pay.escrow.refunds import refund_status
+from legato_pay.gateways.paystack.references import transaction_reference
 from legato_pay.ledger.types import utcnow
 from legato_pay.store.tables import APPROVALS, BOOK, ESCROW_EVENTS, ESCROW_REFUNDS
-from tests.escrow.deposit_factory import Keys, counts
+from tests.escrow.deposit_factory import Keys, app_with_investor, counts
 from tests.escrow.helpers import (
     BIG,
     app_funds,
@@ -36,6 +40,7 @@ from tests.escrow.helpers import (
     tales_deposit,
     with_flags,
 )
+from tests.fakes.paystack import FakePaystack
 from tests.readers.at_once import run_at_once
 
 
@@ -165,6 +170,35 @@ def test_release_or_refund_everything(
         release(app, deposit, amount="0.01")
 
 
+def test_split_refund_goes_through_paystack_once(
+    app: Any, tmp_path: Path, paystack: FakePaystack
+) -> None:
+    app_with_investor(app)  # quill, owned by olga; ann invests (Paystack needs her email)
+    keyring = Keys(app, tmp_path, app_id="quill")
+    view = create_deposit(
+        app, app_id="quill", investor="ann", amount="20000.01", currency="NGN",
+        gateway="paystack", units=None, key="ps-dispute",
+    )  # fmt: skip
+    paystack.settle(transaction_reference(view.reference), "success")
+    deposit = confirm_deposit(app, view.reference).deposit.id
+    dispute = open_(app, deposit, actor="ann").id
+    resolve(app, dispute, split="70/30")
+    sign(app, dispute, keyring, "carol")
+    done = sign(app, dispute, keyring, "dave")
+    # 2,000,001 kobo x 70 % = 1,400,000.7 and x 30 % = 600,000.3: the larger remainder wins
+    assert done.resolved_now and (done.refund.status, done.refund.amount) == ("pending", 600_000)
+    [sent] = [r for r in paystack.requests if r.path == "/refund"]
+    assert sent.body["amount"] == 600_000
+    paystack.set_refund_status(int(done.refund.provider_refund_id), "processed")
+    assert refund_status(app, done.refund_id).status == "succeeded"
+    assert paystack.count("POST", "/refund") == 1  # asked, then found: one refund
+    assert app_funds(app, "NGN", app_id="quill") == 1_400_001
+    assert balances(app, deposit) == {
+        "currency": "NGN", "deposited": 2_000_001, "released": 1_400_001, "refunded": 600_000,
+        "held": 0, "available": 0,
+    }  # fmt: skip
+
+
 def test_reject_reopens_and_stale_approvals_do_not_count(app: Any, tmp_path: Path) -> None:
     deposit = funded_app(app)
     keyring = Keys(app, tmp_path)
@@ -209,23 +243,31 @@ def test_bad_input_changes_nothing(app: Any, tmp_path: Path) -> None:
     assert counts(app) == before
 
 
-def test_freeze_against_racing_releases(database_url: str, app: Any, tmp_path: Path) -> None:
+def test_freeze_against_racing_releases_and_refunds(
+    database_url: str, app: Any, tmp_path: Path
+) -> None:
     deposit = funded_app(app, 100_000, "100")
-    commands = [
-        ["escrow", "release", str(deposit), "--milestone", "beta", "--amount", "100", "--yes"]
-        for _ in range(5)
+    moves = [
+        ["escrow", verb, str(deposit), *extra, "--amount", "100", "--key", f"k{i}"]
+        for i, (verb, extra) in enumerate(
+            [("release", ["--milestone", "beta", "--yes"]), ("refund", ["--reason", "out"])] * 3
+        )
     ]
-    commands.insert(2, ["escrow", "dispute", "open", str(deposit), "--reason", "fraud"])
+    commands = [*moves[:3], ["escrow", "dispute", "open", str(deposit), "--reason", "fraud"]]
+    commands += moves[3:]
     results = run_at_once(database_url, tmp_path, commands)
-    assert results[2]["status"] == 0, results[2]
-    released = [r for i, r in enumerate(results) if i != 2 and r["status"] == 0]
-    frozen = [r for i, r in enumerate(results) if i != 2 and r["status"] == 6]
-    assert len(released) + len(frozen) == 5, results
-    assert balances(app, deposit)["released"] == 10_000 * len(released)
+    assert results[3]["status"] == 0, results[3]
+    others = [r for i, r in enumerate(results) if i != 3]
+    assert sorted({r["status"] for r in others}) <= [0, 6], results
+    moved = sum(r["status"] == 0 for r in others)
+    got = balances(app, deposit)
+    assert got["released"] + got["refunded"] == 10_000 * moved, (got, results)
+    assert (got["held"], got["available"]) == (0, 100_000 - 10_000 * moved)
     actions = app.run(
         lambda s: list(
             s.execute(select(ESCROW_EVENTS.c.action).order_by(ESCROW_EVENTS.c.id)).scalars()
         ),
         write=False,
     )
-    assert "released" not in actions[actions.index("dispute_opened") :]
+    after = actions[actions.index("dispute_opened") :]
+    assert "released" not in after and "refund_requested" not in after, actions
