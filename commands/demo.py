@@ -113,6 +113,7 @@ def print_demo(document: dict[str, Any]) -> None:
     _print_revenue(revenue)
     _print_pool_run(summary["pool_run"])
     _print_payouts(summary["payouts"])
+    _print_escrow(summary["escrow"])
     seal = summary["seal"]
     typer.echo(
         f"ledger sealed: {seal.get('entries', 0)} new entries this run, "
@@ -231,6 +232,27 @@ def _print_payouts(payouts: dict[str, Any]) -> None:
         typer.echo(f"payout {listed[0]['id']} signed by {payouts.get('approver')}")
         statuses = sorted({p["status"] for p in listed})
         typer.echo(f"status: {', '.join(statuses)}; sending them is `payouts run`'s job\n")
+
+
+def _print_escrow(escrow: dict[str, Any]) -> None:
+    """The escrow story this run told (``legato_pay.demo.escrow``)."""
+    if not escrow or escrow.get("skipped"):
+        typer.echo(f"escrow skipped: {escrow.get('skipped', 'not run')}\n")
+        return
+    figures = ("deposited", "released", "refunded", "held", "available")
+    rows = [
+        {"investor": investor, "deposit": deposit["id"]}
+        | {name: deposit[name]["display"] for name in figures}
+        for investor, deposit in escrow["deposits"].items()
+    ]
+    emit(rows, columns=["investor", "deposit", *figures], title=f"Escrow of {escrow['app']}")
+    large, dispute = escrow["large_release"], escrow["dispute"]
+    typer.echo(
+        f"release {large['id']} ({large['amount']['display']}) signed by "
+        f"{', '.join(large['approvers'])}; refund {escrow['refund']['id']} "
+        f"{escrow['refund']['status']}; dispute {dispute['id']} {dispute['status']} "
+        f"({dispute['outcome']})\n"
+    )
 
 
 def _if_empty(rows: list[Any], message: str) -> str | None:
