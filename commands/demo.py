@@ -235,23 +235,27 @@ def _print_payouts(payouts: dict[str, Any]) -> None:
 
 
 def _print_escrow(escrow: dict[str, Any]) -> None:
-    """The escrow story this run told (``legato_pay.demo.escrow``)."""
+    """The escrow story this run told (``legato_pay.demo.escrow``), in 80 columns."""
     if not escrow or escrow.get("skipped"):
         typer.echo(f"escrow skipped: {escrow.get('skipped', 'not run')}\n")
         return
     figures = ("deposited", "released", "refunded", "held", "available")
+    currency = next(iter(escrow["deposits"].values()))["deposited"]["currency"]
     rows = [
-        {"investor": investor, "deposit": deposit["id"]}
-        | {name: deposit[name]["display"] for name in figures}
+        {"investor": investor}
+        | {name: deposit[name]["display"].removesuffix(f" {currency}") for name in figures}
         for investor, deposit in escrow["deposits"].items()
     ]
-    emit(rows, columns=["investor", "deposit", *figures], title=f"Escrow of {escrow['app']}")
-    large, dispute = escrow["large_release"], escrow["dispute"]
+    emit(rows, columns=["investor", *figures], title=f"Escrow of one demo app ({currency})")
+    large, refund, dispute = escrow["large_release"], escrow["refund"], escrow["dispute"]
+    typer.echo(f"app: {escrow['app']}")
     typer.echo(
-        f"release {large['id']} ({large['amount']['display']}) signed by "
-        f"{', '.join(large['approvers'])}; refund {escrow['refund']['id']} "
-        f"{escrow['refund']['status']}; dispute {dispute['id']} {dispute['status']} "
-        f"({dispute['outcome']})\n"
+        f"release {large['id']} of {large['amount']['display']}: signed by "
+        f"{', '.join(large['approvers'])}"
+    )
+    typer.echo(
+        f"refund {refund['id']} {refund['status']}; dispute {dispute['id']} "
+        f"{dispute['status']} ({dispute['outcome']})\n"
     )
 
 
