@@ -57,37 +57,15 @@ def pending_deposit(
     app: Any,
     *,
     amount: str = "500.00",
-    key: str = "dep-pending",
-    app_id: str = APP,
-    investor: str = INVESTOR,
-) -> DepositView:
-    """A deposit opened at the sandbox gateway and never confirmed."""
-    return create_deposit(
-        app,
-        app_id=app_id,
-        investor=investor,
-        amount=amount,
-        currency=None,
-        gateway="sandbox",
-        units=None,
-        key=key,
-        payment_method=None,
-    )
-
-
-def confirmed_deposit(
-    app: Any,
-    *,
-    amount: str = "500.00",
     currency: str | None = None,
     units: int | None = None,
-    key: str = "dep-1",
+    key: str = "dep-pending",
     app_id: str = APP,
     investor: str = INVESTOR,
     payment_method: str | None = None,
 ) -> DepositView:
-    """A deposit paid and confirmed through the sandbox gateway."""
-    view = create_deposit(
+    """A deposit opened at the sandbox gateway (``escrow deposit``), not confirmed yet."""
+    return create_deposit(
         app,
         app_id=app_id,
         investor=investor,
@@ -98,6 +76,12 @@ def confirmed_deposit(
         key=key,
         payment_method=payment_method,
     )
+
+
+def confirmed_deposit(app: Any, *, key: str = "dep-1", **options: Any) -> DepositView:
+    """A deposit paid and confirmed through the sandbox gateway (``escrow deposit`` then
+    ``escrow confirm``): ``pending_deposit``'s options."""
+    view = pending_deposit(app, key=key, **options)
     return confirm_deposit(app, view.reference).deposit
 
 
