@@ -115,6 +115,7 @@ def print_demo(document: dict[str, Any]) -> None:
     _print_revenue(revenue)
     _print_pool_run(summary["pool_run"])
     _print_payouts(summary["payouts"])
+    _print_escrow(summary["escrow"])
     seal = summary["seal"]
     typer.echo(
         f"ledger sealed: {seal.get('entries', 0)} new entries this run, "
@@ -239,6 +240,31 @@ def _print_payouts(payouts: dict[str, Any]) -> None:
             f"sent by `payouts run --gateway sandbox`: {run.get('sent', 0)}; status: "
             f"{', '.join(statuses)}\n"
         )
+
+
+def _print_escrow(escrow: dict[str, Any]) -> None:
+    """The escrow story this run told (``legato_pay.demo.escrow``), in 80 columns."""
+    if not escrow or escrow.get("skipped"):
+        typer.echo(f"escrow skipped: {escrow.get('skipped', 'not run')}\n")
+        return
+    figures = ("deposited", "released", "refunded", "held", "available")
+    currency = next(iter(escrow["deposits"].values()))["deposited"]["currency"]
+    rows = [
+        {"investor": investor}
+        | {name: deposit[name]["display"].removesuffix(f" {currency}") for name in figures}
+        for investor, deposit in escrow["deposits"].items()
+    ]
+    emit(rows, columns=["investor", *figures], title=f"Escrow of one demo app ({currency})")
+    large, refund, dispute = escrow["large_release"], escrow["refund"], escrow["dispute"]
+    typer.echo(f"app: {escrow['app']}")
+    typer.echo(
+        f"release {large['id']} of {large['amount']['display']}: signed by "
+        f"{', '.join(large['approvers'])}"
+    )
+    typer.echo(
+        f"refund {refund['id']} {refund['status']}; dispute {dispute['id']} "
+        f"{dispute['status']} ({dispute['outcome']})\n"
+    )
 
 
 def _if_empty(rows: list[Any], message: str) -> str | None:

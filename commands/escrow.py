@@ -10,7 +10,7 @@ import typer
 
 from commands import escrow_disputes
 from commands.apps import check_limit
-from commands.output import YesOption, confirm, emit, state
+from commands.output import KeyFileOption, NameOption, YesOption, confirm, emit, state
 from legato_pay.errors import InvalidState
 
 app = typer.Typer(help="Escrow: deposits, milestones, releases with approvals, disputes.")
@@ -18,18 +18,6 @@ milestones = typer.Typer(help="An app's milestones: percentages of every deposit
 app.add_typer(milestones, name="milestones")
 
 AppOption = Annotated[str, typer.Option("--app", help="The app (see `apps list`).")]
-KeyFileOption = Annotated[
-    str,
-    typer.Option(
-        "--key-file", help="Your Ed25519 private key (from `approvers keygen`, mode 0600)."
-    ),
-]
-NameOption = Annotated[
-    str | None,
-    typer.Option(
-        "--name", help="Your name on `approvers list --scope app:<A>` (default: the key's owner)."
-    ),
-]
 CursorOption = Annotated[
     str | None, typer.Option("--cursor", help="next_cursor from the previous page.")
 ]

@@ -74,16 +74,13 @@ def resolve(
 
 
 def approve_resolution_command(number: str, key: Any, name: str | None) -> None:
-    from legato_pay.escrow.disputes_approvals import approve_resolution
+    from legato_pay.escrow.disputes_approvals import approve_dispute
 
-    cli = state()
-    outcome = cli.app.run(
-        lambda s: approve_resolution(
-            s, cli.app.settings, number, key=key, name=name, actor=cli.app.actor
-        )
-    )
+    outcome = approve_dispute(state().app, number, key=key, name=name)
     view = outcome.dispute
     counted = f"{len(outcome.approvers)} of {outcome.required} approvals"
+    if outcome.refund is not None:
+        counted += f", refund {outcome.refund.id} {outcome.refund.status}"
     _emit(view, f"dispute {view.id} {view.status}: {counted}", outcome.as_json())
 
 

@@ -31,6 +31,22 @@ OUTPUT_FORMATS = ("table", "json", "csv")
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (for scripts and cron).")
 ]
+#: The signer's options of every signed approval (``payouts approve|reject``,
+#: ``escrow approve|reject``): the key file signs, ``--name`` only picks the name to sign as.
+KeyFileOption = Annotated[
+    str,
+    typer.Option(
+        "--key-file", help="Your Ed25519 private key (from `approvers keygen`, mode 0600)."
+    ),
+]
+NameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="Your name on the approver list (`approvers list --scope payouts|app:<A>`; "
+        "default: the key's owner).",
+    ),
+]
 
 
 @dataclass

@@ -6,7 +6,7 @@ import typer
 
 from commands import payouts_send, tax_profile
 from commands.apps import check_limit
-from commands.output import YesOption, confirm, emit, state
+from commands.output import KeyFileOption, NameOption, YesOption, confirm, emit, state
 from legato_pay.errors import InvalidInput
 
 app = typer.Typer(help="Writers' payouts: methods on file, requests, their status.")
@@ -252,20 +252,6 @@ def cancel(
         table_columns=_PAYOUT_COLUMNS,
         title=f"payout {view.id} cancelled",
     )
-
-
-KeyFileOption = Annotated[
-    str,
-    typer.Option(
-        "--key-file", help="Your Ed25519 private key (from `approvers keygen`, mode 0600)."
-    ),
-]
-NameOption = Annotated[
-    str | None,
-    typer.Option(
-        "--name", help="Your name on `approvers list --scope payouts` (default: the key's owner)."
-    ),
-]
 
 
 @app.command("approve")

@@ -18,6 +18,7 @@ from legato_pay.approvals.approvers import (
     list_approvers,
     on_approver_removed,
     remove_approver,
+    resolve_signer,
 )
 from legato_pay.approvals.keys import (
     canonical_payload,
@@ -50,6 +51,7 @@ __all__ = [
     "read_public_key",
     "record_approval",
     "remove_approver",
+    "resolve_signer",
     "sign",
     "signature_valid",
     "valid_approvals",

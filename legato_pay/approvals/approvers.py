@@ -11,17 +11,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from legato_pay.approvals.keys import fingerprint
-from legato_pay.errors import AlreadyExists, InvalidInput, NotFound
+from legato_pay.approvals.keys import fingerprint, public_key_hex
+from legato_pay.errors import AlreadyExists, InvalidInput, NotFound, Unauthorized
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.store.dialect import for_update
 from legato_pay.store.engine import insert_if_absent
 from legato_pay.store.tables import APPROVALS, APPROVERS
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.@]{0,99}", re.ASCII)
 MAX_LIST = 1000
@@ -200,6 +203,22 @@ def list_approvers(session: Session, *, scope: str | None = None) -> list[Approv
         _require_scope(session, scope)
         query = query.where(APPROVERS.c.scope == scope)
     return [_view(row) for row in session.execute(query)]
+
+
+def resolve_signer(session: Session, scope: str, key: Ed25519PrivateKey, name: str | None) -> str:
+    """The approver name to sign as in ``scope``: ``name`` if given (the signature check then
+    proves the key is theirs), else the approver of ``scope`` whose public key is this key's
+    (UNAUTHORIZED, exit 8, if none). Used by payouts (``payouts``) and escrow (``app:<A>``)."""
+    if name is not None:
+        return validate_name(name)
+    public = public_key_hex(key.public_key())
+    for approver in list_approvers(session, scope=scope):
+        if approver.public_key == public:
+            return approver.name
+    raise Unauthorized(
+        f"this key belongs to no approver on `approvers list --scope {scope}`",
+        details={"scope": scope, "reason": "not_an_approver"},
+    )
 
 
 def remove_approver(

@@ -48,6 +48,7 @@ class DemoSummary:
     seal: dict[str, Any] = field(default_factory=dict)
     pool_run: dict[str, Any] = field(default_factory=dict)
     payouts: dict[str, Any] = field(default_factory=dict)
+    escrow: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class DemoSummary:
             "refunded_purchase": self.refunded_purchase,
             "pool_run": self.pool_run,
             "payouts": self.payouts,
+            "escrow": self.escrow,
             "seal": self.seal,
             "verify": self.verify,
         }
@@ -76,7 +78,7 @@ class DemoSummary:
 
 def planned_steps(readers: int) -> int:
     """How many progress ticks ``run_demo_day`` makes, for a progress bar."""
-    return 4 + readers * 6 + 5
+    return 4 + readers * 6 + 6
 
 
 def run_demo_day(
@@ -94,6 +96,7 @@ def run_demo_day(
     day.read_and_refund()
     day.run_pool()
     day.pay_writers()
+    day.fund_escrow()
     day.seal_and_verify()
     day.summary.finished_at = utcnow()
     return day.summary
@@ -345,6 +348,18 @@ class _DemoDay:
         self.summary.payouts = pay_demo_writers(
             self.app, writers=self.writers, key=self.key, run_id=self.run_id, now=utcnow()
         )
+
+    def fund_escrow(self) -> None:
+        """An app funded in escrow by two investors, released, refunded and disputed
+        (``demo.escrow``); a refusal (a flag turned off, say) is reported as ``skipped``."""
+        from legato_pay.demo.escrow import run_escrow_demo
+        from legato_pay.errors import LegatoError
+
+        self.tick("escrow")
+        try:
+            self.summary.escrow = run_escrow_demo(self.app, tag=self.run_id)
+        except LegatoError as refused:
+            self.summary.escrow = {"skipped": refused.message}
 
     def seal_and_verify(self) -> None:
         from legato_pay import ledger

@@ -1,11 +1,24 @@
-"""The escrow demo: one app funded by two investors, a completed milestone, a small release
-posted at once, a large one needing two signed approvals, and a dispute resolved by a split.
+"""The escrow demo (issue 13, item 8): one app funded by two investors through the sandbox
+gateway (``escrow deposit`` + ``escrow confirm``), a completed milestone, a small release
+posted at once, a large one needing two signed approvals, a partial refund of a deposit, and a
+dispute resolved by a 50/50 split (its refund part through the sandbox too).
 
-``run_escrow_demo(app)`` is what the demo command calls; each run makes its own app, users and
-approver keys (a temporary directory, deleted afterwards), so it can run again on the same
-database. Deposits come from ``deposit_shortcut`` — the place to swap in escrow-in's
-real sandbox deposit and confirmation (``escrow deposit`` + ``escrow confirm``) at merge, and
-to add its partial refund step (``escrow refund --amount``).
+``run_escrow_demo(app, tag=...)`` is what the demo day calls (``tag``: the day's run id); each
+run makes its own app, users and approver keys (a temporary directory, deleted afterwards) named
+by its tag, so the demo can run again on the same database. Nothing writes around the services:
+deposits, releases, approvals, the refund and the dispute are the commands' own calls.
+
+With the default release threshold (USD 10,000.00) and MVP at 30 %:
+
+============  ==========  ==========  ========  =========
+investor      deposited   released    refunded  available
+============  ==========  ==========  ========  =========
+ada           5,000.00    3,250.00    1,750.00  0.00
+ben           40,000.00   12,000.00   2,500.00  25,500.00
+============  ==========  ==========  ========  =========
+
+ada: 1,500.00 released for MVP at once; her dispute splits the 3,500.00 left 50/50.
+ben: 12,000.00 for MVP is held until carol and dave sign; 2,500.00 is refunded.
 """
 
 from __future__ import annotations
@@ -25,74 +38,30 @@ if TYPE_CHECKING:
     from legato_pay.context import AppContext
 
 CURRENCY = "USD"
-#: Investor -> deposit (minor units): one small, one above the default release threshold.
-DEPOSITS = {"ada": 500_000, "ben": 4_000_000}
+#: Investor -> deposit (major units): one small, one whose MVP share is above the threshold.
+DEPOSITS = {"ada": "5000.00", "ben": "40000.00"}
 MILESTONES = (("MVP", "30"), ("Launch", "70"))
 APPROVERS = ("carol", "dave")
+#: ben's partial refund (major units).
+REFUND = "2500.00"
 
 
-def deposit_shortcut(
-    session: Session,
-    *,
-    app_id: str,
-    investor: str,
-    amount: int,
-    currency: str,
-    actor: str,
-    confirmed: bool = True,
-) -> int:
-    """A deposit without a gateway round trip: its row and, when ``confirmed``, the entry
-    ``gateway:sandbox:<CUR>`` -> ``escrow:<id>:<CUR>`` a sandbox confirmation posts (a
-    ``pending`` row otherwise). Also escrow-out's tests' shortcut (``tests/escrow/funded.py``).
-    TODO(escrow-in merge): replace with escrow-in's sandbox deposit + confirm."""
-    from sqlalchemy import insert, update
+def _deposit(app: AppContext, app_id: str, investor: str, amount: str, tag: str) -> int:
+    """A deposit through the sandbox gateway, confirmed as `escrow confirm REF` would."""
+    from legato_pay.escrow.deposits import create_deposit
+    from legato_pay.escrow.deposits_confirm import confirm_deposit
 
-    from legato_pay import chart
-    from legato_pay.escrow.timeline import record_escrow_event
-    from legato_pay.idempotency import request_hash
-    from legato_pay.ledger import post_entries, transfer
-    from legato_pay.ledger.types import utcnow
-    from legato_pay.store.tables import ESCROW_DEPOSITS
-
-    now = utcnow()
-    deposit_id = session.execute(
-        insert(ESCROW_DEPOSITS)
-        .values(
-            app_id=app_id,
-            investor_id=investor,
-            currency=currency,
-            amount=amount,
-            gateway="sandbox",
-            reference=f"demo-{uuid.uuid4().hex}",
-            status="confirmed" if confirmed else "pending",
-            request_hash=request_hash({"app": app_id, "investor": investor, "amount": amount}),
-            actor=actor,
-            created_at=now,
-            confirmed_at=now if confirmed else None,
-            updated_at=now,
-        )
-        .returning(ESCROW_DEPOSITS.c.id)
-    ).scalar_one()
-    if not confirmed:
-        return int(deposit_id)
-    escrow = chart.escrow_account(deposit_id, currency)
-    clearing = chart.system_account(
-        chart.gateway_cash("sandbox", currency), currency, debit_normal=True
+    view = create_deposit(
+        app,
+        app_id=app_id,
+        investor=investor,
+        amount=amount,
+        currency=CURRENCY,
+        gateway="sandbox",
+        units=None,
+        key=f"demo:{tag}:deposit:{investor}",
     )
-    chart.open_accounts(session, [escrow, clearing])
-    entry = post_entries(
-        session,
-        [transfer(clearing.code, escrow.code, amount, currency, reason="escrow deposit")],
-        actor=actor,
-        now=now,
-    )[0]
-    session.execute(
-        update(ESCROW_DEPOSITS).where(ESCROW_DEPOSITS.c.id == deposit_id).values(entry_id=entry.id)
-    )
-    record_escrow_event(
-        session, int(deposit_id), "deposit_confirmed", actor, amount=amount, now=now
-    )
-    return int(deposit_id)
+    return confirm_deposit(app, view.reference).deposit.id
 
 
 def _setup(app: AppContext, tag: str, keys: Path) -> str:
@@ -123,40 +92,32 @@ def _setup(app: AppContext, tag: str, keys: Path) -> str:
 
 
 def _sign_all(app: AppContext, keys: Path, sign: Any) -> Any:
-    """Each demo approver signs with their key (``sign(session, key=, actor=)``); the last
-    outcome."""
+    """Each demo approver signs with their key (``sign(key)``); the last outcome."""
     from legato_pay.approvals.keys import load_private_key
 
     outcome = None
     for name in APPROVERS:
-        key = load_private_key(keys / f"{name}.key")
-        outcome = app.run(partial(sign, key=key, actor=f"demo-{name}"))
+        outcome = sign(load_private_key(keys / f"{name}.key"))
     return outcome
 
 
-def run_escrow_demo(app: AppContext, *, now: datetime | None = None) -> dict[str, Any]:
+def run_escrow_demo(
+    app: AppContext, *, tag: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """Run the escrow story (see the module docstring); describe what happened."""
     from legato_pay.escrow.disputes import open_dispute, request_resolution
-    from legato_pay.escrow.disputes_approvals import approve_resolution
+    from legato_pay.escrow.disputes_approvals import approve_dispute
+    from legato_pay.escrow.refunds import refund_deposit
     from legato_pay.escrow.releases import request_release
     from legato_pay.escrow.releases_approvals import approve_release
     from legato_pay.escrow.releases_auto import complete_milestone
 
-    settings, tag = app.settings, uuid.uuid4().hex[:8]
+    settings, tag = app.settings, tag or uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="legato-escrow-demo-") as directory:
         keys = Path(directory)
         app_id = _setup(app, tag, keys)
         deposits = {
-            investor: app.run(
-                partial(
-                    deposit_shortcut,
-                    app_id=app_id,
-                    investor=f"demo-{investor}-{tag}",
-                    amount=amount,
-                    currency=CURRENCY,
-                    actor=app.actor,
-                )
-            )
+            investor: _deposit(app, app_id, f"demo-{investor}-{tag}", amount, tag)
             for investor, amount in DEPOSITS.items()
         }
         app.run(
@@ -187,9 +148,18 @@ def run_escrow_demo(app: AppContext, *, now: datetime | None = None) -> dict[str
         approval = _sign_all(
             app,
             keys,
-            lambda s, key, actor: approve_release(
-                s, settings, large.id, key=key, name=None, actor=actor, now=now
+            lambda key: app.run(
+                lambda s: approve_release(
+                    s, settings, large.id, key=key, name=None, actor=app.actor, now=now
+                )
             ),
+        )
+        refund = refund_deposit(
+            app,
+            deposits["ben"],
+            amount=REFUND,
+            reason="ben scaled his stake down",
+            key=f"demo:{tag}:refund",
         )
         dispute = app.run(
             lambda s: open_dispute(
@@ -215,13 +185,16 @@ def run_escrow_demo(app: AppContext, *, now: datetime | None = None) -> dict[str
         resolution = _sign_all(
             app,
             keys,
-            lambda s, key, actor: approve_resolution(
-                s, settings, dispute.id, key=key, name=None, actor=actor, now=now
-            ),
+            lambda key: approve_dispute(app, dispute.id, key=key, name=None, now=now),
         )
     return app.run(
-        lambda s: _describe(s, app_id, deposits, small, approval, resolution), write=False
+        lambda s: _describe(s, app_id, deposits, small, approval, refund, resolution),
+        write=False,
     )
+
+
+def _money(minor: int) -> dict[str, Any]:
+    return {"amount": minor, "currency": CURRENCY, "display": format_amount(minor, CURRENCY)}
 
 
 def _describe(
@@ -230,32 +203,35 @@ def _describe(
     deposits: dict[str, int],
     small: Any,
     approval: Any,
+    refund: Any,
     resolution: Any,
 ) -> dict[str, Any]:
     from legato_pay.escrow.balances import deposit_balances
 
+    def balances(deposit: int) -> dict[str, Any]:
+        figures = deposit_balances(session, deposit)
+        return {"id": deposit} | {
+            name: _money(figures[name])
+            for name in ("deposited", "released", "refunded", "held", "available")
+        }
+
     return {
         "app": app_id,
-        "small_release": {
-            "id": small.id,
-            "status": small.status,
-            "amount": format_amount(small.amount, small.currency),
-        },
+        "small_release": {"id": small.id, "status": small.status, "amount": _money(small.amount)},
         "large_release": {
             "id": approval.release.id,
             "status": approval.release.status,
             "approvers": list(approval.approvers),
-            "amount": format_amount(approval.release.amount, CURRENCY),
+            "amount": _money(approval.release.amount),
         },
+        "refund": {"id": refund.id, "status": refund.status, "amount": _money(refund.amount)},
         "dispute": {
             "id": resolution.dispute.id,
             "status": resolution.dispute.status,
             "outcome": "split 50/50",
             "release": resolution.release_id,
             "refund": resolution.refund_id,
+            "refund_status": resolution.refund.status if resolution.refund else None,
         },
-        "deposits": {
-            investor: {"id": deposit} | deposit_balances(session, deposit)
-            for investor, deposit in deposits.items()
-        },
+        "deposits": {investor: balances(deposit) for investor, deposit in deposits.items()},
     }

@@ -12,8 +12,12 @@ Resolving takes the same approvals as a release above the threshold, in two step
    source escrow account, the app's funds account, the investor, the requester, the reason.
    When ``escrow.required_approvers`` fresh, valid approvals are in, it posts: release → all
    that is available to the app's funds (a ``posted`` release row pointing at the dispute),
-   refund → all of it back to the investor (``refund_for_dispute``), split P/Q → P % to the app
-   and Q % to the investor, exactly (largest remainder). The dispute is ``resolved``.
+   refund → all of it back to the investor, split P/Q → P % to the app and Q % to the investor,
+   exactly (largest remainder). The dispute is ``resolved``. The release part posts in the
+   resolving transaction; the refund part is reserved there too (``refunds.reserve_refund``
+   with the dispute's id: a pending entry, committed with the resolution) and then sent to the
+   deposit's gateway (``disputes_approvals.approve_dispute``), settled by its outcome like any
+   refund (``escrow refund-status`` or the refund webhook; a declined one is back in escrow).
    ``reject_resolution`` (``escrow reject dispute:<D>``) sends it back to ``open``.
 
 The requester of the resolution never approves it; what is available changing before the
@@ -27,12 +31,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from legato_pay import chart
 from legato_pay.config import Settings
 from legato_pay.errors import (
     DepositInDispute,
@@ -47,16 +50,10 @@ from legato_pay.escrow.disputes_guard import open_dispute_of
 from legato_pay.escrow.milestones import FULL_BP, format_bp
 from legato_pay.escrow.signing import check_reason
 from legato_pay.escrow.timeline import record_escrow_event
-from legato_pay.idempotency import request_hash
-from legato_pay.ledger import post_entries, transfer
 from legato_pay.ledger.types import as_utc, utcnow
-from legato_pay.money import format_amount
 from legato_pay.payouts.methods import parse_id
 from legato_pay.store.dialect import for_update
-from legato_pay.store.tables import ESCROW_DEPOSITS, ESCROW_DISPUTES, ESCROW_REFUNDS
-
-if TYPE_CHECKING:
-    pass
+from legato_pay.store.tables import ESCROW_DEPOSITS, ESCROW_DISPUTES
 
 OUTCOMES = ("release", "refund", "split")
 #: P/Q: two plain percentages (digits, at most two decimals; no sign or exponent).
@@ -278,83 +275,6 @@ def request_resolution(
         now=moment,
     )
     return get_dispute(session, view.id)
-
-
-def refund_for_dispute(
-    session: Session,
-    *,
-    deposit_row: Any,
-    amount: int,
-    dispute_id: int,
-    reason: str,
-    actor: str,
-    now: datetime,
-) -> int:
-    """Refund ``amount`` of the deposit to its investor for a resolved dispute: a pending
-    entry escrow -> ``gateway:<deposit's gateway>:<CUR>`` and an ``escrow_refunds`` row
-    ``pending`` (the money is held, out of what is available), to be settled by the gateway's
-    refund outcome like any escrow refund (posted when it succeeds, voided back into escrow
-    when it fails).
-
-    TODO(escrow-in merge): call escrow-in's refund path here instead, so the gateway refund
-    is actually requested (Paystack/Stripe/sandbox) and shares are cancelled pro rata; this
-    branch records and holds the refund but does not call the gateway."""
-    currency = deposit_row.currency
-    source = chart.escrow_account(deposit_row.id, currency)
-    clearing = chart.system_account(
-        chart.gateway_cash(deposit_row.gateway, currency), currency, debit_normal=True
-    )
-    chart.open_accounts(session, [source, clearing])
-    entry = post_entries(
-        session,
-        [
-            transfer(
-                source.code,
-                clearing.code,
-                amount,
-                currency,
-                pending=True,
-                idempotency_key=f"dispute:{dispute_id}:refund",
-                reason=f"escrow refund of deposit {deposit_row.id} (dispute {dispute_id})",
-                metadata={"deposit": deposit_row.id, "dispute": dispute_id},
-            )
-        ],
-        actor=actor,
-        now=now,
-    )[0]
-    refund_id = session.execute(
-        insert(ESCROW_REFUNDS)
-        .values(
-            deposit_id=deposit_row.id,
-            dispute_id=dispute_id,
-            currency=currency,
-            amount=amount,
-            units_cancelled=0,
-            status="pending",
-            entry_id=entry.id,
-            idempotency_key=f"dispute:{dispute_id}:refund",
-            request_hash=request_hash({"dispute": dispute_id, "refund": amount}),
-            reason=reason[:500],
-            requested_by=actor,
-            created_at=now,
-        )
-        .returning(ESCROW_REFUNDS.c.id)
-    ).scalar_one()
-    record_escrow_event(
-        session,
-        deposit_row.id,
-        "refund_requested",
-        actor,
-        amount=amount,
-        subject=f"refund:{refund_id}",
-        details={
-            "dispute": dispute_id,
-            "to": deposit_row.investor_id,
-            "amount": format_amount(amount, currency),
-        },
-        now=now,
-    )
-    return int(refund_id)
 
 
 def disputes_of(session: Session, deposit_id: int) -> list[DisputeView]:

@@ -1,11 +1,14 @@
 """Approving or rejecting a dispute's resolution (``escrow approve|reject dispute:<id>``):
 the second step of ``disputes`` (see its docstring). The payload signed names the exact
 amounts each side gets from what is available now; when ``escrow.required_approvers`` fresh,
-valid approvals are in, the outcome posts and the dispute is ``resolved``."""
+valid approvals are in, the outcome posts and the dispute is ``resolved``: the release part
+posted and the refund part reserved (a pending entry) in that one transaction; then
+``approve_dispute`` sends the refund to the deposit's gateway, whose outcome settles it like
+any escrow refund."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +19,9 @@ from legato_pay import approvals, chart
 from legato_pay.config import Settings
 from legato_pay.errors import InvalidState
 from legato_pay.escrow.balances import lock_deposit
-from legato_pay.escrow.disputes import (
-    DisputeView,
-    get_dispute,
-    lock_dispute,
-    refund_for_dispute,
-    require_feature,
-)
+from legato_pay.escrow.disputes import DisputeView, get_dispute, lock_dispute, require_feature
 from legato_pay.escrow.milestones import FULL_BP
+from legato_pay.escrow.refunds import RefundView, reserve_refund, send_refund
 from legato_pay.escrow.releases import available_in_escrow, create_release
 from legato_pay.escrow.signing import (
     Signature,
@@ -39,6 +37,8 @@ from legato_pay.store.tables import ESCROW_DISPUTES
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from legato_pay.context import AppContext
 
 KIND = "escrow_dispute"
 REJECTION_KIND = "escrow_dispute_rejection"
@@ -75,6 +75,8 @@ class DisputeApproval:
     resolved_now: bool
     release_id: int | None = None
     refund_id: int | None = None
+    #: The refund part as the gateway left it (``approve_dispute``): succeeded, or pending.
+    refund: RefundView | None = None
 
     def as_json(self) -> dict[str, Any]:
         return self.dispute.as_json() | {
@@ -87,6 +89,7 @@ class DisputeApproval:
                 "resolved_now": self.resolved_now,
                 "release": self.release_id,
                 "refund": self.refund_id,
+                "refund_status": self.refund.status if self.refund else None,
             }
         }
 
@@ -131,6 +134,28 @@ def _require_resolving(view: DisputeView, wanted: str) -> None:
             f"(`escrow dispute resolve`) can be {wanted}",
             details={"dispute": view.id, "status": view.status},
         )
+
+
+def approve_dispute(
+    app: AppContext,
+    dispute_id: int | str,
+    *,
+    key: Ed25519PrivateKey,
+    name: str | None,
+    now: datetime | None = None,
+) -> DisputeApproval:
+    """``escrow approve dispute:<D>``: sign (``approve_resolution``, one transaction); when
+    that resolved it, send its refund part to the deposit's gateway (``refunds.send_refund``):
+    RefundFailed (exit 7) if declined, the money back in escrow; GATEWAY_UNAVAILABLE (7) if
+    unknown, the refund pending for ``escrow refund-status``. The dispute stays resolved."""
+    outcome: DisputeApproval = app.run(
+        lambda s: approve_resolution(
+            s, app.settings, dispute_id, key=key, name=name, actor=app.actor, now=now
+        )
+    )
+    if not outcome.resolved_now or outcome.refund_id is None:
+        return outcome
+    return replace(outcome, refund=send_refund(app, outcome.refund_id, look_first=False))
 
 
 def approve_resolution(
@@ -224,15 +249,17 @@ def _post_outcome(
             approved=True,
         )
     if to_investor > 0:
-        refund_id = refund_for_dispute(
+        refund, _ = reserve_refund(
             session,
-            deposit_row=deposit,
-            amount=to_investor,
-            dispute_id=view.id,
+            deposit.id,
             reason=view.resolution_reason or view.reason,
+            key=f"dispute:{view.id}:refund",
             actor=actor,
+            amount_minor=to_investor,
+            dispute_id=view.id,
             now=now,
         )
+        refund_id = refund.id
     return release_id, refund_id
 
 

@@ -1,5 +1,7 @@
-"""The freeze a dispute puts on its deposit: one check every release, refund and approval of
-a deposit makes (with the deposit's row locked, so a dispute opened meanwhile is seen)."""
+"""The freeze a dispute puts on its deposit: the one check every release, refund and approval
+of a deposit makes, called with the deposit's row locked first (``balances.lock_deposit``), so
+a dispute committed meanwhile is seen. Escrow's one lock order: the deposit row, then the
+release/refund/dispute row, then the ledger's balances."""
 
 from __future__ import annotations
 
@@ -15,18 +17,20 @@ from legato_pay.store.tables import ESCROW_DISPUTES
 FREEZING = ("open", "resolving")
 
 
-def open_dispute_of(session: Session, deposit_id: int) -> Any:
-    """The deposit's open (or resolving) dispute row, or None."""
-    return session.execute(
-        select(ESCROW_DISPUTES)
-        .where(ESCROW_DISPUTES.c.deposit_id == deposit_id, ESCROW_DISPUTES.c.status.in_(FREEZING))
-        .order_by(ESCROW_DISPUTES.c.id)
-    ).first()
+def open_dispute_of(session: Session, deposit_id: int, *, allow: int | None = None) -> Any:
+    """The deposit's open (or resolving) dispute row other than ``allow``, or None."""
+    query = select(ESCROW_DISPUTES).where(
+        ESCROW_DISPUTES.c.deposit_id == deposit_id, ESCROW_DISPUTES.c.status.in_(FREEZING)
+    )
+    if allow is not None:
+        query = query.where(ESCROW_DISPUTES.c.id != allow)
+    return session.execute(query.order_by(ESCROW_DISPUTES.c.id)).first()
 
 
-def assert_not_in_dispute(session: Session, deposit_id: int) -> None:
-    """DEPOSIT_IN_DISPUTE (exit 6) while the deposit has an open or resolving dispute."""
-    dispute = open_dispute_of(session, deposit_id)
+def assert_not_in_dispute(session: Session, deposit_id: int, *, allow: int | None = None) -> None:
+    """DEPOSIT_IN_DISPUTE (exit 6) while the deposit has an open or resolving dispute; the
+    dispute ``allow`` (the one whose resolution is moving the money) does not count."""
+    dispute = open_dispute_of(session, deposit_id, allow=allow)
     if dispute is not None:
         raise DepositInDispute(
             f"escrow deposit {deposit_id} is in dispute (dispute {dispute.id}, "

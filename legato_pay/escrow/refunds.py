@@ -17,8 +17,9 @@ A rerun under the same key never refunds twice: it finds the refund the gateway 
 ``floor(U × refunded_after / A) − floor(U × refunded_before / A)`` for a deposit of amount
 ``A`` with ``U`` units, counting succeeded refunds, so a refund of the whole deposit cancels all
 of them; never more than the investor still holds (``shares.register.cancel_units``).
-A deposit with an open dispute refuses refunds (DEPOSIT_IN_DISPUTE, exit 6) unless the refund
-is the dispute's own resolution (``dispute_id``).
+A deposit with an open dispute refuses refunds (``disputes_guard``: DEPOSIT_IN_DISPUTE, exit 6)
+unless the refund is the dispute's own resolution (``dispute_id``). Lock order, as everywhere in
+escrow: the deposit's row, then the refund's, then the ledger's balances.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from legato_pay import chart, gateways
 from legato_pay.errors import (
-    Conflict,
     GatewayError,
     GatewayUnavailable,
     InsufficientFunds,
@@ -40,7 +40,9 @@ from legato_pay.errors import (
     InvalidState,
     RefundFailed,
 )
+from legato_pay.escrow.balances import lock_deposit
 from legato_pay.escrow.deposits import MAX_KEY_LENGTH, close_gateway, deposit_row
+from legato_pay.escrow.disputes_guard import assert_not_in_dispute
 from legato_pay.escrow.refunds_settle import settle_refund, units_due
 from legato_pay.escrow.refunds_views import (
     STATUSES,
@@ -58,7 +60,7 @@ from legato_pay.idempotency import check_key, ensure_same_request, request_hash
 from legato_pay.ledger import lock_balances, post_entries, transfer
 from legato_pay.ledger.types import utcnow
 from legato_pay.money import format_amount, parse_amount
-from legato_pay.store.tables import ESCROW_DISPUTES, ESCROW_REFUNDS
+from legato_pay.store.tables import ESCROW_REFUNDS
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
@@ -71,14 +73,11 @@ __all__ = [
     "refund_deposit",
     "refund_row",
     "refund_status",
+    "reserve_refund",
     "send_refund",
     "settle_refund",
     "units_due",
 ]
-
-#: Dispute statuses that freeze a deposit's refunds.
-OPEN_DISPUTES = ("open", "resolving")
-
 
 # -- the command's path ---------------------------------------------------------------------
 
@@ -96,10 +95,17 @@ def refund_deposit(
     deposit through its gateway (see the module docstring). RefundFailed (exit 7) when the
     gateway declines (the money is back in escrow); GATEWAY_UNAVAILABLE (7) when its answer is
     unknown (the refund stays pending)."""
-    reason = _check_reason(reason)
     own_key = check_key(key, max_length=MAX_KEY_LENGTH) or f"auto-{secrets.token_hex(8)}"
     view, fresh = app.run(
-        lambda s: _reserve(s, deposit, amount, reason, own_key, dispute_id, app.actor)
+        lambda s: reserve_refund(
+            s,
+            deposit,
+            reason=reason,
+            amount=amount,
+            key=own_key,
+            dispute_id=dispute_id,
+            actor=app.actor,
+        )
     )
     if view.status != "pending":
         return view
@@ -190,18 +196,26 @@ def _check_reason(reason: str) -> str:
 # -- step 1: reserve ------------------------------------------------------------------------
 
 
-def _reserve(
+def reserve_refund(
     session: Session,
     deposit: object,
-    amount: str | None,
+    *,
     reason: str,
     key: str,
-    dispute_id: int | None,
     actor: str,
+    amount: str | None = None,
+    amount_minor: int | None = None,
+    dispute_id: int | None = None,
+    now: datetime | None = None,
 ) -> tuple[RefundView, bool]:
-    """The refund row and its pending entry, or the refund the key already names."""
-    row = deposit_row(session, deposit, lock=True)
-    requested = parse_amount(amount, row.currency) if amount is not None else None
+    """Step 1 in the caller's unit of work: the refund row and its pending entry (``amount``
+    in major units or ``amount_minor``; all that is available by default), or the refund the
+    key already names (``fresh`` False). A dispute's resolution reserves its refund part here,
+    in the resolving transaction, with ``dispute_id`` (that dispute's freeze does not apply to
+    its own refund); ``send_refund`` then asks the gateway once it is committed."""
+    reason = _check_reason(reason)
+    row = lock_deposit(session, deposit_row(session, deposit).id)
+    requested = parse_amount(amount, row.currency) if amount is not None else amount_minor
     scoped = f"{row.id}:{key}"
     wanted = {"amount": requested if requested is not None else "all", "reason": reason}
     existing = session.execute(
@@ -221,7 +235,7 @@ def _reserve(
             f"deposit {row.id} is {row.status}; only a confirmed deposit can be refunded",
             details={"deposit": row.id, "status": row.status},
         )
-    _refuse_disputed(session, row.id, dispute_id)
+    assert_not_in_dispute(session, row.id, allow=dispute_id)
     escrow = chart.escrow_account_code(row.id, row.currency)
     available = lock_balances(session, [escrow])[escrow].available
     refund_amount = available if requested is None else requested
@@ -237,7 +251,7 @@ def _reserve(
                 "currency": row.currency,
             },
         )
-    now = utcnow()
+    now = now or utcnow()
     refund_id = _insert(session, row, refund_amount, scoped, wanted, reason, dispute_id, actor, now)
     entry = post_entries(
         session,
@@ -270,23 +284,6 @@ def _reserve(
         now=now,
     )
     return get_refund(session, refund_id), True
-
-
-def _refuse_disputed(session: Session, deposit_id: int, dispute_id: int | None) -> None:
-    query = select(ESCROW_DISPUTES.c.id).where(
-        ESCROW_DISPUTES.c.deposit_id == deposit_id,
-        ESCROW_DISPUTES.c.status.in_(OPEN_DISPUTES),
-    )
-    if dispute_id is not None:
-        query = query.where(ESCROW_DISPUTES.c.id != dispute_id)
-    disputes = [row.id for row in session.execute(query)]
-    if disputes:
-        raise Conflict(
-            f"deposit {deposit_id} is in dispute ({', '.join(map(str, disputes))}): "
-            "no refund until it is resolved",
-            details={"deposit": deposit_id, "disputes": disputes},
-            code="DEPOSIT_IN_DISPUTE",
-        )
 
 
 def _insert(

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from legato_pay.escrow.deposits import deposit_row
+from legato_pay.escrow.balances import lock_deposit
 from legato_pay.escrow.refunds_views import (
     RefundView,
     gateway_key,
@@ -39,7 +39,7 @@ def settle_refund(
     (checked with its deposit locked). ``succeeded`` posts the reservation and cancels units;
     ``failed`` voids it; ``pending`` only records the gateway's refund id."""
     first = refund_row(session, refund_id)
-    deposit = deposit_row(session, first.deposit_id, lock=True)
+    deposit = lock_deposit(session, first.deposit_id)
     row = refund_row(session, refund_id, lock=True)
     if row.status != "pending":
         return refund_view(row)

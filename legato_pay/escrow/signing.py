@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from legato_pay import approvals
-from legato_pay.approvals.keys import public_key_hex
 from legato_pay.config import Settings
-from legato_pay.errors import InvalidInput, Unauthorized
+from legato_pay.errors import InvalidInput
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,21 +28,6 @@ def check_reason(reason: str) -> str:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
         raise InvalidInput(f"--reason is 1 to {MAX_REASON} characters", details={"field": "reason"})
     return reason
-
-
-def resolve_approver(session: Session, scope: str, key: Ed25519PrivateKey, name: str | None) -> str:
-    """``name`` if given (the signature check then proves the key is theirs), else the
-    approver of ``scope`` whose public key is this key's (UNAUTHORIZED if none)."""
-    if name is not None:
-        return approvals.approvers.validate_name(name)
-    public = public_key_hex(key.public_key())
-    for approver in approvals.list_approvers(session, scope=scope):
-        if approver.public_key == public:
-            return approver.name
-    raise Unauthorized(
-        f"this key belongs to no approver on `approvers list --scope {scope}`",
-        details={"scope": scope, "reason": "not_an_approver"},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +59,7 @@ class Signature:
 def record_signature(session: Session, signature: Signature) -> tuple[str, bool]:
     """Sign and store (``approvals.record_approval`` checks the list, the key and the
     requester); the approver's name and whether it was already stored (a replay)."""
-    approver = resolve_approver(session, signature.scope, signature.key, signature.name)
+    approver = approvals.resolve_signer(session, signature.scope, signature.key, signature.name)
     recorded = approvals.record_approval(
         session,
         scope=signature.scope,

@@ -28,9 +28,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from legato_pay import approvals
-from legato_pay.approvals.keys import public_key_hex
 from legato_pay.config import Settings
-from legato_pay.errors import InvalidInput, InvalidState, NotFound, Unauthorized
+from legato_pay.errors import InvalidInput, InvalidState, NotFound
 from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.payouts.methods import get_method, parse_id
 from legato_pay.payouts.status import lock_payout, mark_approved, mark_rejected, mark_unapproved
@@ -123,21 +122,6 @@ def consume_payout_approvals(session: Session, payout_id: int | str) -> int:
     return approvals.consume_approvals(session, SCOPE, KIND, str(number))
 
 
-def resolve_approver(session: Session, key: Ed25519PrivateKey, name: str | None) -> str:
-    """The approver name to sign as: ``name`` if given (the signature check then proves the
-    key is theirs), else the approver of ``payouts`` whose public key is this key's."""
-    if name is not None:
-        return approvals.approvers.validate_name(name)
-    public = public_key_hex(key.public_key())
-    for approver in approvals.list_approvers(session, scope=SCOPE):
-        if approver.public_key == public:
-            return approver.name
-    raise Unauthorized(
-        "this key belongs to no approver on `approvers list --scope payouts`",
-        details={"scope": SCOPE, "reason": "not_an_approver"},
-    )
-
-
 def _check_open(view: PayoutView, wanted: str) -> None:
     if view.status not in ("requested", "approved"):
         raise InvalidState(
@@ -163,7 +147,7 @@ def approve_payout(
     lock_payout(session, number)  # one approval of a payout at a time: the count is exact
     view = get_payout(session, number)
     _check_open(view, "approved")
-    approver = resolve_approver(session, key, name)
+    approver = approvals.resolve_signer(session, SCOPE, key, name)
     payload = payout_payload(view)
     recorded = approvals.record_approval(
         session,
@@ -228,7 +212,7 @@ def reject_payout(
     lock_payout(session, number)
     view = get_payout(session, number)
     _check_open(view, "rejected")
-    approver = resolve_approver(session, key, name)
+    approver = approvals.resolve_signer(session, SCOPE, key, name)
     payload = rejection_payload(view, reason)
     approvals.record_approval(
         session,

@@ -1,5 +1,6 @@
-"""Disputes: the flag, the freeze (also against racing releases), resolution by release,
-refund or an exact split once two approvers sign, and bad input changing nothing."""
+"""Disputes: the flag, the freeze (also against racing releases and refunds), resolution by
+release, refund or an exact split once two approvers sign — the refund part through the
+deposit's gateway (sandbox, the Paystack fake), once — and bad input changing nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from legato_pay.errors import (
     DepositInDispute,
@@ -20,12 +21,26 @@ from legato_pay.errors import (
     Unauthorized,
     UsageError,
 )
+from legato_pay.escrow.deposits import create_deposit
+from legato_pay.escrow.deposits_confirm import confirm_deposit
 from legato_pay.escrow.disputes import get_dispute, open_dispute, request_resolution
-from legato_pay.escrow.disputes_approvals import approve_resolution, reject_resolution
+from legato_pay.escrow.disputes_approvals import approve_dispute, reject_resolution
+from legato_pay.escrow.refunds import refund_status
+from legato_pay.gateways.paystack.references import transaction_reference
 from legato_pay.ledger.types import utcnow
-from legato_pay.store.tables import APPROVALS, ESCROW_EVENTS, ESCROW_REFUNDS
-from tests.escrow.funded import Keys, confirmed_deposit, counts
-from tests.escrow.helpers import BIG, app_funds, approve, balances, funded_app, release, with_flags
+from legato_pay.store.tables import APPROVALS, BOOK, ESCROW_EVENTS, ESCROW_REFUNDS
+from tests.escrow.deposit_factory import Keys, app_with_investor, counts
+from tests.escrow.helpers import (
+    BIG,
+    app_funds,
+    approve,
+    balances,
+    funded_app,
+    release,
+    tales_deposit,
+    with_flags,
+)
+from tests.fakes.paystack import FakePaystack
 from tests.readers.at_once import run_at_once
 
 
@@ -44,11 +59,24 @@ def resolve(app: Any, dispute: int, actor: str = "judge", **outcome: Any) -> Any
 
 
 def sign(app: Any, dispute: int, keyring: Keys, who: str, **kw: Any) -> Any:
-    key = keyring.key(who)
+    return approve_dispute(app, dispute, key=keyring.key(who), name=None, **kw)
+
+
+def dispute_refund(app: Any, dispute: int) -> Any:
     return app.run(
-        lambda s: approve_resolution(
-            s, app.settings, dispute, key=key, name=None, actor="ops", **kw
-        )
+        lambda s: s.execute(
+            select(ESCROW_REFUNDS).where(ESCROW_REFUNDS.c.dispute_id == dispute)
+        ).one(),
+        write=False,
+    )
+
+
+def sandbox_refunds(app: Any) -> int:
+    return app.run(  # type: ignore[no-any-return]
+        lambda s: s.execute(
+            select(func.count()).select_from(BOOK).where(BOOK.c.kind == "refund")
+        ).scalar_one(),
+        write=False,
     )
 
 
@@ -103,16 +131,13 @@ def test_split_resolution_is_exact(app: Any, tmp_path: Path) -> None:
     assert done.resolved_now and done.dispute.status == "resolved"
     # 99,999 x 60 % = 59,999.4 and x 40 % = 39,999.6: the leftover cent goes to the larger remainder
     assert app_funds(app) == 59_999
-    refund = app.run(
-        lambda s: s.execute(
-            select(ESCROW_REFUNDS).where(ESCROW_REFUNDS.c.dispute_id == dispute)
-        ).one(),
-        write=False,
-    )
-    assert (refund.amount, refund.status) == (40_000, "pending")
+    refund = dispute_refund(app, dispute)
+    assert (refund.amount, refund.status) == (40_000, "succeeded")  # through the sandbox
+    assert (done.refund_id, done.refund.status) == (refund.id, "succeeded")
+    assert refund.provider_refund_id and sandbox_refunds(app) == 1
     assert balances(app, deposit) == {
-        "currency": "USD", "deposited": 99_999, "released": 59_999, "refunded": 0,
-        "held": 40_000, "available": 0,
+        "currency": "USD", "deposited": 99_999, "released": 59_999, "refunded": 40_000,
+        "held": 0, "available": 0,
     }  # fmt: skip
     with pytest.raises(InsufficientFunds):  # resolved: no longer frozen, nothing left
         release(app, deposit, amount="0.01")
@@ -133,10 +158,45 @@ def test_release_or_refund_everything(
     sign(app, dispute, keyring, "carol")
     assert sign(app, dispute, keyring, "dave").resolved_now
     assert app_funds(app) == to_app
-    assert balances(app, deposit)["held"] == 100_000 - to_app
-    assert balances(app, deposit)["available"] == 0
+    assert sandbox_refunds(app) == (1 if to_app == 0 else 0)
+    got = balances(app, deposit)
+    assert (got["released"], got["refunded"], got["held"], got["available"]) == (
+        to_app,
+        100_000 - to_app,
+        0,
+        0,
+    )
     with pytest.raises(InsufficientFunds):
         release(app, deposit, amount="0.01")
+
+
+def test_split_refund_goes_through_paystack_once(
+    app: Any, tmp_path: Path, paystack: FakePaystack
+) -> None:
+    app_with_investor(app)  # quill, owned by olga; ann invests (Paystack needs her email)
+    keyring = Keys(app, tmp_path, app_id="quill")
+    view = create_deposit(
+        app, app_id="quill", investor="ann", amount="20000.01", currency="NGN",
+        gateway="paystack", units=None, key="ps-dispute",
+    )  # fmt: skip
+    paystack.settle(transaction_reference(view.reference), "success")
+    deposit = confirm_deposit(app, view.reference).deposit.id
+    dispute = open_(app, deposit, actor="ann").id
+    resolve(app, dispute, split="70/30")
+    sign(app, dispute, keyring, "carol")
+    done = sign(app, dispute, keyring, "dave")
+    # 2,000,001 kobo x 70 % = 1,400,000.7 and x 30 % = 600,000.3: the larger remainder wins
+    assert done.resolved_now and (done.refund.status, done.refund.amount) == ("pending", 600_000)
+    [sent] = [r for r in paystack.requests if r.path == "/refund"]
+    assert sent.body["amount"] == 600_000
+    paystack.set_refund_status(int(done.refund.provider_refund_id), "processed")
+    assert refund_status(app, done.refund_id).status == "succeeded"
+    assert paystack.count("POST", "/refund") == 1  # asked, then found: one refund
+    assert app_funds(app, "NGN", app_id="quill") == 1_400_001
+    assert balances(app, deposit) == {
+        "currency": "NGN", "deposited": 2_000_001, "released": 1_400_001, "refunded": 600_000,
+        "held": 0, "available": 0,
+    }  # fmt: skip
 
 
 def test_reject_reopens_and_stale_approvals_do_not_count(app: Any, tmp_path: Path) -> None:
@@ -163,7 +223,7 @@ def test_reject_reopens_and_stale_approvals_do_not_count(app: Any, tmp_path: Pat
 def test_bad_input_changes_nothing(app: Any, tmp_path: Path) -> None:
     deposit = funded_app(app)
     keyring = Keys(app, tmp_path)
-    pending = confirmed_deposit(app, status="pending")
+    pending = tales_deposit(app, confirmed=False)
     dispute = open_(app, deposit).id
     before = counts(app)
     for split in ("60/30", "60", "a/b", "-10/110", "50.001/49.999", "60/40/0"):
@@ -183,23 +243,31 @@ def test_bad_input_changes_nothing(app: Any, tmp_path: Path) -> None:
     assert counts(app) == before
 
 
-def test_freeze_against_racing_releases(database_url: str, app: Any, tmp_path: Path) -> None:
+def test_freeze_against_racing_releases_and_refunds(
+    database_url: str, app: Any, tmp_path: Path
+) -> None:
     deposit = funded_app(app, 100_000, "100")
-    commands = [
-        ["escrow", "release", str(deposit), "--milestone", "beta", "--amount", "100", "--yes"]
-        for _ in range(5)
+    moves = [
+        ["escrow", verb, str(deposit), *extra, "--amount", "100", "--key", f"k{i}"]
+        for i, (verb, extra) in enumerate(
+            [("release", ["--milestone", "beta", "--yes"]), ("refund", ["--reason", "out"])] * 3
+        )
     ]
-    commands.insert(2, ["escrow", "dispute", "open", str(deposit), "--reason", "fraud"])
+    commands = [*moves[:3], ["escrow", "dispute", "open", str(deposit), "--reason", "fraud"]]
+    commands += moves[3:]
     results = run_at_once(database_url, tmp_path, commands)
-    assert results[2]["status"] == 0, results[2]
-    released = [r for i, r in enumerate(results) if i != 2 and r["status"] == 0]
-    frozen = [r for i, r in enumerate(results) if i != 2 and r["status"] == 6]
-    assert len(released) + len(frozen) == 5, results
-    assert balances(app, deposit)["released"] == 10_000 * len(released)
+    assert results[3]["status"] == 0, results[3]
+    others = [r for i, r in enumerate(results) if i != 3]
+    assert {r["status"] for r in others} <= {0, 6}, results
+    moved = sum(r["status"] == 0 for r in others)
+    got = balances(app, deposit)
+    assert got["released"] + got["refunded"] == 10_000 * moved, (got, results)
+    assert (got["held"], got["available"]) == (0, 100_000 - 10_000 * moved)
     actions = app.run(
         lambda s: list(
             s.execute(select(ESCROW_EVENTS.c.action).order_by(ESCROW_EVENTS.c.id)).scalars()
         ),
         write=False,
     )
-    assert "released" not in actions[actions.index("dispute_opened") :]
+    after = actions[actions.index("dispute_opened") :]
+    assert "released" not in after and "refund_requested" not in after, actions

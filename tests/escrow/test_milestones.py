@@ -11,7 +11,7 @@ import pytest
 from legato_pay.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from legato_pay.escrow.milestones import add_milestone, list_milestones, share_of_deposit
 from legato_pay.escrow.releases_auto import complete_milestone
-from tests.escrow.funded import counts, make_app
+from tests.escrow.deposit_factory import counts, make_app
 from tests.readers.at_once import run_at_once
 
 

@@ -13,11 +13,11 @@ from legato_pay import chart
 from legato_pay.context import AppContext
 from legato_pay.errors import LegatoError, RefundFailed
 from legato_pay.escrow.deposits import create_deposit
+from legato_pay.escrow.disputes import open_dispute
 from legato_pay.escrow.refunds import list_refunds, refund_deposit, units_due
 from legato_pay.ledger import get_balance
-from legato_pay.ledger.types import utcnow
 from legato_pay.shares.register import share_history
-from legato_pay.store.tables import ESCROW_DISPUTES, ESCROW_REFUNDS
+from legato_pay.store.tables import ESCROW_REFUNDS
 from tests.escrow.deposit_factory import (
     APP,
     INVESTOR,
@@ -105,13 +105,7 @@ def test_a_refund_declined_by_the_gateway_returns_the_money_to_escrow_once(
 def test_a_disputed_deposit_refuses_refunds(funded_app: AppContext) -> None:
     app = funded_app
     dep = confirmed_deposit(app, amount="20.00")
-    app.run(
-        lambda s: s.execute(
-            ESCROW_DISPUTES.insert().values(
-                deposit_id=dep.id, status="open", reason="x", opened_by="t", created_at=utcnow()
-            )
-        )
-    )
+    app.run(lambda s: open_dispute(s, app.settings, deposit=dep.id, reason="x", actor="t"))
     with pytest.raises(LegatoError) as caught:
         refund_deposit(app, dep.id, reason="no", key="d1")
     assert (caught.value.code, caught.value.exit_status) == ("DEPOSIT_IN_DISPUTE", 6)

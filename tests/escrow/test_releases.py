@@ -21,7 +21,7 @@ from legato_pay.errors import (
 )
 from legato_pay.escrow.releases import percent_of
 from legato_pay.escrow.releases_auto import complete_milestone
-from tests.escrow.funded import confirmed_deposit, counts
+from tests.escrow.deposit_factory import counts
 from tests.escrow.helpers import (
     BIG,
     app_funds,
@@ -29,6 +29,7 @@ from tests.escrow.helpers import (
     funded_app,
     milestone,
     release,
+    tales_deposit,
     with_flags,
 )
 
@@ -78,7 +79,7 @@ def test_above_threshold_is_held(app: Any) -> None:
 def test_bad_input_changes_nothing(app: Any) -> None:
     deposit = funded_app(app)
     milestone(app, "launch", "20", complete=False)
-    pending = confirmed_deposit(app, status="pending")
+    pending = tales_deposit(app, confirmed=False)
     before = counts(app)
     cases: list[tuple[dict[str, Any], type[Exception], str]] = [
         ({"deposit": pending}, InvalidState, "INVALID_STATE"),
@@ -119,12 +120,12 @@ def test_milestone_of_another_app_is_not_found(app: Any) -> None:
 
 
 def test_automatic_releases(app: Any) -> None:
-    from tests.escrow.funded import make_app
+    from tests.escrow.deposit_factory import make_app
 
     make_app(app)
-    small = confirmed_deposit(app, amount=100_000)
-    big = confirmed_deposit(app, amount=BIG)
-    unconfirmed = confirmed_deposit(app, amount=100_000, status="pending")
+    small = tales_deposit(app, 100_000)
+    big = tales_deposit(app, BIG)
+    unconfirmed = tales_deposit(app, 100_000, confirmed=False)
     milestone(app, "beta", "25", complete=False)
     milestone(app, "gamma", "25", complete=False)
     auto = with_flags(app, enable_automatic_releases=True)

@@ -15,7 +15,7 @@ from legato_pay.escrow.releases import get_release
 from legato_pay.escrow.releases_approvals import expire_due_releases, reject_release
 from legato_pay.ledger.types import utcnow
 from legato_pay.store.tables import APPROVALS
-from tests.escrow.funded import Keys, counts
+from tests.escrow.deposit_factory import Keys, counts
 from tests.escrow.helpers import BIG, app_funds, approve, balances, funded_app, release
 from tests.readers.at_once import run_at_once
 
