@@ -79,13 +79,15 @@ class _ForkServers:
         )
 
     @classmethod
-    def run(cls, args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    def run(
+        cls, args: list[str], env: dict[str, str], timeout: float, *, cwd: str | None = None
+    ) -> dict[str, Any]:
         with cls.lock:
             server = cls.idle.pop() if cls.idle else None
         if server is None or server.poll() is not None:
             server = cls._start()
         assert server.stdin is not None and server.stdout is not None
-        request = {"args": args, "env": env, "cwd": str(ROOT), "timeout": timeout}
+        request = {"args": args, "env": env, "cwd": cwd or str(ROOT), "timeout": timeout}
         try:
             server.stdin.write(json.dumps(request) + "\n")
             server.stdin.flush()

@@ -6,8 +6,12 @@ How the README is read:
 * Each fenced ``bash`` block is a session on a fresh machine: its own empty ``$LEGATO_HOME``
   (the default SQLite database lives there) and working directory.
 * A line ending in ``\\`` continues on the next; ``&&`` separates commands; ``#`` starts a
-  comment; of a pipeline, the command before the first ``|`` runs. A command whose program is ``legato-pay`` (``.venv/bin/legato-pay`` too) runs through
-  the installed console script; other tools' commands (python3, pip, pytest, docker) do not run.
+  comment; of a pipeline, the command before the first ``|`` runs. A command whose program is
+  ``legato-pay`` (``.venv/bin/legato-pay`` too) runs in a process of its own: the first block's
+  through the installed console script, the others' through the warm launcher
+  (``tests/cli_forkserver.py``: a forked child per command, the same entry point, without
+  paying the imports again per command); other tools' commands (python3, pip, pytest, docker)
+  do not run.
 * It must exit 0, unless its comment says ``exits N``. A comment line holding a JSON document
   right after a command is that command's documented output, and must be what it prints.
 * Skipped: ``serve-webhooks`` (a server that runs until stopped; the webhook tests run it).
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_runner import ROOT, cli_env
+from tests.cli_runner import ROOT, _ForkServers, cli_env
 
 LEGATO_PAY = Path(sys.executable).with_name("legato-pay")
 SKIPPED_COMMANDS = {"serve-webhooks"}
@@ -52,8 +56,14 @@ class Session:
 
     home: Path
     env: dict[str, str] = field(default_factory=dict)
+    cold: bool = False  # through the console script rather than the warm launcher
 
     def run(self, words: list[str]) -> subprocess.CompletedProcess[str]:
+        if not self.cold:
+            answer = _ForkServers.run(words, self.env, 600, cwd=str(self.home))
+            return subprocess.CompletedProcess(
+                words, answer["status"], answer["stdout"], answer["stderr"]
+            )
         return subprocess.run(
             [str(LEGATO_PAY), *words],
             capture_output=True,
@@ -141,7 +151,7 @@ def block_id(index: int) -> str:
 @pytest.mark.parametrize("index", range(len(readme_blocks())), ids=block_id)
 def test_readme_block_runs_as_documented(index: int, tmp_path: Path) -> None:
     block = readme_blocks()[index]
-    session = Session(tmp_path)
+    session = Session(tmp_path, cold=index == 0)
     session.env = cli_env("unused", LEGATO_HOME=str(tmp_path / "home"))
     del session.env["LEGATO_DATABASE_URL"]  # the README's commands use the default database
     for command in block:
