@@ -18,19 +18,26 @@ from legato_pay.escrow.deposits import create_deposit
 from legato_pay.escrow.deposits_confirm import confirm_deposit
 from legato_pay.escrow.refunds import refund_deposit, refund_status
 from legato_pay.gateways.paystack.references import transaction_reference
+from legato_pay.gateways.stripe.gateway import StripeGateway
 from legato_pay.ledger.types import utcnow
 from legato_pay.payouts.sending import run_payouts
+from legato_pay.payouts.sending_gateways import StripeSender
 from legato_pay.payouts.sending_verify import verify_payouts
 from legato_pay.reconcile.records import Period
 from legato_pay.reconcile.service import ReconcileRequest, open_source, reconcile
+from legato_pay.reconcile.sources import Source
 from legato_pay.reconcile.storage import RunView
+from legato_pay.reconcile.stripe_api import stripe_records
 from legato_pay.store.tables import BOOK
 from tests.cli_runner import run_cli
 from tests.escrow.deposit_factory import APP, INVESTOR, app_with_investor, confirmed_deposit
 from tests.fakes.paystack import FakePaystack, transfer_fee
+from tests.fakes.stripe_balance import FakeStripeBalance
+from tests.fakes.stripe_transfers import FakeStripeTransfers
 from tests.payouts.helpers import VAULT
 from tests.payouts.sending_support import (
     NGN_10K,
+    USD_50,
     paystack_senders,
     request,
     writer_paid_through,
@@ -168,3 +175,52 @@ def test_a_sandbox_month_of_escrow_and_payouts_is_clean_then_planted_differences
     assert kinds(planted) == {"matched": 2, "missing_in_ledger": 1, "status_mismatch": 1}
     assert by_kind(planted, "missing_in_ledger")[0].reference == "payout-unknown"
     assert by_kind(planted, "status_mismatch")[0].reference == f"payout-{payout.id}"
+
+
+def test_a_payout_reversed_by_paystack_and_in_the_ledger_matches(
+    app: AppContext, paystack: tuple[FakePaystack, str]
+) -> None:
+    fake, _ = paystack
+    month = paystack_month(app, fake)
+    reference = f"payout-{month['payout'].id}"
+    fake.set_transfer_status(reference, "reversed")
+    [line] = verify_payouts(app, month["payout"].id, senders=paystack_senders(fake), vault=VAULT)
+    assert line.status == "reversed"
+    view = reconciled(app, "paystack")
+    assert view.clean and kinds(view) == {"matched": 3}
+    [reversed_] = [i for i in view.items if i.reference == reference]
+    assert (reversed_.gateway_status, reversed_.note) == ("reversed", "reversed on both sides")
+
+
+def test_a_stripe_payout_matches_its_balance_transaction_and_a_reversal_not_booked_shows(
+    app: AppContext,
+) -> None:
+    balance = FakeStripeBalance()
+    transfers = FakeStripeTransfers(balance_book=balance)
+    with transfers.serve() as transfers_url, balance.serve() as balance_url:
+        method = writer_paid_through(app, "stripe", "sam", posted=2 * USD_50)
+        transfers.add_account("acct_sam0001")
+        payout = request(app, "sam", "USD", USD_50, method.id)
+        sender = StripeSender(StripeGateway("sk_test_recon", api_base=transfers_url, max_retries=0))
+        [line] = run_payouts(app, senders={"stripe": sender}, vault=VAULT).lines
+        assert line.status == "paid"
+        reader = StripeGateway("sk_test_recon", api_base=balance_url, max_retries=0)
+        source = Source("api", lambda period: stripe_records(reader, period))
+
+        def stripe_run() -> RunView:
+            return reconcile(app, ReconcileRequest("stripe", today()), source)
+
+        view = stripe_run()
+        assert view.clean and kinds(view) == {"matched": 1}
+        [item] = view.items
+        assert item.gateway_id.startswith("txn_") and item.reference == f"payout-{payout.id}"
+        assert item.ledger_amount == item.gateway_amount == payout.net
+
+        balance.add_transfer(4_000, reference="by-hand")  # from the dashboard, not booked
+        transfers.reverse(transfers.by_group(f"payout-{payout.id}")["id"])  # ledger not told
+        planted = stripe_run()
+        assert kinds(planted) == {"missing_in_ledger": 1, "status_mismatch": 1}
+        assert by_kind(planted, "missing_in_ledger")[0].reference == "by-hand"
+        assert by_kind(planted, "status_mismatch")[0].reference == f"payout-{payout.id}"
+        assert planted.totals["skipped_records"] == 1  # the reversal's transfer_refund
+        reader.close()
