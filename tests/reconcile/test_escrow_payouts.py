@@ -224,3 +224,33 @@ def test_a_stripe_payout_matches_its_balance_transaction_and_a_reversal_not_book
         assert by_kind(planted, "status_mismatch")[0].reference == f"payout-{payout.id}"
         assert planted.totals["skipped_records"] == 1  # the reversal's transfer_refund
         reader.close()
+
+
+def test_a_deposit_refunded_in_full_matches_the_reversed_paystack_charge(
+    app: AppContext, paystack: tuple[FakePaystack, str]
+) -> None:
+    fake, _ = paystack
+    app_with_investor(app)
+    made = create_deposit(
+        app,
+        app_id=APP,
+        investor=INVESTOR,
+        amount="3000.00",
+        currency="NGN",
+        gateway="paystack",
+        key="ps-full",
+    )
+    conformed = transaction_reference(made.reference)
+    fake.settle(conformed, "success")
+    deposit = confirm_deposit(app, made.reference).deposit
+    refund = refund_deposit(app, deposit.id, reason="changed mind", key="all")
+    assert refund.provider_refund_id
+    fake.set_refund_status(int(refund.provider_refund_id), "processed")
+    assert refund_status(app, refund.id).status == "succeeded"
+    fake.transactions[conformed]["status"] = "reversed"  # Paystack's word for refunded in full
+    view = reconciled(app, "paystack")
+    assert view.clean, [(i.kind, i.reference, i.note) for i in view.items]
+    assert {(i.direction, i.gateway_status) for i in view.items} == {
+        ("in", "reversed"),
+        ("out", "processed"),
+    }
