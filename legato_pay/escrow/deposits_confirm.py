@@ -168,7 +168,7 @@ def _credit(session: Session, view: DepositView, payment_id: str | None, actor: 
                 view.currency,
                 idempotency_key=f"escrow-deposit:{view.id}",
                 reason=f"escrow deposit {view.id} by {view.investor} into {view.app}",
-                metadata={"deposit": view.id, "app": view.app, "investor": view.investor},
+                metadata=_reconciled(view, payment_id),
             )
         ],
         actor=actor,
@@ -208,6 +208,21 @@ def _credit(session: Session, view: DepositView, payment_id: str | None, actor: 
         now=now,
     )
     return get_deposit(session, view.id)
+
+
+def _reconciled(view: DepositView, payment_id: str | None) -> dict[str, object]:
+    """The entry's metadata, with the keys ``reconcile`` pairs it on: our reference (the
+    gateway carries it too) and the gateway's payment id."""
+    metadata: dict[str, object] = {
+        "kind": "escrow_deposit",
+        "deposit": view.id,
+        "app": view.app,
+        "investor": view.investor,
+        "reference": view.reference,
+    }
+    if payment_id:
+        metadata["gateway_ref"] = payment_id
+    return metadata
 
 
 def _finish(

@@ -264,7 +264,16 @@ def reserve_refund(
                 pending=True,
                 idempotency_key=gateway_key(refund_id),
                 reason=f"escrow refund {refund_id} of deposit {row.id}: {reason}"[:500],
-                metadata={"deposit": row.id, "refund": refund_id, "investor": row.investor_id},
+                metadata={
+                    "kind": "escrow_refund",
+                    "deposit": row.id,
+                    "refund": refund_id,
+                    "investor": row.investor_id,
+                    # reconcile: our reference before the gateway's refund id is known (the
+                    # posting entry carries that), and what it gives back
+                    "reference": gateway_reference(refund_id),
+                    "refund_of": row.reference,
+                },
             )
         ],
         actor=actor,

@@ -50,13 +50,15 @@ def settle_refund(
             .values(provider_refund_id=provider_refund_id)
         )
     if outcome == "succeeded":
-        _succeed(session, deposit, row, actor)
+        _succeed(session, deposit, row, actor, provider_refund_id or row.provider_refund_id)
     elif outcome == "failed":
         _fail(session, deposit, row, actor, note)
     return get_refund(session, refund_id)
 
 
-def _succeed(session: Session, deposit: Any, row: Any, actor: str) -> None:
+def _succeed(
+    session: Session, deposit: Any, row: Any, actor: str, provider_refund_id: str | None
+) -> None:
     now = utcnow()
     posted = resolve_pending(
         session,
@@ -66,6 +68,8 @@ def _succeed(session: Session, deposit: Any, row: Any, actor: str) -> None:
         idempotency_key=f"{gateway_key(row.id)}:post",
         reason=f"escrow refund {row.id} succeeded at the gateway",
         now=now,
+        # reconcile pairs the refund on the gateway's own id, known only now
+        metadata={"gateway_ref": provider_refund_id} if provider_refund_id else None,
     )
     units = _cancel_units(session, deposit, row, actor, now)
     session.execute(

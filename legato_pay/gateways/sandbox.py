@@ -185,3 +185,28 @@ class SandboxGateway:
         if row is None:
             return None
         return RefundResult(self.name, row.id, row.status, row.paid_amount, row.paid_currency)
+
+
+def record_transfer(
+    engine: Engine, transfer_id: str, reference: str, amount: int, currency: str
+) -> None:
+    """A payout's transfer in the sandbox's book (kind ``payout``), once per reference: what a
+    real provider's transfer list would show ``reconcile``."""
+
+    def record(session: Session) -> None:
+        session.execute(
+            insert_ignore(session, BOOK, ["reference"]).values(
+                id=transfer_id,
+                kind="payout",
+                reference=reference,
+                amount=amount,
+                currency=currency,
+                payment_method="sandbox_transfer",
+                status="succeeded",
+                paid_amount=amount,
+                paid_currency=currency,
+                created_at=utcnow(),
+            )
+        )
+
+    run_in_transaction(engine, record)

@@ -45,24 +45,15 @@ def paystack_probe(app: AppContext, transport: httpx.BaseTransport | None = None
     from legato_pay.gateways.paystack.gateway import PaystackGateway
 
     with PaystackGateway.from_env(app.settings.gateways, transport=transport) as gateway:
-        # The client has no public balance method (yet); this is its one retrying GET.
-        data: Any = gateway.client._request("GET", "/balance")
-    entries = data.get("value") if isinstance(data, dict) else None  # a list comes wrapped
-    entries = entries if isinstance(entries, list) else []
-    currencies = sorted(
-        {str(entry.get("currency")) for entry in entries if isinstance(entry, dict)}
-    )
-    return {"balances": currencies}
+        entries = gateway.client.balance()
+    return {"balances": sorted({str(entry.get("currency")) for entry in entries})}
 
 
 def stripe_probe(app: AppContext) -> dict[str, Any]:
     from legato_pay.gateways.stripe.gateway import StripeGateway
 
     with StripeGateway.from_env(app.settings.gateways) as gateway:
-        balance = gateway._call(
-            "balance", lambda: gateway._client.v1.balance.retrieve(), reference="health"
-        )
-    found = balance.to_dict().get("available") if hasattr(balance, "to_dict") else None
+        found = gateway.balance().get("available")
     entries = found if isinstance(found, list) else []
     return {"balances": sorted({str(e.get("currency")) for e in entries if isinstance(e, dict)})}
 

@@ -9,6 +9,7 @@ refund hold), both kept in ``ledger_pending`` beside its status, indexed for the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -57,10 +58,12 @@ def resolve_pending(
     idempotency_key: str | None = None,
     reason: str | None = None,
     now: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> EntryView:
     """Post a pending entry (in full, or ``amount`` of a two-leg one) or void it.
 
     A partial post posts ``amount`` and releases the rest: the pending entry is then closed.
+    ``metadata`` is kept on the resolving entry (e.g. the gateway id known only by then).
     """
     kind = "post_pending" if post else "void_pending"
     if amount is not None:
@@ -84,6 +87,7 @@ def resolve_pending(
         key=check_key(idempotency_key),
         content_hash=content_hash,
         reason=reason,
+        metadata=metadata,
         target_entry_id=entry_id,
     )
     view = apply_prepared(session, [prepared], actor=actor, now=moment)[0]

@@ -292,7 +292,7 @@ def run_payouts(
     lines: list[SendLine] = []
     with (
         job_claim(app.engine, PAYOUT_RUN, "payouts", _busy),
-        SenderPool(app.settings, senders) as pool,
+        SenderPool(app.settings, senders, engine=app.engine) as pool,
     ):
         rows = app.run(lambda s: _candidates(s, chosen, most), write=False)
         for (provider, currency), group in _groups(rows).items():

@@ -7,6 +7,8 @@ provider never saw (under the *same*
 reference, which the provider deduplicates), ``finalize`` a Paystack OTP.
 
 * ``sandbox``: pays at once, deterministically (transfer id ``sbx_<reference>``); nobody real.
+  Built with the database engine (as ``SenderPool`` does), it writes each transfer into the
+  sandbox's own book (``sandbox_payments``, kind ``payout``), which ``reconcile`` reads.
 * ``paystack``: bulk transfers, or one ``POST /transfer`` each when the integration requires
   an OTP for transfers (``payouts.paystack_transfer_otp``): those wait for ``payouts finalize``.
 * ``stripe``: one Connect transfer each to the writer's ``acct_…``.
@@ -19,7 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
+
+from sqlalchemy import Engine
 
 from legato_pay.config import Settings
 from legato_pay.errors import InvalidInput, InvalidState
@@ -62,10 +67,19 @@ class SandboxSender:
 
     name = "sandbox"
 
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+
     def send(self, currency: str, items: Sequence[Outgoing]) -> Iterator[TransferNotice]:
         return (self.resend(item) for item in items)
 
     def resend(self, item: Outgoing) -> TransferNotice:
+        if self._engine is not None:
+            from legato_pay.gateways.sandbox import record_transfer
+
+            record_transfer(
+                self._engine, f"sbx_{item.reference}", item.reference, item.amount, item.currency
+            )
         return TransferNotice(
             "sandbox",
             item.reference,
@@ -148,11 +162,12 @@ class StripeSender:
         self.gateway.close()
 
 
-def build_sender(name: str, settings: Settings) -> Sender:
+def build_sender(name: str, settings: Settings, engine: Engine | None = None) -> Sender:
     """A sender from the environment (``PAYSTACK_SECRET_KEY``/``PAYSTACK_BASE_URL``,
-    ``STRIPE_SECRET_KEY``/``STRIPE_API_BASE``, ``PAYMENT_GATEWAY_MODE``)."""
+    ``STRIPE_SECRET_KEY``/``STRIPE_API_BASE``, ``PAYMENT_GATEWAY_MODE``); the sandbox's books
+    its transfers through ``engine``."""
     if name == "sandbox":
-        return SandboxSender()
+        return SandboxSender(engine)
     if name == "paystack":
         from legato_pay.gateways.paystack.gateway import PaystackGateway
 
@@ -172,9 +187,11 @@ class SenderPool:
         self,
         settings: Settings,
         given: Mapping[str, Sender] | None = None,
-        build: Callable[[str, Settings], Sender] = build_sender,
+        build: Callable[[str, Settings], Sender] | None = None,
+        engine: Engine | None = None,
     ) -> None:
-        self.settings, self._given, self._build = settings, dict(given or {}), build
+        self.settings, self._given = settings, dict(given or {})
+        self._build = build or partial(build_sender, engine=engine)
         self._built: dict[str, Sender] = {}
 
     def get(self, name: str) -> Sender:

@@ -152,7 +152,7 @@ def _paid(
         reason=f"payout {row.id} paid ({row.reference})",
         now=moment,
     )
-    settled = _post_settlement(session, row, actor, moment)
+    settled = _post_settlement(session, row, notice.transfer_id or row.transfer_id, actor, moment)
     _settle(
         session,
         row,
@@ -164,9 +164,12 @@ def _paid(
     return Applied(row.id, "applied", "paid", f"payout {row.id} paid")
 
 
-def _post_settlement(session: Session, row: Any, actor: str, moment: datetime) -> int:
+def _post_settlement(
+    session: Session, row: Any, transfer_id: str | None, actor: str, moment: datetime
+) -> int:
     """The gross leaves ``payouts:in_flight``: net + fee from the gateway's cash, the tax to
-    its country's withholding liability (see the module docstring)."""
+    its country's withholding liability (see the module docstring). ``reconcile`` pairs it with
+    the gateway's transfer by ``reference`` and the transfer id (``gateway_ref``)."""
     code = row.currency
     in_flight, cash = chart.payouts_in_flight(code), chart.gateway_cash(row.gateway, code)
     accounts = [
@@ -192,10 +195,13 @@ def _post_settlement(session: Session, row: Any, actor: str, moment: datetime) -
                 idempotency_key=f"payout:{row.id}:settled",
                 reason=f"payout {row.id} settled through {row.gateway} ({row.reference})",
                 metadata={
+                    "kind": "payout",
                     "payout": row.id,
                     "writer": row.writer_id,
                     "fee": row.fee,
                     "tax": row.tax,
+                    "reference": row.reference,
+                    **({"gateway_ref": transfer_id} if transfer_id else {}),
                 },
             )
         ],

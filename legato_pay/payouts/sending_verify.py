@@ -128,7 +128,7 @@ def verify_payouts(
             minutes = older_than_minutes
         cutoff = moment - timedelta(minutes=minutes)
         rows = app.run(lambda s: _stale(s, cutoff), write=False)
-    with SenderPool(app.settings, senders) as pool:
+    with SenderPool(app.settings, senders, engine=app.engine) as pool:
         return [_verify_one(app, pool, row, vault, now) for row in rows]
 
 
@@ -153,7 +153,7 @@ def finalize_payout(
             f"payout {number}'s transfer is not waiting for an OTP",
             details={"payout": number, "transfer_status": row.transfer_status},
         )
-    with SenderPool(app.settings, senders) as pool:
+    with SenderPool(app.settings, senders, engine=app.engine) as pool:
         notice = pool.get(row.gateway).finalize(row.reference, row.transfer_id, code)
     moment = as_utc(now) or utcnow()
     applied = app.run(lambda s: apply_notice(s, number, notice, actor=app.actor, now=moment))

@@ -4,7 +4,9 @@ An item's keys come from its entry's metadata (and, for a posting of a pending e
 pending entry's), by the names in the package docstring, so a new kind of entry is matched
 without a change here. The sources that predate the convention are read through the domain
 rows that point at their entries (``purchases``, ``subscriptions``, ``purchase_refunds``).
-Reversed entries and their reversals cancel out and are left out.
+A reversed entry is one item marked ``reversed`` (its reversal is left out): it matches a
+gateway record that says the money came back or never moved, and is not reported when the
+gateway has no record of it.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ def ledger_items(session: Session, gateway: str, period: Period) -> list[LedgerI
     net: dict[tuple[int, str], int] = defaultdict(int)
     first: dict[tuple[int, str], Any] = {}
     for row in rows:
-        if row.reverses_entry_id is not None or int(row.entry_id) in reversed_ids:
+        if row.reverses_entry_id is not None:
             continue
         key = (int(row.entry_id), row.code)
         net[key] += row.amount if row.is_debit else -row.amount
@@ -179,12 +181,16 @@ def ledger_items(session: Session, gateway: str, period: Period) -> list[LedgerI
     items = []
     for key, amount in net.items():
         if amount:
-            items.append(_item(first[key], amount, targets, domain))
+            items.append(_item(first[key], amount, targets, domain, key[0] in reversed_ids))
     return items
 
 
 def _item(
-    row: Any, amount: int, targets: dict[int, dict[str, Any]], domain: dict[int, _Keys]
+    row: Any,
+    amount: int,
+    targets: dict[int, dict[str, Any]],
+    domain: dict[int, _Keys],
+    reversed_: bool,
 ) -> LedgerItem:
     direction: Direction = "in" if amount > 0 else "out"
     target = int(row.target_entry_id) if row.target_entry_id else None
@@ -207,4 +213,5 @@ def _item(
         refs=frozenset(keys.refs),
         related=frozenset(keys.related),
         reference=min(keys.refs) if keys.refs else (min(keys.ids) if keys.ids else None),
+        reversed=reversed_,
     )

@@ -10,6 +10,12 @@ amount and currency wins. Then:
   it was given back (``reversed``) while the ledger books nothing in the other direction
   pointing at it (``refund_of``) → ``status_mismatch``; else ``matched``.
 
+A ledger item the ledger reversed since (``reversed``) matches a record that says the money
+came back or never moved (reversed, failed, in flight); against one that says it moved, the
+record is ``missing_in_ledger`` (the ledger books nothing for it); without a record it is not
+reported. The amount compared is what moved
+the gateway's balance (``moved``: a Paystack transfer's fee is charged on top of it).
+
 A ledger item with no record → ``missing_at_gateway``; a record of money that moved
 (settled or reversed) with no ledger item → ``missing_in_ledger``. Records of money that did
 not move (failed, abandoned, still pending) and no item books are skipped, not reported.
@@ -71,7 +77,7 @@ class _Index:
                 exact = [
                     p
                     for p in positions
-                    if self.records[p].amount == item.amount
+                    if self.records[p].moved == item.amount
                     and self.records[p].currency == item.currency
                 ]
                 chosen = (exact or positions)[0]
@@ -89,8 +95,12 @@ def _given_back(record: GatewayRecord, items: Sequence[LedgerItem]) -> bool:
 def _compare(item: LedgerItem, record: GatewayRecord, items: Sequence[LedgerItem]) -> Finding:
     if item.currency != record.currency:
         return Finding(CURRENCY_MISMATCH, item, record)
-    if item.amount != record.amount:
+    if item.amount != record.moved:
         return Finding(AMOUNT_MISMATCH, item, record)
+    if item.reversed:
+        if record.state == SETTLED:  # the ledger books nothing for money that moved
+            return Finding(MISSING_IN_LEDGER, record=record, note="reversed in the ledger")
+        return Finding(MATCHED, item, record, "reversed on both sides")
     if record.state == FAILED:
         return Finding(STATUS_MISMATCH, item, record, "the gateway says it failed")
     if record.state == IN_FLIGHT and item.direction == "in":
@@ -117,6 +127,8 @@ def match(
     result = Matching()
     for item in ordered:
         record = index.pair(item)
+        if record is None and item.reversed:
+            continue  # nets to nothing and the gateway never saw it: nothing to report
         finding = _compare(item, record, ordered) if record else Finding(MISSING_AT_GATEWAY, item)
         if _in_period(finding, period):
             result.findings.append(finding)

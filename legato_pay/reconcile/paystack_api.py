@@ -148,6 +148,7 @@ def transfer_record(item: Mapping[str, Any]) -> GatewayRecord:
         raw_status=raw,
         occurred_at=parse_time(item.get("createdAt") or item.get("created_at")),
         fee=_int(item.get("fee_charged"), 0),
+        fee_on_top=True,
         ids=frozenset(ids | {str(item.get("id"))}),
         refs=frozenset({str(item["reference"])} if item.get("reference") else set()),
         reference=str(item["reference"]) if item.get("reference") else None,

@@ -75,10 +75,18 @@ class GatewayRecord:
     refs: frozenset[str] = frozenset()
     related: frozenset[str] = frozenset()
     reference: str | None = None  # the project's reference, where the gateway carries it
+    #: The fee came out of the balance on top of ``amount`` (a Paystack transfer's
+    #: ``fee_charged``): the ledger books ``amount + fee`` leaving the clearing account.
+    fee_on_top: bool = False
 
     @property
     def keys(self) -> frozenset[str]:
         return self.ids | self.refs | {self.gateway_id}
+
+    @property
+    def moved(self) -> int:
+        """What the gateway's balance moved by, as the ledger books it."""
+        return self.amount + self.fee if self.fee_on_top else self.amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,9 @@ class LedgerItem:
     refs: frozenset[str] = frozenset()
     related: frozenset[str] = frozenset()
     reference: str | None = None  # as the ledger side knows it (before the gateway's forms)
+    #: The entry was reversed in the ledger (a payout the gateway reversed, a refund that
+    #: failed after success): it nets to nothing, and matches a gateway record that says so.
+    reversed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,9 @@ Use it over real HTTP (``with fake.serve() as base_url``) or in-process
   (``transfer_count(ref)``: how many times one reference was paid — never more than once).
 * ``GET /transaction``, ``GET /refund``, ``GET /transfer`` (reconciliation): newest first,
   ``from``/``to`` on the creation time, ``perPage``/``page`` with ``meta`` {total, skipped,
-  perPage, page, pageCount}; ``add_transaction`` plants a paid transaction at a given time.
+  perPage, page, pageCount}; ``add_transaction`` plants a paid transaction at a given time,
+  ``add_transfer`` a transfer made outside the project. A transfer carries ``fee_charged``
+  (``transfer_fee``: the fee taken from the balance on top of its amount).
 * Bearer auth with the fake's secret key, else 401.
 
 Test hooks, in process or over HTTP for subprocesses (``POST /_fake/transactions/{ref}`` with
@@ -98,6 +100,14 @@ _LISTS = {
     "/refund": "Refunds retrieved",
     "/transfer": "Transfers retrieved",
 }
+
+
+def transfer_fee(amount: int, currency: str) -> int:
+    """The fee Paystack charges to the balance on top of a transfer (``fee_charged``): the
+    published Nigerian tiers, NGN 10 up to NGN 5,000, NGN 25 up to NGN 50,000, NGN 50 above."""
+    if currency != "NGN":
+        return 0
+    return 1000 if amount <= 500_000 else 2500 if amount <= 5_000_000 else 5000
 
 
 def _iso(value: str) -> str:
@@ -567,6 +577,7 @@ class FakePaystack:
             "recipient": recipient["id"],
             "status": status,
             "failures": None,
+            "fee_charged": transfer_fee(int(data["amount"]), str(data.get("currency") or "NGN")),
             "createdAt": _now(),
             "updatedAt": _now(),
         }
@@ -659,6 +670,29 @@ class FakePaystack:
                 "created_at": when,
             }
             return dict(self.transactions[reference])
+
+    def add_transfer(
+        self, reference: str, amount: int, currency: str = "NGN", *, status: str = "success"
+    ) -> dict[str, Any]:
+        """A transfer as if made from Paystack's dashboard, not through the project (test set-up)."""
+        with self._lock:
+            transfer = {
+                "id": next(self._ids),
+                "transfer_code": f"TRF_{secrets.token_hex(8)}",
+                "reference": reference,
+                "amount": amount,
+                "currency": currency,
+                "source": "balance",
+                "reason": "dashboard transfer",
+                "recipient": None,
+                "status": status,
+                "failures": None,
+                "fee_charged": transfer_fee(amount, currency),
+                "createdAt": _now(),
+                "updatedAt": _now(),
+            }
+            self.transfers[reference] = transfer
+            return dict(transfer)
 
     def _listed(self, path: str) -> list[tuple[str, dict[str, Any]]]:
         """(creation time, item as the list shows it) for one list."""

@@ -5,14 +5,14 @@ refuses ``created[…]`` filters and ``expand``, and never charges a fee, so the
 tests use this instead. It follows Stripe's documented object: ``id`` ``txn_…``, ``object``
 ``balance_transaction``, ``amount`` (negative when money leaves the balance), ``fee``, ``net``
 (= amount − fee), ``currency`` (lowercase), ``type`` (``charge``, ``refund``, ``transfer``,
-``payout``, ``stripe_fee`` …), ``reporting_category``, ``source`` (the id, or the object with
+``payout``, ``transfer_refund``, ``stripe_fee`` …), ``reporting_category``, ``source`` (the id, or the object with
 ``expand[]=data.source``), ``created`` (Unix seconds), ``available_on``, ``status``
 (``available``/``pending``), ``fee_details``.
 
 ``GET /v1/balance_transactions`` lists newest first with ``created[gt|gte|lt|lte]``,
 ``limit`` (1–100, default 10), ``starting_after``/``ending_before`` and ``has_more``; a missing
 or non-``sk_`` bearer key is 401. Set-up: ``add_charge``, ``add_refund``, ``add_transfer``,
-``add_payout``. Serve with ``with fake.serve() as base_url`` (``StripeClient(…,
+``add_payout``; ``FakeStripeTransfers(balance=…)`` records its transfers and reversals here. Serve with ``with fake.serve() as base_url`` (``StripeClient(…,
 base_addresses={"api": base_url})``).
 """
 
@@ -150,6 +150,19 @@ class FakeStripeBalance:
             "reversed": False,
         }
         return self._add("transfer", -amount, currency, transfer, 0, created)
+
+    def record_transfer(self, transfer: dict[str, Any]) -> dict[str, Any]:
+        """The balance transaction of a transfer made through ``FakeStripeTransfers`` (its live
+        object as ``source``, so a later reversal shows as ``reversed``)."""
+        return self._add(
+            "transfer", -int(transfer["amount"]), str(transfer["currency"]), transfer, 0, None
+        )
+
+    def record_transfer_reversal(self, reversal: dict[str, Any]) -> dict[str, Any]:
+        """A transfer reversal's balance transaction (type ``transfer_refund``, money back)."""
+        return self._add(
+            "transfer_refund", int(reversal["amount"]), str(reversal["currency"]), reversal, 0, None
+        )
 
     def add_payout(
         self, amount: int, currency: str = "usd", *, created: int | None = None

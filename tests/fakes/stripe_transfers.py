@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from tests.fakes.http import serve_json
+from tests.fakes.stripe_balance import FakeStripeBalance
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -81,7 +82,11 @@ def sign_stripe(payload: str, secret: str, timestamp: int | None = None) -> str:
 
 
 class FakeStripeTransfers:
-    def __init__(self) -> None:
+    """Connect transfers; given a ``FakeStripeBalance`` (``balance_book``), each transfer and
+    reversal also lands in the platform's balance transactions, as at Stripe."""
+
+    def __init__(self, balance_book: FakeStripeBalance | None = None) -> None:
+        self.balance_book = balance_book
         self.transfers: dict[str, dict[str, Any]] = {}
         self.accounts: set[str] = set()
         self.balance: dict[str, int] = {}
@@ -263,6 +268,8 @@ class FakeStripeTransfers:
             "transfer_group": params.get("transfer_group"),
         }
         self.transfers[transfer_id] = transfer
+        if self.balance_book is not None:
+            self.balance_book.record_transfer(transfer)
         self._event("transfer.created", transfer)
         return 200, dict(transfer)
 
@@ -304,6 +311,8 @@ class FakeStripeTransfers:
         transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
         transfer["reversals"]["data"].append(reversal)
         transfer["reversals"]["total_count"] += 1
+        if self.balance_book is not None:
+            self.balance_book.record_transfer_reversal(reversal)
         self._event("transfer.reversed", transfer)
         return 200, reversal
 

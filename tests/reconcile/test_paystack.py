@@ -19,7 +19,7 @@ from legato_pay.reconcile import paystack_api
 from legato_pay.reconcile.records import Period
 from legato_pay.reconcile.service import ReconcileRequest, open_source
 from legato_pay.reconcile.sources import Source
-from tests.fakes.paystack import FakePaystack
+from tests.fakes.paystack import FakePaystack, transfer_fee
 from tests.reconcile.helpers import book, by_kind, kinds, run
 
 
@@ -135,14 +135,17 @@ def test_a_refund_and_a_transfer_booked_in_the_ledger_match(
         currency="NGN",
     )
     fake.set_transfer_status("payout-7", "success")
-    now_book(app, 80_000, out=True, gateway_ref=transfer["transfer_code"], kind="payout")
+    # As the payout's settlement books it: the transfer and the fee Paystack took on top.
+    fee = transfer_fee(80_000, "NGN")
+    now_book(app, 80_000 + fee, out=True, gateway_ref=transfer["transfer_code"], kind="payout")
 
     view = run(app, "paystack", api(client), today())
 
     assert view.clean, view.items
     assert kinds(view) == {"matched": 3}
     assert {i.direction for i in view.items} == {"in", "out"}
-    assert view.totals["ledger"] == {"NGN": {"in": 400_000, "out": 230_000}}
+    assert view.totals["ledger"] == {"NGN": {"in": 400_000, "out": 231_000}}
+    assert view.totals["gateway"] == {"NGN": {"in": 400_000, "out": 230_000}}
 
 
 def test_lists_are_read_page_by_page_until_the_page_count(

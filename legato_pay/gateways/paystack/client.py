@@ -242,6 +242,13 @@ class PaystackClient:
     def verify_transfer(self, reference: str) -> dict[str, Any]:
         return self._request("GET", f"/transfer/verify/{quote(reference, safe='')}")
 
+    def balance(self) -> list[dict[str, Any]]:
+        """``GET /balance``: one ``{currency, balance}`` per currency (balance in the subunit).
+        A cheap authenticated GET (health probes), retried like verify."""
+        data: Any = self._request("GET", "/balance")
+        entries = data.get("value") if isinstance(data, dict) else None  # a list comes wrapped
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
     # -- lists (reconciliation) ------------------------------------------------------------------
 
     def list_page(

@@ -387,6 +387,14 @@ class StripeGateway:
             failure_reason=(payout.get("failure_code") or raw) if status == "failed" else None,
         )
 
+    def balance(self) -> dict[str, Any]:
+        """``GET /v1/balance`` as a dict (``available``/``pending``: ``[{amount, currency}]``):
+        a cheap authenticated call (health probes)."""
+        found = self._call(
+            "balance", lambda: self._client.v1.balance.retrieve(), reference="balance"
+        )
+        return _data(found)
+
     # -- balance transactions (reconciliation) ----------------------------------------------------
 
     def balance_transactions(self, created_gte: int, created_lte: int) -> list[dict[str, Any]]:
