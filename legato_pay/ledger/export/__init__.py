@@ -42,11 +42,11 @@ __all__ = [
 
 @dataclass
 class ExportSummary:
-    """What an export wrote."""
+    """What an export wrote; ``end`` None is everything there was."""
 
     format: str
     start: datetime | None
-    end: datetime
+    end: datetime | None
     accounts: int = 0
     entries: int = 0
     legs: int = 0
@@ -55,7 +55,7 @@ class ExportSummary:
         return {
             "format": self.format,
             "from": self.start.isoformat() if self.start else None,
-            "to": self.end.isoformat(),
+            "to": self.end.isoformat() if self.end else None,
             "accounts": self.accounts,
             "entries": self.entries,
             "legs": self.legs,
@@ -70,12 +70,13 @@ def export_ledger(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> ExportSummary:
-    """Write the books of ``[start, end)`` (system time; ``end`` defaults to now) to ``out``.
+    """Write the books of ``[start, end)`` (system time; either end may be open) to ``out``.
 
     Must be the first thing ``session``'s transaction does (it takes one snapshot on
-    PostgreSQL). A reversed range is ``INVALID_TIME``."""
-    start, end = as_utc(start), as_utc(end) or utcnow()
-    if start is not None and end < start:
+    PostgreSQL). A reversed range is ``INVALID_TIME``. The closing assertions are dated the day
+    after ``end``'s date, or without an end the day after today or the last entry's date."""
+    start, end = as_utc(start), as_utc(end)
+    if start is not None and end is not None and end < start:
         raise InvalidTime(
             "--to is before --from",
             details={"from": start.isoformat(), "to": end.isoformat()},
@@ -92,10 +93,12 @@ def export_ledger(
     if start is not None:
         rows = source.balances(session, start, opened_before=end)
         writer.opening(start.date(), start, (row for row in rows if row.net_debit))
+    latest = end or utcnow()
     for head, legs in source.entries(session, start, end):
         summary.entries += 1
         summary.legs += len(legs)
+        latest = max(latest, legs[0].created_at)
         writer.entry(head, legs)
-    closing_day = end.date() + timedelta(days=1)
+    closing_day = latest.date() + timedelta(days=1)
     writer.closing(closing_day, end, source.balances(session, end, opened_before=end))
     return summary

@@ -84,24 +84,22 @@ def _stream(session: Session, query: Any) -> Iterator[Any]:
         result.close()
 
 
-def accounts(session: Session, end: datetime) -> Iterator[AccountRow]:
-    """Accounts opened before ``end`` (or with a leg before it), by id."""
+def accounts(session: Session, end: datetime | None) -> Iterator[AccountRow]:
+    """Accounts opened before ``end`` (all without one), by id."""
     first_leg = (
         select(func.min(LEGS.c.created_at))
         .where(LEGS.c.account_id == ACCOUNTS.c.id)
         .scalar_subquery()
     )
-    query = (
-        select(
-            ACCOUNTS.c.code,
-            ACCOUNTS.c.currency,
-            ACCOUNTS.c.normal_side,
-            ACCOUNTS.c.created_at,
-            first_leg.label("first_leg"),
-        )
-        .where(ACCOUNTS.c.created_at < end)
-        .order_by(ACCOUNTS.c.id)
-    )
+    query = select(
+        ACCOUNTS.c.code,
+        ACCOUNTS.c.currency,
+        ACCOUNTS.c.normal_side,
+        ACCOUNTS.c.created_at,
+        first_leg.label("first_leg"),
+    ).order_by(ACCOUNTS.c.id)
+    if end is not None:
+        query = query.where(ACCOUNTS.c.created_at < end)
     for row in _stream(session, query):
         opened = as_utc(row.created_at)
         first = as_utc(row.first_leg)
@@ -112,7 +110,7 @@ def accounts(session: Session, end: datetime) -> Iterator[AccountRow]:
 
 
 def entries(
-    session: Session, start: datetime | None, end: datetime
+    session: Session, start: datetime | None, end: datetime | None
 ) -> Iterator[tuple[EntryHead, list[LegRow]]]:
     """Entries with posted legs created in ``[start, end)``, in id order, each with those legs
     (one entry's legs are held at a time)."""
@@ -134,11 +132,13 @@ def entries(
         )
         .join(ACCOUNTS, ACCOUNTS.c.id == LEGS.c.account_id)
         .join(ENTRIES, ENTRIES.c.id == LEGS.c.entry_id)
-        .where(LEGS.c.amount != 0, LEGS.c.created_at < end)
+        .where(LEGS.c.amount != 0)
         .order_by(LEGS.c.entry_id, LEGS.c.id)
     )
     if start is not None:
         query = query.where(LEGS.c.created_at >= start)
+    if end is not None:
+        query = query.where(LEGS.c.created_at < end)
     for _, rows in groupby(_stream(session, query), key=lambda row: row.entry_id):
         first, *rest = rows
         head = EntryHead(
@@ -166,21 +166,22 @@ def _leg(row: Any) -> LegRow:
 
 
 def balances(
-    session: Session, before: datetime, *, opened_before: datetime
+    session: Session, before: datetime | None, *, opened_before: datetime | None
 ) -> Iterator[BalanceRow]:
-    """Each account opened before ``opened_before``: its posted debits minus credits over legs
-    created before ``before``, by account id (zero for an account with none)."""
+    """Each account opened before ``opened_before`` (all for None): its posted debits minus
+    credits over legs created before ``before`` (all for None), by account id (zero for an
+    account with none)."""
     net = func.coalesce(func.sum(case((LEGS.c.is_debit, LEGS.c.amount), else_=-LEGS.c.amount)), 0)
+    joined = LEGS.c.account_id == ACCOUNTS.c.id
+    if before is not None:
+        joined = joined & (LEGS.c.created_at < before)
     query = (
         select(ACCOUNTS.c.code, ACCOUNTS.c.normal_side, ACCOUNTS.c.currency, net.label("net"))
-        .select_from(
-            ACCOUNTS.outerjoin(
-                LEGS, (LEGS.c.account_id == ACCOUNTS.c.id) & (LEGS.c.created_at < before)
-            )
-        )
-        .where(ACCOUNTS.c.created_at < opened_before)
+        .select_from(ACCOUNTS.outerjoin(LEGS, joined))
         .group_by(ACCOUNTS.c.id, ACCOUNTS.c.code, ACCOUNTS.c.normal_side, ACCOUNTS.c.currency)
         .order_by(ACCOUNTS.c.id)
     )
+    if opened_before is not None:
+        query = query.where(ACCOUNTS.c.created_at < opened_before)
     for row in _stream(session, query):
         yield BalanceRow(row.code, row.normal_side, row.currency, int(row.net))

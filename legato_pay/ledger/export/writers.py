@@ -26,11 +26,15 @@ _EPOCH = "1970-01-01"
 
 
 class BookWriter(Protocol):
-    def header(self, start: datetime | None, end: datetime) -> None: ...
+    def header(self, start: datetime | None, end: datetime | None) -> None: ...
     def account(self, row: AccountRow) -> None: ...
     def opening(self, day: date, start: datetime, rows: Iterable[BalanceRow]) -> None: ...
     def entry(self, head: EntryHead, legs: Sequence[LegRow]) -> None: ...
-    def closing(self, day: date, end: datetime, rows: Iterable[BalanceRow]) -> None: ...
+    def closing(self, day: date, end: datetime | None, rows: Iterable[BalanceRow]) -> None: ...
+
+
+def _until(end: datetime | None) -> str:
+    return f"before {end.isoformat()}" if end else "the last entry"
 
 
 def _printable(text: str) -> str:
@@ -73,10 +77,10 @@ class BeancountWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def header(self, start: datetime | None, end: datetime) -> None:
+    def header(self, start: datetime | None, end: datetime | None) -> None:
         since = start.isoformat() if start else "the first entry"
         self.out.write(
-            f"; legato-pay ledger export: posted legs from {since} to before {end.isoformat()}\n"
+            f"; legato-pay ledger export: posted legs from {since} to {_until(end)}\n"
             'option "title" "legato-pay books"\n\n'
         )
         for currency in CURRENCY_EXPONENTS:
@@ -115,8 +119,8 @@ class BeancountWriter:
             lines.append(f"  {name}  {amount} {leg.currency}\n")
         self.out.write("".join(lines))
 
-    def closing(self, day: date, end: datetime, rows: Iterable[BalanceRow]) -> None:
-        self.out.write(f"\n; balances of every account before {end.isoformat()}\n")
+    def closing(self, day: date, end: datetime | None, rows: Iterable[BalanceRow]) -> None:
+        self.out.write(f"\n; balances of every account, {_until(end)}\n")
         for row in rows:
             name = book_account(row.code, row.normal_side).name
             self.out.write(f"{day.isoformat()} balance {name}  {book_balance(row)}\n")
@@ -131,11 +135,9 @@ class HledgerWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    def header(self, start: datetime | None, end: datetime) -> None:
+    def header(self, start: datetime | None, end: datetime | None) -> None:
         since = start.isoformat() if start else "the first entry"
-        self.out.write(
-            f"; legato-pay ledger export: posted legs from {since} to before {end.isoformat()}\n\n"
-        )
+        self.out.write(f"; legato-pay ledger export: posted legs from {since} to {_until(end)}\n\n")
         for currency, exponent in CURRENCY_EXPONENTS.items():
             sample = "1000." + "0" * exponent  # hledger wants the decimal mark shown
             self.out.write(f"commodity {sample} {currency}\n")
@@ -165,8 +167,8 @@ class HledgerWriter:
             lines.append(f"    {name}  {amount} {leg.currency}\n")
         self.out.write("".join(lines))
 
-    def closing(self, day: date, end: datetime, rows: Iterable[BalanceRow]) -> None:
-        title = f"\n{day.isoformat()} balances before {end.isoformat()}\n"
+    def closing(self, day: date, end: datetime | None, rows: Iterable[BalanceRow]) -> None:
+        title = f"\n{day.isoformat()} balances, {_until(end)}\n"
         for index, row in enumerate(rows):
             if index == 0:
                 self.out.write(title)
@@ -178,7 +180,7 @@ class CsvWriter:
     def __init__(self, out: TextIO) -> None:
         self.rows = csv.writer(out, lineterminator="\n")
 
-    def header(self, start: datetime | None, end: datetime) -> None:
+    def header(self, start: datetime | None, end: datetime | None) -> None:
         self.rows.writerow(CSV_COLUMNS)
 
     def account(self, row: AccountRow) -> None:
@@ -200,7 +202,7 @@ class CsvWriter:
             for leg in legs
         )
 
-    def closing(self, day: date, end: datetime, rows: Iterable[BalanceRow]) -> None:
+    def closing(self, day: date, end: datetime | None, rows: Iterable[BalanceRow]) -> None:
         return None
 
 
