@@ -97,7 +97,7 @@ def export_ledger(
     for head, legs in source.entries(session, start, end):
         summary.entries += 1
         summary.legs += len(legs)
-        latest = max(latest, legs[0].created_at)
+        latest = max(latest, head.created_at)
         writer.entry(head, legs)
     closing_day = latest.date() + timedelta(days=1)
     writer.closing(closing_day, end, source.balances(session, end, opened_before=end))

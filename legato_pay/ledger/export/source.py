@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
@@ -36,10 +37,9 @@ class AccountRow:
     opened_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class LegRow:
-    entry_id: int
-    created_at: datetime
+class LegRow(NamedTuple):
+    """One posted leg (a tuple: an export makes one per leg)."""
+
     code: str
     normal_side: str
     currency: str
@@ -49,9 +49,11 @@ class LegRow:
 
 @dataclass(frozen=True, slots=True)
 class EntryHead:
-    """What the books say about an entry besides its legs."""
+    """What the books say about an entry besides its legs; ``created_at`` is when it was
+    recorded (its legs' time)."""
 
     id: int
+    created_at: datetime
     kind: str
     reason: str | None
     metadata: dict[str, Any] | None
@@ -77,9 +79,11 @@ def snapshot(session: Session) -> None:
 
 
 def _stream(session: Session, query: Any) -> Iterator[Any]:
-    result = session.execute(query, execution_options={"yield_per": BATCH})
+    """Rows ``BATCH`` at a time through the session's connection (Core, no ORM per row)."""
+    result = session.connection().execution_options(yield_per=BATCH).execute(query)
     try:
-        yield from result
+        for batch in result.partitions():
+            yield from batch
     finally:
         result.close()
 
@@ -116,13 +120,13 @@ def entries(
     (one entry's legs are held at a time)."""
     query = (
         select(
-            LEGS.c.entry_id,
-            LEGS.c.created_at,
+            ACCOUNTS.c.code,
+            ACCOUNTS.c.normal_side,
             LEGS.c.currency,
             LEGS.c.is_debit,
             LEGS.c.amount,
-            ACCOUNTS.c.code,
-            ACCOUNTS.c.normal_side,
+            LEGS.c.entry_id,
+            LEGS.c.created_at,
             ENTRIES.c.kind,
             ENTRIES.c.reason,
             ENTRIES.c.metadata_json,
@@ -139,10 +143,12 @@ def entries(
         query = query.where(LEGS.c.created_at >= start)
     if end is not None:
         query = query.where(LEGS.c.created_at < end)
-    for _, rows in groupby(_stream(session, query), key=lambda row: row.entry_id):
+    make_leg = LegRow._make
+    for _, rows in groupby(_stream(session, query), key=itemgetter(5)):
         first, *rest = rows
         head = EntryHead(
             first.entry_id,
+            as_utc(first.created_at),  # type: ignore[arg-type]
             first.kind,
             first.reason,
             json.loads(first.metadata_json) if first.metadata_json else None,
@@ -150,19 +156,7 @@ def entries(
             first.reverses_entry_id,
             first.target_entry_id,
         )
-        yield head, [_leg(row) for row in (first, *rest)]
-
-
-def _leg(row: Any) -> LegRow:
-    return LegRow(
-        row.entry_id,
-        as_utc(row.created_at),  # type: ignore[arg-type]
-        row.code,
-        row.normal_side,
-        row.currency,
-        row.is_debit,
-        row.amount,
-    )
+        yield head, [make_leg(first[:5]), *(make_leg(row[:5]) for row in rest)]
 
 
 def balances(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Protocol, TextIO
@@ -37,10 +38,13 @@ def _until(end: datetime | None) -> str:
     return f"before {end.isoformat()}" if end else "the last entry"
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _printable(text: str) -> str:
     """One line of valid UTF-8: control characters become spaces, lone surrogates ``?``."""
-    cleaned = "".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in text)
-    return cleaned.encode("utf-8", "replace").decode("utf-8")
+    cleaned = _CONTROL.sub(" ", text)
+    return cleaned if cleaned.isascii() else cleaned.encode("utf-8", "replace").decode("utf-8")
 
 
 def _quoted(text: str) -> str:
@@ -103,13 +107,13 @@ class BeancountWriter:
             self.out.write(f"  {name}  {book_balance(row)}\n")
 
     def entry(self, head: EntryHead, legs: Sequence[LegRow]) -> None:
-        day = legs[0].created_at.date().isoformat()
         lines = [
-            f"\n{day} * {_quoted(narration(head))} ^legato-entry-{head.id}\n",
-            f'  entry_id: "{head.id}"\n',
-            f'  kind: "{head.kind}"\n',
-            f'  recorded_at: "{legs[0].created_at.isoformat()}"\n',
-            f'  effective_at: "{head.effective_at.isoformat()}"\n',
+            f"\n{head.created_at.date().isoformat()} * {_quoted(narration(head))}"
+            f" ^legato-entry-{head.id}\n"
+            f'  entry_id: "{head.id}"\n'
+            f'  kind: "{head.kind}"\n'
+            f'  recorded_at: "{head.created_at.isoformat()}"\n'
+            f'  effective_at: "{head.effective_at.isoformat()}"\n'
         ]
         if head.metadata:
             lines.append(f"  entry_metadata: {_quoted(json.dumps(head.metadata))}\n")
@@ -156,9 +160,8 @@ class HledgerWriter:
             self.out.write(f"    {name}  {book_balance(row)}\n")
 
     def entry(self, head: EntryHead, legs: Sequence[LegRow]) -> None:
-        day = legs[0].created_at.date().isoformat()
         lines = [
-            f"\n{day} * ({head.id}) {_hledger_text(narration(head))}"
+            f"\n{head.created_at.date().isoformat()} * ({head.id}) {_hledger_text(narration(head))}"
             f"  ; entry_id:{head.id}, kind:{head.kind}\n"
         ]
         for leg in legs:
@@ -190,10 +193,11 @@ class CsvWriter:
         return None
 
     def entry(self, head: EntryHead, legs: Sequence[LegRow]) -> None:
+        time = head.created_at.isoformat()
         self.rows.writerows(
             (
-                leg.entry_id,
-                leg.created_at.isoformat(),
+                head.id,
+                time,
                 leg.code,
                 leg.currency,
                 leg.amount if leg.is_debit else 0,
