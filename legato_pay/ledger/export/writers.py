@@ -77,6 +77,24 @@ def book_balance(row: BalanceRow) -> str:
     return f"{to_decimal_string(row.net_debit, row.currency)} {row.currency}"
 
 
+def _name(row: AccountRow | BalanceRow | LegRow) -> str:
+    return book_account(row.code, row.normal_side).name
+
+
+def _postings(legs: Iterable[LegRow], indent: str) -> list[str]:
+    return [
+        f"{indent}{_name(leg)}  {to_decimal_string(signed(leg), leg.currency)} {leg.currency}\n"
+        for leg in legs
+    ]
+
+
+def _balances(out: TextIO, title: str, lines: Iterable[str]) -> None:
+    """``title`` then ``lines``, or nothing at all when there are no lines (no empty
+    transaction)."""
+    for index, line in enumerate(lines):
+        out.write(title + line if index == 0 else line)
+
+
 class BeancountWriter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -92,19 +110,14 @@ class BeancountWriter:
         self.out.write("\n")
 
     def account(self, row: AccountRow) -> None:
-        name = book_account(row.code, row.normal_side).name
         self.out.write(
-            f"{row.opened_at.date().isoformat()} open {name} {row.currency}\n"
+            f"{row.opened_at.date().isoformat()} open {_name(row)} {row.currency}\n"
             f"  code: {_quoted(row.code)}\n"
         )
 
     def opening(self, day: date, start: datetime, rows: Iterable[BalanceRow]) -> None:
         title = f'\n{day.isoformat()} * "opening balances before {start.isoformat()}"\n'
-        for index, row in enumerate(rows):
-            if index == 0:
-                self.out.write(title)
-            name = book_account(row.code, row.normal_side).name
-            self.out.write(f"  {name}  {book_balance(row)}\n")
+        _balances(self.out, title, (f"  {_name(row)}  {book_balance(row)}\n" for row in rows))
 
     def entry(self, head: EntryHead, legs: Sequence[LegRow]) -> None:
         lines = [
@@ -117,17 +130,12 @@ class BeancountWriter:
         ]
         if head.metadata:
             lines.append(f"  entry_metadata: {_quoted(json.dumps(head.metadata))}\n")
-        for leg in legs:
-            name = book_account(leg.code, leg.normal_side).name
-            amount = to_decimal_string(signed(leg), leg.currency)
-            lines.append(f"  {name}  {amount} {leg.currency}\n")
-        self.out.write("".join(lines))
+        self.out.write("".join(lines + _postings(legs, "  ")))
 
     def closing(self, day: date, end: datetime | None, rows: Iterable[BalanceRow]) -> None:
         self.out.write(f"\n; balances of every account, {_until(end)}\n")
         for row in rows:
-            name = book_account(row.code, row.normal_side).name
-            self.out.write(f"{day.isoformat()} balance {name}  {book_balance(row)}\n")
+            self.out.write(f"{day.isoformat()} balance {_name(row)}  {book_balance(row)}\n")
 
 
 def _hledger_text(text: str) -> str:
@@ -148,35 +156,23 @@ class HledgerWriter:
         self.out.write("\n")
 
     def account(self, row: AccountRow) -> None:
-        name = book_account(row.code, row.normal_side).name
-        self.out.write(f"account {name}  ; code: {_code_note(row.code)}\n")
+        self.out.write(f"account {_name(row)}  ; code: {_code_note(row.code)}\n")
 
     def opening(self, day: date, start: datetime, rows: Iterable[BalanceRow]) -> None:
         title = f"\n{day.isoformat()} opening balances before {start.isoformat()}\n"
-        for index, row in enumerate(rows):
-            if index == 0:
-                self.out.write(title)
-            name = book_account(row.code, row.normal_side).name
-            self.out.write(f"    {name}  {book_balance(row)}\n")
+        _balances(self.out, title, (f"    {_name(row)}  {book_balance(row)}\n" for row in rows))
 
     def entry(self, head: EntryHead, legs: Sequence[LegRow]) -> None:
-        lines = [
+        title = (
             f"\n{head.created_at.date().isoformat()} * ({head.id}) {_hledger_text(narration(head))}"
             f"  ; entry_id:{head.id}, kind:{head.kind}\n"
-        ]
-        for leg in legs:
-            name = book_account(leg.code, leg.normal_side).name
-            amount = to_decimal_string(signed(leg), leg.currency)
-            lines.append(f"    {name}  {amount} {leg.currency}\n")
-        self.out.write("".join(lines))
+        )
+        self.out.write("".join([title, *_postings(legs, "    ")]))
 
     def closing(self, day: date, end: datetime | None, rows: Iterable[BalanceRow]) -> None:
         title = f"\n{day.isoformat()} balances, {_until(end)}\n"
-        for index, row in enumerate(rows):
-            if index == 0:
-                self.out.write(title)
-            name = book_account(row.code, row.normal_side).name
-            self.out.write(f"    {name}  0 {row.currency} = {book_balance(row)}\n")
+        lines = (f"    {_name(row)}  0 {row.currency} = {book_balance(row)}\n" for row in rows)
+        _balances(self.out, title, lines)
 
 
 class CsvWriter:
