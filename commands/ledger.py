@@ -2,7 +2,6 @@
 
 import functools
 import re
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -538,89 +537,6 @@ def verify() -> None:
         raise typer.Exit(1)
 
 
-@app.command("export")
-def export(
-    book_format: Annotated[
-        str, typer.Option("--format", help="beancount, hledger or csv (one row per posted leg).")
-    ],
-    since: Annotated[
-        str | None, typer.Option("--from", help="Only legs created at or after (ISO 8601).")
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option("--to", help="Only legs created before (ISO 8601); default: now."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", help="Write here (replaced whole, only once complete); default: stdout."
-        ),
-    ] = None,
-) -> None:
-    """The books for an accounting tool: posted value as beancount or hledger journals (with
-    opening balances at --from and balance assertions at --to) or CSV legs; streamed."""
-    from legato_pay.ledger.export import EXPORT_FORMATS, export_ledger
+from commands.ledger_export import export  # noqa: E402  (its own module: ledger.py is long)
 
-    if book_format not in EXPORT_FORMATS:
-        raise InvalidInput(
-            f"--format must be one of {', '.join(EXPORT_FORMATS)}",
-            details={"format": book_format[:100], "formats": list(EXPORT_FORMATS)},
-        )
-    start, end = parse_range(since, until)
-    cli = state()
-
-    def work(session: "Session", stream: Any) -> Any:
-        return export_ledger(session, stream, format=book_format, start=start, end=end)
-
-    if out is None:
-        summary = cli.app.run(lambda s: work(s, sys.stdout), write=False)
-        sys.stdout.flush()
-        info(
-            f"exported {summary.entries} entries ({summary.legs} legs), {summary.accounts} accounts"
-        )
-        return
-
-    def into_file(stream: Any) -> Any:
-        def attempt(session: "Session") -> Any:
-            stream.seek(0)  # a retried attempt starts the file again
-            stream.truncate()
-            return work(session, stream)
-
-        return cli.app.run(attempt, write=False)
-
-    summary = _export_to_file(out, into_file)
-    data = {**summary.as_json(), "file": str(out)}
-    emit(
-        data,
-        message=f"exported {summary.entries} entries ({summary.legs} legs), "
-        f"{summary.accounts} accounts to {out}",
-    )
-
-
-def _export_to_file(path: Path, write: Any) -> Any:
-    """Run ``write(stream)`` into a file beside ``path`` and move it into place only once it
-    is complete: a failed export never leaves half a file. Unwritable paths are
-    ``VALIDATION_ERROR``."""
-    import os
-    import tempfile
-
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".part", dir=path.parent if str(path.parent) else "."
-        )
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot write {path}: {exc.strerror or 'unwritable'}", details={"file": str(path)}
-        ) from None
-    try:
-        with open(descriptor, "w", encoding="utf-8", newline="") as stream:
-            result = write(stream)
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot write {path}: {exc.strerror or 'unwritable'}", details={"file": str(path)}
-        ) from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return result
+app.command("export")(export)

@@ -38,7 +38,7 @@ def test_export_writes_the_books_to_a_file(sqlite_url: str, tmp_path: Path) -> N
 
 def test_export_to_stdout_prints_only_the_books(sqlite_url: str, tmp_path: Path) -> None:
     _seed(sqlite_url)
-    result = run_cli(sqlite_url, "ledger", "export", "--format", "hledger")
+    result = run_cli(sqlite_url, "ledger", "export", "--format", "hledger", output="table")
     assert result.status == 0, result.stderr
     journal = tmp_path / "books.journal"
     journal.write_text(result.stdout)
@@ -46,7 +46,9 @@ def test_export_to_stdout_prints_only_the_books(sqlite_url: str, tmp_path: Path)
         "Assets:Other:Ops-float--" + result.stdout.split("Assets:Other:Ops-float--")[1][:10]: 1234,
         "Equity:World:USD": -1234,
     }
-    legs = run_cli(sqlite_url, "ledger", "export", "--format", "csv", "--to", "2000-01-01")
+    legs = run_cli(
+        sqlite_url, "ledger", "export", "--format", "csv", "--to", "2000-01-01", output="csv"
+    )
     assert legs.stdout == "entry_id,created_at,account,currency,debit_minor,credit_minor\n"
 
 
@@ -63,5 +65,11 @@ def test_export_refusals_are_documented_statuses(sqlite_url: str, tmp_path: Path
         "--out", str(tmp_path / "missing" / "books.csv"),
     )  # fmt: skip
     assert (nowhere.status, nowhere.error["code"]) == (3, "VALIDATION_ERROR")
-    for refused in (reversed_range, unknown, nowhere):
+    device = run_cli(sqlite_url, "ledger", "export", "--format", "csv", "--out", "/dev/null")
+    assert (device.status, device.error["code"]) == (3, "VALIDATION_ERROR")
+    assert Path("/dev/null").is_char_device()  # refused, never replaced
+    # under --output json stdout is the summary's: the books need a file
+    no_file = run_cli(sqlite_url, "ledger", "export", "--format", "csv")
+    assert (no_file.status, no_file.error["code"]) == (2, "USAGE_ERROR")
+    for refused in (reversed_range, unknown, nowhere, device, no_file):
         assert refused.stdout == "" and "Traceback" not in refused.stderr
