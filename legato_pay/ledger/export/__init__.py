@@ -9,8 +9,8 @@ with its entry id); and a balance assertion per account for its posted balance b
 dated the day after the end's date (beancount checks a ``balance`` at the start of its day;
 hledger's ``=`` assertions sit in one closing transaction on the same day). Pending value is not
 in the books until posted (``source``). CSV holds the period's posted legs only
-(``CSV_COLUMNS``). Account names: ``names``. Nothing here imports above the ledger except the
-chart's families, which ``names`` mirrors.
+(``CSV_COLUMNS``). Account names: ``names``, which mirrors the chart's families (a test keeps
+the two in step) rather than importing the chart: nothing here imports above the ledger.
 """
 
 from __future__ import annotations
