@@ -541,3 +541,8 @@ def verify() -> None:
     if not report.ok:
         info("ledger verify found problems")
         raise typer.Exit(1)
+
+
+from commands.ledger_export import export  # noqa: E402  (its own module: ledger.py is long)
+
+app.command("export")(export)

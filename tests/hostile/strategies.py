@@ -133,6 +133,7 @@ PLAUSIBLE: dict[str, list[str]] = {
     "content_id": ["ch-1", "ch-new"],
     "contents": ["ch-1", "ch-2"],
     "code": ["savings:42", "world:USD", "ops:float"],
+    "book_format": ["beancount", "hledger", "csv"],  # ledger export --format
     "source": ["world:USD"],
     "destination": ["savings:42"],
     "currency": ["USD", "NGN"],
