@@ -9,7 +9,8 @@ services and the database rather than only the parser. Every answer must keep th
 and nothing on stdout, no traceback, SQL or secret; after each command's batch ``ledger
 verify`` must still be ok.
 
-``HOSTILE_EXAMPLES`` sets the examples per command (default 6);
+``HOSTILE_EXAMPLES`` sets the examples per command (default 4, reproducible; raise it for a
+longer survey);
 ``HOSTILE_SURVEY=FILE`` records every failing example as a JSON line in FILE instead of
 stopping at the first (to list findings); ``HOSTILE_RANDOM=1`` explores new examples
 instead of the reproducible default.
@@ -46,7 +47,7 @@ pytestmark = pytest.mark.hostile
 #: Not driven: ``serve-webhooks`` binds ports (test_hostile_webhooks drives its endpoints);
 #: ``demo`` runs a whole day (seconds per example).
 EXCLUDED = {("serve-webhooks",), ("demo",)}
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "4"))
 SURVEY = os.environ.get("HOSTILE_SURVEY")
 BATTERY = settings(
     max_examples=EXAMPLES,
