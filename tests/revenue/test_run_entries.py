@@ -42,6 +42,11 @@ def period(app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     return app
 
 
+def _lines(app: Any, view: Any) -> list[Any]:
+    assert view.id is not None
+    return list(app.run(lambda s: run_lines(s, view.id)[1], write=False))
+
+
 def _legs(session: Any, entry_ids: set[int]) -> list[tuple[int, str, bool, int, int]]:
     rows = session.execute(
         select(
@@ -55,7 +60,7 @@ def _legs(session: Any, entry_ids: set[int]) -> list[tuple[int, str, bool, int, 
 
 def test_each_writer_entry_pays_its_writers_exactly_and_balances(period: Any) -> None:
     [view] = run_revenue(period, period=PERIOD, now=AFTER)
-    _, lines = period.run(lambda s: run_lines(s, view.id), write=False)
+    lines = _lines(period, view)
     assert len(lines) == len(WRITERS) and all(line.amount > 0 for line in lines)
     entry_ids = {line.entry_id for line in lines}
     assert None not in entry_ids and len(entry_ids) == 3  # 7 writers, 3 to an entry
@@ -87,7 +92,7 @@ def test_each_writer_entry_pays_its_writers_exactly_and_balances(period: Any) ->
 
 def test_the_shared_entries_are_refund_holds_released_whole(period: Any) -> None:
     [view] = run_revenue(period, period=PERIOD, now=AFTER)
-    _, lines = period.run(lambda s: run_lines(s, view.id), write=False)
+    lines = _lines(period, view)
     entry_ids = {line.entry_id for line in lines}
     held = period.run(
         lambda s: s.execute(
