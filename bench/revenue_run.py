@@ -155,7 +155,9 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--writers", type=int, default=10_000)
     parser.add_argument("--model", default="pro-rata")
-    parser.add_argument("--profile", help="cProfile the run into this file (a prefix: <file>.<rows>)")
+    parser.add_argument(
+        "--profile", help="cProfile the run into this file (a prefix: <file>.<rows>)"
+    )
     args = parser.parse_args()
     results = []
     print(json.dumps({"load_average": os.getloadavg()}), flush=True)
