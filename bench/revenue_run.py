@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,9 +34,17 @@ from legato_pay.context import AppContext
 from legato_pay.revenue.runs import run_revenue
 app = AppContext.create(database_url=sys.argv[1], actor="bench")
 app.engine
+profiler = None
+if len(sys.argv) > 4:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
 started = time.perf_counter()
 [view] = run_revenue(app, period=sys.argv[2], model=sys.argv[3], now=datetime(2026, 2, 3, tzinfo=UTC))
 wall = time.perf_counter() - started
+if profiler is not None:
+    profiler.disable()
+    profiler.dump_stats(sys.argv[4])
 print(json.dumps({"wall_s": round(wall, 3), "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                   "lines": view.line_count, "totals": view.totals}))
 """
@@ -146,8 +155,12 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--writers", type=int, default=10_000)
     parser.add_argument("--model", default="pro-rata")
+    parser.add_argument(
+        "--profile", help="cProfile the run into this file (a prefix: <file>.<rows>)"
+    )
     args = parser.parse_args()
     results = []
+    print(json.dumps({"load_average": os.getloadavg()}), flush=True)
     for rows in args.rows or [1_000_000]:
         url = fresh_database(args.url)
         started = time.perf_counter()
@@ -155,7 +168,8 @@ def main() -> int:
         setup = time.perf_counter() - started
         raw = raw_baseline(url, pool)
         child = subprocess.run(
-            [sys.executable, "-c", CHILD, url, PERIOD, args.model],
+            [sys.executable, "-c", CHILD, url, PERIOD, args.model]
+            + ([f"{args.profile}.{rows}"] if args.profile else []),
             capture_output=True, text=True, cwd=ROOT, check=False,
         )  # fmt: skip
         if child.returncode:
@@ -178,6 +192,7 @@ def main() -> int:
         }
         results.append(result)
         print(json.dumps(result), flush=True)
+        print(json.dumps({"load_average": os.getloadavg()}), flush=True)
     ok = all(r["ratio"] <= 3 and r["peak_mb"] < 300 for r in results)
     return 0 if ok else 1
 

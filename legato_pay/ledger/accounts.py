@@ -34,6 +34,9 @@ from legato_pay.store.tables import ACCOUNTS
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}", re.ASCII)
 _WORLD = re.compile(r"world:([A-Z]{3,4})", re.ASCII)
 
+#: Every column of an account row (what ``_row_to_account`` reads).
+_COLUMNS = [column.name for column in ACCOUNTS.columns]
+
 _cache: dict[tuple[str, str], Account] = {}
 _urls: dict[Any, str] = {}  # engine -> its URL rendered once (engines live as long as the process)
 
@@ -171,7 +174,11 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
     if unknown:
         _hold_journal(session)
         now = utcnow()
-        insert_rows_ignore(session, ACCOUNTS, ["code"], [_new_row(r, now) for r in unknown], ["id"])
+        rows = [_new_row(r, now) for r in unknown]
+        # The rows inserted come back whole (RETURNING), so only the codes that existed before
+        # are looked up after: one INSERT … ON CONFLICT DO NOTHING, one SELECT of the rest.
+        inserted = insert_rows_ignore(session, ACCOUNTS, ["code"], rows, _COLUMNS)
+        _learn(session, {row.code: _row_to_account(row) for row in inserted})
     found = resolve_accounts(session, wanted)
     for code, request in wanted.items():
         account = found[code]
@@ -289,10 +296,18 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
                     raise AccountNotFound(f"no account {code}", details={"account": code})
                 fresh[code] = _open_world(session, code, world.group(1))
         found.update(fresh)
-        seen_here.update(fresh)
-        url = _cache_key(session, "")[0]
-        on_commit(session, lambda: _remember(url, fresh))
+        _learn(session, fresh)
     return found
+
+
+def _learn(session: Session, fresh: dict[str, Account]) -> None:
+    """Accounts read (or opened) in this unit of work: known to it now, to the process once it
+    commits."""
+    if not fresh:
+        return
+    session.info.setdefault("ledger_accounts", {}).update(fresh)
+    url = _cache_key(session, "")[0]
+    on_commit(session, lambda: _remember(url, fresh))
 
 
 def _remember(url: str, accounts: dict[str, Account]) -> None:

@@ -193,24 +193,38 @@ _FEES = """fees AS (
     )"""
 
 
-def pool_basis(session: Session, win: Window, currency: str) -> Basis:
-    """Minutes per writer, user-centric sums per writer and subscriber total, and fees: two
-    statements over the temporary tables (``materialize`` first)."""
+def pool_basis(
+    session: Session, win: Window, currency: str, *, model: str = "user-centric"
+) -> Basis:
+    """Minutes per writer, fees, and (``user-centric`` only) the sums per writer and subscriber
+    total: two statements over the temporary tables (``materialize`` first). Pro-rata needs no
+    per-subscriber-total sums, so its first statement returns one row per writer, not one per
+    (writer, subscriber total)."""
     params = {"period": win.period, "currency": currency}
     basis = Basis(currency)
-    rows = session.execute(
-        text(
-            f"WITH {_FEES} SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), "
-            f"CAST(SUM(f.fee * uw.m) AS BIGINT) FROM {UW} uw "
-            f"JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id "
-            "GROUP BY uw.writer_id, ut.mu"
-        ),
-        params,
-    )
-    for writer, total, minutes, weighted in rows:
-        name = str(writer)
-        basis.minutes[name] = basis.minutes.get(name, 0) + int(minutes)
-        basis.by_total.setdefault(name, {})[int(total)] = int(weighted)
+    if model == "pro-rata":
+        rows = session.execute(
+            text(
+                f"WITH {_FEES} SELECT uw.writer_id, CAST(SUM(uw.m) AS BIGINT) FROM {UW} uw "
+                "JOIN fees f ON f.user_id = uw.user_id GROUP BY uw.writer_id"
+            ),
+            params,
+        )
+        basis.minutes = {str(writer): int(minutes) for writer, minutes in rows}
+    else:
+        rows = session.execute(
+            text(
+                f"WITH {_FEES} SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), "
+                f"CAST(SUM(f.fee * uw.m) AS BIGINT) FROM {UW} uw "
+                f"JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id "
+                "GROUP BY uw.writer_id, ut.mu"
+            ),
+            params,
+        )
+        for writer, total, minutes, weighted in rows:
+            name = str(writer)
+            basis.minutes[name] = basis.minutes.get(name, 0) + int(minutes)
+            basis.by_total.setdefault(name, {})[int(total)] = int(weighted)
     fees, subscribers, unengaged = session.execute(
         text(
             f"WITH {_FEES} SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*), "

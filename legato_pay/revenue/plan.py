@@ -118,7 +118,7 @@ def _plan_pool(
     balances = _balances(session, [code for code, _ in pools])
     basis_sql.materialize(session, settings, win)
     for code, currency in pools:
-        basis = basis_sql.pool_basis(session, win, currency)
+        basis = basis_sql.pool_basis(session, win, currency, model=model)
         plan.pools.append(
             split_pool(
                 basis,

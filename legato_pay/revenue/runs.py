@@ -1,7 +1,8 @@
 """Runs that cron can trust: one per (period, stream), atomic, locked, replayable.
 
 A run is one transaction: the run row, its lines and every ledger entry (each keyed by period,
-stream, currency and writer) commit together or not at all, so a run killed at any point
+stream and currency, and for writers' shares the group: ``WRITERS_PER_ENTRY`` writers are paid by
+one multi-leg entry, which their lines all name) commit together or not at all, so a run killed at any point
 (``kill -9`` included) left nothing behind and the rerun does all of it, exactly once. A second
 run of the same (period, stream) returns the first one's result (``replayed``) and writes nothing.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -25,8 +27,8 @@ from sqlalchemy.orm import Session
 from legato_pay import chart
 from legato_pay.context import AppContext
 from legato_pay.errors import Busy, InvalidInput, InvalidState
-from legato_pay.ledger import EntrySpec, post_entries, transfer
-from legato_pay.ledger.types import as_utc, utcnow
+from legato_pay.ledger import EntrySpec, LegSpec, post_entries, transfer
+from legato_pay.ledger.types import Side, as_utc, utcnow
 from legato_pay.revenue.common import (
     MODELS,
     POOL_STREAM,
@@ -44,8 +46,11 @@ from legato_pay.store.engine import insert_rows_ignore
 from legato_pay.store.locks import REVENUE_RUN, sqlite_file_claim, try_advisory_xact_lock
 from legato_pay.store.tables import LINES, RUNS
 
+#: Writers paid by one ledger entry: one leg of the source (pool or stream revenue) for their
+#: total and one leg per writer. Their lines all point at that entry.
+WRITERS_PER_ENTRY = 500
 #: Entries posted per ledger call (the progress bar moves once per batch).
-BATCH = 500
+BATCH = 4
 
 Progress = Callable[[int, int], None]
 
@@ -185,12 +190,13 @@ def _key(plan: RunPlan, currency: str, who: str) -> str:
 
 def _specs(
     app: AppContext, plan: RunPlan, run_id: int, moment: datetime
-) -> tuple[list[EntrySpec], list[tuple[str, str] | None]]:
-    """Every entry of the run, and for each the (writer, currency) line it pays (or None)."""
+) -> tuple[list[EntrySpec], list[list[tuple[str, str]]]]:
+    """Every entry of the run, and for each the (writer, currency) lines it pays (none for the
+    platform's and the carry entries)."""
     held, until = hold(app.settings, moment)
     meta = {"kind": "revenue_run", "run": run_id, "period": plan.period, "stream": plan.stream}
     specs: list[EntrySpec] = []
-    owners: list[tuple[str, str] | None] = []
+    owners: list[list[tuple[str, str]]] = []
     for pool in plan.pools:
         source = chart.subscription_pool(plan.period, pool.currency)
         if pool.carried:
@@ -206,7 +212,7 @@ def _specs(
                     metadata=meta,
                 )
             )
-            owners.append(None)
+            owners.append([])
         if pool.platform:
             specs.append(
                 transfer(
@@ -219,42 +225,76 @@ def _specs(
                     metadata=meta,
                 )
             )
-            owners.append(None)
-    for line in plan.lines:
-        if line.amount == 0 or line.kind == "deferred":
-            continue
-        earnings = chart.writer_earnings(line.writer_id, line.currency)
-        if plan.stream == POOL_STREAM:
-            source = chart.subscription_pool(plan.period, line.currency)
-            reason = f"share of the {plan.period} subscription pool"
-        else:
-            source = chart.platform_revenue(plan.stream, line.currency)
-            reason = f"{plan.stream} true-up for {plan.period}"
-        if line.amount > 0:
-            spec = transfer(
-                source,
-                earnings,
-                line.amount,
-                line.currency,
-                pending=held,
-                post_at=until,
-                idempotency_key=_key(plan, line.currency, f"writer:{line.writer_id}"),
-                reason=reason,
-                metadata=meta if until is None else {**meta, "hold_until": until.isoformat()},
-            )
-        else:
-            spec = transfer(
-                earnings,
-                source,
-                -line.amount,
-                line.currency,
-                idempotency_key=_key(plan, line.currency, f"writer:{line.writer_id}"),
-                reason=reason,
-                metadata=meta,
-            )
-        specs.append(spec)
-        owners.append((line.writer_id, line.currency))
+            owners.append([])
+    for group in _writer_groups(plan):
+        specs.append(_writers_entry(plan, group, meta, held, until))
+        owners.append([(line.writer_id, line.currency) for line in group.lines])
     return specs, owners
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Up to ``WRITERS_PER_ENTRY`` writers' lines of one currency and direction: one entry."""
+
+    currency: str
+    credit: bool  # True: the source pays the writers (pending under the refund hold)
+    number: int  # the group's place among its currency's and direction's groups, from 0
+    lines: list[Line]
+
+
+def _writer_groups(plan: RunPlan) -> list[_Group]:
+    """The lines that move money (not zero, not deferred), by currency and direction in the
+    plan's order (writer id), cut into groups of ``WRITERS_PER_ENTRY``: the same plan always
+    gives the same groups, so a rerun posts the same entries under the same keys."""
+    by_kind: dict[tuple[str, bool], list[Line]] = {}
+    for line in plan.lines:
+        if line.amount != 0 and line.kind != "deferred":
+            by_kind.setdefault((line.currency, line.amount > 0), []).append(line)
+    return [
+        _Group(
+            currency, credit, start // WRITERS_PER_ENTRY, lines[start : start + WRITERS_PER_ENTRY]
+        )
+        for (currency, credit), lines in sorted(by_kind.items())
+        for start in range(0, len(lines), WRITERS_PER_ENTRY)
+    ]
+
+
+def _writers_entry(
+    plan: RunPlan, group: _Group, meta: dict[str, Any], held: bool, until: datetime | None
+) -> EntrySpec:
+    """One multi-leg entry for a group: the source's one leg for the group's total and one leg
+    per writer's earnings account (its ``amount`` exactly, so each writer's legs sum to their
+    line). Credits are pending under the refund hold (``hold_until``); debits (a true-up taking
+    back) are posted."""
+    currency = group.currency
+    if plan.stream == POOL_STREAM:
+        source = chart.subscription_pool(plan.period, currency)
+        reason = f"writers' shares of the {plan.period} subscription pool"
+    else:
+        source = chart.platform_revenue(plan.stream, currency)
+        reason = f"{plan.stream} true-up for {plan.period}"
+    writer_side: Side = "credit" if group.credit else "debit"
+    source_side: Side = "debit" if group.credit else "credit"
+    total = sum(abs(line.amount) for line in group.lines)
+    legs = [LegSpec(source, source_side, total, currency)] + [
+        LegSpec(
+            chart.writer_earnings(line.writer_id, currency), writer_side, abs(line.amount), currency
+        )
+        for line in group.lines
+    ]
+    pending = held and group.credit
+    metadata: dict[str, Any] = {**meta, "writers": len(group.lines)}
+    if pending and until is not None:
+        metadata["hold_until"] = until.isoformat()  # what the refund-hold release looks for
+    direction = "credits" if group.credit else "debits"
+    return EntrySpec(
+        legs=tuple(legs),
+        pending=pending,
+        post_at=until if pending else None,
+        idempotency_key=_key(plan, currency, f"writers:{direction}:{group.number}"),
+        reason=reason,
+        metadata=metadata,
+    )
 
 
 def _open(session: Session, plan: RunPlan) -> None:
@@ -295,9 +335,8 @@ def _post(
     for start in range(0, len(specs), BATCH):
         chunk = specs[start : start + BATCH]
         views = post_entries(session, chunk, actor=app.actor, now=moment)
-        for owner, view in zip(owners[start : start + BATCH], views, strict=True):
-            if owner is not None:
-                ids[owner] = view.id
+        for paid, view in zip(owners[start : start + BATCH], views, strict=True):
+            ids.update(dict.fromkeys(paid, view.id))
         if progress is not None:
             progress(min(start + BATCH, len(specs)), len(specs))
     return ids
