@@ -38,6 +38,7 @@ from legato_pay.readers.users import get_user
 from legato_pay.shares.apps import require_app
 from legato_pay.shares.register import parse_units, require_investor
 from legato_pay.store.dialect import for_update
+from legato_pay.store.paging import check_choice, id_page
 from legato_pay.store.tables import ESCROW_DEPOSITS
 
 if TYPE_CHECKING:
@@ -209,17 +210,10 @@ def list_deposits(
         get_user(session, investor)
         query = query.where(ESCROW_DEPOSITS.c.investor_id == investor)
     if status is not None:
-        if status not in STATUSES:
-            raise InvalidInput(
-                f"--status must be one of {', '.join(STATUSES)}",
-                details={"status": str(status)[:40]},
-            )
-        query = query.where(ESCROW_DEPOSITS.c.status == status)
-    if after is not None:
-        query = query.where(ESCROW_DEPOSITS.c.id > after)
-    rows = session.execute(query.limit(limit + 1)).all()
-    page = [deposit_view(row) for row in rows[:limit]]
-    return page, (page[-1].id if len(rows) > limit else None)
+        query = query.where(ESCROW_DEPOSITS.c.status == check_choice(status, STATUSES))
+    return id_page(
+        session, query, ESCROW_DEPOSITS.c.id, after=after, limit=limit, view=deposit_view
+    )
 
 
 def new_reference(key: str | None) -> str:

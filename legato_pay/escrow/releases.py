@@ -43,6 +43,7 @@ from legato_pay.ledger.types import as_utc, utcnow
 from legato_pay.money import format_amount, parse_amount
 from legato_pay.payouts.methods import parse_id
 from legato_pay.store.dialect import for_update
+from legato_pay.store.paging import check_choice, id_page
 from legato_pay.store.tables import ESCROW_DEPOSITS, ESCROW_MILESTONES, ESCROW_RELEASES
 
 STATUSES = ("held", "posted", "rejected", "expired")
@@ -389,7 +390,6 @@ def list_releases(
 ) -> tuple[list[ReleaseView], int | None]:
     """A page of releases, oldest first, and the cursor of the next page (None at the end).
     DEPOSIT_NOT_FOUND for an unknown deposit, VALIDATION_ERROR for an unknown status."""
-    from legato_pay.errors import InvalidInput
     from legato_pay.escrow.balances import get_deposit_row
 
     query = select_releases().order_by(ESCROW_RELEASES.c.id)
@@ -397,14 +397,5 @@ def list_releases(
         number = get_deposit_row(session, deposit).id
         query = query.where(ESCROW_RELEASES.c.deposit_id == number)
     if status is not None:
-        if status not in STATUSES:
-            raise InvalidInput(
-                f"--status must be one of {', '.join(STATUSES)}",
-                details={"status": str(status)[:40]},
-            )
-        query = query.where(ESCROW_RELEASES.c.status == status)
-    if after is not None:
-        query = query.where(ESCROW_RELEASES.c.id > after)
-    rows = session.execute(query.limit(limit + 1)).all()
-    page = [to_view(row) for row in rows[:limit]]
-    return page, (page[-1].id if len(rows) > limit else None)
+        query = query.where(ESCROW_RELEASES.c.status == check_choice(status, STATUSES))
+    return id_page(session, query, ESCROW_RELEASES.c.id, after=after, limit=limit, view=to_view)

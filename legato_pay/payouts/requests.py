@@ -56,6 +56,7 @@ from legato_pay.payouts.views import (
     to_view,
 )
 from legato_pay.readers.users import get_user
+from legato_pay.store.paging import check_choice, id_page
 from legato_pay.store.tables import PAYOUT_METHODS, PAYOUTS
 
 SYSTEM_ACTOR = "system:payouts"
@@ -353,14 +354,5 @@ def list_payouts(
         get_user(session, writer, kind="writer")
         query = query.where(PAYOUTS.c.writer_id == writer)
     if status is not None:
-        if status not in STATUSES:
-            raise InvalidInput(
-                f"--status must be one of {', '.join(STATUSES)}",
-                details={"status": str(status)[:40]},
-            )
-        query = query.where(PAYOUTS.c.status == status)
-    if after is not None:
-        query = query.where(PAYOUTS.c.id > after)
-    rows = session.execute(query.limit(limit + 1)).all()
-    page = [to_view(row) for row in rows[:limit]]
-    return page, (page[-1].id if len(rows) > limit else None)
+        query = query.where(PAYOUTS.c.status == check_choice(status, STATUSES))
+    return id_page(session, query, PAYOUTS.c.id, after=after, limit=limit, view=to_view)

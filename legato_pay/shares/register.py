@@ -35,6 +35,7 @@ from legato_pay.readers.users import get_user
 from legato_pay.shares.apps import lock_app, require_app
 from legato_pay.store.dialect import for_update
 from legato_pay.store.engine import insert_ignore
+from legato_pay.store.paging import id_page
 from legato_pay.store.tables import HOLDINGS, MOVEMENTS
 
 #: Leaves room for the ``shares:`` prefix of the ledger key within its 200 characters.
@@ -301,11 +302,14 @@ def share_history(
     """The app's movements in order, a page at a time: (page, id to continue after or None)."""
     require_app(session, app_id)
     query = select(MOVEMENTS).where(MOVEMENTS.c.app_id == app_id).order_by(MOVEMENTS.c.id)
-    if after is not None:
-        query = query.where(MOVEMENTS.c.id > after)
-    rows = list(session.execute(query.limit(limit + 1)))
-    page = [_view(dict(row._mapping)) for row in rows[:limit]]
-    return page, (page[-1].id if len(rows) > limit else None)
+    return id_page(
+        session,
+        query,
+        MOVEMENTS.c.id,
+        after=after,
+        limit=limit,
+        view=lambda row: _view(dict(row._mapping)),
+    )
 
 
 def _percent(units: int, total: int) -> str:
