@@ -184,7 +184,9 @@ def gateways_report(
     where = in_window(PURCHASES.c.created_at, window)
     if code is not None:
         where.append(PURCHASES.c.currency == code)
-    payments, sampled = _payments(session, where, row_bucket(session, PURCHASES.c.created_at, by, bucket_rows))
+    payments, sampled = _payments(
+        session, where, row_bucket(session, PURCHASES.c.created_at, by, bucket_rows)
+    )
     webhooks, events_sampled = _webhooks(session, in_window(EVENTS.c.received_at, window))
     errors = _errors(session, where, in_window(EVENTS.c.received_at, window), payments, webhooks)
     series = _series(session, where, by)

@@ -72,11 +72,8 @@ def test_pairs_per_bucket_with_by(month: Any) -> None:
     report = month.run(
         lambda s: fx_report(s, window=JANUARY, by="week", bucket_rows=True), write=False
     )
-    assert [
-        (r["quote"], r["bucket"], r["conversions"], r["volume_minor"], r["paid_minor"])
-        + (r["age_p50_ms"], r["age_max_ms"])
-        for r in report.pairs
-    ] == [
+    names = ("quote", "bucket", "conversions", "volume_minor", "paid_minor")
+    assert [tuple(r[n] for n in (*names, "age_p50_ms", "age_max_ms")) for r in report.pairs] == [
         # q1 (week 2) 1 h after rate 1, q2 (week 3) 49 h after it, q3 (week 4) 34 h after rate 2
         ("NGN", "2026-W02", 1, 150000, 150000, HOUR_MS, HOUR_MS),
         ("NGN", "2026-W03", 1, 150000, 0, 49 * HOUR_MS, 49 * HOUR_MS),
