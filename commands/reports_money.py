@@ -159,23 +159,28 @@ def coins(
     period: Period = None,
     start: From = None,
     end: To = None,
+    currency: Currency = None,
 ) -> None:
     """Coins outstanding in readers' wallets (paid and bonus) as a liability at their value, and
     breakage: coins of readers inactive for reports.breakage_inactive_days.
 
-    Taken at the window's end (--period's or --to), or now; --from has no effect."""
-    from legato_pay.reporting.coins import coins_report
+    Taken at the window's end (--period's or --to), or now; --from has no effect. Coins are
+    valued in coins.value_currency: another --currency gives an empty report."""
+    from legato_pay.reporting.coins import COLUMNS, coins_report
 
     window = _window(period, start, end)
     cli = state()
-    report = cli.app.run(lambda s: coins_report(cli.app.settings, s, at=window.end), write=False)
+    code = _currency(currency)
+    report = cli.app.run(
+        lambda s: coins_report(cli.app.settings, s, at=window.end, currency=code), write=False
+    )
     data = report.as_json()
     shown = [_shown(row, report.currency, ("value", "breakage_value")) for row in data["rows"]]
     sums = data["totals"]
     emit(
         data,
         rows=shown,
-        columns=list(data["rows"][0]),
+        columns=COLUMNS,
         table_columns=[
             "bucket",
             "readers",
@@ -193,6 +198,10 @@ def coins(
             "breakage_coins": sums["breakage_coins"],
             "breakage_value": money_cell(sums["breakage_value_minor"], report.currency),
         },
+        message=None
+        if shown
+        else f"coins are valued in {cli.app.settings.coins.value_currency}: "
+        f"nothing outstanding in {report.currency}",
     )
 
 
@@ -205,16 +214,20 @@ def users(
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=100000, help="Most coin history legs in JSON.")
     ] = 1000,
+    currency: Currency = None,
 ) -> None:
     """One user's coins: history (JSON), spending by content type and writer, purchases, tips
     and gifts given and received (summary rows: table and CSV).
 
-    An unknown --user is USER_NOT_FOUND (exit 5)."""
+    --currency keeps the money rows (spending, tips, purchases) in that currency; gifts and the
+    coin history are not money and stay. An unknown --user is USER_NOT_FOUND (exit 5)."""
     from legato_pay.reporting.users import COLUMNS, user_report
 
     window = _window(period, start, end)
+    code = _currency(currency)
     report = state().app.run(
-        lambda s: user_report(s, user_id=user, window=window, limit=limit), write=False
+        lambda s: user_report(s, user_id=user, window=window, limit=limit, currency=code),
+        write=False,
     )
     data = report.as_json()
     rows = [

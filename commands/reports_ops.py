@@ -14,7 +14,13 @@ PeriodOption = Annotated[
 ]
 FromOption = Annotated[str | None, typer.Option("--from", help="From this time, inclusive.")]
 ToOption = Annotated[str | None, typer.Option("--to", help="Up to this time, exclusive.")]
-ByOption = Annotated[str, typer.Option("--by", help="Chart buckets: day, week (ISO) or month.")]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Rows (and chart) per bucket: day, week (ISO) or month."),
+]
+ChartByOption = Annotated[
+    str, typer.Option("--by", help="Chart buckets: day, week (ISO) or month.")
+]
 CurrencyOption = Annotated[str | None, typer.Option("--currency", help="One currency only.")]
 ChartOption = Annotated[bool, typer.Option("--chart", help="Bar chart per bucket (table output).")]
 
@@ -52,16 +58,20 @@ def _run_report(
     period: str | None,
     start: str | None,
     end: str | None,
-    by: str,
+    by: str | None,
     currency: str | None,
 ) -> Any:
-    """The window and buckets from the options, then the report's service in one read."""
+    """The window and buckets from the options, then the report's service in one read: an
+    explicit ``--by`` splits the rows per bucket; the chart's buckets are days without it."""
     from legato_pay.reporting.periods import check_bucket
 
     window = _window(period, start, end)
-    bucket = check_bucket(by) or "day"
+    bucket = check_bucket(by)
     return state().app.run(
-        lambda s: build(s, window=window, currency=currency, by=bucket), write=False
+        lambda s: build(
+            s, window=window, currency=currency, by=bucket or "day", bucket_rows=bucket is not None
+        ),
+        write=False,
     )
 
 
@@ -93,7 +103,7 @@ def gateways(
     period: PeriodOption = None,
     start: FromOption = None,
     end: ToOption = None,
-    by: ByOption = "day",
+    by: ByOption = None,
     currency: CurrencyOption = None,
     chart: ChartOption = False,
 ) -> None:
@@ -111,7 +121,7 @@ def fx(
     period: PeriodOption = None,
     start: FromOption = None,
     end: ToOption = None,
-    by: ByOption = "day",
+    by: ByOption = None,
     currency: CurrencyOption = None,
     chart: ChartOption = False,
 ) -> None:
@@ -129,7 +139,7 @@ def html(
     period: PeriodOption = None,
     start: FromOption = None,
     end: ToOption = None,
-    by: ByOption = "day",
+    by: ChartByOption = "day",
     currency: CurrencyOption = None,
 ) -> None:
     """Every report section (platform, writers, gateways, coins, fx) in one self-contained HTML

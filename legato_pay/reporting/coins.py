@@ -7,6 +7,10 @@ each (the value a redemption would move to writers and the platform). A reader w
 (either bucket) have had no leg for ``reports.breakage_inactive_days`` before that moment is
 inactive: its coins are breakage, the part of the liability unlikely ever to be redeemed.
 Grouped in SQL twice: per reader (balance, last movement), then per bucket and activity.
+
+``currency`` (``--currency``) filters the money figures: coins are valued only in
+``coins.value_currency``, so that currency gives the full report and any other (configured)
+currency an empty one (no rows, zero totals in that currency): nothing is owed in it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ from legato_pay.reporting.sums import total
 from legato_pay.store.tables import ACCOUNTS, LEGS
 
 BUCKETS = ("paid", "bonus")
+COLUMNS = [
+    "bucket",
+    "readers",
+    "coins",
+    "value_minor",
+    "currency",
+    "inactive_readers",
+    "breakage_coins",
+    "breakage_value_minor",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +71,7 @@ class CoinsReport:
     def result(self) -> ReportResult:
         return ReportResult(
             title=f"coins outstanding at {self.at.isoformat()}",
-            columns=list(self.rows[0]) if self.rows else [],
+            columns=COLUMNS,
             rows=self.rows,
             totals=self.totals(),
             series=None,
@@ -65,12 +79,26 @@ class CoinsReport:
         )
 
 
-def coins_report(settings: Settings, session: Session, *, at: datetime | None) -> CoinsReport:
-    """Outstanding and breakage coins per bucket at ``at`` (now when None)."""
+def coins_report(
+    settings: Settings, session: Session, *, at: datetime | None, currency: str | None = None
+) -> CoinsReport:
+    """Outstanding and breakage coins per bucket at ``at`` (now when None); ``currency`` other
+    than the coins' value currency: no rows (see the module docstring)."""
     moment = at or utcnow()
     days = settings.reports.breakage_inactive_days
     cutoff = moment - timedelta(days=days)
-    value, currency = settings.coins.value_minor, settings.coins.value_currency
+    value, valued_in = settings.coins.value_minor, settings.coins.value_currency
+    if currency is not None and currency != valued_in:
+        return CoinsReport(moment, cutoff, days, value, currency, [])
+    return CoinsReport(
+        moment, cutoff, days, value, valued_in, _rows(session, moment, cutoff, value, valued_in)
+    )
+
+
+def _rows(
+    session: Session, moment: datetime, cutoff: datetime, value: int, currency: str
+) -> list[dict[str, Any]]:
+    """One row per bucket: readers, coins, their value, and the inactive part (breakage)."""
     found = {
         (bucket, inactive): (wallets, coins)
         for bucket, inactive, wallets, coins in _sums(session, moment, cutoff)
@@ -91,7 +119,7 @@ def coins_report(settings: Settings, session: Session, *, at: datetime | None) -
                 "breakage_value_minor": idle * value,
             }
         )
-    return CoinsReport(moment, cutoff, days, value, currency, rows)
+    return rows
 
 
 def _sums(session: Session, moment: datetime, cutoff: datetime) -> list[tuple[str, bool, int, int]]:

@@ -7,7 +7,9 @@ rate, whatever became of them), ``volume_minor`` (their amounts, in the quote cu
 ``paid_minor`` (of those, the ones paid), and the rate's age at use (``created_at`` of the
 purchase − ``as_of`` of the rate): ``age_p50_ms`` and ``age_max_ms`` (see ``percentiles``).
 ``rates`` lists each rate used: id, pair, rate (decimal string), source, as-of time, uses.
-``series``: conversions per ``--by`` bucket.
+``series``: conversions per ``--by`` bucket. With ``bucket_rows`` (the command's explicit
+``--by``) the pair rows are per pair and ``bucket`` (grouped in SQL with ``bucket_sql``, rate
+ages per bucket the same way); rates and totals stay as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from legato_pay.ledger.types import as_utc
 from legato_pay.money import normalize_currency
-from legato_pay.reporting.gateways import PAID, in_window, report_document
+from legato_pay.reporting.gateways import (
+    PAID,
+    in_window,
+    report_document,
+    row_bucket,
+    with_bucket,
+)
 from legato_pay.reporting.percentiles import duration_percentiles
 from legato_pay.reporting.periods import Window, bucket_sql
 from legato_pay.reporting.result import ReportResult
@@ -49,12 +57,13 @@ class FxReport:
     rates: list[dict[str, Any]]
     series: dict[str, list[tuple[str, int]]]
     sampled: bool
+    bucket_rows: bool = False
 
     @property
     def totals(self) -> dict[str, Any]:
         return {
             "conversions": sum(row["conversions"] for row in self.pairs),
-            "pairs": len(self.pairs),
+            "pairs": len({(row["base"], row["quote"]) for row in self.pairs}),
             "rates_used": len(self.rates),
         }
 
@@ -65,7 +74,7 @@ class FxReport:
         return [
             ReportResult(
                 f"fx: volume per pair ({self.window.label})",
-                PAIR_COLUMNS,
+                with_bucket(PAIR_COLUMNS, 3) if self.bucket_rows else PAIR_COLUMNS,
                 self.pairs,
                 self.totals,
                 self.series,
@@ -76,52 +85,64 @@ class FxReport:
 
 
 def fx_report(
-    session: Session, *, window: Window, currency: str | None = None, by: str = "day"
+    session: Session,
+    *,
+    window: Window,
+    currency: str | None = None,
+    by: str = "day",
+    bucket_rows: bool = False,
 ) -> FxReport:
     """The figures of the module docstring for ``window`` (pairs with ``currency`` on either
-    side, or all)."""
+    side, or all); pair rows per ``by`` bucket too when ``bucket_rows``."""
     code = normalize_currency(currency) if currency else None
     p, r = PURCHASES.c, RATES.c
     where: list[ColumnElement[bool]] = [p.rate_id == r.id, *in_window(p.created_at, window)]
     if code is not None:
         where.append(or_(r.base == code, r.quote == code))
+    groups = [r.base, r.quote, *row_bucket(session, p.created_at, by, bucket_rows)]
     ages = duration_percentiles(
         session,
-        groups=[r.base, r.quote],
+        groups=groups,
         start=r.as_of,
         end=p.created_at,
         where=where,
         fractions=(0.5, 1.0),
     )
-    pairs = _pairs(session, where, ages)
+    pairs = _pairs(session, where, groups, ages)
     rates = _rates(session, where)
     series = _series(session, where, by)
-    return FxReport(window, by, code, pairs, rates, series, any(a.sampled for a in ages.values()))
+    sampled = any(a.sampled for a in ages.values())
+    return FxReport(window, by, code, pairs, rates, series, sampled, bucket_rows)
 
 
-def _pairs(session: Session, where: list[ColumnElement[bool]], ages: Any) -> list[dict[str, Any]]:
-    p, r = PURCHASES.c, RATES.c
+def _pairs(
+    session: Session, where: list[ColumnElement[bool]], groups: list[Any], ages: Any
+) -> list[dict[str, Any]]:
+    p = PURCHASES.c
     query = (
         select(
-            r.base,
-            r.quote,
+            *groups,
             func.count(),
             func.coalesce(func.sum(p.amount), 0),
             func.coalesce(func.sum(case((p.status.in_(PAID), p.amount), else_=0)), 0),
         )
         .where(*where)
-        .group_by(r.base, r.quote)
-        .order_by(r.base, r.quote)
+        .group_by(*groups)
+        .order_by(*groups)
     )
     rows = []
-    for base, quote, count, volume, paid in session.execute(query):
-        found = ages.get((base, quote))
+    width = len(groups)
+    for row in session.execute(query):
+        keys = tuple(row[:width])
+        count, volume, paid = row[width:]
+        found = ages.get(keys)
         p50, age_max = found.millis if found else (None, None)
         rows.append(
             {
-                "base": base,
-                "quote": quote,
-                "currency": quote,
+                "base": keys[0],
+                "quote": keys[1],
+                "currency": keys[1],
+                **({"bucket": str(keys[2])} if width > 2 else {}),
                 "conversions": int(count),
                 "volume_minor": int(volume),
                 "paid_minor": int(paid),

@@ -14,6 +14,9 @@ Figures, over purchases created in the window (and webhook events received in it
   gateway's bare decline code (``card_declined``), else ``OTHER``; ``rate`` is the share of that
   gateway's payments (or events).
 - ``series``: payments created and paid per ``--by`` bucket (for ``--chart`` and the HTML report).
+- with ``bucket_rows`` (the command's explicit ``--by``) the payment rows are per gateway,
+  currency and ``bucket`` (grouped in SQL with ``bucket_sql``; percentiles per bucket the same
+  way); webhooks, errors and totals stay as they are.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ class GatewaysReport:
     errors: list[dict[str, Any]]
     series: dict[str, list[tuple[str, int]]]
     sampled: bool
+    bucket_rows: bool = False
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -129,7 +133,7 @@ class GatewaysReport:
         return [
             ReportResult(
                 f"gateways: payments ({self.window.label})",
-                PAYMENT_COLUMNS,
+                with_bucket(PAYMENT_COLUMNS, 2) if self.bucket_rows else PAYMENT_COLUMNS,
                 self.payments,
                 self.totals,
                 self.series,
@@ -150,36 +154,56 @@ def in_window(column: Any, window: Window) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def with_bucket(columns: list[str], position: int) -> list[str]:
+    """``columns`` with ``bucket`` inserted after the grouping ones (rows split by ``--by``)."""
+    return [*columns[:position], "bucket", *columns[position:]]
+
+
+def row_bucket(session: Session, column: Any, by: str, bucket_rows: bool) -> list[Any]:
+    """The ``bucket`` grouping column of ``column`` when rows are split by ``by``, else none."""
+    if not bucket_rows:
+        return []
+    return [bucket_sql(column, by, session.get_bind().dialect.name).label("bucket")]
+
+
 def _count_if(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).cast(Integer)
 
 
 def gateways_report(
-    session: Session, *, window: Window, currency: str | None = None, by: str = "day"
+    session: Session,
+    *,
+    window: Window,
+    currency: str | None = None,
+    by: str = "day",
+    bucket_rows: bool = False,
 ) -> GatewaysReport:
-    """The figures of the module docstring for ``window`` (one currency, or all)."""
+    """The figures of the module docstring for ``window`` (one currency, or all); payment rows
+    per ``by`` bucket too when ``bucket_rows``."""
     code = normalize_currency(currency) if currency else None
     where = in_window(PURCHASES.c.created_at, window)
     if code is not None:
         where.append(PURCHASES.c.currency == code)
-    payments, sampled = _payments(session, where)
+    payments, sampled = _payments(
+        session, where, row_bucket(session, PURCHASES.c.created_at, by, bucket_rows)
+    )
     webhooks, events_sampled = _webhooks(session, in_window(EVENTS.c.received_at, window))
     errors = _errors(session, where, in_window(EVENTS.c.received_at, window), payments, webhooks)
     series = _series(session, where, by)
     return GatewaysReport(
-        window, by, code, payments, webhooks, errors, series, sampled or events_sampled
+        window, by, code, payments, webhooks, errors, series, sampled or events_sampled, bucket_rows
     )
 
 
 def _payments(
-    session: Session, where: list[ColumnElement[bool]]
+    session: Session, where: list[ColumnElement[bool]], bucket: list[Any]
 ) -> tuple[list[dict[str, Any]], bool]:
     p = PURCHASES.c
     paid = p.status.in_(PAID)
+    groups = [p.gateway, p.currency, *bucket]
     query = (
         select(
-            p.gateway,
-            p.currency,
+            *groups,
             func.count(),
             _count_if(paid),
             _count_if(p.status == "failed"),
@@ -187,25 +211,29 @@ def _payments(
             func.coalesce(func.sum(case((paid, p.amount), else_=0)), 0),
         )
         .where(*where)
-        .group_by(p.gateway, p.currency)
-        .order_by(p.gateway, p.currency)
+        .group_by(*groups)
+        .order_by(*groups)
     )
     latency = duration_percentiles(
         session,
-        groups=[p.gateway, p.currency],
+        groups=groups,
         start=p.created_at,
         end=p.credited_at,
         where=where,
         fractions=(0.5, 0.95),
     )
     rows: list[dict[str, Any]] = []
-    for gateway, cur, created, succeeded, failed, flagged, volume in session.execute(query):
-        found = latency.get((gateway, cur))
+    width = len(groups)
+    for row in session.execute(query):
+        keys = tuple(row[:width])
+        created, succeeded, failed, flagged, volume = row[width:]
+        found = latency.get(keys)
         p50, p95 = found.millis if found else (None, None)
         rows.append(
             {
-                "gateway": gateway,
-                "currency": cur,
+                "gateway": keys[0],
+                "currency": keys[1],
+                **({"bucket": str(keys[2])} if bucket else {}),
                 "created": int(created),
                 "succeeded": int(succeeded),
                 "failed": int(failed),

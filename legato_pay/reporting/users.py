@@ -10,6 +10,10 @@
   - ``purchases``: ``purchases`` per currency and status: count, coins (paid + bonus) and amount;
   - ``tips_given`` / ``tips_received`` / ``gifts_given`` / ``gifts_received``:
     ``coin_transfers`` per counterparty: count, coins (and value for tips).
+
+``currency`` (``--currency``) filters the money figures in SQL: spending and tips rows valued in
+that currency, purchases paid in it. Gifts (coins only, no money) and the coin ``history`` are
+not money figures and stay as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from legato_pay.ledger.types import as_utc
@@ -72,14 +76,22 @@ class UserReport:
         )
 
 
-def user_report(session: Session, *, user_id: str, window: Window, limit: int = 1000) -> UserReport:
-    """The report of ``user_id`` (USER_NOT_FOUND when there is no such user)."""
+def user_report(
+    session: Session,
+    *,
+    user_id: str,
+    window: Window,
+    limit: int = 1000,
+    currency: str | None = None,
+) -> UserReport:
+    """The report of ``user_id`` (USER_NOT_FOUND when there is no such user); money figures in
+    ``currency`` only when given."""
     get_user(session, user_id)
     history, truncated = _history(session, user_id, window, limit)
     summary = [
-        *_spending(session, user_id, window),
-        *_purchases(session, user_id, window),
-        *_transfers(session, user_id, window),
+        *_spending(session, user_id, window, currency),
+        *_purchases(session, user_id, window, currency),
+        *_transfers(session, user_id, window, currency),
     ]
     return UserReport(user_id, window, history, truncated, summary)
 
@@ -133,7 +145,14 @@ def _row(section: str, kind: str | None, subject: str | None, *values: Any) -> d
     }
 
 
-def _spending(session: Session, user_id: str, window: Window) -> list[dict[str, Any]]:
+def _only(column: Any, currency: str | None) -> list[Any]:
+    """The condition keeping ``currency``'s rows (none without a filter)."""
+    return [] if currency is None else [column == currency]
+
+
+def _spending(
+    session: Session, user_id: str, window: Window, currency: str | None
+) -> list[dict[str, Any]]:
     unlocks = in_window(
         select(
             CONTENT.c.type,
@@ -144,7 +163,7 @@ def _spending(session: Session, user_id: str, window: Window) -> list[dict[str, 
             UNLOCKS.c.value_currency,
         )
         .select_from(UNLOCKS.join(CONTENT, CONTENT.c.id == UNLOCKS.c.content_id))
-        .where(UNLOCKS.c.user_id == user_id),
+        .where(UNLOCKS.c.user_id == user_id, *_only(UNLOCKS.c.value_currency, currency)),
         UNLOCKS.c.created_at,
         window,
     ).group_by(CONTENT.c.type, UNLOCKS.c.writer_id, UNLOCKS.c.value_currency)
@@ -155,7 +174,11 @@ def _spending(session: Session, user_id: str, window: Window) -> list[dict[str, 
             total(TRANSFERS.c.coins),
             total(TRANSFERS.c.value),
             TRANSFERS.c.value_currency,
-        ).where(TRANSFERS.c.from_user == user_id, TRANSFERS.c.kind == "tip"),
+        ).where(
+            TRANSFERS.c.from_user == user_id,
+            TRANSFERS.c.kind == "tip",
+            *_only(TRANSFERS.c.value_currency, currency),
+        ),
         TRANSFERS.c.created_at,
         window,
     ).group_by(TRANSFERS.c.to_user, TRANSFERS.c.value_currency)
@@ -166,7 +189,9 @@ def _spending(session: Session, user_id: str, window: Window) -> list[dict[str, 
     return sorted(rows, key=lambda row: (row["kind"], row["subject"]))
 
 
-def _purchases(session: Session, user_id: str, window: Window) -> list[dict[str, Any]]:
+def _purchases(
+    session: Session, user_id: str, window: Window, currency: str | None
+) -> list[dict[str, Any]]:
     query = in_window(
         select(
             PURCHASES.c.currency,
@@ -174,7 +199,7 @@ def _purchases(session: Session, user_id: str, window: Window) -> list[dict[str,
             func.count(),
             total(PURCHASES.c.coins + PURCHASES.c.bonus_coins),
             total(PURCHASES.c.amount),
-        ).where(PURCHASES.c.user_id == user_id),
+        ).where(PURCHASES.c.user_id == user_id, *_only(PURCHASES.c.currency, currency)),
         PURCHASES.c.created_at,
         window,
     ).group_by(PURCHASES.c.currency, PURCHASES.c.status)
@@ -186,7 +211,14 @@ def _purchases(session: Session, user_id: str, window: Window) -> list[dict[str,
     ]
 
 
-def _transfers(session: Session, user_id: str, window: Window) -> list[dict[str, Any]]:
+def _transfers(
+    session: Session, user_id: str, window: Window, currency: str | None
+) -> list[dict[str, Any]]:
+    money = (
+        []
+        if currency is None
+        else [or_(TRANSFERS.c.kind != "tip", TRANSFERS.c.value_currency == currency)]
+    )
     rows = []
     for direction, mine, other in (
         ("given", TRANSFERS.c.from_user, TRANSFERS.c.to_user),
@@ -200,7 +232,7 @@ def _transfers(session: Session, user_id: str, window: Window) -> list[dict[str,
                 total(TRANSFERS.c.coins),
                 total(TRANSFERS.c.value),
                 TRANSFERS.c.value_currency,
-            ).where(mine == user_id),
+            ).where(mine == user_id, *money),
             TRANSFERS.c.created_at,
             window,
         ).group_by(TRANSFERS.c.kind, other, TRANSFERS.c.value_currency)

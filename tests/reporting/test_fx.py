@@ -65,3 +65,27 @@ def test_cli_shapes(month: Any, database_url: str) -> None:
     assert "4,500.00 NGN" in table.stdout and "rates used" in table.stdout
     bad = run_cli(database_url, "reports", "fx", "--by", "hour")
     assert bad.status == 3 and bad.error["code"] == "VALIDATION_ERROR"
+
+
+def test_pairs_per_bucket_with_by(month: Any) -> None:
+    """--by week: one row per pair and ISO week, rate age per week; totals the same."""
+    report = month.run(
+        lambda s: fx_report(s, window=JANUARY, by="week", bucket_rows=True), write=False
+    )
+    names = ("quote", "bucket", "conversions", "volume_minor", "paid_minor")
+    assert [tuple(r[n] for n in (*names, "age_p50_ms", "age_max_ms")) for r in report.pairs] == [
+        # q1 (week 2) 1 h after rate 1, q2 (week 3) 49 h after it, q3 (week 4) 34 h after rate 2
+        ("NGN", "2026-W02", 1, 150000, 150000, HOUR_MS, HOUR_MS),
+        ("NGN", "2026-W03", 1, 150000, 0, 49 * HOUR_MS, 49 * HOUR_MS),
+        ("NGN", "2026-W04", 1, 150000, 0, 34 * HOUR_MS, 34 * HOUR_MS),
+    ]
+    assert report.totals == {"conversions": 3, "pairs": 1, "rates_used": 2}
+
+
+def test_cli_by_month_rows_json_and_csv(month: Any, database_url: str) -> None:
+    args = ("reports", "fx", "--period", "2026-Q1", "--by", "month")
+    data = run_cli(database_url, *args).json
+    assert [(r["bucket"], r["conversions"]) for r in data["rows"]] == [("2026-01", 3)]
+    csv = run_cli(database_url, *args, output="csv").stdout.splitlines()
+    assert csv[0].startswith("base,quote,currency,bucket,conversions,")
+    assert csv[1].startswith("USD,NGN,NGN,2026-01,3,450000,150000,")

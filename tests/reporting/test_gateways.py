@@ -166,3 +166,54 @@ def test_cli_json_csv_and_bad_input(month: Any, database_url: str) -> None:
         database_url, "reports", "gateways", "--period", "2026-01", "--chart", output="table"
     )
     assert table.status == 0 and "1,500.00 NGN" in table.stdout and "█" in table.stdout
+
+
+def test_rows_per_bucket_with_by(month: Any) -> None:
+    """--by day splits the payment rows (percentiles per bucket); totals stay the same."""
+    report = month.run(
+        lambda s: gateways_report(s, window=JANUARY, by="day", bucket_rows=True), write=False
+    )
+    figures = [
+        (
+            r["gateway"],
+            r["bucket"],
+            r["created"],
+            r["succeeded"],
+            r["failed"],
+            r["flagged"],
+            r["success_rate"],
+            r["volume_minor"],
+            r["credit_p50_ms"],
+            r["credit_p95_ms"],
+        )
+        for r in report.payments
+    ]
+    assert figures == [
+        ("paystack", "2026-01-10", 1, 1, 0, 0, "100.00", 150000, 1000, 1000),
+        ("paystack", "2026-01-12", 1, 0, 1, 0, "0.00", 0, None, None),
+        ("paystack", "2026-01-20", 1, 0, 0, 1, "0.00", 0, None, None),
+        # p1, p2 credited after 2 and 4 s: p50 3 s, p95 2 + 0.95 × 2 = 3.9 s
+        ("stripe", "2026-01-05", 2, 2, 0, 0, "100.00", 1498, 3000, 3900),
+        ("stripe", "2026-01-06", 1, 0, 1, 0, "0.00", 0, None, None),
+        ("stripe", "2026-01-07", 1, 1, 0, 0, "100.00", 499, 10000, 10000),
+    ]
+    plain = month.run(lambda s: gateways_report(s, window=JANUARY), write=False)
+    assert report.totals == plain.totals and report.errors == plain.errors
+    assert "bucket" not in plain.payments[0]
+    assert report.results()[0].columns[:3] == ["gateway", "currency", "bucket"]
+
+
+def test_cli_by_week_rows_json_and_csv(month: Any, database_url: str) -> None:
+    args = ("reports", "gateways", "--period", "2026-01", "--currency", "NGN", "--by", "week")
+    data = run_cli(database_url, *args).json
+    assert [(r["bucket"], r["created"], r["volume_minor"]) for r in data["rows"]] == [
+        ("2026-W02", 1, 150000),
+        ("2026-W03", 1, 0),
+        ("2026-W04", 1, 0),
+    ]
+    assert data["by"] == "week" and data["totals"]["created"] == 3
+    csv = run_cli(database_url, *args, output="csv").stdout.splitlines()
+    assert csv[0].startswith("gateway,currency,bucket,created,")
+    assert csv[1].startswith("paystack,NGN,2026-W02,1,1,0,0,100.00,150000,")
+    plain = run_cli(database_url, "reports", "gateways", "--period", "2026-01").json
+    assert "bucket" not in plain["rows"][0] and plain["by"] == "day"

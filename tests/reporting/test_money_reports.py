@@ -207,3 +207,75 @@ def test_breakage_days_are_configured_and_validated() -> None:
         with pytest.raises(ConfigError) as refused:
             load_settings(environ={"LEGATO_REPORTS__BREAKAGE_INACTIVE_DAYS": bad})
         assert "reports" in str(refused.value)
+
+
+def test_users_currency_filters_money_rows(built: tuple[Any, Month]) -> None:
+    app, month = built
+    window = parse_period(month.period)
+
+    def summary(user: str, currency: str | None) -> list[tuple[str, str, int, int | None]]:
+        data = app.run(
+            lambda s: user_report(s, user_id=user, window=window, currency=currency).as_json(),
+            write=False,
+        )
+        assert data["totals"] == app.run(  # the coin history is not filtered
+            lambda s: user_report(s, user_id=user, window=window).totals(), write=False
+        )
+        return [(r["section"], r["kind"], r["coins"], r["value_minor"]) for r in data["summary"]]
+
+    # r1 spent and paid only in USD: NGN leaves only the gift (coins, no money)
+    assert summary("r1", "NGN") == [("gifts_given", "gift", 20, None)]
+    assert summary("r1", "USD") == summary("r1", None)
+    assert ("purchases", "refunded", 1100, 999) in summary("r1", "USD")
+    # r2 bought 100 coins for 150,000 kobo
+    assert summary("r2", "NGN") == [
+        ("purchases", "succeeded", 100, 150000),
+        ("gifts_received", "gift", 20, None),
+    ]
+    assert summary("r2", "USD") == [("gifts_received", "gift", 20, None)]
+
+
+def test_coins_currency_is_the_value_currency_or_empty(built: tuple[Any, Month]) -> None:
+    app, month = built
+    usd = app.run(lambda s: coins_report(app.settings, s, at=None, currency="USD"), write=False)
+    everything = app.run(lambda s: coins_report(app.settings, s, at=None), write=False)
+    assert usd.rows == everything.rows and usd.totals()["value_minor"] == 120
+    ngn = app.run(lambda s: coins_report(app.settings, s, at=None, currency="NGN"), write=False)
+    assert ngn.rows == []
+    assert ngn.totals() == {
+        "currency": "NGN",
+        "coins": 0,
+        "value_minor": 0,
+        "breakage_coins": 0,
+        "breakage_value_minor": 0,
+    }
+    url = month.url
+    data = run_cli(url, "--output", "json", "reports", "coins", "--currency", "ngn").json
+    assert (data["currency"], data["rows"]) == ("NGN", [])
+    csv = run_cli(url, "--output", "csv", "reports", "coins", "--currency", "NGN")
+    assert csv.stdout.splitlines() == [
+        "bucket,readers,coins,value_minor,currency,inactive_readers,breakage_coins,"
+        "breakage_value_minor"
+    ]
+    table = run_cli(url, "--output", "table", "reports", "coins", "--currency", "NGN")
+    assert "coins are valued in USD: nothing outstanding in NGN" in table.stdout
+    users = run_cli(
+        url,
+        "--output",
+        "csv",
+        "reports",
+        "users",
+        "--user",
+        "r2",
+        "--currency",
+        "NGN",
+        "--period",
+        month.period,
+    )
+    assert users.stdout.splitlines()[1:] == [
+        "purchases,succeeded,NGN,1,100,150000,NGN",
+        "gifts_received,gift,r1,1,20,,",
+    ]
+    for args in (("coins", "--currency", "XXX"), ("users", "--user", "r1", "--currency", "COIN")):
+        bad = run_cli(url, "--output", "json", "reports", *args)
+        assert (bad.status, bad.error["code"]) == (3, "INVALID_CURRENCY"), args
