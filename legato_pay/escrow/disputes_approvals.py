@@ -24,8 +24,8 @@ from legato_pay.escrow.milestones import FULL_BP
 from legato_pay.escrow.refunds import RefundView, reserve_refund, send_refund
 from legato_pay.escrow.releases import available_in_escrow, create_release
 from legato_pay.escrow.signing import (
-    Signature,
     app_scope,
+    app_signature,
     check_reason,
     sign_and_count,
     sign_rejection,
@@ -42,27 +42,6 @@ if TYPE_CHECKING:
 
 KIND = "escrow_dispute"
 REJECTION_KIND = "escrow_dispute_rejection"
-
-
-def _signature(
-    view: DisputeView,
-    kind: str,
-    payload: bytes,
-    key: Ed25519PrivateKey,
-    name: str | None,
-    actor: str,
-) -> Signature:
-    """The approver's signature over one of this subject's payloads (``app:<A>``'s scope)."""
-    return Signature(
-        scope=app_scope(view.app),
-        kind=kind,
-        subject_id=view.id,
-        payload=payload,
-        key=key,
-        name=name,
-        actor=actor,
-        requested_by=view.resolution_requested_by or view.opened_by,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +156,16 @@ def approve_resolution(
     signed = sign_and_count(
         session,
         settings,
-        _signature(view, KIND, payload, key, name, actor),
+        app_signature(
+            view.app,
+            view.id,
+            requested_by=view.resolution_requested_by or view.opened_by,
+            kind=KIND,
+            payload=payload,
+            key=key,
+            name=name,
+            actor=actor,
+        ),
         now=moment,
     )
     required = signed.required
@@ -293,7 +281,16 @@ def reject_resolution(
     )
     approver = sign_rejection(
         session,
-        _signature(view, REJECTION_KIND, payload, key, name, actor),
+        app_signature(
+            view.app,
+            view.id,
+            requested_by=view.resolution_requested_by or view.opened_by,
+            kind=REJECTION_KIND,
+            payload=payload,
+            key=key,
+            name=name,
+            actor=actor,
+        ),
     )
     session.execute(
         update(ESCROW_DISPUTES)

@@ -34,8 +34,8 @@ from legato_pay.escrow.releases import (
     parse_release_id,
 )
 from legato_pay.escrow.signing import (
-    Signature,
     app_scope,
+    app_signature,
     check_reason,
     sign_and_count,
     sign_rejection,
@@ -51,27 +51,6 @@ if TYPE_CHECKING:
 KIND = "escrow_release"
 REJECTION_KIND = "escrow_release_rejection"
 SWEEP_ACTOR = "system:escrow-expiry"
-
-
-def _signature(
-    view: ReleaseView,
-    kind: str,
-    payload: bytes,
-    key: Ed25519PrivateKey,
-    name: str | None,
-    actor: str,
-) -> Signature:
-    """The approver's signature over one of this subject's payloads (``app:<A>``'s scope)."""
-    return Signature(
-        scope=app_scope(view.app),
-        kind=kind,
-        subject_id=view.id,
-        payload=payload,
-        key=key,
-        name=name,
-        actor=actor,
-        requested_by=view.requested_by,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +183,16 @@ def approve_release(
     signed = sign_and_count(
         session,
         settings,
-        _signature(view, KIND, release_payload(view), key, name, actor),
+        app_signature(
+            view.app,
+            view.id,
+            requested_by=view.requested_by,
+            kind=KIND,
+            payload=release_payload(view),
+            key=key,
+            name=name,
+            actor=actor,
+        ),
         now=moment,
     )
     summary = {"approvers": list(signed.approvers), "required": required}
@@ -271,7 +259,16 @@ def reject_release(
     _require_held(view, "rejected")
     approver = sign_rejection(
         session,
-        _signature(view, REJECTION_KIND, rejection_payload(view, reason), key, name, actor),
+        app_signature(
+            view.app,
+            view.id,
+            requested_by=view.requested_by,
+            kind=REJECTION_KIND,
+            payload=rejection_payload(view, reason),
+            key=key,
+            name=name,
+            actor=actor,
+        ),
     )
     _void_entry(session, view, actor=actor, reason=f"escrow release {view.id} rejected")
     _set_status(session, view, "rejected", reason=f"{reason} (rejected by {approver})", now=moment)

@@ -56,6 +56,31 @@ class Signature:
     requested_by: str
 
 
+def app_signature(
+    app_id: str,
+    subject_id: int,
+    *,
+    requested_by: str,
+    kind: str,
+    payload: bytes,
+    key: Ed25519PrivateKey,
+    name: str | None,
+    actor: str,
+) -> Signature:
+    """An approver's signature over one of an app's escrow subjects (a release, a dispute's
+    resolution), in the app's approver scope ``app:<A>``."""
+    return Signature(
+        scope=app_scope(app_id),
+        kind=kind,
+        subject_id=subject_id,
+        payload=payload,
+        key=key,
+        name=name,
+        actor=actor,
+        requested_by=requested_by,
+    )
+
+
 def record_signature(session: Session, signature: Signature) -> tuple[str, bool]:
     """Sign and store (``approvals.record_approval`` checks the list, the key and the
     requester); the approver's name and whether it was already stored (a replay)."""
