@@ -1,10 +1,10 @@
 """Core table handles, one per table, for SQLAlchemy Core statements.
 
 Services build statements on these instead of loading ORM objects (a posting or a bulk check
-stays a handful of statements). The handles come from ``store/models/core.py``, the tables as
+stays a handful of statements). The handles come from ``store/models/core/``, the tables as
 plain Core rendered from the SQLModel classes, so a command does not build those classes (their
 pydantic fields and declarative mapping cost more CPU than the rest of our code together).
-Should a model change without ``core.py`` being rendered again, its fingerprint no longer
+Should a model change without ``core/`` being rendered again, its fingerprint no longer
 matches and the handles come from the models themselves: slower, never stale.
 """
 

@@ -1,4 +1,4 @@
-"""The Core table handles: ``store/models/core.py`` is the SQLModel classes rendered as plain
+"""The Core table handles: ``store/models/core/`` is the SQLModel classes rendered as plain
 Core, current with their source, equal to them column by column, and to the migrations; a stale
 copy is never used."""
 
@@ -55,9 +55,8 @@ def describe(metadata: MetaData) -> dict[str, Any]:
 
 def test_the_core_copy_is_rendered_from_the_current_models() -> None:
     current = render.render(models_metadata, render.fingerprint())
-    assert render.CORE_FILE.read_text(encoding="utf-8") == current, (
-        f"a model changed: run `{RENDER}` and commit store/models/core.py"
-    )
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in render.CORE_DIR.glob("*.py")}
+    assert on_disk == current, f"a model changed: run `{RENDER}` and commit store/models/core/"
     assert render.fingerprint() == core.FINGERPRINT
 
 
@@ -95,7 +94,8 @@ def test_the_fingerprint_follows_the_model_sources(
     monkeypatch.setattr(render, "MODELS_DIR", models)
     monkeypatch.setattr(render, "_SHARED_SOURCE", tmp_path / "columns.py")
     assert render.fingerprint() == core.FINGERPRINT
-    (models / "core.py").write_text("# the rendered copy is not a source\n")
+    (models / "core").mkdir(exist_ok=True)
+    (models / "core" / "__init__.py").write_text("# the rendered copy is not a source\n")
     assert render.fingerprint() == core.FINGERPRINT
     (models / "ledger.py").write_text((models / "ledger.py").read_text() + "# a new column\n")
     assert render.fingerprint() != core.FINGERPRINT

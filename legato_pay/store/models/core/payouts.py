@@ -1,0 +1,80 @@
+"""The payouts tables as plain Core, rendered from ``models/payouts.py``: do not edit."""
+
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, String, Table, Text
+
+from legato_pay.store.columns import IdType
+from legato_pay.store.models.core import metadata
+
+Table(
+    "payout_events",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("payout_id", IdType, ForeignKey("payouts.id"), nullable=False, index=True),
+    Column("action", String(length=20), nullable=False),
+    Column("from_status", String(length=12), nullable=True),
+    Column("to_status", String(length=12), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("reason", String(length=500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+Table(
+    "payout_methods",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("writer_id", String(length=100), ForeignKey("users.id"), nullable=False),
+    Column("type", String(length=20), nullable=False),
+    Column("provider", String(length=20), nullable=False),
+    Column("currency", String(length=8), nullable=False),
+    Column("bank_code", String(length=20), nullable=True),
+    Column("account_name", String(length=200), nullable=True),
+    Column("last4", String(length=4), nullable=False),
+    Column("account_token", Text(), nullable=True),
+    Column("recipient_token", Text(), nullable=True),
+    Column("status", String(length=10), nullable=False),
+    Column("actor", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("removed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_payout_methods_writer_status", "writer_id", "status"),
+)
+
+Table(
+    "payouts",
+    metadata,
+    Column("id", IdType, primary_key=True, nullable=False),
+    Column("writer_id", String(length=100), ForeignKey("users.id"), nullable=False),
+    Column("method_id", IdType, ForeignKey("payout_methods.id"), nullable=False, index=True),
+    Column("currency", String(length=8), nullable=False),
+    Column("gross", BigInteger(), nullable=False),
+    Column("fee", BigInteger(), nullable=False),
+    Column("tax", BigInteger(), nullable=False),
+    Column("net", BigInteger(), nullable=False),
+    Column("tax_rate", String(length=20), nullable=False),
+    Column("tax_country", String(length=2), nullable=True),
+    Column("status", String(length=12), nullable=False),
+    Column("entry_id", IdType, nullable=False),
+    Column("resolution_entry_id", IdType, nullable=True),
+    Column("idempotency_key", String(length=200), nullable=True, unique=True),
+    Column("request_hash", String(length=64), nullable=False),
+    Column("requested_by", String(length=200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("gateway", String(length=20), nullable=True),
+    Column("reference", String(length=100), nullable=True),
+    Column("transfer_id", String(length=100), nullable=True),
+    Column("transfer_status", String(length=20), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("failure_reason", String(length=500), nullable=True),
+    Column("settlement_entry_id", IdType, nullable=True),
+    Column("reversal_entry_id", IdType, nullable=True),
+    Column("source_currency", String(length=8), nullable=True),
+    Column("source_gross", BigInteger(), nullable=True),
+    Column("fx_rate", String(length=40), nullable=True),
+    Column("fx_rate_id", IdType, nullable=True),
+    Column("fx_rate_as_of", DateTime(timezone=True), nullable=True),
+    Index("ix_payouts_status", "status"),
+    Index("ix_payouts_writer_status", "writer_id", "status"),
+    Index("ux_payouts_reference", "reference", unique=True),
+)
