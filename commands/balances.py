@@ -1,10 +1,15 @@
 """``legato-pay balances …``: Readers' coin balances."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from commands.output import emit, state
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from legato_pay.readers.coin_summary import UserCoins
 
 app = typer.Typer(help="Readers' coin balances.")
 
@@ -12,9 +17,14 @@ app = typer.Typer(help="Readers' coin balances.")
 @app.command("show")
 def show(user: Annotated[str, typer.Option("--user", help="The user.")]) -> None:
     """A user's coins now (paid, bonus) and over their lifetime; exits 5 for an unknown user."""
-    from legato_pay.readers.balances import user_coins
+    from legato_pay.readers.coin_summary import coin_summary
 
-    result = state().app.run(lambda s: user_coins(s, user), write=False)
+    def full(session: "Session") -> "UserCoins":  # SQLAlchemy: an unknown user's error, or no file
+        from legato_pay.readers.balances import user_coins
+
+        return user_coins(session, user)
+
+    result = state().app.read(lambda rows: coin_summary(rows, user), full=full)
     data = result.as_json()
     rows = [{"coins": name, "count": value} for name, value in data["coins"].items()] + [
         {"coins": f"lifetime {name}", "count": value} for name, value in data["lifetime"].items()

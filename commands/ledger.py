@@ -24,6 +24,8 @@ from legato_pay.errors import InvalidInput
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from legato_pay.ledger.types import Balance
+
 app = typer.Typer(help="The double-entry ledger: accounts, entries, balances, verification.")
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
@@ -369,10 +371,17 @@ def balance(
     ] = None,
 ) -> None:
     """Posted, pending and available balance (positive when the account holds value)."""
-    from legato_pay import ledger
+    from legato_pay.ledger.current import current_balance
 
     moment = parse_time(as_of, "--as-of")
-    result = state().app.run(lambda s: ledger.get_balance(s, code, as_of=moment), write=False)
+
+    def full(session: "Session") -> "Balance":  # as of a time, an unknown code's error, or no file
+        from legato_pay import ledger
+
+        return ledger.get_balance(session, code, as_of=moment)
+
+    app = state().app
+    result = app.run(full, write=False) if moment else app.read(current_balance(code), full=full)
     data: dict[str, Any] = {"account": result.account, "currency": result.currency}
     for name in ("posted", "pending", "available"):
         data[f"{name}_minor"] = getattr(result, name)

@@ -47,15 +47,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from legato_pay.errors import InvalidInput
-from legato_pay.ledger import Account, AccountRequest
-from legato_pay.ledger import open_account as _ledger_open_account
-from legato_pay.ledger import open_accounts as _ledger_open_accounts
-from legato_pay.ledger.types import Side
+from legato_pay.ledger.types import Account, AccountRequest, Side
+
+if TYPE_CHECKING:  # the codes are read without the database (the light read path)
+    from sqlalchemy.orm import Session
 
 COIN = "COIN"
 
@@ -193,7 +191,9 @@ def open_accounts(session: Session, requests: Iterable[AccountRequest]) -> dict[
     The ledger does the work in one batch (known accounts are a cached lookup and no write; an
     existing account of another shape is refused); services come through here so that which
     accounts exist, and with what shape, is decided by this module's requests alone."""
-    return _ledger_open_accounts(session, list(requests))
+    from legato_pay.ledger.accounts import open_accounts as ledger_open_accounts
+
+    return ledger_open_accounts(session, list(requests))
 
 
 def open_system(
@@ -347,7 +347,9 @@ def open_operator_account(
             details={"code": code, "namespace": namespace},
             code="RESERVED_ACCOUNT",
         )
-    return _ledger_open_account(
+    from legato_pay.ledger.accounts import open_account as ledger_open_account
+
+    return ledger_open_account(
         session,
         code,
         currency,

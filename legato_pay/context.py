@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +14,14 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
+    from legato_pay.store.lightread import Rows
+
 T = TypeVar("T")
 
 
 def default_actor() -> str:
+    import getpass  # only when no actor was given (it loads termios)
+
     try:
         return f"cli:{getpass.getuser()}"
     except Exception:  # no user name in some containers
@@ -70,3 +73,26 @@ class AppContext:
         return run_in_transaction(
             self.engine, work, write=write, max_retries=self.settings.database.max_retries
         )
+
+    def read(self, work: Callable[[Rows], T], *, full: Callable[[Session], T] | None = None) -> T:
+        """Run a read on the light path (no SQLAlchemy: a fast start) when it can serve it,
+        else on the full path: ``full`` if given, otherwise ``work`` on the session's rows.
+
+        The light path serves an existing SQLite file at this code's schema revision; a read
+        that raises ``Deferred`` there, and every other case, runs again on the full path."""
+        from legato_pay.store.lightread import (
+            Deferred,
+            LightPathUnavailable,
+            SessionRows,
+            sqlite_rows,
+        )
+
+        busy_ms = self.settings.database.sqlite_busy_timeout_ms
+        try:
+            with sqlite_rows(self.database_url, busy_timeout_ms=busy_ms) as rows:
+                return work(rows)
+        except (LightPathUnavailable, Deferred):
+            pass
+        if full is not None:
+            return self.run(full, write=False)
+        return self.run(lambda session: work(SessionRows(session)), write=False)

@@ -22,6 +22,7 @@ from legato_pay.ledger.queries import account_totals
 from legato_pay.ledger.types import Balance, balance_from_totals, utcnow
 from legato_pay.readers.coins import WalletBalance, wallet_balance
 from legato_pay.readers.users import add_user
+from legato_pay.store.lightread import SessionRows
 from legato_pay.store.tables import (
     BOOK,
     CONTENT,
@@ -67,7 +68,7 @@ def fund(app: Any, user: str, *, paid: int = 0, bonus: int = 0) -> None:
 
 
 def wallet(app: Any, user: str) -> WalletBalance:
-    return app.run(lambda s: wallet_balance(s, user), write=False)  # type: ignore[no-any-return]
+    return app.run(lambda s: wallet_balance(SessionRows(s), user), write=False)  # type: ignore[no-any-return]
 
 
 def wallet_json(app: Any, user: str) -> dict[str, int]:

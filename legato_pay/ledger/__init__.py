@@ -13,13 +13,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-# Not lazy: ``seal`` is also the name of a submodule, and importing that submodule (verify does)
-# would bind the package attribute ``seal`` to the module instead of this function.
-from legato_pay.ledger.seal import seal
-
 if TYPE_CHECKING:
     from legato_pay.ledger.accounts import (
-        AccountRequest,
         get_account,
         list_accounts,
         open_account,
@@ -34,8 +29,10 @@ if TYPE_CHECKING:
     )
     from legato_pay.ledger.posting import post_entries, post_entry, post_entry_batches
     from legato_pay.ledger.queries import get_balance, get_entry, history, lock_balances
+    from legato_pay.ledger.sealing import seal
     from legato_pay.ledger.types import (
         Account,
+        AccountRequest,
         Balance,
         EntrySpec,
         EntryView,
@@ -47,7 +44,7 @@ if TYPE_CHECKING:
 #: Each public name and the module that defines it.
 _EXPORTS = {
     "Account": "legato_pay.ledger.types",
-    "AccountRequest": "legato_pay.ledger.accounts",
+    "AccountRequest": "legato_pay.ledger.types",
     "Balance": "legato_pay.ledger.types",
     "EntrySpec": "legato_pay.ledger.types",
     "EntryView": "legato_pay.ledger.types",
@@ -68,6 +65,7 @@ _EXPORTS = {
     "resolve_accounts": "legato_pay.ledger.accounts",
     "resolve_pending": "legato_pay.ledger.pending",
     "reverse_entry": "legato_pay.ledger.pending",
+    "seal": "legato_pay.ledger.sealing",
     "transfer": "legato_pay.ledger.types",
     "verify_ledger": "legato_pay.ledger.verify",
 }

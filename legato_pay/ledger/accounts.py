@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
-from legato_pay.ledger.types import Account, Side, as_utc, utcnow
+from legato_pay.ledger.types import Account, AccountRequest, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
 from legato_pay.store.engine import (
     column_in,
@@ -149,17 +148,6 @@ def _hold_journal(session: Session) -> None:
         return
     advisory_xact_lock(session, JOURNAL, shared=True)
     session.info["ledger_journal_held"] = True
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRequest:
-    """An account to open if absent (``open_accounts``); an existing one must have this shape."""
-
-    code: str
-    currency: str
-    no_overdraft: bool = False
-    hot: bool = False
-    normal_side: Side = "credit"
 
 
 def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[str, Account]:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import EntryNotFound, InvalidInput
 from legato_pay.ledger.accounts import get_account
+from legato_pay.ledger.current import current_totals
 from legato_pay.ledger.types import (
     Account,
     Balance,
@@ -23,6 +24,7 @@ from legato_pay.ledger.types import (
     as_utc,
     balance_from_totals,
 )
+from legato_pay.store.lightread import SessionRows
 from legato_pay.store.tables import ACCOUNTS, CHECKPOINTS, ENTRIES, LEGS, PENDING, SEALS
 
 
@@ -93,29 +95,9 @@ def get_entry(session: Session, entry_id: int) -> EntryView:
 
 
 def account_totals(session: Session, account: Account) -> Totals:
-    """Current totals. A hot account adds the legs posted since the last seal, in the same
-    statement (one snapshot), so a concurrent seal can never make a leg count twice or not at all."""
-    row_totals = (
-        ACCOUNTS.c.debits_posted,
-        ACCOUNTS.c.credits_posted,
-        ACCOUNTS.c.debits_pending,
-        ACCOUNTS.c.credits_pending,
-    )
-    if not account.hot:
-        row = session.execute(select(*row_totals).where(ACCOUNTS.c.id == account.id)).one()
-        return Totals(*row)
-    unsealed = (
-        select(*leg_sums())
-        .where(LEGS.c.account_id == account.id, LEGS.c.entry_id > sealed_watermark())
-        .subquery()
-    )
-    row = session.execute(
-        select(*row_totals, *unsealed.c)
-        .select_from(ACCOUNTS.join(unsealed, true()))
-        .where(ACCOUNTS.c.id == account.id)
-    ).one()
-    unsealed_sums = [int(row[index]) for index in range(4, 8)]
-    return Totals(*row[:4]) + Totals(*unsealed_sums)
+    """Current totals (``ledger/current``: hot accounts add the legs since the last seal in
+    the same statement)."""
+    return current_totals(SessionRows(session), [account.code])[account.code][1]
 
 
 def get_balance(session: Session, code: str, *, as_of: datetime | None = None) -> Balance:

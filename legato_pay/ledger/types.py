@@ -92,6 +92,17 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountRequest:
+    """An account to open if absent (``open_accounts``); an existing one must have this shape."""
+
+    code: str
+    currency: str
+    no_overdraft: bool = False
+    hot: bool = False
+    normal_side: Side = "credit"
+
+
+@dataclass(frozen=True, slots=True)
 class Totals:
     debits_posted: int = 0
     credits_posted: int = 0

@@ -29,13 +29,13 @@ from sqlalchemy.orm import Session
 
 from legato_pay.ledger.accounts import _row_to_account
 from legato_pay.ledger.queries import leg_sums
-from legato_pay.ledger.seal import GENESIS_HASH, account_digest_lines, chain, entry_digest_lines
+from legato_pay.ledger.sealing import GENESIS_HASH, account_digest_lines, chain, entry_digest_lines
 from legato_pay.ledger.types import Totals, balance_from_totals
 from legato_pay.store.dialect import is_postgres
 from legato_pay.store.tables import ACCOUNTS, ENTRIES, LEGS, PENDING, SEALS
 
 if TYPE_CHECKING:
-    from legato_pay.ledger.accounts import AccountRequest
+    from legato_pay.ledger.types import AccountRequest
 
 MAX_LISTED_PROBLEMS = 200
 

@@ -1,69 +1,25 @@
-"""What users hold: readers' coins (now and over their lifetime) and writers' earnings.
-
-The coins a reader holds now come from the ledger (the wallets are the truth). The lifetime
-figures come from the business records beside it and are gross, never netted:
-
-- ``purchased`` / ``bonus``: coins and bonus coins of every purchase that was credited
-  (succeeded, including ones later refunded; coins clawed back by a refund are not subtracted),
-- ``spent``: coins spent on content unlocks,
-- ``tipped`` / ``gifted``: coins sent as tips / gifts,
-- ``received_gifts``: coins received as gifts.
-"""
+"""What users hold: readers' coins (one reader: ``coin_summary``; every reader, paged) and
+writers' earnings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, literal, select
+from sqlalchemy import String, func, literal, select
 from sqlalchemy.orm import Session
 
 from legato_pay.errors import InvalidInput
 from legato_pay.ledger import get_balance, list_accounts
 from legato_pay.money import Money
-from legato_pay.readers.coins import WalletBalance, wallet_balance
+from legato_pay.readers.coin_summary import UserCoins, coin_summary
 from legato_pay.readers.users import get_user, is_user_id
-from legato_pay.store.tables import ACCOUNTS, PURCHASES, TRANSFERS, UNLOCKS, USERS
+from legato_pay.store.lightread import SessionRows
+from legato_pay.store.tables import ACCOUNTS, USERS
 
 #: ``balances list --limit`` and ``--min`` bounds (a bigger number is a validation error).
 MAX_LIST = 100_000
 MAX_COINS_FILTER = 10**15
-#: Purchase statuses whose coins were credited to the reader at some point.
-CREDITED_STATUSES = ("succeeded", "partially_refunded", "refunded")
-
-
-@dataclass(frozen=True, slots=True)
-class Lifetime:
-    purchased: int
-    bonus: int
-    spent: int
-    tipped: int
-    gifted: int
-    received_gifts: int
-
-    def as_json(self) -> dict[str, int]:
-        return {
-            "purchased": self.purchased,
-            "bonus": self.bonus,
-            "spent": self.spent,
-            "tipped": self.tipped,
-            "gifted": self.gifted,
-            "received_gifts": self.received_gifts,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UserCoins:
-    user: str
-    coins: WalletBalance
-    lifetime: Lifetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "coins": self.coins.as_json(),
-            "lifetime": self.lifetime.as_json(),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,41 +47,7 @@ class Earnings:
 def user_coins(session: Session, user_id: str) -> UserCoins:
     """A user's coins now and over their lifetime (``USER_NOT_FOUND`` for an unknown id)."""
     get_user(session, user_id)
-    purchased, bonus = session.execute(
-        select(
-            func.coalesce(func.sum(PURCHASES.c.coins), 0),
-            func.coalesce(func.sum(PURCHASES.c.bonus_coins), 0),
-        ).where(PURCHASES.c.user_id == user_id, PURCHASES.c.status.in_(CREDITED_STATUSES))
-    ).one()
-    spent = session.execute(
-        select(func.coalesce(func.sum(UNLOCKS.c.coins), 0)).where(UNLOCKS.c.user_id == user_id)
-    ).scalar_one()
-    sent = TRANSFERS.c.from_user == user_id
-
-    def transferred(kind: str, outgoing: bool) -> Any:
-        direction = sent if outgoing else TRANSFERS.c.to_user == user_id
-        return func.coalesce(
-            func.sum(case((and_(TRANSFERS.c.kind == kind, direction), TRANSFERS.c.coins), else_=0)),
-            0,
-        )
-
-    tipped, gifted, received = session.execute(
-        select(
-            transferred("tip", True), transferred("gift", True), transferred("gift", False)
-        ).where(sent | (TRANSFERS.c.to_user == user_id))
-    ).one()
-    return UserCoins(
-        user=user_id,
-        coins=wallet_balance(session, user_id),
-        lifetime=Lifetime(
-            purchased=int(purchased),
-            bonus=int(bonus),
-            spent=int(spent),
-            tipped=int(tipped),
-            gifted=int(gifted),
-            received_gifts=int(received),
-        ),
-    )
+    return coin_summary(SessionRows(session), user_id)
 
 
 def _reader_coins_query(min_total: int) -> tuple[Any, list[Any]]:

@@ -8,14 +8,19 @@ configured order (bonus first by default). Decisions that look at both buckets l
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from legato_pay import chart
-from legato_pay.config import Settings
 from legato_pay.errors import InsufficientFunds
-from legato_pay.ledger import LegSpec, lock_balances
+from legato_pay.ledger.current import current_balances
+from legato_pay.ledger.types import LegSpec
 from legato_pay.money import parse_minor_units
+
+if TYPE_CHECKING:  # a wallet is read without SQLAlchemy on the light path (``balances show``)
+    from sqlalchemy.orm import Session
+
+    from legato_pay.config import Settings
+    from legato_pay.store.lightread import Rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ def parse_coins(value: object, *, field: str = "coins") -> int:
 
 def lock_wallet(session: Session, user_id: str) -> WalletBalance:
     """Open the reader's wallets if new, lock them, and return what is available."""
+    from legato_pay.ledger import lock_balances
+
     chart.open_wallets(session, user_id)
     balances = lock_balances(session, [chart.wallet_paid(user_id), chart.wallet_bonus(user_id)])
     return WalletBalance(
@@ -92,14 +99,10 @@ def coin_value(settings: Settings, coins: int) -> tuple[int, str]:
     return coins * settings.coins.value_minor, settings.coins.value_currency
 
 
-def wallet_balance(session: Session, user_id: str) -> WalletBalance:
+def wallet_balance(rows: Rows, user_id: str) -> WalletBalance:
     """Read-only view of a wallet (zero for a reader who never held coins)."""
-    from legato_pay.errors import AccountNotFound
-    from legato_pay.ledger import get_balance
-
-    try:
-        paid = get_balance(session, chart.wallet_paid(user_id)).available
-        bonus = get_balance(session, chart.wallet_bonus(user_id)).available
-    except AccountNotFound:
+    paid, bonus = chart.wallet_paid(user_id), chart.wallet_bonus(user_id)
+    found = current_balances(rows, [paid, bonus])
+    if paid not in found or bonus not in found:  # opened together: both or neither
         return WalletBalance(0, 0)
-    return WalletBalance(paid=paid, bonus=bonus)
+    return WalletBalance(paid=found[paid].available, bonus=found[bonus].available)

@@ -30,10 +30,10 @@ from legato_pay.errors import (
 )
 from legato_pay.store.dialect import is_postgres
 
-T = TypeVar("T")
+# defined in store/revision (the light read path checks it without SQLAlchemy); used from here
+from legato_pay.store.revision import HEAD_REVISION as HEAD_REVISION
 
-#: Alembic head revision; a test checks it against the migration scripts.
-HEAD_REVISION = "0022_reports"
+T = TypeVar("T")
 
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 _engines: dict[str, Engine] = {}

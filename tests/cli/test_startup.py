@@ -73,6 +73,26 @@ def test_a_command_on_an_up_to_date_database_loads_neither_alembic_nor_yaml(
     assert loaded == [], "the second call should check the revision and read the cached settings"
 
 
+def test_read_commands_on_an_up_to_date_sqlite_file_load_no_sqlalchemy(tmp_path: Path) -> None:
+    """``balances show`` and ``ledger balance`` read through sqlite3 alone (the light path);
+    what the light path leaves to the full one (an unknown user) still gets its documented error."""
+    env = cli_env(f"sqlite:///{tmp_path / 'fresh.db'}", LEGATO_HOME=str(tmp_path))
+    watched = ["sqlalchemy", "sqlmodel", "alembic"]
+    assert probe(env, watched, "-o", "json", "users", "add", "U")[0] == 0
+    assert probe(env, watched, "-o", "json", "ledger", "open", "float:USD", "-c", "USD")[0] == 0
+
+    status, loaded, stdout = probe(env, watched, "-o", "json", "balances", "show", "--user", "U")
+    assert (status, loaded) == (0, [])
+    assert json.loads(stdout)["coins"] == {"paid": 0, "bonus": 0, "total": 0}
+    status, loaded, stdout = probe(env, watched, "-o", "json", "ledger", "balance", "float:USD")
+    assert (status, loaded) == (0, [])
+    assert json.loads(stdout)["posted_minor"] == 0
+
+    status, loaded, _ = probe(env, watched, "-o", "json", "balances", "show", "--user", "ghost")
+    assert status == 5  # USER_NOT_FOUND, worded by the full path
+    assert "sqlalchemy" in loaded
+
+
 def test_a_changed_config_file_is_seen_by_the_next_call(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'legato.db'}"
     config = tmp_path / "legato.yaml"

@@ -29,6 +29,7 @@ from legato_pay.readers import purchases
 from legato_pay.readers.coins import wallet_balance
 from legato_pay.readers.users import add_user
 from legato_pay.store.dialect import is_postgres
+from legato_pay.store.lightread import SessionRows
 from legato_pay.store.tables import ENTRIES, PURCHASES
 from legato_pay.webhooks import inbox
 from tests.cli_runner import ROOT, CliResult, cli_env, run_cli
@@ -78,7 +79,7 @@ def credit_entries(app: AppContext, reference: str) -> int:
 
 
 def coins(app: AppContext, user: str = READER) -> tuple[int, int]:
-    found = app.run(lambda s: wallet_balance(s, user), write=False)
+    found = app.run(lambda s: wallet_balance(SessionRows(s), user), write=False)
     return found.paid, found.bonus
 
 

@@ -30,7 +30,7 @@ from legato_pay.config import load_settings
 from legato_pay.context import AppContext
 from legato_pay.errors import InsufficientFunds
 from legato_pay.ledger import EntrySpec, LegSpec, transfer
-from legato_pay.ledger.seal import GENESIS_HASH
+from legato_pay.ledger.sealing import GENESIS_HASH
 from legato_pay.store.dialect import is_postgres
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from legato_pay import ledger
 from legato_pay.ledger import transfer
 from legato_pay.ledger.accounts import clear_account_cache
-from legato_pay.ledger.seal import GENESIS_HASH, SEAL_VERSION, chain, entry_digest_lines
+from legato_pay.ledger.sealing import GENESIS_HASH, SEAL_VERSION, chain, entry_digest_lines
 from legato_pay.store.engine import get_engine, session_scope
 from tests.ledger.test_ledger_seal_verify import (
     a_day_of_business,

@@ -147,3 +147,20 @@ def test_cli_balances_list_pages_with_totals_of_every_page(story: Any, database_
     ):
         result = run_cli(database_url, "balances", "list", *args)
         assert result.status == 3, (args, result.stderr)
+
+
+def test_the_light_path_reads_what_the_full_path_reads(story: Any) -> None:
+    """``balances show`` reads without SQLAlchemy on SQLite (``AppContext.read``); the same SQL
+    through a session (the full path, either database) gives the same figures."""
+    from legato_pay.readers.coin_summary import coin_summary
+    from legato_pay.store.lightread import Deferred, SessionRows
+
+    for user in ("r1", "r2", "r3", "w1"):
+        full = story.run(lambda s, user=user: user_coins(s, user), write=False)
+        assert story.run(lambda s, user=user: coin_summary(SessionRows(s), user)) == full
+        assert story.read(lambda rows, user=user: coin_summary(rows, user)) == full
+    assert full.as_json()["lifetime"]["spent"] == 0  # w1: a writer, coins received as tips only
+    with pytest.raises(Deferred):  # an unknown user: the full path words the error
+        story.run(lambda s: coin_summary(SessionRows(s), "ghost"), write=False)
+    with pytest.raises(NotFound):
+        story.read(lambda rows: coin_summary(rows, "ghost"), full=lambda s: user_coins(s, "ghost"))
