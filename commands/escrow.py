@@ -253,6 +253,7 @@ def expire(
         page, _ = cli.app.run(lambda s: list_releases(s, status="held", limit=10000), write=False)
         due = [v.id for v in page if v.expires_at is not None and v.expires_at <= now]
     else:
+        confirm("Expire the held releases past their expiry?", yes=yes)
         due = cli.app.run(lambda s: expire_due_releases(s, cli.app.settings, actor=cli.app.actor))
     verb = "would expire" if dry_run else "expired"
     emit(

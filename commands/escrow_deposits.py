@@ -1,11 +1,12 @@
-"""``legato-pay escrow deposit|confirm|refund|refund-status``: money into escrow and back."""
+"""``legato-pay escrow deposit|confirm|expire-deposits|refund|refund-status``: money into escrow
+and back."""
 
 from typing import Annotated, Any
 
 import typer
 
 from commands.escrow import app
-from commands.output import emit, state
+from commands.output import YesOption, confirm, emit, state
 
 _DEPOSIT_COLUMNS = ["id", "app", "investor", "amount", "units", "gateway", "status"]
 _DEPOSIT_COLUMNS += ["reference", "checkout_url", "flag_reason"]
@@ -108,3 +109,51 @@ def refund_status(
     view = check_refund(state().app, refund_id)
     data = view.as_json()
     emit(data, rows=_rows(data, _REFUND_COLUMNS), title=f"escrow refund {view.id}")
+
+
+@app.command("expire-deposits")
+def expire_deposits(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="HOURS",
+            help="Pending for longer than this (default escrow.deposit_ttl_hours, 72).",
+        ),
+    ] = None,
+    limit: Annotated[str, typer.Option("--limit", help="At most this many, oldest first.")] = (
+        "1000"
+    ),
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List the deposits due; ask no gateway, change nothing."),
+    ] = False,
+    yes: YesOption = False,
+) -> None:
+    """Close deposits nobody paid: each pending past the TTL is asked of its gateway first; a
+    payment it reports is applied as `escrow confirm` would, otherwise the deposit is expired
+    (`unknown` and left pending when the gateway cannot be reached). For cron (--yes)."""
+    from legato_pay.escrow.deposits_expiry import MAX_PER_RUN, expire_stale_deposits
+    from legato_pay.readers.paging import parse_whole
+
+    hours = None
+    if older_than is not None:
+        hours = parse_whole(older_than, field="--older-than", minimum=0, maximum=24 * 365 * 10)
+    size = parse_whole(limit, field="--limit", maximum=MAX_PER_RUN)
+    if not dry_run:
+        confirm("Expire the deposits pending past their time?", yes=yes)
+    outcomes = expire_stale_deposits(
+        state().app, older_than_hours=hours, dry_run=dry_run, limit=size
+    )
+    rows = [outcome.as_json() for outcome in outcomes]
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    summary = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()))
+    emit(
+        {"deposits": rows, "counts": counts, "dry_run": dry_run},
+        rows=rows,
+        columns=["deposit", "reference", "gateway", "outcome", "gateway_status", "created_at"],
+        message=("no stale pending deposits" if not rows else summary)
+        + (" (dry run: nothing changed)" if dry_run else ""),
+    )

@@ -204,6 +204,7 @@ class EscrowSettings(_Strict):
     release_threshold: dict[str, int] = Field(default_factory=dict)
     required_approvers: int = Field(2, ge=1)
     approval_ttl_hours: int = Field(72, ge=1)
+    deposit_ttl_hours: int = Field(72, ge=1, le=24 * 365)
 
 
 class WithholdingRates(_Strict):

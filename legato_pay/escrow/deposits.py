@@ -9,7 +9,8 @@ Confirmation (``deposits_confirm``) credits the deposit exactly once. Statuses::
 
     pending -> confirmed            paid what was asked: escrow credited (and units issued)
         |  `-> flagged              paid a different amount or currency: nothing credited
-        `----> failed               the gateway refused the payment
+        |----> failed               the gateway refused the payment
+        `----> expired              nobody paid within escrow.deposit_ttl_hours (deposits_expiry)
 
 With a key the same request returns the same deposit; another request under it is
 IDEMPOTENCY_CONFLICT.

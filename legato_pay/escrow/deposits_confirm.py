@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
@@ -132,7 +133,7 @@ def settle_deposit_payment(
     known_id = payment.provider_payment_id or recorded
     if payment.status == "failed":
         reason = payment.failure_reason or payment.raw_status or "payment failed"
-        failed = _finish(session, view, "failed", reason, known_id, actor, "deposit_failed")
+        failed = record_outcome(session, view, "failed", reason, known_id, actor, "deposit_failed")
         return ConfirmResult(failed, False, _status_error(failed))
     if payment.status != "succeeded":
         raise InvalidInput(
@@ -143,7 +144,9 @@ def settle_deposit_payment(
             f"paid {format_amount(payment.amount, payment.currency)}, "
             f"expected {format_amount(view.amount, view.currency)}"
         )
-        flagged = _finish(session, view, "flagged", reason, known_id, actor, "deposit_flagged")
+        flagged = record_outcome(
+            session, view, "flagged", reason, known_id, actor, "deposit_flagged"
+        )
         return ConfirmResult(flagged, False, _status_error(flagged))
     return ConfirmResult(_credit(session, view, known_id, actor), True)
 
@@ -225,7 +228,7 @@ def _reconciled(view: DepositView, payment_id: str | None) -> dict[str, object]:
     return metadata
 
 
-def _finish(
+def record_outcome(
     session: Session,
     view: DepositView,
     status: str,
@@ -233,8 +236,12 @@ def _finish(
     payment_id: str | None,
     actor: str,
     action: str,
+    *,
+    now: datetime | None = None,
 ) -> DepositView:
-    now = utcnow()
+    """Set a deposit's final status without crediting (``failed``, ``flagged``, ``expired``)
+    with its reason, and put the step on its timeline, in the caller's transaction."""
+    now = now or utcnow()
     session.execute(
         update(ESCROW_DEPOSITS)
         .where(ESCROW_DEPOSITS.c.id == view.id)

@@ -36,3 +36,14 @@ def test_escrow_commands_print_json_and_documented_errors(database_url: str) -> 
     unknown_refund = run_cli(database_url, "escrow", "refund-status", "7")
     assert unknown_refund.status == 5 and unknown_refund.error["code"] == "REFUND_NOT_FOUND"
     assert escrow_balance(app, created.json["id"]) == (1250, 1250)
+
+    # expire-deposits: a dry run lists, the real run asks first (--yes for cron), bad input refused
+    stale = ["escrow", "expire-deposits", "--older-than", "0"]
+    preview = run_cli(database_url, *stale, "--dry-run")
+    assert preview.status == 0 and preview.json == {"deposits": [], "counts": {}, "dry_run": True}
+    refused = run_cli(database_url, *stale)  # no terminal to ask on
+    assert refused.status == 2 and "--yes" in refused.error["message"]
+    bad = run_cli(database_url, "escrow", "expire-deposits", "--older-than", "-1", "--yes")
+    assert bad.status == 3 and bad.error["code"] == "VALIDATION_ERROR"
+    done = run_cli(database_url, *stale, "--yes")
+    assert done.status == 0 and done.json["deposits"] == []  # the one deposit was confirmed
