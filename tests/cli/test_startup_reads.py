@@ -1,6 +1,7 @@
-"""What a read command leaves out: ``balances show`` builds no SQLModel class (its table handles
-come from the rendered Core copy), loads none of the ledger's write paths nor any other command
-group, and does not make pydantic scan installed packages for plugins."""
+"""What a read command leaves out: ``balances show`` on an up-to-date SQLite file reads through
+sqlite3 alone (``store/lightread``): no SQLAlchemy, no SQLModel class, none of the ledger's
+write paths nor any other command group; and pydantic does not scan installed packages for
+plugins."""
 
 from __future__ import annotations
 
@@ -27,9 +28,13 @@ NOT_FOR_A_READ = [
     "legato_pay.ledger.sqlite",
     "legato_pay.ledger.shaping",
     "legato_pay.ledger.verify",
+    # the light read path (issue 9's third pass): the same SQL on the standard library's driver
+    "sqlalchemy",
+    "legato_pay.store.models.core",
+    "legato_pay.ledger.queries",
 ]
 # What the read does need: proof that the probe sees the command's imports at all.
-NEEDED = ["legato_pay.ledger.queries", "legato_pay.store.models.core", "sqlalchemy"]
+NEEDED = ["legato_pay.ledger.current", "legato_pay.store.lightread", "sqlite3"]
 # Only the invoked group's module is imported (and built by Typer).
 OTHER_GROUPS = [f"commands.{name}" for name in GROUPS if name != "balances"]
 
