@@ -129,9 +129,10 @@ def _capped_sql(per_content: str) -> str:
 CAPPED = "revenue_capped"
 
 
-#: Per subscriber and (existing) writer: the paid minutes; per subscriber: their total; the
-#: subscribers with more counted minutes than a day holds (only they can have a day over the
-#: cap), their subscriber-days over it, and what those days' scaling takes off per content.
+#: Per subscriber and (existing) writer: the paid minutes (user-centric only); per subscriber:
+#: their total; the subscribers with more counted minutes than a day holds (only they can have
+#: a day over the cap), their subscriber-days over it, and what those days' scaling takes off
+#: per content.
 UW = "revenue_uw"
 UT = "revenue_ut"
 HEAVY = "revenue_heavy"
@@ -140,7 +141,9 @@ CUT = "revenue_cut"
 _TEMPORARY = (UT, UW, CAPPED, CUT, OVER, HEAVY, f"{CAPPED}_raw")
 
 
-def materialize(session: Session, settings: Settings, win: Window) -> None:
+def materialize(
+    session: Session, settings: Settings, win: Window, *, model: str = "user-centric"
+) -> None:
     """Compute steps 1 to 4 once into temporary tables (dropped at commit on PostgreSQL, and
     before the next run on either); every aggregate after reads those. PostgreSQL gets the
     memory for its hash aggregates not to spill, and no JIT (compiling cost more than it saved
@@ -185,13 +188,14 @@ def materialize(session: Session, settings: Settings, win: Window) -> None:
                 "AND c.content_id = r.content_id AND c.writer_id = r.writer_id"
             ),
         )
-    create(
-        UW,
-        "SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m "
-        f"FROM {CAPPED} c JOIN users w ON w.id = c.writer_id WHERE c.paid > 0 "
-        "GROUP BY c.user_id, c.writer_id",
-    )
-    create(UT, f"SELECT user_id, CAST(SUM(m) AS BIGINT) AS mu FROM {UW} GROUP BY user_id")
+    paid = f"FROM {CAPPED} c JOIN users w ON w.id = c.writer_id WHERE c.paid > 0"
+    if model != "pro-rata":  # pro-rata's sums per writer read the capped table itself
+        create(
+            UW,
+            f"SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m {paid} "
+            "GROUP BY c.user_id, c.writer_id",
+        )
+    create(UT, f"SELECT c.user_id, CAST(SUM(c.paid) AS BIGINT) AS mu {paid} GROUP BY c.user_id")
 
 
 def _params(settings: Settings, win: Window, currency: str | None = None) -> dict[str, Any]:
@@ -228,8 +232,9 @@ def pool_basis(
     if model == "pro-rata":
         rows = session.execute(
             text(
-                f"WITH {_FEES} SELECT uw.writer_id, CAST(SUM(uw.m) AS BIGINT) FROM {UW} uw "
-                "JOIN fees f ON f.user_id = uw.user_id GROUP BY uw.writer_id"
+                f"WITH {_FEES} SELECT c.writer_id, CAST(SUM(c.paid) AS BIGINT) FROM {CAPPED} c "
+                "JOIN users w ON w.id = c.writer_id JOIN fees f ON f.user_id = c.user_id "
+                "WHERE c.paid > 0 GROUP BY c.writer_id"
             ),
             params,
         )
