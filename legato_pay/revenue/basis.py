@@ -108,13 +108,13 @@ def _cut_sql(session: Session) -> str:
 def _capped_sql(per_content: str) -> str:
     """Step 3 over ``per_content`` (``user_id, content_id, writer_id, raw, m``: the raw and the
     day-capped minutes per subscriber and content), ending in ``capped(user_id, content_id,
-    writer_id, raw, paid)``."""
+    writer_id, raw, um, paid)`` (``um``: the subscriber's day-capped minutes in all)."""
     return f"""WITH per_content AS ({per_content}),
     user_total AS (
         SELECT user_id, CAST(SUM(m) AS BIGINT) AS um FROM per_content GROUP BY user_id
     ),
     capped AS (
-        SELECT p.user_id, p.content_id, p.writer_id, p.raw,
+        SELECT p.user_id, p.content_id, p.writer_id, p.raw, u.um,
                CASE WHEN p.m > :min_minutes AND p.m * 1000000 > :share_scaled * u.um
                     THEN CASE WHEN (u.um * :share_scaled) / 1000000 > :min_minutes
                               THEN (u.um * :share_scaled) / 1000000 ELSE :min_minutes END
@@ -171,7 +171,8 @@ def materialize(
         return session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None
 
     create(CAPPED, _capped_sql(f"SELECT r.*, r.raw AS m FROM ({_raw_sql()}) r"))
-    heavy = f"SELECT user_id FROM {CAPPED} GROUP BY user_id HAVING SUM(raw) > :max_day"
+    # before any day is capped, um is the subscriber's raw minutes: no filter on a sum here
+    heavy = f"SELECT DISTINCT user_id FROM {CAPPED} WHERE um > :max_day"
     if (
         create(HEAVY, heavy)
         and create(OVER, _over_days_sql(session))
