@@ -162,11 +162,11 @@ def materialize(
         session.execute(text("SET LOCAL jit = off"))
     params = _params(settings, win)
 
-    def create(table: str, select_sql: str, *, analyze: bool = True) -> bool:
+    def create(table: str, select_sql: str) -> bool:
         """``CREATE TEMPORARY TABLE … AS``; whether it has a row."""
         suffix = " ON COMMIT DROP" if postgres else ""
         session.execute(text(f"CREATE TEMPORARY TABLE {table}{suffix} AS {select_sql}"), params)
-        if postgres and analyze:
+        if postgres:
             session.execute(text(f"ANALYZE {table}"))  # autovacuum never sees temporary tables
         return session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None
 
