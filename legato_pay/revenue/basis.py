@@ -80,45 +80,48 @@ _COUNTED = """e.id <= :watermark AND (
         )"""
 
 
+def _raw_sql() -> str:
+    """Step 1 in one pass: counted minutes per subscriber and content, before any cap."""
+    return f"""SELECT e.user_id, e.content_id, e.writer_id, CAST(SUM(e.minutes) AS BIGINT) AS raw
+        FROM engagement e WHERE {_COUNTED}
+        GROUP BY e.user_id, e.content_id, e.writer_id"""
+
+
 def _over_days_sql(session: Session) -> str:
-    """Subscriber-days credited with more than the cap (usually none, or few)."""
+    """Step 2's subscriber-days over the cap, among the subscribers in ``HEAVY`` only."""
     day = _day(session)
     return f"""SELECT e.user_id, {day} AS day, CAST(SUM(e.minutes) AS BIGINT) AS dm
-        FROM engagement e WHERE {_COUNTED}
+        FROM engagement e JOIN {HEAVY} h ON h.user_id = e.user_id WHERE {_COUNTED}
         GROUP BY e.user_id, {day} HAVING SUM(e.minutes) > :max_day"""
 
 
-def _capped_sql(session: Session, *, over_days: bool = True) -> str:
-    """CTEs ending in ``capped(user_id, content_id, writer_id, raw, paid)`` (steps 1 to 3),
-    reading the over-the-cap days from the table ``revenue_over_days`` (``over_days``: only
-    when it has rows; otherwise no record needs scaling and the join is left out).
-
-    Hash aggregates only, no sort: only the records of the days over the cap are scaled, each
-    by cap / day total (floored)."""
-    if over_days:
-        scaled = "CASE WHEN o.dm IS NULL THEN e.minutes ELSE (e.minutes * :max_day) / o.dm END"
-        join = f"LEFT JOIN {OVER} o ON o.user_id = e.user_id AND o.day = {_day(session)}"
-    else:
-        scaled, join = "e.minutes", ""
-    return f"""
-    per_content AS (
-        SELECT e.user_id, e.content_id, e.writer_id, CAST(SUM(e.minutes) AS BIGINT) AS raw,
-               CAST(SUM({scaled}) AS BIGINT) AS m
-        FROM engagement e {join}
+def _cut_sql(session: Session) -> str:
+    """What step 2 takes off each (subscriber, content): of each record on a day over the cap,
+    minutes − minutes × cap ÷ the day's total (floored), summed."""
+    return f"""SELECT e.user_id, e.content_id, e.writer_id,
+               CAST(SUM(e.minutes - (e.minutes * :max_day) / o.dm) AS BIGINT) AS cut
+        FROM engagement e JOIN {OVER} o ON o.user_id = e.user_id AND o.day = {_day(session)}
         WHERE {_COUNTED}
-        GROUP BY e.user_id, e.content_id, e.writer_id
-    ),
+        GROUP BY e.user_id, e.content_id, e.writer_id"""
+
+
+def _capped_sql(per_content: str) -> str:
+    """Step 3 over ``per_content`` (``user_id, content_id, writer_id, raw, m``: the raw and the
+    day-capped minutes per subscriber and content), ending in ``capped(user_id, content_id,
+    writer_id, raw, um, paid)`` (``um``: the subscriber's day-capped minutes in all)."""
+    return f"""WITH per_content AS ({per_content}),
     user_total AS (
         SELECT user_id, CAST(SUM(m) AS BIGINT) AS um FROM per_content GROUP BY user_id
     ),
     capped AS (
-        SELECT p.user_id, p.content_id, p.writer_id, p.raw,
+        SELECT p.user_id, p.content_id, p.writer_id, p.raw, u.um,
                CASE WHEN p.m > :min_minutes AND p.m * 1000000 > :share_scaled * u.um
                     THEN CASE WHEN (u.um * :share_scaled) / 1000000 > :min_minutes
                               THEN (u.um * :share_scaled) / 1000000 ELSE :min_minutes END
                     ELSE p.m END AS paid
         FROM per_content p JOIN user_total u ON u.user_id = p.user_id
-    )"""
+    )
+    SELECT * FROM capped"""
 
 
 #: The capped engagement of the run in progress (steps 1 to 3), one row per subscriber and
@@ -126,49 +129,74 @@ def _capped_sql(session: Session, *, over_days: bool = True) -> str:
 CAPPED = "revenue_capped"
 
 
-#: Per subscriber and (existing) writer: the paid minutes; per subscriber: their total; the
-#: subscriber-days over the cap.
+#: Per subscriber and (existing) writer: the paid minutes (user-centric only); per subscriber:
+#: their total; the subscribers with more counted minutes than a day holds (only they can have
+#: a day over the cap), their subscriber-days over it, and what those days' scaling takes off
+#: per content.
 UW = "revenue_uw"
-OVER = "revenue_over_days"
 UT = "revenue_ut"
+HEAVY = "revenue_heavy"
+OVER = "revenue_over_days"
+CUT = "revenue_cut"
+_TEMPORARY = (UT, UW, CAPPED, CUT, OVER, HEAVY, f"{CAPPED}_raw")
 
 
-def materialize(session: Session, settings: Settings, win: Window) -> None:
+def materialize(
+    session: Session, settings: Settings, win: Window, *, model: str = "user-centric"
+) -> None:
     """Compute steps 1 to 4 once into temporary tables (dropped at commit on PostgreSQL, and
     before the next run on either); every aggregate after reads those. PostgreSQL gets the
     memory for its hash aggregates not to spill, and no JIT (compiling cost more than it saved
-    on these one-off statements)."""
-    for table in (UT, UW, CAPPED, OVER):
+    on these one-off statements).
+
+    One pass over the engagement table when no subscriber-day can be over the cap: the capped
+    table is built from the raw minutes per (subscriber, content), and only subscribers whose
+    counted minutes exceed a day's cap (a day over it needs that many) are grouped per UTC day,
+    a second pass over their records alone; if some day is over, the capped table is rebuilt
+    from the raw one minus the cut (the same integers as scaling each record in one pass)."""
+    for table in _TEMPORARY:
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     postgres = is_postgres(session)
     if postgres:
         session.execute(text("SET LOCAL work_mem = '64MB'"))
         session.execute(text("SET LOCAL jit = off"))
-    suffix = " ON COMMIT DROP" if postgres else ""
     params = _params(settings, win)
-    session.execute(
-        text(f"CREATE TEMPORARY TABLE {OVER}{suffix} AS {_over_days_sql(session)}"), params
-    )
-    over = session.execute(text(f"SELECT 1 FROM {OVER} LIMIT 1")).first() is not None
-    statements = [
-        (
-            CAPPED,
-            f"WITH {_capped_sql(session, over_days=over)} SELECT * FROM capped",
-            params,
-        ),
-        (
-            UW,
-            "SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m "
-            f"FROM {CAPPED} c JOIN users w ON w.id = c.writer_id WHERE c.paid > 0 "
-            "GROUP BY c.user_id, c.writer_id",
-            {},
-        ),
-        (UT, f"SELECT user_id, CAST(SUM(m) AS BIGINT) AS mu FROM {UW} GROUP BY user_id", {}),
-    ]
-    for table, select_sql, values in statements:
-        session.execute(text(f"CREATE TEMPORARY TABLE {table}{suffix} AS {select_sql}"), values)
+
+    def create(table: str, select_sql: str) -> bool:
+        """``CREATE TEMPORARY TABLE … AS``; whether it has a row."""
+        suffix = " ON COMMIT DROP" if postgres else ""
+        session.execute(text(f"CREATE TEMPORARY TABLE {table}{suffix} AS {select_sql}"), params)
         if postgres:
             session.execute(text(f"ANALYZE {table}"))  # autovacuum never sees temporary tables
+        return session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None
+
+    create(CAPPED, _capped_sql(f"SELECT r.*, r.raw AS m FROM ({_raw_sql()}) r"))
+    # before any day is capped, um is the subscriber's raw minutes: no filter on a sum here
+    heavy = f"SELECT DISTINCT user_id FROM {CAPPED} WHERE um > :max_day"
+    if (
+        create(HEAVY, heavy)
+        and create(OVER, _over_days_sql(session))
+        and create(CUT, _cut_sql(session))
+    ):
+        raw = f"{CAPPED}_raw"
+        session.execute(text(f"ALTER TABLE {CAPPED} RENAME TO {raw}"))
+        create(
+            CAPPED,
+            _capped_sql(
+                "SELECT r.user_id, r.content_id, r.writer_id, r.raw, "
+                "r.raw - COALESCE(c.cut, 0) AS m "
+                f"FROM {raw} r LEFT JOIN {CUT} c ON c.user_id = r.user_id "
+                "AND c.content_id = r.content_id AND c.writer_id = r.writer_id"
+            ),
+        )
+    paid = f"FROM {CAPPED} c JOIN users w ON w.id = c.writer_id WHERE c.paid > 0"
+    if model != "pro-rata":  # pro-rata's sums per writer read the capped table itself
+        create(
+            UW,
+            f"SELECT c.user_id, c.writer_id, CAST(SUM(c.paid) AS BIGINT) AS m {paid} "
+            "GROUP BY c.user_id, c.writer_id",
+        )
+    create(UT, f"SELECT c.user_id, CAST(SUM(c.paid) AS BIGINT) AS mu {paid} GROUP BY c.user_id")
 
 
 def _params(settings: Settings, win: Window, currency: str | None = None) -> dict[str, Any]:
@@ -205,8 +233,9 @@ def pool_basis(
     if model == "pro-rata":
         rows = session.execute(
             text(
-                f"WITH {_FEES} SELECT uw.writer_id, CAST(SUM(uw.m) AS BIGINT) FROM {UW} uw "
-                "JOIN fees f ON f.user_id = uw.user_id GROUP BY uw.writer_id"
+                f"WITH {_FEES} SELECT c.writer_id, CAST(SUM(c.paid) AS BIGINT) FROM {CAPPED} c "
+                "JOIN users w ON w.id = c.writer_id JOIN fees f ON f.user_id = c.user_id "
+                "WHERE c.paid > 0 GROUP BY c.writer_id"
             ),
             params,
         )

@@ -116,7 +116,7 @@ def _plan_pool(
     plan = RunPlan(period, POOL_STREAM, model, percents, watermark=win.watermark)
     pools = pool_currencies(session, period)
     balances = _balances(session, [code for code, _ in pools])
-    basis_sql.materialize(session, settings, win)
+    basis_sql.materialize(session, settings, win, model=model)
     for code, currency in pools:
         basis = basis_sql.pool_basis(session, win, currency, model=model)
         plan.pools.append(
