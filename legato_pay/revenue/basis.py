@@ -54,7 +54,15 @@ class Basis:
 
 
 def window(session: Session, period: str) -> Window:
-    """The rows a run of ``period`` would count if it started now."""
+    """The rows a run of ``period`` would count if it started now.
+
+    On PostgreSQL the engagement table is locked in SHARE mode first, until the run's
+    transaction ends: imports in flight finish before the highest id is read, and new ones wait.
+    Otherwise a row that took a lower id but commits after this read would sit at or below the
+    watermark unseen — counted neither by this run nor as late by the next. (SQLite's one
+    writer at a time cannot interleave so.)"""
+    if is_postgres(session):
+        session.execute(text("LOCK TABLE engagement IN SHARE MODE"))
     watermark = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM engagement")).scalar_one()
     late_after = session.execute(
         text(
