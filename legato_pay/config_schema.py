@@ -282,7 +282,7 @@ class WebhookSettings(_Strict):
     stripe_tolerance_seconds: int = Field(300, gt=0)
     graceful_shutdown_seconds: int = Field(30, ge=0)
     max_batch_events: int = Field(200, ge=1, le=5000)
-    concurrent_batches: int = Field(1, ge=1, le=32)
+    concurrent_batches: int = Field(2, ge=1, le=32)
     batch_linger_ms: float = Field(5.0, ge=0, le=1000)
     rate_limit: WebhookRateLimitSettings = WebhookRateLimitSettings()
 

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from legato_pay.errors import AccountNotFound, AlreadyExists, InvalidInput
 from legato_pay.ledger.types import Account, AccountRequest, Side, as_utc, utcnow
 from legato_pay.money import normalize_currency
+from legato_pay.store import arrays
+from legato_pay.store.dialect import is_postgres
 from legato_pay.store.engine import (
     column_in,
     insert_if_absent,
@@ -27,6 +29,7 @@ from legato_pay.store.engine import (
     on_dispose,
 )
 from legato_pay.store.locks import JOURNAL, advisory_xact_lock
+from legato_pay.store.raw import pg_execute
 from legato_pay.store.tables import ACCOUNTS
 
 # Whole strings only (``fullmatch``: a ``$`` would let a trailing newline through), ASCII only.
@@ -35,6 +38,28 @@ _WORLD = re.compile(r"world:([A-Z]{3,4})", re.ASCII)
 
 #: Every column of an account row (what ``_row_to_account`` reads).
 _COLUMNS = [column.name for column in ACCOUNTS.columns]
+
+# PostgreSQL: ``open_accounts``' journal lock, insert of the accounts not known yet and lookup of
+# those that existed before, as one statement (three round trips before). The lock gates the
+# insert (an uncorrelated EXISTS is evaluated before the first row), as in the posting
+# statement. The lookup sees the statement's snapshot: an account committed by another
+# transaction while this insert waited on it is neither inserted nor seen, and is read after.
+_PG_OPEN_ACCOUNTS = f"""WITH journal_lock AS MATERIALIZED
+    (SELECT pg_advisory_xact_lock_shared($1::bigint) AS locked),
+opened AS (
+    INSERT INTO ledger_accounts (code, currency, normal_side, no_overdraft, hot, metadata_json,
+        created_at, debits_posted, credits_posted, debits_pending, credits_pending)
+    SELECT code, currency, normal_side, no_overdraft, hot, NULL, $7, 0, 0, 0, 0
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[], $6::boolean[])
+        AS r(code, currency, normal_side, no_overdraft, hot)
+    WHERE EXISTS (SELECT FROM journal_lock)
+    ON CONFLICT (code) DO NOTHING
+    RETURNING {", ".join(_COLUMNS)}
+)
+SELECT {", ".join(_COLUMNS)} FROM opened
+UNION ALL
+SELECT {", ".join(_COLUMNS)} FROM ledger_accounts
+WHERE code = ANY($2::text[]) AND code NOT IN (SELECT code FROM opened)"""
 
 _cache: dict[tuple[str, str], Account] = {}
 _urls: dict[Any, str] = {}  # engine -> its URL rendered once (engines live as long as the process)
@@ -159,7 +184,9 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
         for code, request in sorted(wanted.items())  # one insertion order: no deadlocks
         if _cache.get(_cache_key(session, code)) is None
     ]
-    if unknown:
+    if unknown and is_postgres(session):
+        _pg_open(session, unknown)
+    elif unknown:
         _hold_journal(session)
         now = utcnow()
         rows = [_new_row(r, now) for r in unknown]
@@ -175,6 +202,27 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
         ):
             raise _already_exists(account)
     return found
+
+
+def _pg_open(session: Session, unknown: Sequence[AccountRequest]) -> None:
+    """``open_accounts``' writes on PostgreSQL in one round trip (``_PG_OPEN_ACCOUNTS``): the
+    accounts inserted and those found are learned; any still missing (committed by another
+    transaction meanwhile) are read by ``resolve_accounts`` after."""
+    rows = pg_execute(
+        session,
+        _PG_OPEN_ACCOUNTS,
+        [
+            JOURNAL,
+            arrays.texts([request.code for request in unknown]),
+            arrays.texts([request.currency for request in unknown]),
+            arrays.texts([request.normal_side for request in unknown]),
+            arrays.bools([request.no_overdraft for request in unknown]),
+            arrays.bools([request.hot for request in unknown]),
+            utcnow(),
+        ],
+    )
+    session.info["ledger_journal_held"] = True
+    _learn(session, {row.code: _row_to_account(row) for row in rows})
 
 
 def _distinct_requests(requests: Sequence[AccountRequest]) -> dict[str, AccountRequest]:

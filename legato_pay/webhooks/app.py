@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from legato_pay.context import AppContext
 from legato_pay.errors import InvalidSignature
 from legato_pay.gateways.events import read_event, stored_payload
-from legato_pay.store.engine import ping
+from legato_pay.store.engine import normalize_url, ping
 from legato_pay.webhooks import inbox
 from legato_pay.webhooks.batching import GroupCommitter
 from legato_pay.webhooks.events import ParsedEvent
@@ -213,9 +213,14 @@ class Listener:
         self.committer: GroupCommitter[Delivery, Applied] = GroupCommitter(
             self.apply_batch,
             max_batch=self.settings.max_batch_events,
-            max_in_flight=self.settings.concurrent_batches,
+            # SQLite has one writer: a second batch would only wait for the first's lock.
+            max_in_flight=self.settings.concurrent_batches if self._postgres() else 1,
             linger=self.settings.batch_linger_ms / 1000,
         )
+
+    def _postgres(self) -> bool:
+        """From the URL: the engine (and its schema check) waits for the first request."""
+        return normalize_url(self.context.database_url).startswith("postgresql")
 
     async def deliver(
         self,

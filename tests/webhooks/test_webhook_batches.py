@@ -297,6 +297,16 @@ def test_listener_answers_each_request_after_its_batch_commits(
     assert_ledger_ok(app)
 
 
+def test_two_batches_at_once_on_postgresql_one_on_sqlite(app: Any) -> None:
+    """The default writes two batches at once on PostgreSQL; SQLite has one writer."""
+    from legato_pay.webhooks.app import Listener
+
+    listener = Listener(app)
+    postgres = app.database_url.startswith("postgresql")
+    assert app.settings.webhooks.concurrent_batches == 2
+    assert listener.committer._max_in_flight == (2 if postgres else 1)
+
+
 def test_batch_helpers_round_trip_awkward_values(app: Any) -> None:
     """The batched insert and update (array literals on PostgreSQL, executemany on SQLite)
     keep quotes, backslashes, braces, commas, NULLs and non-ASCII text exactly."""
