@@ -2,8 +2,9 @@
 
 ``LEGATO_TEST_DATABASE_URL`` (set by ``.ci/run``) points at a scratch PostgreSQL database. Run
 alone, pytest uses that database; under pytest-xdist every worker creates its own next to it
-(``<name>_gw0``, ``<name>_gw1``, … on the same server), migrates it, empties it before each test
-and drops it when the worker ends. Without the variable, PostgreSQL variants skip with a reason;
+(``<name>_gw0``, ``<name>_gw1``, … on the same server) as a copy of ``<name>_template`` (migrated
+once per run, dropped by the controller at the end), empties it before each test and drops it
+when the worker ends. Without the variable, PostgreSQL variants skip with a reason;
 with ``LEGATO_REQUIRE_POSTGRES=1`` (also set by ``.ci/run``) a skipped PostgreSQL test fails the
 run. The controller counts PostgreSQL outcomes from every worker's reports.
 
@@ -13,7 +14,9 @@ Helpers live elsewhere: ``tests/factories.py`` (domain objects) and ``tests/cli_
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,25 +54,82 @@ def _admin_connection(url: str) -> Any:
     return psycopg.connect(plain, autocommit=True)
 
 
-def create_worker_database(base_url: str, worker: str) -> str:
-    """Create (afresh) and migrate ``<base database>_<worker>``; return its URL."""
-    from psycopg import sql
+def _template_name(base_url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    from legato_pay.store.engine import get_engine
+    return f"{make_url(base_url).database}_template"
+
+
+def drop_template_database(base_url: str) -> None:
+    """Drop the run's migrated template (the controller does, before and after the run, so that
+    a template never outlives the migrations it was built from)."""
+    from psycopg import sql
+
+    with _admin_connection(base_url) as connection:
+        for name in (_template_name(base_url), f"{_template_name(base_url)}_partial"):
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _migrated_template(connection: Any, base_url: str) -> str:
+    """``<base database>_template``, migrated once per run and copied for every database the
+    tests create (Alembic takes seconds, a copy a fraction of one). Workers build it in turn,
+    under an advisory lock; it is renamed into place only once migrated, so a worker killed
+    half-way leaves nothing another would copy."""
+    from psycopg import sql
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
     from legato_pay.store.schema import upgrade
+
+    name = _template_name(base_url)
+    connection.execute("SELECT pg_advisory_lock(hashtext(%s))", [name])
+    try:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return name
+        partial = f"{name}_partial"
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(partial))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(partial)))
+        url = make_url(base_url).set(database=partial).render_as_string(hide_password=False)
+        engine = create_engine(url, poolclass=NullPool)  # no connection left open to copy from
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        connection.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(partial), sql.Identifier(name)
+            )
+        )
+        return name
+    finally:
+        connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", [name])
+
+
+def create_worker_database(base_url: str, worker: str) -> str:
+    """Create (afresh) ``<base database>_<worker>``, a copy of the migrated template; return its
+    URL."""
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
 
     base = make_url(base_url)
     name = f"{base.database}_{worker}"
     with _admin_connection(base_url) as connection:
+        template = _migrated_template(connection, base_url)
         # A worker killed last time may have left its database behind.
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(get_engine(url))
-    return url
+        connection.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def drop_worker_database(base_url: str, url: str) -> None:
@@ -230,30 +290,98 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return len(os.sched_getaffinity(0)) + 1
 
 
+class _Sources:
+    """What the controller reads of a test module's source (it sees node ids, not marks)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._texts: dict[Path, str] = {}
+
+    def text(self, path: Path) -> str:
+        if path not in self._texts:
+            self._texts[path] = path.read_text(encoding="utf-8") if path.is_file() else ""
+        return self._texts[path]
+
+    def uses_localstripe(self, module: str) -> bool:
+        return LOCALSTRIPE_IMPORT in self.text(self.root / module)
+
+    def module_scoped(self, module: str) -> bool:
+        """Whether the module's tests share a module-scoped fixture (its own, its folder's
+        conftest's, or a built month of ``tests/reporting/money_month.py``)."""
+        path = self.root / module
+        sources = [self.text(path)] + [
+            self.text(folder / "conftest.py")
+            for folder in path.parents
+            if folder != self.root / "tests" and self.root / "tests" in folder.parents
+        ]
+        return any(hint in source for source in sources for hint in MODULE_SCOPED_HINTS)
+
+    def slow(self, nodeid: str) -> bool:
+        """Marked ``slow``: the whole module (``pytestmark``) or this test function."""
+        module, _, name = nodeid.partition("::")
+        source = self.text(self.root / module)
+        if re.search(r"^pytestmark = .*pytest\.mark\.slow", source, re.MULTILINE):
+            return True
+        function = name.split("[", 1)[0].rsplit("::", 1)[-1]
+        return (
+            re.search(rf"@pytest\.mark\.slow\n(?:@.*\n)*(?:async )?def {function}\(", source)
+            is not None
+        )
+
+
+#: Source text of a module (or its folder's conftest) with a fixture its tests share.
+MODULE_SCOPED_HINTS = ('scope="module"', "month_fixture()")
+#: How many ordinary tests' time one ``slow`` test is guessed to take, for the order of work.
+SLOW_WEIGHT = 20
+
+
 @pytest.hookimpl(optionalhook=True)  # xdist hooks: fine without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist load`` (the default with ``-n``), except that the localstripe modules go to one
-    worker as one unit. (xdist's ``loadgroup`` cannot do it here: with pytest 9 it no longer
-    sees group marks.) Other ``--dist`` modes are left to xdist."""
+    """``--dist load`` (the default with ``-n``), with units of work that keep shared set-up on
+    one worker, handed out heaviest first. (xdist's ``loadgroup`` cannot do it here: with
+    pytest 9 it no longer sees group marks.) Other ``--dist`` modes are left to xdist.
+
+    * The localstripe modules go to one worker as one unit.
+    * A module whose tests share a module-scoped fixture goes to one worker per backend
+      (``[sqlite…]``, ``[postgres…]``): spread test by test, every worker built the fixture
+      again (a seeded database, a built month, a batch of CLI runs), and again each time its
+      tests came back after another module's.
+    * Everything else is one unit per test. Units go out heaviest first (tests in the unit,
+      ``slow`` ones counted ``SLOW_WEIGHT`` times), so that the longest work does not start
+      last and leave the other workers idle at the end.
+    """
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
-    shares_localstripe: dict[str, bool] = {}
+    sources = _Sources(config.rootpath)
 
-    def uses_localstripe(module: str) -> bool:
-        if module not in shares_localstripe:
-            path = config.rootpath / module
-            source = path.read_text(encoding="utf-8") if path.is_file() else ""
-            shares_localstripe[module] = LOCALSTRIPE_IMPORT in source
-        return shares_localstripe[module]
+    class SharedSetUpTogether(LoadScopeScheduling):  # type: ignore[misc]
+        ordered = False
 
-    class OneWorkerForLocalstripe(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return "localstripe" if uses_localstripe(module) else nodeid
+            if sources.uses_localstripe(module):
+                return "localstripe"
+            if sources.module_scoped(module):
+                backend = re.search(r"\[(sqlite|postgres)\b", nodeid)
+                return f"{module}[{backend.group(1) if backend else ''}]"
+            return nodeid
 
-    return OneWorkerForLocalstripe(config, log)
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # once, on the first assignment: the whole queue is known
+                heaviest_first = sorted(
+                    self.workqueue.items(),
+                    key=lambda unit: (
+                        -sum(SLOW_WEIGHT if sources.slow(nodeid) else 1 for nodeid in unit[1])
+                    ),
+                )
+                self.workqueue.clear()
+                self.workqueue.update(heaviest_first)
+                self.ordered = True
+            super()._assign_work_unit(node)
+
+    return SharedSetUpTogether(config, log)
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -275,7 +403,23 @@ def _postgres_requirement_broken() -> bool:
     return REQUIRE_PG and bool(_pg_outcomes["skipped"] or not _pg_outcomes["passed"])
 
 
+def _drop_template(config: pytest.Config) -> None:
+    """The controller's (or a plain run's) clean-up of the migrated template, if any."""
+    if not PG_URL or _is_worker(config):
+        return
+    import psycopg
+
+    # no server: the PostgreSQL tests will say so themselves
+    with contextlib.suppress(psycopg.OperationalError):
+        drop_template_database(PG_URL)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _drop_template(config)  # one a crashed run left may predate the newest migration
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _drop_template(session.config)
     if not _is_worker(session.config) and _postgres_requirement_broken():
         session.exitstatus = 1
 
