@@ -33,7 +33,7 @@ from legato_pay.store.dialect import is_postgres
 T = TypeVar("T")
 
 #: Alembic head revision; a test checks it against the migration scripts.
-HEAD_REVISION = "0022_reports"
+HEAD_REVISION = "0025_ledger_clock"
 
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 _engines: dict[str, Engine] = {}
