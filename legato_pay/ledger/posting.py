@@ -13,6 +13,13 @@ an instant, so the seal's watermark never passes an entry that is still in fligh
 one prepared statement (``ledger.postgres``). SQLite runs the steps one by one
 (``ledger.sqlite``). Checking and shaping entries is ``ledger.shaping``; resolving pending
 entries and reversals is ``ledger.pending``.
+
+The ledger's clock: an entry is stamped (``created_at``, its legs' too) with the caller's time
+(the real clock unless a job passes its own), or with the last leg of a non-hot account it
+touches if that is later (``last_leg_at``, moved up by the same conditional update as the
+totals). So on every non-hot account legs are stamped in posting order, which the as-of lookup
+(the running totals of the last leg by a time) relies on; the caller's time, when earlier, is
+kept as the entry's ``effective_at`` (unless the entry has its own).
 """
 
 from __future__ import annotations
