@@ -367,7 +367,11 @@ def show_entry(entry: IdArgument) -> None:
 def balance(
     code: Annotated[str, typer.Argument(help="Account code.")],
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Balance as of this time (ISO 8601).")
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Balance as of this time, by when entries were recorded (ISO 8601).",
+        ),
     ] = None,
 ) -> None:
     """Posted, pending and available balance (positive when the account holds value)."""

@@ -28,7 +28,7 @@ from legato_pay.ledger.shaping import (
     outflow,
     running_legs,
 )
-from legato_pay.ledger.types import Account
+from legato_pay.ledger.types import Account, as_utc
 from legato_pay.store import raw
 
 # PostgreSQL: plain SQL on the unit of work's own psycopg connection (same transaction), so each
@@ -39,7 +39,7 @@ from legato_pay.store import raw
 # no-overdraft limit can bite is updated only if its limit holds ("credit"/"debit": its normal
 # side, NULL: no check).
 _PG_LOCKED = """locked AS MATERIALIZED (
-    SELECT id FROM ledger_accounts WHERE id = ANY(%(acct_id)s::bigint[]){start}
+    SELECT id, last_leg_at FROM ledger_accounts WHERE id = ANY(%(acct_id)s::bigint[]){start}
     ORDER BY id FOR UPDATE
 )"""
 # A batch touching one non-hot account (a single posting, typically) updates it by its id with
@@ -49,9 +49,10 @@ _PG_ONE_ACCOUNT = """totals AS MATERIALIZED (
         debits_posted = debits_posted + %(dp0)s::bigint,
         credits_posted = credits_posted + %(cp0)s::bigint,
         debits_pending = debits_pending + %(dpe0)s::bigint,
-        credits_pending = credits_pending + %(cpe0)s::bigint
+        credits_pending = credits_pending + %(cpe0)s::bigint,
+        last_leg_at = greatest(last_leg_at, %(created_at)s::timestamptz)
     WHERE id = %(id0)s::bigint{limit}{start}
-    RETURNING id, debits_posted, credits_posted, debits_pending, credits_pending
+    RETURNING id, debits_posted, credits_posted, debits_pending, credits_pending, last_leg_at
 )"""
 _PG_ONE_LIMIT = {
     None: "",
@@ -63,7 +64,8 @@ _PG_ONE_LIMIT = {
 _PG_ACCOUNTS = """totals AS MATERIALIZED (
     UPDATE ledger_accounts AS a SET
         debits_posted = a.debits_posted + d.dp, credits_posted = a.credits_posted + d.cp,
-        debits_pending = a.debits_pending + d.dpe, credits_pending = a.credits_pending + d.cpe
+        debits_pending = a.debits_pending + d.dpe, credits_pending = a.credits_pending + d.cpe,
+        last_leg_at = {stamp}
     FROM unnest(%(acct_id)s::bigint[], %(acct_dp)s::bigint[], %(acct_cp)s::bigint[],
         %(acct_dpe)s::bigint[], %(acct_cpe)s::bigint[], %(acct_limit)s::text[])
         AS d(id, dp, cp, dpe, cpe, lim)
@@ -75,15 +77,22 @@ _PG_ACCOUNTS = """totals AS MATERIALIZED (
             WHEN 'debit' THEN a.credits_posted + d.cp + a.credits_pending + d.cpe
                 <= a.debits_posted + d.dp
             ELSE true END
-    RETURNING a.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending
+    RETURNING a.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending,
+        a.last_leg_at
+)"""
+# The batch's time: the caller's, or the last leg of an account it updates if that is later
+# (``totals`` returns each account's ``last_leg_at``, already moved up to it). Read from the rows
+# the statement locked, so it is the latest committed value even after waiting for a lock.
+_PG_STAMP = """stamp AS MATERIALIZED (
+    SELECT coalesce((SELECT max(last_leg_at) FROM totals), %(created_at)s::timestamptz) AS at
 )"""
 _PG_ENTRIES = """new_entries AS (
     INSERT INTO ledger_entries (id, idempotency_key, content_hash, kind, target_entry_id,
         reverses_entry_id, actor, reason, metadata_json, created_at, effective_at, expires_at)
     SELECT ids.id[u.ord], u.idempotency_key, u.content_hash, u.kind, u.target_entry_id,
-        u.reverses_entry_id, %(actor)s, u.reason, u.metadata_json, %(created_at)s,
+        u.reverses_entry_id, %(actor)s, u.reason, u.metadata_json, stamp.at,
         coalesce(u.effective_at::timestamptz, %(created_at)s), u.expires_at::timestamptz
-    FROM ids, unnest(%(keys)s::text[], %(hashes)s::text[], %(kinds)s::text[],
+    FROM ids, stamp, unnest(%(keys)s::text[], %(hashes)s::text[], %(kinds)s::text[],
         %(targets)s::bigint[], %(reverses)s::bigint[], %(reasons)s::text[], %(metadata)s::text[],
         %(effective)s::text[], %(expires)s::text[])
         WITH ORDINALITY AS u(idempotency_key, content_hash, kind, target_entry_id,
@@ -95,9 +104,9 @@ new_legs AS (
         created_at, debits_posted_after, credits_posted_after, debits_pending_after,
         credits_pending_after)
     SELECT ids.id[l.entry_ord], l.account_id, l.currency, l.is_debit, l.amount, l.pending_amount,
-        %(created_at)s, t.debits_posted - l.sdp, t.credits_posted - l.scp,
+        stamp.at, t.debits_posted - l.sdp, t.credits_posted - l.scp,
         t.debits_pending - l.sdpe, t.credits_pending - l.scpe
-    FROM ids, unnest(%(leg_entry)s::int[], %(leg_account)s::bigint[], %(leg_currency)s::text[],
+    FROM ids, stamp, unnest(%(leg_entry)s::int[], %(leg_account)s::bigint[], %(leg_currency)s::text[],
         %(leg_debit)s::bool[], %(leg_amount)s::bigint[], %(leg_pending)s::bigint[],
         %(leg_sdp)s::bigint[], %(leg_scp)s::bigint[], %(leg_sdpe)s::bigint[],
         %(leg_scpe)s::bigint[])
@@ -175,12 +184,14 @@ def _pg_post_statement(lock: bool, find: bool, shape: str | None, alone: bool = 
     if shape == "several":  # lock them all first, in id order
         parts.append(_PG_LOCKED.format(start=start))
         ready = "(SELECT count(*) FROM locked) = cardinality(%(acct_id)s::bigint[])"
-        parts.append(_PG_ACCOUNTS.format(ready=ready))
+        stamp = "greatest(%(created_at)s::timestamptz, (SELECT max(last_leg_at) FROM locked))"
+        parts.append(_PG_ACCOUNTS.format(ready=ready, stamp=stamp))
     elif shape is not None:  # one account needs no ordering
         limit = _PG_ONE_LIMIT[None if shape == "one" else shape]
         parts.append(_PG_ONE_ACCOUNT.format(limit=limit, start=start))
     else:  # no non-hot account: nothing to update
-        parts.append(_PG_ACCOUNTS.format(ready="false"))
+        parts.append(_PG_ACCOUNTS.format(ready="false", stamp="a.last_leg_at"))
+    parts.append(_PG_STAMP)
     gate = (
         " WHERE (SELECT count(*) FROM totals) = cardinality(%(acct_id)s::bigint[])"
         f"{start} AND NOT EXISTS ({_PG_SHORT})"
@@ -190,7 +201,7 @@ def _pg_post_statement(lock: bool, find: bool, shape: str | None, alone: bool = 
         f" FROM unnest(%(hashes)s::text[])) AS id{gate})"
     )
     seen = "ARRAY(SELECT ARRAY[id::text, idempotency_key, content_hash] FROM seen)"
-    result = f"SELECT {_PG_RESULT}, {seen if find else 'NULL::text[]'}"
+    result = f"SELECT {_PG_RESULT}, {seen if find else 'NULL::text[]'}, (SELECT at FROM stamp)"
     if alone:
         result += _PG_REFUSE
     return "WITH " + ",\n".join(parts) + ",\n" + _PG_ENTRIES + result
@@ -242,7 +253,9 @@ def build_pg_batch(
 
 
 def execute_pg_batch(cursor: Any, batch: PgBatch, actor: str, created_at: datetime) -> Any:
-    """Run a batch's statement on a raw cursor; its one row: (entry ids, new totals, seen keys).
+    """Run a batch's statement on a raw cursor; its one row: (entry ids, new totals, seen keys,
+    the time the entries were stamped with). ``created_at`` is the caller's time: the entries
+    are stamped with it, or with the last leg of a non-hot account they touch if that is later.
     Whoever runs it commits only if ``posted_ids`` finds every entry inserted."""
     try:
         raw.execute_named(
@@ -255,10 +268,12 @@ def execute_pg_batch(cursor: Any, batch: PgBatch, actor: str, created_at: dateti
     return cursor.fetchone()
 
 
-def posted_ids(prepared: Sequence[Prepared], row: Any) -> list[int] | None:
-    """The new entries' ids if the statement posted the whole batch, else None."""
+def posted_ids(prepared: Sequence[Prepared], row: Any) -> tuple[list[int], datetime] | None:
+    """The new entries' ids and time if the statement posted the whole batch, else None."""
     ids = row[0] or []
-    return list(ids) if len(ids) == len(prepared) and not row[2] else None
+    if len(ids) != len(prepared) or row[2]:
+        return None
+    return list(ids), as_utc(row[3]) or row[3]
 
 
 def run_pg_batch(
@@ -267,14 +282,15 @@ def run_pg_batch(
     batch: PgBatch,
     actor: str,
     created_at: datetime,
-) -> list[int]:
+) -> tuple[list[int], datetime]:
     """The whole batch in one statement (see ``_pg_post_statement``) on the session's own
-    connection; raises what stopped it (keys seen before, a limit)."""
+    connection: the entry ids and their time; raises what stopped it (keys seen before, a
+    limit)."""
     row = execute_pg_batch(raw.raw_cursor(session), batch, actor, created_at)
-    ids = posted_ids(prepared, row)
-    if ids is None:
+    posted = posted_ids(prepared, row)
+    if posted is None:
         _raise_refusal(session, prepared, batch, row)
-    return ids
+    return posted
 
 
 def _raise_refusal(
@@ -305,10 +321,10 @@ def run_pg_batch_alone(
     batch: PgBatch,
     actor: str,
     created_at: datetime,
-) -> list[int] | None:
+) -> tuple[list[int], datetime] | None:
     """Run a batch's statement (built ``alone``) as a transaction of its own on this thread's
     autocommit connection (``raw.autocommit_cursor``), with no unit of work around it: one round trip, no ``BEGIN`` or ``COMMIT``.
-    Returns the entry ids, or None when the server refused it (a key seen before, a limit, a
+    Returns the entry ids and their time, or None when the server refused it (a key seen before, a limit, a
     lost race): nothing of it stayed, and the caller takes the ordinary path, which says why.
     """
     cursor = raw.autocommit_cursor(engine)

@@ -13,6 +13,13 @@ an instant, so the seal's watermark never passes an entry that is still in fligh
 one prepared statement (``ledger.postgres``). SQLite runs the steps one by one
 (``ledger.sqlite``). Checking and shaping entries is ``ledger.shaping``; resolving pending
 entries and reversals is ``ledger.pending``.
+
+The ledger's clock: an entry is stamped (``created_at``, its legs' too) with the caller's time
+(the real clock unless a job passes its own), or with the last leg of a non-hot account it
+touches if that is later (``last_leg_at``, moved up by the same conditional update as the
+totals). So on every non-hot account legs are stamped in posting order, which the as-of lookup
+(the running totals of the last leg by a time) relies on; the caller's time, when earlier, is
+kept as the entry's ``effective_at`` (unless the entry has its own).
 """
 
 from __future__ import annotations
@@ -89,12 +96,13 @@ def _post_lean(
         return None
     check_actor(actor)
     entry = prepare_entry(spec, accounts)
-    created_at = as_utc(now) or utcnow()
+    moment = as_utc(now) or utcnow()
     batch = build_pg_batch([entry], find=True, lock=True, alone=True)
-    ids = run_pg_batch_alone(engine, [entry], batch, actor, created_at)
-    if ids is None:
+    posted = run_pg_batch_alone(engine, [entry], batch, actor, moment)
+    if posted is None:
         return None
-    return entry_views([entry], ids, actor, created_at)[0]
+    ids, created_at = posted
+    return entry_views([entry], ids, actor, created_at, moment)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,20 +240,26 @@ def apply_prepared(
     for entry in prepared:
         check_reason(entry.reason)
     # UTC throughout: SQLite keeps a time's wall clock and drops its offset.
-    created_at = as_utc(now) or utcnow()
+    moment = as_utc(now) or utcnow()
     if is_postgres(session):
         if batch is None:
             batch = build_pg_batch(prepared, find=find_replays, lock=not locked)
-        ids = run_pg_batch(session, prepared, batch, actor, created_at)
+        ids, created_at = run_pg_batch(session, prepared, batch, actor, moment)
     else:
-        ids = apply_entries(session, prepared, actor, created_at)
-    return entry_views(prepared, ids, actor, created_at)
+        ids, created_at = apply_entries(session, prepared, actor, moment)
+    return entry_views(prepared, ids, actor, created_at, moment)
 
 
 def entry_views(
-    prepared: Sequence[Prepared], ids: Sequence[int], actor: str, created_at: datetime
+    prepared: Sequence[Prepared],
+    ids: Sequence[int],
+    actor: str,
+    created_at: datetime,
+    moment: datetime,
 ) -> list[EntryView]:
-    """What posting returns for each entry, built from what was posted (no read back)."""
+    """What posting returns for each entry, built from what was posted (no read back):
+    stamped ``created_at``, effective at their own ``effective_at`` or else the caller's
+    ``moment``."""
     return [
         EntryView(
             id=entry_id,
@@ -254,7 +268,7 @@ def entry_views(
             actor=actor,
             reason=entry.reason,
             created_at=created_at,
-            effective_at=entry.effective_at or created_at,
+            effective_at=entry.effective_at or moment,
             expires_at=entry.expires_at,
             target_entry_id=entry.target_entry_id,
             reverses_entry_id=entry.reverses_entry_id,

@@ -111,7 +111,8 @@ def get_balance(session: Session, code: str, *, as_of: datetime | None = None) -
 def _totals_as_of(session: Session, account: Account, moment: datetime) -> Totals:
     """Totals after every leg created at or before ``moment`` (system time).
 
-    Ordinary accounts read the running totals of their last leg by then: one index lookup.
+    Ordinary accounts read the running totals of their last leg by then: one index lookup,
+    right because posting stamps an account's legs in posting order (``ledger.posting``).
     Hot accounts start from the newest seal checkpoint wholly before ``moment`` and add the
     legs after it, so the work is bounded by the sealing interval, not by history.
     """

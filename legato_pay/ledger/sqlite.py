@@ -3,7 +3,9 @@ each, inside the unit of work (SQLite runs one writer at a time, ``BEGIN IMMEDIA
 
 The conditional update adds an account's share of the batch to its totals and returns the new
 totals. For a no-overdraft account that loses value in the batch, the ``WHERE`` clause checks
-the limit against the latest committed totals (the row is locked by the update itself).
+the limit against the latest committed totals (the row is locked by the update itself). It also
+moves the account's ``last_leg_at`` up to the caller's time and returns it: the batch is stamped
+with the latest of those, so no leg is ever stamped before one posted earlier on its account.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, update
+from sqlalchemy import BigInteger, DateTime, bindparam, case, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,7 +29,7 @@ from legato_pay.ledger.shaping import (
     outflow,
     running_legs,
 )
-from legato_pay.ledger.types import Account
+from legato_pay.ledger.types import Account, as_utc
 from legato_pay.store.tables import ACCOUNTS, ENTRIES, LEGS, PENDING
 
 # --- statements, built once ----------------------------------------------------------------
@@ -36,6 +38,7 @@ from legato_pay.store.tables import ACCOUNTS, ENTRIES, LEGS, PENDING
 def _sa_update(limit: str | None) -> Any:
     dp, cp = bindparam("d_dp", type_=BigInteger), bindparam("d_cp", type_=BigInteger)
     dpe, cpe = bindparam("d_dpe", type_=BigInteger), bindparam("d_cpe", type_=BigInteger)
+    at = bindparam("at", type_=DateTime(timezone=True))
     statement = (
         update(ACCOUNTS)
         .where(ACCOUNTS.c.id == bindparam("account_id", type_=BigInteger))
@@ -44,12 +47,14 @@ def _sa_update(limit: str | None) -> Any:
             credits_posted=ACCOUNTS.c.credits_posted + cp,
             debits_pending=ACCOUNTS.c.debits_pending + dpe,
             credits_pending=ACCOUNTS.c.credits_pending + cpe,
+            last_leg_at=case((ACCOUNTS.c.last_leg_at > at, ACCOUNTS.c.last_leg_at), else_=at),
         )
         .returning(
             ACCOUNTS.c.debits_posted,
             ACCOUNTS.c.credits_posted,
             ACCOUNTS.c.debits_pending,
             ACCOUNTS.c.credits_pending,
+            ACCOUNTS.c.last_leg_at,
         )
     )
     if limit == "credit":
@@ -66,6 +71,11 @@ def _sa_update(limit: str | None) -> Any:
 
 
 _SA_UPDATES = {limit: _sa_update(limit) for limit in (None, "credit", "debit")}
+_SA_RAISE_CLOCK = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id.in_(bindparam("account_ids", expanding=True)))
+    .values(last_leg_at=bindparam("at", type_=DateTime(timezone=True)))
+)
 _SA_INSERT_ENTRIES = ENTRIES.insert().returning(ENTRIES.c.id, sort_by_parameter_order=True)
 _SA_INSERT_LEGS = LEGS.insert()
 _SA_INSERT_PENDING = PENDING.insert()
@@ -84,18 +94,19 @@ _LEG_COLUMNS = (
 
 
 def apply_entries(
-    session: Session, prepared: Sequence[Prepared], actor: str, created_at: datetime
-) -> list[int]:
+    session: Session, prepared: Sequence[Prepared], actor: str, now: datetime
+) -> tuple[list[int], datetime]:
     """Conditional updates in account id order, then entries, legs and pending states; returns
-    the new entries' ids."""
+    the new entries' ids and the time they were stamped with: ``now``, or the last leg of an
+    account they touch if that is later."""
     connection = session.connection()
     accounts, deltas = batch_deltas(prepared)
-    running = _update_accounts(session, connection, accounts, deltas)
+    running, created_at = _update_accounts(session, connection, accounts, deltas, now)
     legs = running_legs(session, prepared, accounts, running)
-    ids = _insert_entries(connection, prepared, actor, created_at)
+    ids = _insert_entries(connection, prepared, actor, created_at, now)
     _insert_legs(connection, legs, ids, created_at)
     _insert_pending(connection, prepared, ids)
-    return ids
+    return ids, created_at
 
 
 def _update_accounts(
@@ -103,25 +114,44 @@ def _update_accounts(
     connection: Connection,
     accounts: dict[int, Account],
     deltas: dict[int, list[int]],
-) -> dict[int, list[int]]:
+    now: datetime,
+) -> tuple[dict[int, list[int]], datetime]:
     """Each non-hot account's totals before the batch, after updating them in id order (a
-    no-overdraft account only if its limit holds)."""
+    no-overdraft account only if its limit holds), and the batch's time: the latest of ``now``
+    and the accounts' last legs, which every account's ``last_leg_at`` is then moved up to."""
     running: dict[int, list[int]] = {}
+    stamps: dict[int, datetime] = {}
     for account_id in sorted(deltas):
         account = accounts[account_id]
         dp, cp, dpe, cpe = deltas[account_id]
         row = connection.execute(
             _SA_UPDATES[limit_kind(account, deltas[account_id])],
-            {"account_id": account_id, "d_dp": dp, "d_cp": cp, "d_dpe": dpe, "d_cpe": cpe},
+            {
+                "account_id": account_id,
+                "d_dp": dp,
+                "d_cp": cp,
+                "d_dpe": dpe,
+                "d_cpe": cpe,
+                "at": now,
+            },
         ).one_or_none()
         if row is None:
             raise insufficient_funds(session, account, outflow(account, deltas[account_id]))
         running[account_id] = [row[0] - dp, row[1] - cp, row[2] - dpe, row[3] - cpe]
-    return running
+        stamps[account_id] = as_utc(row[4]) or now
+    created_at = max(stamps.values(), default=now)
+    behind = [account_id for account_id, stamp in stamps.items() if stamp < created_at]
+    if behind:  # another account of the batch had a later leg (a backdated batch: rare)
+        connection.execute(_SA_RAISE_CLOCK, {"account_ids": behind, "at": created_at})
+    return running, created_at
 
 
 def _insert_entries(
-    connection: Connection, prepared: Sequence[Prepared], actor: str, created_at: datetime
+    connection: Connection,
+    prepared: Sequence[Prepared],
+    actor: str,
+    created_at: datetime,
+    now: datetime,
 ) -> list[int]:
     entry_rows = [
         {
@@ -134,7 +164,7 @@ def _insert_entries(
             "reason": entry.reason,
             "metadata_json": metadata_json,
             "created_at": created_at,
-            "effective_at": entry.effective_at or created_at,
+            "effective_at": entry.effective_at or now,
             "expires_at": entry.expires_at,
         }
         for entry, metadata_json in zip(prepared, metadata_texts(prepared), strict=True)

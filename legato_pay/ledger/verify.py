@@ -7,6 +7,8 @@ Problem codes (also listed in README):
 - ``LEG_CURRENCY``       a leg's currency differs from its account's
 - ``TOTALS_MISMATCH``    an account's stored totals differ from the sum of its legs
 - ``RUNNING_TOTALS``     a leg's running totals differ from the sum of the legs before it
+- ``LEG_CLOCK``          a leg of a non-hot account is stamped before a leg posted before it
+                         on that account (its balance as of a time between them is wrong)
 - ``OVERDRAWN``          a no-overdraft account has a negative available balance
 - ``PENDING_STATE``      a pending entry's state disagrees with the entries that resolve it
 - ``REVERSAL``           a reversal does not mirror the posted legs of the entry it reverses
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session
 from legato_pay.ledger.accounts import _row_to_account
 from legato_pay.ledger.queries import leg_sums
 from legato_pay.ledger.sealing import GENESIS_HASH, account_digest_lines, chain, entry_digest_lines
-from legato_pay.ledger.types import Totals, balance_from_totals
+from legato_pay.ledger.types import Totals, as_utc, balance_from_totals
 from legato_pay.store.dialect import is_postgres
 from legato_pay.store.tables import ACCOUNTS, ENTRIES, LEGS, PENDING, SEALS
 
@@ -219,7 +221,8 @@ def _totals_json(totals: Totals) -> dict[str, int]:
 
 
 def _check_running_totals(session: Session, report: VerifyReport) -> None:
-    """Every leg of a non-hot account carries the cumulative totals up to and including it."""
+    """Every leg of a non-hot account carries the cumulative totals up to and including it, and
+    is stamped no earlier than the leg before it (as-of balances read the last leg by a time)."""
     order = (LEGS.c.entry_id, LEGS.c.id)
 
     def cumulative(column: Any, debit: bool) -> Any:
@@ -243,6 +246,10 @@ def _check_running_totals(session: Session, report: VerifyReport) -> None:
             cumulative(LEGS.c.amount, False).label("cp"),
             cumulative(LEGS.c.pending_amount, True).label("dpe"),
             cumulative(LEGS.c.pending_amount, False).label("cpe"),
+            LEGS.c.created_at,
+            func.lag(LEGS.c.created_at, type_=LEGS.c.created_at.type)
+            .over(partition_by=LEGS.c.account_id, order_by=order)
+            .label("before"),
         )
         .join(ACCOUNTS, ACCOUNTS.c.id == LEGS.c.account_id)
         .where(ACCOUNTS.c.hot.is_(False))
@@ -257,8 +264,26 @@ def _check_running_totals(session: Session, report: VerifyReport) -> None:
             | (running.c.credits_posted_after != running.c.cp)
             | (running.c.debits_pending_after != running.c.dpe)
             | (running.c.credits_pending_after != running.c.cpe)
+            | (running.c.created_at < running.c.before)
         )
     ):
+        if row.before is not None and row.created_at < row.before:
+            report.add(
+                "LEG_CLOCK",
+                f"leg {row.id} of entry {row.entry_id} on {row.code} is stamped before the leg"
+                " posted before it",
+                entry_id=row.entry_id,
+                account=row.code,
+                created_at=as_utc(row.created_at).isoformat(),  # type: ignore[union-attr]
+                previous_created_at=as_utc(row.before).isoformat(),  # type: ignore[union-attr]
+            )
+        if (
+            row.debits_posted_after,
+            row.credits_posted_after,
+            row.debits_pending_after,
+            row.credits_pending_after,
+        ) == (row.dp, row.cp, row.dpe, row.cpe):
+            continue
         report.add(
             "RUNNING_TOTALS",
             f"leg {row.id} of entry {row.entry_id} on {row.code} has wrong running totals",

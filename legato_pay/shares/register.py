@@ -166,11 +166,10 @@ def issue_shares(
     key = check_key(key, max_length=MAX_KEY_LENGTH)
     lock_app(session, app_id, exclusive=False)
     require_investor(session, to_investor)
-    _lock_holdings(session, app_id, [to_investor], now)
+    _, moment = _lock_holdings(session, app_id, [to_investor], now)
     replay = _replay(session, key, request)
     if replay is not None:
         return replay
-    moment = as_utc(now) or utcnow()
     _add_units(session, app_id, to_investor, request.units, moment)
     return _record(session, request, key=key, entry_id=None, actor=actor, now=moment)
 
@@ -205,7 +204,7 @@ def transfer_shares(
     lock_app(session, app_id, exclusive=False)
     require_investor(session, from_investor)
     require_investor(session, to_investor)
-    held = _lock_holdings(session, app_id, [from_investor, to_investor], now)
+    held, moment = _lock_holdings(session, app_id, [from_investor, to_investor], now)
     replay = _replay(session, key, request)
     if replay is not None:
         return replay
@@ -224,7 +223,6 @@ def transfer_shares(
     entry_id = None
     if price_minor is not None and price_currency is not None:
         entry_id = _pay_seller(session, request, price_minor, price_currency, key, actor)
-    moment = as_utc(now) or utcnow()
     _add_units(session, app_id, from_investor, -count, moment)
     _add_units(session, app_id, to_investor, count, moment)
     return _record(session, request, key=key, entry_id=entry_id, actor=actor, now=moment)
@@ -248,13 +246,12 @@ def cancel_units(
         return None
     key = check_key(key, max_length=MAX_KEY_LENGTH)
     lock_app(session, app_id, exclusive=False)
-    held = _lock_holdings(session, app_id, [investor], now)[investor]
-    taken = min(units, held)
+    holdings, moment = _lock_holdings(session, app_id, [investor], now)
+    taken = min(units, holdings[investor])
     request = _Request(app_id, "cancel", investor, investor, taken, None, None)
     replay = _replay(session, key, request) if key is not None else None
     if replay is not None or taken == 0:
         return replay
-    moment = as_utc(now) or utcnow()
     _add_units(session, app_id, investor, -taken, moment)
     return _record(session, request, key=key, entry_id=None, actor=actor, now=moment)
 
@@ -331,9 +328,13 @@ def _parse_price(price: str | None, currency: str | None) -> tuple[int | None, s
 
 def _lock_holdings(
     session: Session, app_id: str, investors: list[str], now: datetime | None
-) -> dict[str, int]:
+) -> tuple[dict[str, int], datetime]:
     """Make sure each investor has a holding row, lock them in investor order and return the
-    units held. PostgreSQL locks the rows; SQLite's write transaction is already exclusive."""
+    units held and the time to stamp a movement with: ``now`` (the real clock by default), or
+    the holdings' last change if that is later, so that movements are stamped in the order they
+    were made and ``holders_at`` never sees units leave before they came (a caller's earlier
+    time, or two hosts' clocks). PostgreSQL locks the rows (and reads their latest committed
+    state); SQLite's write transaction is already exclusive."""
     moment = as_utc(now) or utcnow()
     session.execute(
         insert_ignore(session, HOLDINGS, ["app_id", "investor_id"]),
@@ -343,11 +344,14 @@ def _lock_holdings(
         ],
     )
     query = (
-        select(HOLDINGS.c.investor_id, HOLDINGS.c.units)
+        select(HOLDINGS.c.investor_id, HOLDINGS.c.units, HOLDINGS.c.updated_at)
         .where(HOLDINGS.c.app_id == app_id, HOLDINGS.c.investor_id.in_(investors))
         .order_by(HOLDINGS.c.investor_id)
     )
-    return {row[0]: int(row[1]) for row in session.execute(for_update(query, session))}
+    rows = session.execute(for_update(query, session)).all()
+    changed = [as_utc(row[2]) for row in rows]
+    stamp = max([as_utc(now) or utcnow(), *(when for when in changed if when is not None)])
+    return {row[0]: int(row[1]) for row in rows}, stamp
 
 
 def _add_units(session: Session, app_id: str, investor: str, units: int, now: datetime) -> None:

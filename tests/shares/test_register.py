@@ -58,6 +58,21 @@ def test_register_as_of_any_past_time(app: Any) -> None:
     assert holdings(app) == {"alice": 160, "carol": 40}
 
 
+def test_a_movement_with_an_earlier_time_is_stamped_after_the_holdings_last_change(
+    app: Any,
+) -> None:
+    """A caller's time before the last change of a holding it moves (a backdated call, two
+    hosts' clocks) must not put units leaving before they came in the register's past."""
+    make_app(app, "quill", "alice", "bob", "carol")
+    issue(app, "alice", 100, at=T0 + timedelta(days=2))
+    late = move(app, "alice", "bob", 40, at=T0 + timedelta(days=1))
+    assert late.created_at == T0 + timedelta(days=2)
+    issue(app, "carol", 5, at=T0)  # carol's holding had no change: her time stands
+
+    assert holdings(app, as_of=T0 + timedelta(days=1)) == {"carol": 5}
+    assert holdings(app, as_of=T0 + timedelta(days=2)) == {"alice": 60, "bob": 40, "carol": 5}
+
+
 def test_never_more_units_than_held_and_nothing_changes(app: Any) -> None:
     make_app(app, "quill", "alice", "bob")
     issue(app, "alice", 10)

@@ -142,6 +142,43 @@ def test_0006_backfills_post_at_from_the_holds_metadata(database_url: str) -> No
     assert schema_differences(engine) == []
 
 
+# --- the ledger clock (migration 0025) --------------------------------------------------------
+
+
+def test_0025_keeps_each_accounts_last_leg_time_from_then_on(database_url: str) -> None:
+    """Upgrading fills ``last_leg_at`` of every non-hot account from its legs, so a posting
+    right after the upgrade with an earlier time is still stamped after them."""
+    from legato_pay import ledger
+    from legato_pay.store.tables import ACCOUNTS
+
+    engine = get_engine(database_url)
+    schema.upgrade(engine)
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    with session_scope(engine) as session:
+        ledger.open_account(session, "wallet", "USD")
+        ledger.open_account(session, "house", "USD", hot=True)
+        for hour in (3, 5):
+            spec = ledger.transfer("world:USD", "wallet", 10, "USD")
+            ledger.post_entries(session, [spec], actor="t", now=day.replace(hour=hour))
+        spec = ledger.transfer("world:USD", "house", 10, "USD")
+        ledger.post_entries(session, [spec], actor="t", now=day.replace(hour=6))
+        command.downgrade(schema._alembic_config(session.connection()), "0022_reports")
+    assert "last_leg_at" not in {c["name"] for c in inspect(engine).get_columns("ledger_accounts")}
+    assert schema.upgrade(engine) == HEAD_REVISION
+    with session_scope(engine, write=False) as session:
+        rows = session.execute(select(ACCOUNTS.c.code, ACCOUNTS.c.last_leg_at)).all()
+    assert {code: as_utc(moment) for code, moment in rows} == {
+        "wallet": day.replace(hour=5),
+        "house": None,  # hot: never locked by a posting, its as-of balance is a sum
+        "world:USD": None,
+    }
+    with session_scope(engine) as session:
+        spec = ledger.transfer("world:USD", "wallet", 1, "USD")
+        [view] = ledger.post_entries(session, [spec], actor="t", now=day.replace(hour=4))
+    assert view.created_at == day.replace(hour=5)
+    assert schema_differences(engine) == []
+
+
 # --- PostgreSQL's journal guards (migration 0005) --------------------------------------------
 
 

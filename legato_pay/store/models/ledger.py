@@ -46,6 +46,12 @@ class LedgerAccount(SQLModel, table=True):
     credits_posted: int = Field(default=0, sa_column=_money())
     debits_pending: int = Field(default=0, sa_column=_money())
     credits_pending: int = Field(default=0, sa_column=_money())
+    #: ``created_at`` of the account's last leg (non-hot accounts only): the floor of the
+    #: ledger's clock for it, so legs are stamped in posting order and as-of balances, read from
+    #: the running totals of the last leg by then, stay right (``ledger.posting``).
+    last_leg_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class LedgerEntry(SQLModel, table=True):

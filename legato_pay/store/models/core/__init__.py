@@ -10,7 +10,7 @@ from importlib import import_module
 
 from sqlalchemy import MetaData
 
-FINGERPRINT = "a1b9c06ff96b0191ddc96c64341b459345a8cd78d63d9bec32edb87bf3e0794e"
+FINGERPRINT = "d77d13e30fb10d1540d188d98a11931d4f392001ad44acbf80a50c6e81f40c40"
 
 metadata = MetaData()
 

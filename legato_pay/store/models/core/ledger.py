@@ -31,6 +31,7 @@ Table(
     Column("credits_posted", BigInteger(), nullable=False, default=0),
     Column("debits_pending", BigInteger(), nullable=False, default=0),
     Column("credits_pending", BigInteger(), nullable=False, default=0),
+    Column("last_leg_at", DateTime(timezone=True), nullable=True),
 )
 
 Table(
