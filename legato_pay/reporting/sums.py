@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from legato_pay.reporting.periods import Window, bucket_sql
 from legato_pay.store.dialect import is_postgres
-from legato_pay.store.tables import ACCOUNTS, ENTRIES, LEGS
+from legato_pay.store.tables import ACCOUNTS, LEGS
 
 #: The label of the single bucket a report without ``--by`` groups into.
 WHOLE = "all"
@@ -107,10 +107,8 @@ def ledger_sums(
     code: str | None = None,
 ) -> list[LegSums]:
     """Legs of the accounts whose code starts with one of ``prefixes`` (or is ``code``),
-    effective in ``window`` (their entry's business time, which a backdated record keeps; the
-    ledger stamps ``created_at`` no earlier than an account's last leg), summed per bucket and
-    account in SQL."""
-    raw = bucket_of(session, ENTRIES.c.effective_at, by)
+    created in ``window``, summed per bucket and account in SQL."""
+    raw = bucket_of(session, LEGS.c.created_at, by)
     bucket = None if raw is None else raw.label("bucket")
     credit = case((LEGS.c.is_debit, 0), else_=LEGS.c.amount)
     debit = case((LEGS.c.is_debit, LEGS.c.amount), else_=0)
@@ -137,10 +135,9 @@ def ledger_sums(
             total(settled),
         )
         .join(chosen, chosen.c.id == LEGS.c.account_id)
-        .join(ENTRIES, ENTRIES.c.id == LEGS.c.entry_id)
         .group_by(*_grouping(bucket, chosen.c.code, LEGS.c.currency))
     )
-    query = in_window(query, ENTRIES.c.effective_at, window)
+    query = in_window(query, LEGS.c.created_at, window)
     return [
         LegSums(str(row[0]), str(row[1]), str(row[2]), *(int(value) for value in row[3:]))
         for row in session.execute(query)
@@ -156,12 +153,8 @@ def family_part(prefixes: Sequence[str], *, credits_only: bool = False) -> Part:
     chosen = accounts.subquery()
     signed = case((LEGS.c.is_debit, 0 if credits_only else -LEGS.c.amount), else_=LEGS.c.amount)
     return Part(
-        select().select_from(
-            LEGS.join(chosen, chosen.c.id == LEGS.c.account_id).join(
-                ENTRIES, ENTRIES.c.id == LEGS.c.entry_id
-            )
-        ),
-        ENTRIES.c.effective_at,
+        select().select_from(LEGS.join(chosen, chosen.c.id == LEGS.c.account_id)),
+        LEGS.c.created_at,
         LEGS.c.currency,
         signed,
         [chosen.c.code],
