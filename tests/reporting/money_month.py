@@ -97,7 +97,9 @@ def build_month(app: Any, url: str) -> Month:
                 ReceiptInput("licensing", "w2", "c3", 300_000, "NGN", "deal", f"lic-{n}"),
                 start + timedelta(days=14, hours=12),
             )
-            for n, start in ((1, last), (2, before))
+            # oldest first: the ledger stamps an entry no earlier than its accounts' last legs,
+            # and the P&L is dated by that stamp (README, `reports platform`)
+            for n, start in ((2, before), (1, last))
         ),
     ]
     for receipt, when in receipts:
