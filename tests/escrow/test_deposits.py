@@ -61,7 +61,10 @@ def test_a_deposit_is_pending_until_confirmed_then_credits_escrow_and_issues_uni
     assert entries_keyed(app, f"escrow-deposit:{view.id}") == 1
     assert units_held(app) == 100 and count(app, MOVEMENTS) == 1
     actions = app.run(
-        lambda s: [r.action for r in s.execute(select(ESCROW_EVENTS.c.action))], write=False
+        lambda s: [
+            r.action for r in s.execute(select(ESCROW_EVENTS.c.action).order_by(ESCROW_EVENTS.c.id))
+        ],
+        write=False,
     )
     assert actions == ["deposit_requested", "deposit_confirmed"]
     assert_ledger_ok(app)
