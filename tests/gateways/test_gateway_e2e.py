@@ -444,7 +444,10 @@ def deliver_at_once(event: dict[str, Any], listeners: list[Listener]) -> list[ht
     barrier = threading.Barrier(len(listeners))
 
     def deliver(listener: Listener) -> httpx.Response:
-        with httpx.Client(timeout=30) as http:
+        # Longer than the listener's SQLite busy timeout (30 s): under a loaded CI a writer may
+        # wait that long for the lock, and its answer (200, or an error the test reports) must
+        # arrive rather than the client giving up first.
+        with httpx.Client(timeout=120) as http:
             http.get(listener.url("/healthz"))  # connect first: the barrier then times the POST
             barrier.wait(timeout=10)
             return post_paystack_webhook(
