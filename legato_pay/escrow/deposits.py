@@ -250,14 +250,7 @@ def create_deposit(
         opened = _open_payment(app, client, view, request)
         return app.run(lambda s: _store_session(s, view, opened))
     finally:
-        close_gateway(client)
-
-
-def close_gateway(client: Gateway) -> None:
-    """Release a gateway's HTTP pool (Stripe/Paystack; the sandbox holds none)."""
-    close = getattr(client, "close", None)
-    if callable(close):
-        close()
+        gateways.close_gateway(client)
 
 
 def _with_method(request: _Request, payment_method: str | None) -> _Request:

@@ -30,7 +30,6 @@ from legato_pay import chart, gateways
 from legato_pay.errors import GatewayError, InvalidInput, LegatoError, NotFound
 from legato_pay.escrow.deposits import (
     DepositView,
-    close_gateway,
     deposit_row,
     deposit_view,
     get_deposit,
@@ -77,7 +76,7 @@ def confirm_deposit(app: AppContext, deposit: str) -> ConfirmResult:
     try:
         payment = client.verify_payment(view.reference, view.provider_payment_id)
     finally:
-        close_gateway(client)
+        gateways.close_gateway(client)
     result = app.run(lambda s: settle_deposit_payment(s, payment, actor=app.actor))
     if result.error is not None:
         raise result.error

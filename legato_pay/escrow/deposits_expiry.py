@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from legato_pay import gateways
-from legato_pay.errors import ConfigError, GatewayError, NotFound
-from legato_pay.escrow.deposits import DepositView, close_gateway, deposit_row, deposit_view
+from legato_pay.errors import ConfigError, GatewayError
+from legato_pay.escrow.deposits import DepositView, deposit_row, deposit_view
 from legato_pay.escrow.deposits_confirm import record_outcome, settle_deposit_payment
 from legato_pay.gateways.base import PaymentStatus
 from legato_pay.ledger.types import utcnow
@@ -120,14 +120,10 @@ def _ask_gateway(app: AppContext, view: DepositView) -> tuple[str, PaymentStatus
         # never reached that gateway: nothing can have been paid there
         return ("unreachable", None) if opened else ("not_asked", None)
     try:
-        payment = client.verify_payment(view.reference, view.provider_payment_id)
-    except NotFound:
-        return "none", None
+        payment = gateways.ask_payment(client, view.reference, view.provider_payment_id)
     except GatewayError:  # unavailable, or an answer we cannot read: ask again next run
         return "unreachable", None
-    finally:
-        close_gateway(client)
-    return payment.status, payment
+    return ("none", None) if payment is None else (payment.status, payment)
 
 
 def _mark_expired(session: Session, deposit_id: int, actor: str, now: datetime) -> DepositView:

@@ -41,7 +41,7 @@ from legato_pay.errors import (
     RefundFailed,
 )
 from legato_pay.escrow.balances import lock_deposit
-from legato_pay.escrow.deposits import MAX_KEY_LENGTH, close_gateway, deposit_row
+from legato_pay.escrow.deposits import MAX_KEY_LENGTH, deposit_row
 from legato_pay.escrow.disputes_guard import assert_not_in_dispute
 from legato_pay.escrow.refunds_settle import settle_refund, units_due
 from legato_pay.escrow.refunds_views import (
@@ -143,7 +143,7 @@ def send_refund(app: AppContext, refund_id: int, *, look_first: bool) -> RefundV
             details={"refund": refund_id, "deposit": refund.deposit, **declined.details},
         ) from error
     finally:
-        close_gateway(client)
+        gateways.close_gateway(client)
     settled = app.run(
         lambda s: settle_refund(s, refund_id, result.status, result.provider_refund_id, app.actor)
     )

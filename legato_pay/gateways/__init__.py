@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from legato_pay.errors import GatewayUnavailable, InvalidInput
+from legato_pay.errors import GatewayUnavailable, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from legato_pay.context import AppContext
-    from legato_pay.gateways.base import Gateway, TransferGateway
+    from legato_pay.gateways.base import Gateway, PaymentStatus, TransferGateway
 
 GATEWAY_NAMES = ("sandbox", "stripe", "paystack")
 #: The gateways that implement ``TransferGateway`` (payouts).
@@ -51,6 +51,24 @@ def get_gateway(app: AppContext, name: str) -> Gateway:
     raise InvalidInput(
         f"unknown gateway {name!r}", details={"gateway": name, "known": list(GATEWAY_NAMES)}
     )
+
+
+def close_gateway(client: object) -> None:
+    """Release a gateway's HTTP pool (Stripe/Paystack; the sandbox holds none)."""
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+
+
+def ask_payment(client: Gateway, reference: str, payment_id: str | None) -> PaymentStatus | None:
+    """The gateway's word on the payment under ``reference``, None when it holds none; the
+    client is closed either way (for callers deciding whether a stale payment can be closed)."""
+    try:
+        return client.verify_payment(reference, payment_id)
+    except NotFound:
+        return None
+    finally:
+        close_gateway(client)
 
 
 def get_transfer_gateway(app: AppContext, name: str) -> TransferGateway:

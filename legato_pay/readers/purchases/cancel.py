@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from legato_pay import gateways
-from legato_pay.errors import ConfigError, InvalidState, NotFound
+from legato_pay.errors import ConfigError, InvalidState
 from legato_pay.ledger.types import utcnow
 from legato_pay.readers.purchases.views import PurchaseView, get_purchase
 from legato_pay.store.tables import PURCHASES
@@ -69,14 +69,9 @@ def _ask_gateway(app: AppContext, purchase: PurchaseView) -> str:
         if purchase.gateway_payment_id is None and purchase.failure_reason is None:
             return "not_asked"  # the gateway was never reached: nothing to ask
         raise
-    try:
-        payment = client.verify_payment(purchase.reference, purchase.gateway_payment_id)
-    except NotFound:
+    payment = gateways.ask_payment(client, purchase.reference, purchase.gateway_payment_id)
+    if payment is None:
         return "none"
-    finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
     if payment.status == "succeeded":
         raise InvalidState(
             f"the {purchase.gateway} gateway reports purchase {purchase.reference} as paid: "

@@ -113,7 +113,7 @@ def create_purchase(
             app.run(lambda s: _store_session(s, purchase, opened)), source, replayed
         )
     finally:
-        _close(client)
+        gateways.close_gateway(client)
 
 
 def parse_channels(channels: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -335,13 +335,6 @@ def _existing_payment(client: Gateway, purchase: PurchaseView) -> PaymentSession
         provider_payment_id=found.provider_payment_id or purchase.reference,
         status=found.status,
     )
-
-
-def _close(client: Gateway) -> None:
-    """Release the gateway's HTTP pool (Stripe/Paystack; the sandbox holds none)."""
-    close = getattr(client, "close", None)
-    if callable(close):
-        close()
 
 
 def _store_session(
