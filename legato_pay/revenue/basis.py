@@ -1,6 +1,6 @@
 """The pool run's basis, aggregated in SQL: who read whom for how long, and who paid what.
 
-One chain of ``GROUP BY`` steps over the engagement table (never a Python object per row):
+The rules, over the engagement table (never a Python object per row):
 
 1. the engagement the run counts: the period's rows up to the run's watermark (the highest
    engagement id when the run starts) and *late* rows, those of earlier periods already run
@@ -14,6 +14,15 @@ One chain of ``GROUP BY`` steps over the engagement table (never a Python object
 
 What steps 2 and 3 took away is listed as suspected stream fraud; what step 4 left out, as
 unattributed. Only subscribers of the pool's currency (a subscription in that period) count.
+
+How, fast: steps 2 to 4 change nothing for most subscribers. A cap needs the subscriber's
+minutes above the smaller threshold, step 4 needs a row on a missing writer, and a late row
+needs an earlier period. Only the subscribers who have one of these (*exceptional*, found from
+the totals the engagement triggers keep, migration 0026) are grouped per content and day
+(``materialize``); the pool's sums per writer are one parallel pass over everyone's counted
+rows (``pool_basis``), from which the exceptional subscribers' raw minutes are taken back and
+their capped ones added. ``materialize(..., reference=True)`` makes every subscriber
+exceptional: the plain algorithm, which tests compare against.
 """
 
 from __future__ import annotations
@@ -88,10 +97,35 @@ _COUNTED = """e.id <= :watermark AND (
         )"""
 
 
-def _raw_sql() -> str:
-    """Step 1 in one pass: counted minutes per subscriber and content, before any cap."""
+#: The subscribers computed in detail (see the module doc): one ``user_id`` per row.
+EXCEPTIONAL = "revenue_exceptional"
+
+
+def _exceptional_sql(reference: bool) -> str:
+    """Subscribers over the smaller cap threshold in the period, those with late rows, and
+    those with a row on a writer who is no longer a user (``reference``: every subscriber with
+    a counted row). Each part reads an index or the trigger-kept totals, not the whole table."""
+    if reference:
+        return f"SELECT DISTINCT e.user_id FROM engagement e WHERE {_COUNTED}"
+    return """SELECT t.user_id FROM engagement_user_totals t
+        WHERE t.period = :period AND t.minutes > :heavy
+    UNION
+    SELECT e.user_id FROM engagement e
+        WHERE e.id <= :watermark AND e.id > :late_after AND e.period < :period
+          AND e.period IN (SELECT r.period FROM revenue_runs r WHERE r.stream = 'subscription')
+    UNION
+    SELECT e.user_id FROM engagement e
+        WHERE e.period = :period AND e.id <= :watermark AND e.writer_id IN (
+            SELECT w.writer_id FROM engagement_writer_totals w
+            WHERE w.period = :period AND w.writer_id NOT IN (SELECT id FROM users))"""
+
+
+def _raw_sql(any_exceptional: bool) -> str:
+    """Step 1 for the exceptional subscribers: counted minutes per subscriber and content,
+    before any cap (no rows at all when there is none: no scan)."""
+    only = f"e.user_id IN (SELECT x.user_id FROM {EXCEPTIONAL} x)" if any_exceptional else "1 = 0"
     return f"""SELECT e.user_id, e.content_id, e.writer_id, CAST(SUM(e.minutes) AS BIGINT) AS raw
-        FROM engagement e WHERE {_COUNTED}
+        FROM engagement e WHERE {_COUNTED} AND {only}
         GROUP BY e.user_id, e.content_id, e.writer_id"""
 
 
@@ -132,36 +166,40 @@ def _capped_sql(per_content: str) -> str:
     SELECT * FROM capped"""
 
 
-#: The capped engagement of the run in progress (steps 1 to 3), one row per subscriber and
-#: content: every later aggregate reads it instead of the engagement table.
+#: The exceptional subscribers' capped engagement (steps 1 to 3), one row per subscriber and
+#: content; the other subscribers' minutes are all paid, as recorded.
 CAPPED = "revenue_capped"
 
 
-#: Per subscriber and (existing) writer: the paid minutes (user-centric only); per subscriber:
-#: their total; the subscribers with more counted minutes than a day holds (only they can have
-#: a day over the cap), their subscriber-days over it, and what those days' scaling takes off
-#: per content.
+#: Per exceptional subscriber and (existing) writer: the paid minutes (user-centric only); per
+#: exceptional subscriber: their paid total; among them, the subscribers with more counted
+#: minutes than a day holds (only they can have a day over the cap), their subscriber-days over
+#: it, and what those days' scaling takes off per content.
 UW = "revenue_uw"
 UT = "revenue_ut"
 HEAVY = "revenue_heavy"
 OVER = "revenue_over_days"
 CUT = "revenue_cut"
-_TEMPORARY = (UT, UW, CAPPED, CUT, OVER, HEAVY, f"{CAPPED}_raw")
+_TEMPORARY = (UT, UW, CAPPED, CUT, OVER, HEAVY, f"{CAPPED}_raw", EXCEPTIONAL)
 
 
 def materialize(
-    session: Session, settings: Settings, win: Window, *, model: str = "user-centric"
+    session: Session,
+    settings: Settings,
+    win: Window,
+    *,
+    model: str = "user-centric",
+    reference: bool = False,
 ) -> None:
-    """Compute steps 1 to 4 once into temporary tables (dropped at commit on PostgreSQL, and
-    before the next run on either); every aggregate after reads those. PostgreSQL gets the
-    memory for its hash aggregates not to spill, and no JIT (compiling cost more than it saved
-    on these one-off statements).
+    """Find the exceptional subscribers and compute steps 1 to 4 for them into temporary tables
+    (dropped at commit on PostgreSQL, and before the next run on either); ``pool_basis`` reads
+    those. PostgreSQL gets the memory for its hash aggregates not to spill, and no JIT
+    (compiling cost more than it saved on these one-off statements).
 
-    One pass over the engagement table when no subscriber-day can be over the cap: the capped
-    table is built from the raw minutes per (subscriber, content), and only subscribers whose
-    counted minutes exceed a day's cap (a day over it needs that many) are grouped per UTC day,
-    a second pass over their records alone; if some day is over, the capped table is rebuilt
-    from the raw one minus the cut (the same integers as scaling each record in one pass)."""
+    The capped table is built from the raw minutes per (subscriber, content); only subscribers
+    whose counted minutes exceed a day's cap (a day over it needs that many) are grouped per
+    UTC day; if some day is over, the capped table is rebuilt from the raw one minus the cut
+    (the same integers as scaling each record in one pass)."""
     for table in _TEMPORARY:
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     postgres = is_postgres(session)
@@ -178,7 +216,9 @@ def materialize(
             session.execute(text(f"ANALYZE {table}"))  # autovacuum never sees temporary tables
         return session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None
 
-    create(CAPPED, _capped_sql(f"SELECT r.*, r.raw AS m FROM ({_raw_sql()}) r"))
+    any_exceptional = create(EXCEPTIONAL, _exceptional_sql(reference))
+    raw_sql = _raw_sql(any_exceptional)
+    create(CAPPED, _capped_sql(f"SELECT r.*, r.raw AS m FROM ({raw_sql}) r"))
     # before any day is capped, um is the subscriber's raw minutes: no filter on a sum here
     heavy = f"SELECT DISTINCT user_id FROM {CAPPED} WHERE um > :max_day"
     if (
@@ -207,20 +247,25 @@ def materialize(
     create(UT, f"SELECT c.user_id, CAST(SUM(c.paid) AS BIGINT) AS mu {paid} GROUP BY c.user_id")
 
 
-def _params(settings: Settings, win: Window, currency: str | None = None) -> dict[str, Any]:
-    fraud = settings.revenue.fraud
-    params: dict[str, Any] = {
+def _window_params(win: Window) -> dict[str, Any]:
+    return {
         "period": win.period,
         "watermark": win.watermark,
         # no earlier run: nothing is late (no id is both above the watermark and at most it)
         "late_after": win.watermark if win.late_after is None else win.late_after,
+    }
+
+
+def _params(settings: Settings, win: Window) -> dict[str, Any]:
+    fraud = settings.revenue.fraud
+    return {
+        **_window_params(win),
         "max_day": fraud.max_minutes_per_day,
         "min_minutes": fraud.content_share_min_minutes,
         "share_scaled": int(Decimal(fraud.content_share_percent).scaleb(4)),
+        # a subscriber at or under both thresholds can have no day or piece capped
+        "heavy": min(fraud.max_minutes_per_day, fraud.content_share_min_minutes),
     }
-    if currency is not None:
-        params["currency"] = currency
-    return params
 
 
 _FEES = """fees AS (
@@ -228,48 +273,78 @@ _FEES = """fees AS (
         WHERE period = :period AND currency = :currency GROUP BY user_id
     )"""
 
+#: The pass over everyone's counted rows (subscribers of the pool's currency): minutes per
+#: writer (pro-rata), or per writer and subscriber total from the triggers' totals with the
+#: fee-weighted sum (user-centric). Only plain tables: PostgreSQL runs it in parallel.
+_PRO_RATA_PASS = f"""WITH {_FEES}
+    SELECT e.writer_id, 0, CAST(SUM(e.minutes) AS BIGINT), 0
+    FROM engagement e JOIN fees f ON f.user_id = e.user_id WHERE {_COUNTED}
+    GROUP BY e.writer_id"""
+_USER_CENTRIC_PASS = f"""WITH {_FEES}, payers AS (
+        SELECT f.user_id, f.fee, t.minutes AS um FROM fees f
+        JOIN engagement_user_totals t ON t.period = :period AND t.user_id = f.user_id
+    )
+    SELECT e.writer_id, p.um, CAST(SUM(e.minutes) AS BIGINT),
+           CAST(SUM(p.fee * e.minutes) AS BIGINT)
+    FROM engagement e JOIN payers p ON p.user_id = e.user_id WHERE {_COUNTED}
+    GROUP BY e.writer_id, p.um"""
+#: What that pass counted for the exceptional subscribers (their raw minutes, grouped alike),
+#: to take back; and their paid minutes, to add.
+_PRO_RATA_TAKEN = f"""WITH {_FEES}
+    SELECT c.writer_id, 0, CAST(SUM(c.raw) AS BIGINT), 0
+    FROM {CAPPED} c JOIN fees f ON f.user_id = c.user_id GROUP BY c.writer_id"""
+_PRO_RATA_ADDED = f"""WITH {_FEES}
+    SELECT c.writer_id, 0, CAST(SUM(c.paid) AS BIGINT), 0
+    FROM {CAPPED} c JOIN users w ON w.id = c.writer_id JOIN fees f ON f.user_id = c.user_id
+    WHERE c.paid > 0 GROUP BY c.writer_id"""
+_USER_CENTRIC_TAKEN = f"""WITH {_FEES}
+    SELECT c.writer_id, t.minutes, CAST(SUM(c.raw) AS BIGINT), CAST(SUM(f.fee * c.raw) AS BIGINT)
+    FROM {CAPPED} c JOIN fees f ON f.user_id = c.user_id
+    JOIN engagement_user_totals t ON t.period = :period AND t.user_id = c.user_id
+    GROUP BY c.writer_id, t.minutes"""
+_USER_CENTRIC_ADDED = f"""WITH {_FEES}
+    SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), CAST(SUM(f.fee * uw.m) AS BIGINT)
+    FROM {UW} uw JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id
+    GROUP BY uw.writer_id, ut.mu"""
+#: Fees, subscribers, and the fees of subscribers with no paid minutes: an ordinary one has
+#: none recorded in the period; an exceptional one none left after the caps (not in ``UT``).
+_FEE_TOTALS = f"""WITH {_FEES}
+    SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*),
+           CAST(COALESCE(SUM(CASE
+                WHEN x.user_id IS NOT NULL THEN CASE WHEN ut.user_id IS NULL THEN f.fee ELSE 0 END
+                WHEN COALESCE(t.minutes, 0) <= 0 THEN f.fee ELSE 0 END), 0) AS BIGINT)
+    FROM fees f LEFT JOIN {EXCEPTIONAL} x ON x.user_id = f.user_id
+    LEFT JOIN {UT} ut ON ut.user_id = f.user_id
+    LEFT JOIN engagement_user_totals t ON t.period = :period AND t.user_id = f.user_id"""
+
 
 def pool_basis(
     session: Session, win: Window, currency: str, *, model: str = "user-centric"
 ) -> Basis:
-    """Minutes per writer, fees, and (``user-centric`` only) the sums per writer and subscriber
-    total: two statements over the temporary tables (``materialize`` first). Pro-rata needs no
-    per-subscriber-total sums, so its first statement returns one row per writer, not one per
-    (writer, subscriber total)."""
-    params = {"period": win.period, "currency": currency}
-    basis = Basis(currency)
+    """Minutes per writer, fees, and (``user-centric`` only) the fee-weighted sums per writer
+    and subscriber total: the pass over everyone, minus what it counted for the exceptional
+    subscribers, plus their paid minutes (``materialize`` first). Each (writer, total) sum is
+    kept only while minutes remain in it, so it holds exactly the subscribers the plain
+    algorithm would group there."""
+    params = {**_window_params(win), "currency": currency}
     if model == "pro-rata":
-        rows = session.execute(
-            text(
-                f"WITH {_FEES} SELECT c.writer_id, CAST(SUM(c.paid) AS BIGINT) FROM {CAPPED} c "
-                "JOIN users w ON w.id = c.writer_id JOIN fees f ON f.user_id = c.user_id "
-                "WHERE c.paid > 0 GROUP BY c.writer_id"
-            ),
-            params,
-        )
-        basis.minutes = {str(writer): int(minutes) for writer, minutes in rows}
+        statements = ((_PRO_RATA_PASS, 1), (_PRO_RATA_TAKEN, -1), (_PRO_RATA_ADDED, 1))
     else:
-        rows = session.execute(
-            text(
-                f"WITH {_FEES} SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), "
-                f"CAST(SUM(f.fee * uw.m) AS BIGINT) FROM {UW} uw "
-                f"JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id "
-                "GROUP BY uw.writer_id, ut.mu"
-            ),
-            params,
-        )
-        for writer, total, minutes, weighted in rows:
-            name = str(writer)
-            basis.minutes[name] = basis.minutes.get(name, 0) + int(minutes)
-            basis.by_total.setdefault(name, {})[int(total)] = int(weighted)
-    fees, subscribers, unengaged = session.execute(
-        text(
-            f"WITH {_FEES} SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*), "
-            "CAST(COALESCE(SUM(CASE WHEN ut.user_id IS NULL THEN f.fee ELSE 0 END), 0) AS BIGINT) "
-            f"FROM fees f LEFT JOIN {UT} ut ON ut.user_id = f.user_id"
-        ),
-        params,
-    ).one()
+        statements = ((_USER_CENTRIC_PASS, 1), (_USER_CENTRIC_TAKEN, -1), (_USER_CENTRIC_ADDED, 1))
+    sums: dict[tuple[str, int], list[int]] = {}  # (writer, subscriber total) -> [minutes, Σfee·m]
+    for sql, sign in statements:
+        for writer, total, minutes, weighted in session.execute(text(sql), params):
+            found = sums.setdefault((str(writer), int(total)), [0, 0])
+            found[0] += sign * int(minutes)
+            found[1] += sign * int(weighted)
+    basis = Basis(currency)
+    for (writer, total), (minutes, weighted) in sorted(sums.items()):
+        if minutes <= 0:
+            continue
+        basis.minutes[writer] = basis.minutes.get(writer, 0) + minutes
+        if model != "pro-rata":
+            basis.by_total.setdefault(writer, {})[total] = weighted
+    fees, subscribers, unengaged = session.execute(text(_FEE_TOTALS), params).one()
     basis.fees, basis.subscribers, basis.unengaged_fees = (
         int(fees),
         int(subscribers),

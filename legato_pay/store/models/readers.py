@@ -206,6 +206,7 @@ class Engagement(SQLModel, table=True):
     __tablename__ = "engagement"
     __table_args__ = (
         Index("ix_engagement_period_writer", "period", "writer_id"),
+        Index("ix_engagement_period_id", "period", "id"),
         Index("ux_engagement_row_key", "row_key", unique=True),
     )
 
@@ -222,6 +223,29 @@ class Engagement(SQLModel, table=True):
     )
     row_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     recorded_at: datetime = Field(sa_column=_when())
+
+
+class EngagementUserTotal(SQLModel, table=True):
+    """A subscriber's minutes in a period, all writers: kept by database triggers on every
+    insert, update or delete of ``engagement`` (migration 0026), so the pool run finds the few
+    subscribers whose minutes could be capped without grouping every engagement row."""
+
+    __tablename__ = "engagement_user_totals"
+
+    period: str = Field(sa_column=Column(String(7), primary_key=True))
+    user_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    minutes: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class EngagementWriterTotal(SQLModel, table=True):
+    """A writer's minutes in a period, all subscribers: kept like ``EngagementUserTotal``; the
+    pool run finds writers who are no longer users from it."""
+
+    __tablename__ = "engagement_writer_totals"
+
+    period: str = Field(sa_column=Column(String(7), primary_key=True))
+    writer_id: str = Field(sa_column=Column(String(100), primary_key=True))
+    minutes: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class CoinTransfer(SQLModel, table=True):

@@ -10,7 +10,7 @@ from importlib import import_module
 
 from sqlalchemy import MetaData
 
-FINGERPRINT = "d77d13e30fb10d1540d188d98a11931d4f392001ad44acbf80a50c6e81f40c40"
+FINGERPRINT = "4a53143c544d3deb8bcb13f4bed846467d23b1addc5659e20d99fe5d14eeb829"
 
 metadata = MetaData()
 

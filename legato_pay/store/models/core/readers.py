@@ -101,8 +101,25 @@ Table(
     Column("idempotency_key", String(length=200), nullable=True, unique=True),
     Column("row_key", String(length=64), nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_engagement_period_id", "period", "id"),
     Index("ix_engagement_period_writer", "period", "writer_id"),
     Index("ux_engagement_row_key", "row_key", unique=True),
+)
+
+Table(
+    "engagement_user_totals",
+    metadata,
+    Column("period", String(length=7), primary_key=True, nullable=False),
+    Column("user_id", String(length=100), primary_key=True, nullable=False),
+    Column("minutes", BigInteger(), nullable=False),
+)
+
+Table(
+    "engagement_writer_totals",
+    metadata,
+    Column("period", String(length=7), primary_key=True, nullable=False),
+    Column("writer_id", String(length=100), primary_key=True, nullable=False),
+    Column("minutes", BigInteger(), nullable=False),
 )
 
 Table(
