@@ -10,6 +10,13 @@ command makes) with its wall time and peak memory (``ru_maxrss``); and the raw b
 ``INSERT … SELECT`` computing the same per-writer pro-rata amounts (floors; no ledger, no
 remainders, no caps) into a scratch table. Prints one JSON line per size; the target is
 run ≤ 3 × raw and peak memory under 300 MB, flat across sizes.
+
+The run reads the per-subscriber totals the engagement triggers keep (migration 0026), so part
+of its work moved to the import: each size also prints the engagement ``INSERT``'s time with
+those triggers (``insert_s``) and without them (``insert_plain_s``, the same statement with the
+triggers disabled, rolled back). ``--heavy-percent P`` gives P % of the subscribers 700 to 1,000
+minutes in the period (the default data gives each 10 to 300), over the 600 past which the run
+groups a subscriber per content and day: the run's cost when many readers are heavy.
 """
 
 from __future__ import annotations
@@ -80,8 +87,27 @@ def fresh_database(url: str) -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-def populate(url: str, *, rows: int, subscribers: int, writers: int) -> int:
-    """The period's data, generated in SQL; returns the pool."""
+ENGAGEMENT = (
+    "INSERT INTO engagement (user_id, content_id, writer_id, minutes, period, recorded_at) "
+    "SELECT 'r' || u, 'c' || w, 'w' || w, "
+    "CASE WHEN u <= :heavy THEN 70 + g % 30 ELSE 1 + g % 30 END, "
+    ":period, timestamptz '2026-01-01' + (g % 27) * interval '1 day' + interval '1 hour' "
+    "FROM (SELECT g, 1 + ((g * 104729) % :writers) AS w, 1 + (g * 7919) % :subscribers AS u "
+    "FROM generate_series(CAST(1 AS BIGINT), :rows) g) s"
+)
+
+
+def populate(
+    url: str,
+    *,
+    rows: int,
+    subscribers: int,
+    writers: int,
+    heavy_percent: int,
+    timings: dict[str, float],
+) -> int:
+    """The period's data, generated in SQL; returns the pool. The engagement ``INSERT``'s time
+    with and without the triggers goes into ``timings``."""
     from sqlalchemy import text
 
     from legato_pay import chart
@@ -104,16 +130,31 @@ def populate(url: str, *, rows: int, subscribers: int, writers: int) -> int:
         "499 + (g % 3) * 500, 'sandbox', 'active', :period, "
         "timestamptz '2026-01-05', timestamptz '2026-02-04', timestamptz '2026-01-05' "
         "FROM generate_series(1, :subscribers) g",
-        "INSERT INTO engagement (user_id, content_id, writer_id, minutes, period, recorded_at) "
-        "SELECT 'r' || (1 + (g * 7919) % :subscribers), 'c' || w, 'w' || w, 1 + g % 30, "
-        ":period, timestamptz '2026-01-01' + (g % 27) * interval '1 day' + interval '1 hour' "
-        "FROM (SELECT g, 1 + ((g * 104729) % :writers) AS w "
-        "FROM generate_series(CAST(1 AS BIGINT), :rows) g) s",
     ]
-    params = {"writers": writers, "subscribers": subscribers, "rows": rows, "period": PERIOD}
+    params = {
+        "writers": writers,
+        "subscribers": subscribers,
+        "rows": rows,
+        "period": PERIOD,
+        "heavy": subscribers * heavy_percent // 100,
+    }
     with engine.begin() as connection:
         for statement in statements:
             connection.execute(text(statement), params)
+    # the import's cost without the totals' triggers (rolled back)
+    with engine.connect() as connection, connection.begin() as rolled_back:
+        for operation in ("insert", "update", "delete"):
+            connection.execute(
+                text(f"ALTER TABLE engagement DISABLE TRIGGER engagement_totals_{operation}")
+            )
+        started = time.perf_counter()
+        connection.execute(text(ENGAGEMENT), params)
+        timings["insert_plain_s"] = round(time.perf_counter() - started, 2)
+        rolled_back.rollback()
+    with engine.begin() as connection:
+        started = time.perf_counter()
+        connection.execute(text(ENGAGEMENT), params)
+        timings["insert_s"] = round(time.perf_counter() - started, 2)
         pool = int(connection.execute(text("SELECT SUM(amount) FROM subscriptions")).scalar_one())
         connection.execute(text("ANALYZE"))
 
@@ -156,6 +197,9 @@ def main() -> int:
     parser.add_argument("--writers", type=int, default=10_000)
     parser.add_argument("--model", default="pro-rata")
     parser.add_argument(
+        "--heavy-percent", type=int, default=0, help="subscribers with 700+ minutes (0 to 100)"
+    )
+    parser.add_argument(
         "--profile", help="cProfile the run into this file (a prefix: <file>.<rows>)"
     )
     args = parser.parse_args()
@@ -164,7 +208,15 @@ def main() -> int:
     for rows in args.rows or [1_000_000]:
         url = fresh_database(args.url)
         started = time.perf_counter()
-        pool = populate(url, rows=rows, subscribers=args.subscribers, writers=args.writers)
+        timings: dict[str, float] = {}
+        pool = populate(
+            url,
+            rows=rows,
+            subscribers=args.subscribers,
+            writers=args.writers,
+            heavy_percent=args.heavy_percent,
+            timings=timings,
+        )
         setup = time.perf_counter() - started
         raw = raw_baseline(url, pool)
         child = subprocess.run(
@@ -183,6 +235,8 @@ def main() -> int:
             "subscribers": args.subscribers,
             "writers": args.writers,
             "model": args.model,
+            "heavy_percent": args.heavy_percent,
+            **timings,
             "setup_s": round(setup, 1),
             "run_s": run["wall_s"],
             "raw_s": round(raw_best, 3),
