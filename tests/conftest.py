@@ -155,6 +155,8 @@ def _reset_statement(connection: Any) -> str:
     from sqlalchemy import inspect
 
     tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+    # the totals last: deleting engagement rows subtracts them from the totals (its triggers)
+    tables.sort(key=lambda table: table.startswith("engagement_") and table.endswith("_totals"))
     return "; ".join(f'DELETE FROM "{table}"' for table in tables)
 
 
