@@ -120,12 +120,23 @@ def _exceptional_sql(reference: bool) -> str:
             WHERE w.period = :period AND w.writer_id NOT IN (SELECT id FROM users))"""
 
 
+def _counted_rows_of(users: str) -> str:
+    """Step 1's rows of the subscribers in ``users`` (a table of ``user_id``): the period's, then
+    the late ones (the two halves of ``_COUNTED``, apart so each reads its index)."""
+    return f"""(SELECT e.* FROM engagement e JOIN {users} u ON u.user_id = e.user_id
+            WHERE e.period = :period AND e.id <= :watermark
+        UNION ALL
+        SELECT e.* FROM engagement e JOIN {users} u ON u.user_id = e.user_id
+            WHERE e.id <= :watermark AND e.id > :late_after AND e.period < :period
+              AND e.period IN (SELECT r.period FROM revenue_runs r WHERE r.stream = 'subscription'))"""
+
+
 def _raw_sql(any_exceptional: bool) -> str:
     """Step 1 for the exceptional subscribers: counted minutes per subscriber and content,
     before any cap (no rows at all when there is none: no scan)."""
-    only = f"e.user_id IN (SELECT x.user_id FROM {EXCEPTIONAL} x)" if any_exceptional else "1 = 0"
+    only = "" if any_exceptional else " WHERE 1 = 0"
     return f"""SELECT e.user_id, e.content_id, e.writer_id, CAST(SUM(e.minutes) AS BIGINT) AS raw
-        FROM engagement e WHERE {_COUNTED} AND {only}
+        FROM {_counted_rows_of(EXCEPTIONAL)} e{only}
         GROUP BY e.user_id, e.content_id, e.writer_id"""
 
 
@@ -133,7 +144,7 @@ def _over_days_sql(session: Session) -> str:
     """Step 2's subscriber-days over the cap, among the subscribers in ``HEAVY`` only."""
     day = _day(session)
     return f"""SELECT e.user_id, {day} AS day, CAST(SUM(e.minutes) AS BIGINT) AS dm
-        FROM engagement e JOIN {HEAVY} h ON h.user_id = e.user_id WHERE {_COUNTED}
+        FROM {_counted_rows_of(HEAVY)} e
         GROUP BY e.user_id, {day} HAVING SUM(e.minutes) > :max_day"""
 
 
@@ -142,8 +153,8 @@ def _cut_sql(session: Session) -> str:
     minutes − minutes × cap ÷ the day's total (floored), summed."""
     return f"""SELECT e.user_id, e.content_id, e.writer_id,
                CAST(SUM(e.minutes - (e.minutes * :max_day) / o.dm) AS BIGINT) AS cut
-        FROM engagement e JOIN {OVER} o ON o.user_id = e.user_id AND o.day = {_day(session)}
-        WHERE {_COUNTED}
+        FROM {_counted_rows_of(HEAVY)} e
+        JOIN {OVER} o ON o.user_id = e.user_id AND o.day = {_day(session)}
         GROUP BY e.user_id, e.content_id, e.writer_id"""
 
 

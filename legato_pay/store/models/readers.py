@@ -207,6 +207,7 @@ class Engagement(SQLModel, table=True):
     __table_args__ = (
         Index("ix_engagement_period_writer", "period", "writer_id"),
         Index("ix_engagement_period_id", "period", "id"),
+        Index("ix_engagement_period_user", "period", "user_id"),
         Index("ux_engagement_row_key", "row_key", unique=True),
     )
 

@@ -6,7 +6,7 @@ subscriber's minutes in the period above the smaller threshold, so the run group
 subscribers' rows per content and day, and sums everyone else's rows per writer in one pass
 (``revenue/basis``). These two tables tell it, without reading the engagement table, who is
 over the threshold and which writers the period's minutes name (to find writers who are no
-longer users).
+longer users); an index on ``(period, user_id)`` reads those subscribers' rows alone.
 
 They are kept by triggers, so every way rows reach ``engagement`` (the import, a test, a
 hand-written ``INSERT``) keeps them exact, in the same transaction: on PostgreSQL one
@@ -94,6 +94,7 @@ def upgrade() -> None:
             f"SELECT period, {key}, SUM(minutes) FROM engagement GROUP BY period, {key}"
         )
     op.create_index("ix_engagement_period_id", "engagement", ["period", "id"])
+    op.create_index("ix_engagement_period_user", "engagement", ["period", "user_id"])
     postgres = op.get_bind().dialect.name == "postgresql"
     for operation in ("insert", "delete", "update"):
         if postgres:
@@ -123,6 +124,7 @@ def downgrade() -> None:
         )
         if postgres:
             op.execute(f"DROP FUNCTION engagement_totals_{operation}()")
+    op.drop_index("ix_engagement_period_user", table_name="engagement")
     op.drop_index("ix_engagement_period_id", table_name="engagement")
     for table, _ in reversed(_TOTALS):
         op.drop_table(table)

@@ -10,7 +10,7 @@ from importlib import import_module
 
 from sqlalchemy import MetaData
 
-FINGERPRINT = "4a53143c544d3deb8bcb13f4bed846467d23b1addc5659e20d99fe5d14eeb829"
+FINGERPRINT = "5b94fce3027599aabf7f13bc5461027ab4495f44e1cb2359016ba48d5eca244c"
 
 metadata = MetaData()
 

@@ -102,6 +102,7 @@ Table(
     Column("row_key", String(length=64), nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Index("ix_engagement_period_id", "period", "id"),
+    Index("ix_engagement_period_user", "period", "user_id"),
     Index("ix_engagement_period_writer", "period", "writer_id"),
     Index("ux_engagement_row_key", "row_key", unique=True),
 )
