@@ -47,15 +47,22 @@ def _entries_params(prepared: Sequence[Prepared], keys: list[str]) -> dict[str, 
 
 
 def account_params(
-    accounts: dict[int, Account], deltas: dict[int, list[int]], order: list[int]
+    accounts: dict[int, Account],
+    deltas: dict[int, list[int]],
+    order: list[int],
+    folded: frozenset[int] | set[int] = frozenset(),
 ) -> dict[str, Any]:
-    """Each non-hot account's change over the batch, in id order, and its limit kind."""
+    """Each non-hot account's change over the batch, in id order, and its limit kind (its
+    normal side for an account in ``folded``: see ``leg_params``)."""
     params = {"acct_id": arrays.ints(order)}
     for name, column in (("acct_dp", 0), ("acct_cp", 1), ("acct_dpe", 2), ("acct_cpe", 3)):
         params[name] = arrays.ints([deltas[account_id][column] for account_id in order])
-    params["acct_limit"] = arrays.texts(
-        [limit_kind(accounts[account_id], deltas[account_id]) for account_id in order]
-    )
+    limits = []
+    for account_id in order:
+        account = accounts[account_id]
+        limit = limit_kind(account, deltas[account_id])
+        limits.append(account.normal_side if limit is None and account_id in folded else limit)
+    params["acct_limit"] = arrays.texts(limits)
     return params
 
 
@@ -66,62 +73,93 @@ _NO_CHECKS = dict.fromkeys(
 
 
 def leg_params(
-    prepared: Sequence[Prepared], accounts: dict[int, Account], deltas: dict[int, list[int]]
-) -> dict[str, Any]:
+    prepared: Sequence[Prepared],
+    accounts: dict[int, Account],
+    deltas: dict[int, list[int]],
+    *,
+    fold: bool = False,
+) -> tuple[dict[str, Any], set[int]]:
     """Legs, and per leg of a non-hot account what the batch adds to that account after the leg
     (its running totals are the account's new totals less that; NULL for hot accounts).
-    Per entry and no-overdraft account it touches: what the entries after it add."""
-    legs: list[tuple[Any, ...]] = []
+    Per entry and no-overdraft account it touches: what the entries after it add (the check
+    that the account is not short after that entry).
+
+    With ``fold``, a no-overdraft account none of whose checks can fail unless it is short after
+    the whole batch (what the entries after each add never raises what it has available, as
+    with an account that a batch only pays into, or only takes from) gets no checks: it is
+    returned, and ``account_params`` gives it its limit, so that the accounts' update checks it
+    once, after the batch. A batch paying thousands of writers then sends no checks at all."""
+    leg_entry: list[int] = []
+    leg_account: list[int] = []
+    leg_currency: list[str] = []
+    leg_debit: list[bool] = []
+    leg_amount: list[int] = []
+    leg_pending: list[int] = []
+    after: list[tuple[Any, ...]] = []
+    none = (None, None, None, None)
     checks: list[tuple[Any, ...]] = []
+    needed: set[int] = set()  # accounts with a check that the end-of-batch limit does not imply
     rest = {account_id: list(delta) for account_id, delta in deltas.items()}
-    for index, entry in enumerate(prepared):
-        touched: list[int] = []
+    for index, entry in enumerate(prepared, start=1):
+        touched: dict[int, None] = {}
         for leg in entry.legs:
             account = leg.account
+            account_id = account.id
+            is_debit = leg.is_debit
+            leg_entry.append(index)
+            leg_account.append(account_id)
+            leg_currency.append(account.currency)
+            leg_debit.append(is_debit)
+            leg_amount.append(leg.amount)
+            leg_pending.append(leg.pending_amount)
             if account.hot:
-                after: tuple[Any, ...] = (None, None, None, None)
-            else:
-                left = rest[account.id]
-                if leg.is_debit:
-                    left[0] -= leg.amount
-                    left[2] -= leg.pending_amount
-                else:
-                    left[1] -= leg.amount
-                    left[3] -= leg.pending_amount
-                after = (left[0], left[1], left[2], left[3])
-                if account.no_overdraft and account.id not in touched:
-                    touched.append(account.id)
-            legs.append(
-                (index + 1, account.id, account.currency, leg.is_debit, leg.amount,
-                 leg.pending_amount, *after)
-            )  # fmt: skip
-        for account_id in touched:
+                after.append(none)
+                continue
             left = rest[account_id]
+            if is_debit:
+                left[0] -= leg.amount
+                left[2] -= leg.pending_amount
+            else:
+                left[1] -= leg.amount
+                left[3] -= leg.pending_amount
+            after.append((left[0], left[1], left[2], left[3]))
+            if account.no_overdraft:
+                touched[account_id] = None
+        for account_id in touched:
+            dp, cp, dpe, cpe = rest[account_id]
             credit = accounts[account_id].normal_side == "credit"
-            checks.append((account_id, credit, left[0], left[1], left[2], left[3]))
+            checks.append((account_id, credit, dp, cp, dpe, cpe))
+            # What the later entries add to what the account has available: if positive, it
+            # may be short after this entry though not after the batch.
+            if (cp - dp - dpe if credit else dp - cp - cpe) > 0:
+                needed.add(account_id)
+    folded: set[int] = set()
+    if fold and checks:
+        folded = {row[0] for row in checks} - needed
+        checks = [row for row in checks if row[0] in needed]
     ints, texts, bools = arrays.ints, arrays.texts, arrays.bools
-    leg_columns: list[tuple[Any, ...]] = list(zip(*legs, strict=True))
+    after_columns: list[tuple[Any, ...]] = list(zip(*after, strict=True)) or [(), (), (), ()]
     params: dict[str, Any] = {
-        "leg_entry": ints(leg_columns[0]),
-        "leg_account": ints(leg_columns[1]),
-        "leg_currency": texts(leg_columns[2]),
-        "leg_debit": bools(leg_columns[3]),
-        "leg_amount": ints(leg_columns[4]),
-        "leg_pending": ints(leg_columns[5]),
-        "leg_sdp": ints(leg_columns[6]),
-        "leg_scp": ints(leg_columns[7]),
-        "leg_sdpe": ints(leg_columns[8]),
-        "leg_scpe": ints(leg_columns[9]),
+        "leg_entry": ints(leg_entry),
+        "leg_account": ints(leg_account),
+        "leg_currency": texts(leg_currency),
+        "leg_debit": bools(leg_debit),
+        "leg_amount": ints(leg_amount),
+        "leg_pending": ints(leg_pending),
+        "leg_sdp": ints(after_columns[0]),
+        "leg_scp": ints(after_columns[1]),
+        "leg_sdpe": ints(after_columns[2]),
+        "leg_scpe": ints(after_columns[3]),
     }
     if not checks:
         params.update(_NO_CHECKS)
-        return params
+        return params, folded
     check_columns: list[tuple[Any, ...]] = list(zip(*checks, strict=True))
     params["check_account"] = ints(check_columns[0])
     params["check_credit"] = bools(check_columns[1])
     params["check_sdp"], params["check_scp"] = ints(check_columns[2]), ints(check_columns[3])
     params["check_sdpe"], params["check_scpe"] = ints(check_columns[4]), ints(check_columns[5])
-    return params
+    return params, folded
 
 
 def _one_entry_params(entry: Prepared, keys: list[str]) -> dict[str, Any]:

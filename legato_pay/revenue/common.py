@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
+from typing import NamedTuple
 
 from legato_pay.errors import InvalidInput
-from legato_pay.money import allocate
+from legato_pay.money import allocate_with_floors
 
 _PERIOD = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 
@@ -62,9 +62,9 @@ def parse_streams(value: str) -> list[str]:
     return list(STREAMS) if name == "all" else [name]
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One recipient's part of an allocation: the floor of its exact share plus remainder."""
+class Part(NamedTuple):
+    """One recipient's part of an allocation: the floor of its exact share plus remainder.
+    (A named tuple: a run makes one per writer, and it is cheaper to make than a dataclass.)"""
 
     amount: int
     remainder_units: int
@@ -73,11 +73,11 @@ class Part:
 
 def allocate_parts(total: int, weights: Sequence[int]) -> list[Part]:
     """``money.allocate`` (largest remainder), telling which parts got a remainder unit."""
-    amounts = allocate(total, weights)
+    amounts, floors = allocate_with_floors(total, weights)
     weight_sum = sum(weights)
     return [
-        Part(amount, amount - (total * weight) // weight_sum, Fraction(weight, weight_sum))
-        for amount, weight in zip(amounts, weights, strict=True)
+        Part(amount, amount - floor, Fraction(weight, weight_sum))
+        for amount, floor, weight in zip(amounts, floors, weights, strict=True)
     ]
 
 

@@ -371,7 +371,7 @@ def _insert_lines(
         for line in lines
     ]
     for start in range(0, len(rows), 5000):  # one INSERT … SELECT FROM unnest on PostgreSQL
-        insert_rows_ignore(session, LINES, ["id"], rows[start : start + 5000], ["id"])
+        insert_rows_ignore(session, LINES, ["id"], rows[start : start + 5000], [])
 
 
 def _settle_deferred(

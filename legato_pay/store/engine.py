@@ -317,7 +317,7 @@ def insert_rows_ignore(
     returning: list[str],
 ) -> list[Any]:
     """Insert many rows, skipping those whose unique columns exist; returns ``returning`` of
-    the rows this call inserted. On PostgreSQL one ``INSERT … SELECT FROM unnest(…)`` with a
+    the rows this call inserted (nothing, and no ``RETURNING``, if it is empty). On PostgreSQL one ``INSERT … SELECT FROM unnest(…)`` with a
     fixed text (one plan, cached by the driver whatever the batch size); elsewhere a multi-row
     insert. Every row gives the same columns."""
     if not rows:
@@ -331,11 +331,13 @@ def insert_rows_ignore(
             tuple(conflict_columns),
             tuple(returning),
         )
-        return list(session.execute(statement, _array_params(names, rows)))
-    statement = insert_ignore(session, table, conflict_columns).returning(
-        *[table.c[name] for name in returning]
-    )
-    return list(session.execute(statement, rows))
+        result = session.execute(statement, _array_params(names, rows))
+        return list(result) if returning else []
+    statement = insert_ignore(session, table, conflict_columns)
+    if not returning:
+        session.execute(statement, rows)
+        return []
+    return list(session.execute(statement.returning(*[table.c[name] for name in returning]), rows))
 
 
 # The batched statements are built once per shape: building one (type names, ``text()``'s
@@ -371,7 +373,7 @@ def _pg_insert_rows_ignore(
         f"INSERT INTO {table.name} ({', '.join(names)})"
         f" SELECT * FROM unnest({_unnest_arrays(dialect, table, names)})"
         f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
-        f" RETURNING {', '.join(returning)}"
+        + (f" RETURNING {', '.join(returning)}" if returning else "")
     )
 
 
