@@ -54,16 +54,33 @@ def account_params(
 ) -> dict[str, Any]:
     """Each non-hot account's change over the batch, in id order, and its limit kind (its
     normal side for an account in ``folded``: see ``leg_params``)."""
-    params = {"acct_id": arrays.ints(order)}
-    for name, column in (("acct_dp", 0), ("acct_cp", 1), ("acct_dpe", 2), ("acct_cpe", 3)):
-        params[name] = arrays.ints([deltas[account_id][column] for account_id in order])
-    limits = []
+    dps: list[int] = []
+    cps: list[int] = []
+    dpes: list[int] = []
+    cpes: list[int] = []
+    limits: list[str | None] = []
     for account_id in order:
+        delta = deltas[account_id]
+        dp, cp, dpe, cpe = delta
+        dps.append(dp)
+        cps.append(cp)
+        dpes.append(dpe)
+        cpes.append(cpe)
         account = accounts[account_id]
-        limit = limit_kind(account, deltas[account_id])
+        if not account.no_overdraft:
+            limits.append(None)
+            continue
+        limit = limit_kind(account, delta)
         limits.append(account.normal_side if limit is None and account_id in folded else limit)
-    params["acct_limit"] = arrays.texts(limits)
-    return params
+    ints = arrays.ints
+    return {
+        "acct_id": ints(order),
+        "acct_dp": ints(dps),
+        "acct_cp": ints(cps),
+        "acct_dpe": ints(dpes),
+        "acct_cpe": ints(cpes),
+        "acct_limit": arrays.texts(limits),
+    }
 
 
 # No no-overdraft account touched: every check column is empty.
@@ -89,34 +106,21 @@ def leg_params(
     with an account that a batch only pays into, or only takes from) gets no checks: it is
     returned, and ``account_params`` gives it its limit, so that the accounts' update checks it
     once, after the batch. A batch paying thousands of writers then sends no checks at all."""
-    leg_entry: list[int] = []
-    leg_account: list[int] = []
-    leg_currency: list[str] = []
-    leg_debit: list[bool] = []
-    leg_amount: list[int] = []
-    leg_pending: list[int] = []
+    legs = [leg for entry in prepared for leg in entry.legs]
     after: list[tuple[Any, ...]] = []
     none = (None, None, None, None)
     checks: list[tuple[Any, ...]] = []
     needed: set[int] = set()  # accounts with a check that the end-of-batch limit does not imply
     rest = {account_id: list(delta) for account_id, delta in deltas.items()}
-    for index, entry in enumerate(prepared, start=1):
+    for entry in prepared:
         touched: dict[int, None] = {}
         for leg in entry.legs:
             account = leg.account
-            account_id = account.id
-            is_debit = leg.is_debit
-            leg_entry.append(index)
-            leg_account.append(account_id)
-            leg_currency.append(account.currency)
-            leg_debit.append(is_debit)
-            leg_amount.append(leg.amount)
-            leg_pending.append(leg.pending_amount)
             if account.hot:
                 after.append(none)
                 continue
-            left = rest[account_id]
-            if is_debit:
+            left = rest[account.id]
+            if leg.is_debit:
                 left[0] -= leg.amount
                 left[2] -= leg.pending_amount
             else:
@@ -124,7 +128,7 @@ def leg_params(
                 left[3] -= leg.pending_amount
             after.append((left[0], left[1], left[2], left[3]))
             if account.no_overdraft:
-                touched[account_id] = None
+                touched[account.id] = None
         for account_id in touched:
             dp, cp, dpe, cpe = rest[account_id]
             credit = accounts[account_id].normal_side == "credit"
@@ -140,12 +144,12 @@ def leg_params(
     ints, texts, bools = arrays.ints, arrays.texts, arrays.bools
     after_columns: list[tuple[Any, ...]] = list(zip(*after, strict=True)) or [(), (), (), ()]
     params: dict[str, Any] = {
-        "leg_entry": ints(leg_entry),
-        "leg_account": ints(leg_account),
-        "leg_currency": texts(leg_currency),
-        "leg_debit": bools(leg_debit),
-        "leg_amount": ints(leg_amount),
-        "leg_pending": ints(leg_pending),
+        "leg_entry": ints([n for n, entry in enumerate(prepared, start=1) for _ in entry.legs]),
+        "leg_account": ints([leg.account.id for leg in legs]),
+        "leg_currency": texts([leg.account.currency for leg in legs]),
+        "leg_debit": bools([leg.is_debit for leg in legs]),
+        "leg_amount": ints([leg.amount for leg in legs]),
+        "leg_pending": ints([leg.pending_amount for leg in legs]),
         "leg_sdp": ints(after_columns[0]),
         "leg_scp": ints(after_columns[1]),
         "leg_sdpe": ints(after_columns[2]),

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from legato_pay.money import allocate_by_percent
 from legato_pay.revenue.basis import Basis
-from legato_pay.revenue.common import allocate_parts
+from legato_pay.revenue.common import allocate_parts, gc_paused
 
 EXACT_SCALE_LIMIT = 10**40
 
@@ -95,10 +95,11 @@ def split_pool(
     if split.writers == 0:
         return split
     currency, minutes = basis.currency, basis.minutes
-    split.lines = [
-        Line(writer, currency, "share", minutes[writer], 0, 0, share, amount, remainder_units)
-        for writer, (amount, remainder_units, share) in zip(
-            writers, allocate_parts(split.writers, weight_list), strict=True
-        )
-    ]
+    with gc_paused():
+        split.lines = [
+            Line(writer, currency, "share", minutes[writer], 0, 0, share, amount, remainder_units)
+            for writer, (amount, remainder_units, share) in zip(
+                writers, allocate_parts(split.writers, weight_list), strict=True
+            )
+        ]
     return split

@@ -24,12 +24,18 @@ def bools(values: Iterable[bool]) -> str:
 def texts(values: Iterable[str | None]) -> str:
     """An array literal of strings: each quoted, backslash and double quote escaped."""
     items = values if isinstance(values, list | tuple) else list(values)
-    if items and None not in items:
-        # Nothing to escape (checked on the whole): quoted as joined.
-        joined = '","'.join(cast("list[str]", items))
-        if '"' not in joined and "\\" not in joined:
-            return '{"' + joined + '"}'
-    return "{" + ",".join(["NULL" if value is None else _quoted(value) for value in items]) + "}"
+    if not items:
+        return "{}"
+    nulls = None in items
+    strings = cast("list[str]", [value for value in items if value is not None] if nulls else items)
+    whole = "".join(strings)  # nothing to escape in any of them: quoted as they are
+    if '"' in whole or "\\" in whole:
+        return (
+            "{" + ",".join(["NULL" if value is None else _quoted(value) for value in items]) + "}"
+        )
+    if not nulls:
+        return '{"' + '","'.join(strings) + '"}'
+    return "{" + ",".join(["NULL" if value is None else '"' + value + '"' for value in items]) + "}"
 
 
 def _quoted(value: str) -> str:

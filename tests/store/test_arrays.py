@@ -53,6 +53,7 @@ def _one_by_one(values: list[Any]) -> str:
         [None, 5, None],
         ["a", "b,c", "{d}", " e "],
         ["x", None, "y"],
+        ['a"', None],
         ['say "hi"', "plain"],
         ["back\\slash", "plain"],
         ["", ""],
