@@ -193,25 +193,37 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     with the largest remainders; ties go to the earlier index, so the result is deterministic.
     Negative totals are split symmetrically. The parts always sum to ``total``.
     """
+    return allocate_with_floors(total, weights)[0]
+
+
+def allocate_with_floors(total: int, weights: Sequence[int]) -> tuple[list[int], list[int]]:
+    """``allocate``'s parts and each part's floor ``total * weight // sum(weights)`` (for a
+    part above its floor, the remainder units it got). Runs once per writer of a revenue run,
+    so the common case (plain ints) is checked and computed a list at a time."""
     if not weights:
         raise InvalidAmount("cannot allocate over no parts")
-    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in weights):
+    if set(map(type, weights)) - {int} and any(
+        isinstance(w, bool) or not isinstance(w, int) for w in weights
+    ):
+        raise InvalidAmount("allocation weights must be non-negative integers")
+    if min(weights) < 0:
         raise InvalidAmount("allocation weights must be non-negative integers")
     weight_sum = sum(weights)
     if weight_sum == 0:
         raise InvalidAmount("allocation weights must not all be zero")
     if total < 0:
-        return [-part for part in allocate(-total, weights)]
-    parts = []
-    remainders = []
-    for index, weight in enumerate(weights):
-        share, remainder = divmod(total * weight, weight_sum)
-        parts.append(share)
-        remainders.append((-remainder, index))
-    leftover = total - sum(parts)
-    for _, index in sorted(remainders)[:leftover]:
-        parts[index] += 1
-    return parts
+        parts = [-part for part in allocate_with_floors(-total, weights)[0]]
+        return parts, [(total * weight) // weight_sum for weight in weights]
+    products = [total * weight for weight in weights]
+    floors = [product // weight_sum for product in products]
+    parts = floors.copy()
+    leftover = total - sum(floors)
+    if leftover:
+        remainders = [product % weight_sum for product in products]
+        # Largest remainders first; a stable sort keeps ties in index order.
+        for index in sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)[:leftover]:
+            parts[index] += 1
+    return parts, floors
 
 
 def allocate_by_percent(total: int, percents: Sequence[str | int]) -> list[int]:

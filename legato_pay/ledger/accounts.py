@@ -36,14 +36,17 @@ from legato_pay.store.tables import ACCOUNTS
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_\-.@/]{0,199}", re.ASCII)
 _WORLD = re.compile(r"world:([A-Z]{3,4})", re.ASCII)
 
-#: Every column of an account row (what ``_row_to_account`` reads).
+#: Every column of an account row (what ``_row_to_account`` reads), and those but id and code.
 _COLUMNS = [column.name for column in ACCOUNTS.columns]
+_REST = [name for name in _COLUMNS if name not in ("id", "code")]
 
 # PostgreSQL: ``open_accounts``' journal lock, insert of the accounts not known yet and lookup of
 # those that existed before, as one statement (three round trips before). The lock gates the
 # insert (an uncorrelated EXISTS is evaluated before the first row), as in the posting
 # statement. The lookup sees the statement's snapshot: an account committed by another
 # transaction while this insert waited on it is neither inserted nor seen, and is read after.
+# An account inserted comes back as its id and code only (the rest is what was asked for, and
+# its time is ``$7``); one found comes back whole.
 _PG_OPEN_ACCOUNTS = f"""WITH journal_lock AS MATERIALIZED
     (SELECT pg_advisory_xact_lock_shared($1::bigint) AS locked),
 opened AS (
@@ -54,11 +57,12 @@ opened AS (
         AS r(code, currency, normal_side, no_overdraft, hot)
     WHERE EXISTS (SELECT FROM journal_lock)
     ON CONFLICT (code) DO NOTHING
-    RETURNING {", ".join(_COLUMNS)}
+    RETURNING id, code
 )
-SELECT {", ".join(_COLUMNS)} FROM opened
+SELECT id, code, true AS opened, {", ".join(f"NULL AS {name}" for name in _REST)} FROM opened
 UNION ALL
-SELECT {", ".join(_COLUMNS)} FROM ledger_accounts
+SELECT id, code, false, {", ".join(_REST)}
+FROM ledger_accounts
 WHERE code = ANY($2::text[]) AND code NOT IN (SELECT code FROM opened)"""
 
 _cache: dict[tuple[str, str], Account] = {}
@@ -179,10 +183,11 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
     """Open many accounts at once, or fetch identical existing ones: for batches (the webhook
     listener's) that would otherwise open each new wallet with two round trips."""
     wanted = _distinct_requests(requests)
+    url = _engine_url(session.get_bind().engine)
     unknown = [
         request
         for code, request in sorted(wanted.items())  # one insertion order: no deadlocks
-        if _cache.get(_cache_key(session, code)) is None
+        if (url, code) not in _cache
     ]
     if unknown and is_postgres(session):
         _pg_open(session, unknown)
@@ -197,8 +202,11 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
     found = resolve_accounts(session, wanted)
     for code, request in wanted.items():
         account = found[code]
-        if not _same_shape(
-            account, request.currency, request.no_overdraft, request.hot, request.normal_side
+        if (account.currency, account.no_overdraft, account.hot, account.normal_side) != (
+            request.currency,
+            request.no_overdraft,
+            request.hot,
+            request.normal_side,
         ):
             raise _already_exists(account)
     return found
@@ -207,7 +215,9 @@ def open_accounts(session: Session, requests: Sequence[AccountRequest]) -> dict[
 def _pg_open(session: Session, unknown: Sequence[AccountRequest]) -> None:
     """``open_accounts``' writes on PostgreSQL in one round trip (``_PG_OPEN_ACCOUNTS``): the
     accounts inserted and those found are learned; any still missing (committed by another
-    transaction meanwhile) are read by ``resolve_accounts`` after."""
+    transaction meanwhile) are read by ``resolve_accounts`` after. An account inserted is made
+    from its request (what the row holds), so a batch of new accounts reads back no columns."""
+    now = utcnow()
     rows = pg_execute(
         session,
         _PG_OPEN_ACCOUNTS,
@@ -218,27 +228,52 @@ def _pg_open(session: Session, unknown: Sequence[AccountRequest]) -> None:
             arrays.texts([request.normal_side for request in unknown]),
             arrays.bools([request.no_overdraft for request in unknown]),
             arrays.bools([request.hot for request in unknown]),
-            utcnow(),
+            now,
         ],
     )
     session.info["ledger_journal_held"] = True
-    _learn(session, {row.code: _row_to_account(row) for row in rows})
+    asked = {request.code: request for request in unknown}
+    learned: dict[str, Account] = {}
+    for row in rows:
+        if row.opened:
+            request = asked[row.code]
+            learned[row.code] = Account(
+                row.id,
+                row.code,
+                request.currency,
+                request.normal_side,
+                request.no_overdraft,
+                request.hot,
+                None,
+                now,
+            )
+        else:
+            learned[row.code] = _row_to_account(row)
+    _learn(session, learned)
 
 
 def _distinct_requests(requests: Sequence[AccountRequest]) -> dict[str, AccountRequest]:
-    """Requests checked and normalized, one per code; two shapes for one code are refused."""
+    """Requests checked and normalized, one per code; two shapes for one code are refused.
+    (A batch holds few shapes, so each is checked once; every code is validated.)"""
     wanted: dict[str, AccountRequest] = {}
+    currencies: dict[tuple[str, bool, bool, str], str] = {}
     for request in dict.fromkeys(requests):  # a batch asks for its system accounts many times
-        currency = _check_shape(
-            request.code, request.currency, request.no_overdraft, request.hot, request.normal_side
-        )
-        request = AccountRequest(
-            request.code, currency, request.no_overdraft, request.hot, request.normal_side
-        )
-        if wanted.setdefault(request.code, request) != request:
+        code = request.code
+        shape = (request.currency, request.no_overdraft, request.hot, request.normal_side)
+        currency = currencies.get(shape)
+        if currency is None:
+            currency = currencies[shape] = _check_shape(code, *shape)
+        else:
+            validate_code(code)
+        if currency != request.currency:
+            request = AccountRequest(
+                code, currency, request.no_overdraft, request.hot, request.normal_side
+            )
+        known = wanted.setdefault(code, request)
+        if known is not request and known != request:
             raise InvalidInput(
-                f"account {request.code} is asked for with two different shapes",
-                details={"code": request.code},
+                f"account {code} is asked for with two different shapes",
+                details={"code": code},
             )
     return wanted
 
@@ -308,8 +343,9 @@ def resolve_accounts(session: Session, codes: Iterable[str]) -> dict[str, Accoun
     # Accounts this unit of work already read or opened (the process cache learns them only
     # when it commits): a batch that opens wallets and then posts to them reads them once.
     seen_here: dict[str, Account] = session.info.setdefault("ledger_accounts", {})
+    url = _engine_url(session.get_bind().engine)
     for code in wanted:
-        cached = _cache.get(_cache_key(session, code)) or seen_here.get(code)
+        cached = _cache.get((url, code)) or seen_here.get(code)
         if cached is not None:
             found[code] = cached
         else:

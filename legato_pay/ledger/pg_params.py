@@ -47,16 +47,40 @@ def _entries_params(prepared: Sequence[Prepared], keys: list[str]) -> dict[str, 
 
 
 def account_params(
-    accounts: dict[int, Account], deltas: dict[int, list[int]], order: list[int]
+    accounts: dict[int, Account],
+    deltas: dict[int, list[int]],
+    order: list[int],
+    folded: frozenset[int] | set[int] = frozenset(),
 ) -> dict[str, Any]:
-    """Each non-hot account's change over the batch, in id order, and its limit kind."""
-    params = {"acct_id": arrays.ints(order)}
-    for name, column in (("acct_dp", 0), ("acct_cp", 1), ("acct_dpe", 2), ("acct_cpe", 3)):
-        params[name] = arrays.ints([deltas[account_id][column] for account_id in order])
-    params["acct_limit"] = arrays.texts(
-        [limit_kind(accounts[account_id], deltas[account_id]) for account_id in order]
-    )
-    return params
+    """Each non-hot account's change over the batch, in id order, and its limit kind (its
+    normal side for an account in ``folded``: see ``leg_params``)."""
+    dps: list[int] = []
+    cps: list[int] = []
+    dpes: list[int] = []
+    cpes: list[int] = []
+    limits: list[str | None] = []
+    for account_id in order:
+        delta = deltas[account_id]
+        dp, cp, dpe, cpe = delta
+        dps.append(dp)
+        cps.append(cp)
+        dpes.append(dpe)
+        cpes.append(cpe)
+        account = accounts[account_id]
+        if not account.no_overdraft:
+            limits.append(None)
+            continue
+        limit = limit_kind(account, delta)
+        limits.append(account.normal_side if limit is None and account_id in folded else limit)
+    ints = arrays.ints
+    return {
+        "acct_id": ints(order),
+        "acct_dp": ints(dps),
+        "acct_cp": ints(cps),
+        "acct_dpe": ints(dpes),
+        "acct_cpe": ints(cpes),
+        "acct_limit": arrays.texts(limits),
+    }
 
 
 # No no-overdraft account touched: every check column is empty.
@@ -66,62 +90,80 @@ _NO_CHECKS = dict.fromkeys(
 
 
 def leg_params(
-    prepared: Sequence[Prepared], accounts: dict[int, Account], deltas: dict[int, list[int]]
-) -> dict[str, Any]:
+    prepared: Sequence[Prepared],
+    accounts: dict[int, Account],
+    deltas: dict[int, list[int]],
+    *,
+    fold: bool = False,
+) -> tuple[dict[str, Any], set[int]]:
     """Legs, and per leg of a non-hot account what the batch adds to that account after the leg
     (its running totals are the account's new totals less that; NULL for hot accounts).
-    Per entry and no-overdraft account it touches: what the entries after it add."""
-    legs: list[tuple[Any, ...]] = []
+    Per entry and no-overdraft account it touches: what the entries after it add (the check
+    that the account is not short after that entry).
+
+    With ``fold``, a no-overdraft account none of whose checks can fail unless it is short after
+    the whole batch (what the entries after each add never raises what it has available, as
+    with an account that a batch only pays into, or only takes from) gets no checks: it is
+    returned, and ``account_params`` gives it its limit, so that the accounts' update checks it
+    once, after the batch. A batch paying thousands of writers then sends no checks at all."""
+    legs = [leg for entry in prepared for leg in entry.legs]
+    after: list[tuple[Any, ...]] = []
+    none = (None, None, None, None)
     checks: list[tuple[Any, ...]] = []
+    needed: set[int] = set()  # accounts with a check that the end-of-batch limit does not imply
     rest = {account_id: list(delta) for account_id, delta in deltas.items()}
-    for index, entry in enumerate(prepared):
-        touched: list[int] = []
+    for entry in prepared:
+        touched: dict[int, None] = {}
         for leg in entry.legs:
             account = leg.account
             if account.hot:
-                after: tuple[Any, ...] = (None, None, None, None)
+                after.append(none)
+                continue
+            left = rest[account.id]
+            if leg.is_debit:
+                left[0] -= leg.amount
+                left[2] -= leg.pending_amount
             else:
-                left = rest[account.id]
-                if leg.is_debit:
-                    left[0] -= leg.amount
-                    left[2] -= leg.pending_amount
-                else:
-                    left[1] -= leg.amount
-                    left[3] -= leg.pending_amount
-                after = (left[0], left[1], left[2], left[3])
-                if account.no_overdraft and account.id not in touched:
-                    touched.append(account.id)
-            legs.append(
-                (index + 1, account.id, account.currency, leg.is_debit, leg.amount,
-                 leg.pending_amount, *after)
-            )  # fmt: skip
+                left[1] -= leg.amount
+                left[3] -= leg.pending_amount
+            after.append((left[0], left[1], left[2], left[3]))
+            if account.no_overdraft:
+                touched[account.id] = None
         for account_id in touched:
-            left = rest[account_id]
+            dp, cp, dpe, cpe = rest[account_id]
             credit = accounts[account_id].normal_side == "credit"
-            checks.append((account_id, credit, left[0], left[1], left[2], left[3]))
+            checks.append((account_id, credit, dp, cp, dpe, cpe))
+            # What the later entries add to what the account has available: if positive, it
+            # may be short after this entry though not after the batch.
+            if (cp - dp - dpe if credit else dp - cp - cpe) > 0:
+                needed.add(account_id)
+    folded: set[int] = set()
+    if fold and checks:
+        folded = {row[0] for row in checks} - needed
+        checks = [row for row in checks if row[0] in needed]
     ints, texts, bools = arrays.ints, arrays.texts, arrays.bools
-    leg_columns: list[tuple[Any, ...]] = list(zip(*legs, strict=True))
+    after_columns: list[tuple[Any, ...]] = list(zip(*after, strict=True)) or [(), (), (), ()]
     params: dict[str, Any] = {
-        "leg_entry": ints(leg_columns[0]),
-        "leg_account": ints(leg_columns[1]),
-        "leg_currency": texts(leg_columns[2]),
-        "leg_debit": bools(leg_columns[3]),
-        "leg_amount": ints(leg_columns[4]),
-        "leg_pending": ints(leg_columns[5]),
-        "leg_sdp": ints(leg_columns[6]),
-        "leg_scp": ints(leg_columns[7]),
-        "leg_sdpe": ints(leg_columns[8]),
-        "leg_scpe": ints(leg_columns[9]),
+        "leg_entry": ints([n for n, entry in enumerate(prepared, start=1) for _ in entry.legs]),
+        "leg_account": ints([leg.account.id for leg in legs]),
+        "leg_currency": texts([leg.account.currency for leg in legs]),
+        "leg_debit": bools([leg.is_debit for leg in legs]),
+        "leg_amount": ints([leg.amount for leg in legs]),
+        "leg_pending": ints([leg.pending_amount for leg in legs]),
+        "leg_sdp": ints(after_columns[0]),
+        "leg_scp": ints(after_columns[1]),
+        "leg_sdpe": ints(after_columns[2]),
+        "leg_scpe": ints(after_columns[3]),
     }
     if not checks:
         params.update(_NO_CHECKS)
-        return params
+        return params, folded
     check_columns: list[tuple[Any, ...]] = list(zip(*checks, strict=True))
     params["check_account"] = ints(check_columns[0])
     params["check_credit"] = bools(check_columns[1])
     params["check_sdp"], params["check_scp"] = ints(check_columns[2]), ints(check_columns[3])
     params["check_sdpe"], params["check_scpe"] = ints(check_columns[4]), ints(check_columns[5])
-    return params
+    return params, folded
 
 
 def _one_entry_params(entry: Prepared, keys: list[str]) -> dict[str, Any]:

@@ -237,7 +237,9 @@ def build_pg_batch(
     order = sorted(deltas)
     keys = [entry.key for entry in prepared if entry.key is not None] if find else []
     params = entry_params(prepared, keys)
-    params.update(leg_params(prepared, accounts, deltas))
+    # Several accounts: checks the accounts' update makes anyway are folded into it.
+    legs, folded = leg_params(prepared, accounts, deltas, fold=len(order) > 1)
+    params.update(legs)
     shape: str | None
     if len(order) == 1:  # updated by its id (``_PG_ONE_ACCOUNT``): no per-account arrays
         account_id = order[0]
@@ -246,7 +248,7 @@ def build_pg_batch(
         params["cpe0"] = cpe
         shape = limit_kind(accounts[account_id], deltas[account_id]) or "one"
     else:
-        params.update(account_params(accounts, deltas, order))
+        params.update(account_params(accounts, deltas, order, folded))
         shape = "several" if order else None
     statement = _pg_post_statement(lock, bool(keys), shape, alone)
     return PgBatch(statement, params, order, accounts, deltas)

@@ -18,17 +18,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 from legato_pay.money import allocate_by_percent
 from legato_pay.revenue.basis import Basis
-from legato_pay.revenue.common import allocate_parts
+from legato_pay.revenue.common import allocate_parts, gc_paused
 
 EXACT_SCALE_LIMIT = 10**40
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One writer's line: a pool share (basis: minutes) or a true-up (basis: period value)."""
+class Line(NamedTuple):
+    """One writer's line: a pool share (basis: minutes) or a true-up (basis: period value).
+    (A named tuple: a run makes one per writer, and it is cheaper to make than a dataclass.)"""
 
     writer_id: str
     currency: str
@@ -93,18 +94,12 @@ def split_pool(
     split.writers, split.platform = allocate_by_percent(pool, list(percents))
     if split.writers == 0:
         return split
-    for writer, part in zip(writers, allocate_parts(split.writers, weight_list), strict=True):
-        split.lines.append(
-            Line(
-                writer_id=writer,
-                currency=basis.currency,
-                kind="share",
-                basis_minutes=basis.minutes[writer],
-                basis_value=0,
-                paid_before=0,
-                share=part.share,
-                amount=part.amount,
-                remainder_units=part.remainder_units,
+    currency, minutes = basis.currency, basis.minutes
+    with gc_paused():
+        split.lines = [
+            Line(writer, currency, "share", minutes[writer], 0, 0, share, amount, remainder_units)
+            for writer, (amount, remainder_units, share) in zip(
+                writers, allocate_parts(split.writers, weight_list), strict=True
             )
-        )
+        ]
     return split

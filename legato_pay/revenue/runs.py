@@ -32,6 +32,7 @@ from legato_pay.ledger.types import Side, as_utc, utcnow
 from legato_pay.revenue.common import (
     MODELS,
     POOL_STREAM,
+    gc_paused,
     next_period,
     parse_choice,
     parse_period,
@@ -42,7 +43,7 @@ from legato_pay.revenue.plan import RunPlan, hold, plan_run
 from legato_pay.revenue.pool import Line
 from legato_pay.revenue.views import RunView, run_by_period, run_view
 from legato_pay.store.dialect import is_postgres
-from legato_pay.store.engine import insert_rows_ignore
+from legato_pay.store.engine import insert_columns_ignore
 from legato_pay.store.locks import REVENUE_RUN, sqlite_file_claim, try_advisory_xact_lock
 from legato_pay.store.tables import LINES, RUNS
 
@@ -147,8 +148,9 @@ def _run_one(
         return found.replay()
     plan = plan_run(session, app.settings, period=period, stream=stream, model=model)
     run_id = _insert_run(session, plan, actor=app.actor, reason=reason, moment=moment)
-    entry_ids = _post(session, app, plan, run_id, moment, progress)
-    _insert_lines(session, run_id, stream, plan.lines, entry_ids)
+    with gc_paused():
+        entry_ids = _post(session, app, plan, run_id, moment, progress)
+        _insert_lines(session, run_id, stream, plan.lines, entry_ids)
     if plan.trueup is not None and plan.trueup.collected:
         collecting = {
             (line.writer_id, line.currency): entry_ids.get((line.writer_id, line.currency))
@@ -349,29 +351,30 @@ def _insert_lines(
     lines: list[Line],
     entry_ids: dict[tuple[str, str], int],
 ) -> None:
+    """The run's lines, 5,000 a statement (one ``INSERT … SELECT FROM unnest`` on PostgreSQL),
+    given column by column."""
     from legato_pay.revenue.common import share_text
 
-    rows: list[dict[str, Any]] = [
-        {
-            "run_id": run_id,
-            "writer_id": line.writer_id,
-            "stream": stream,
-            "currency": line.currency,
-            "kind": line.kind,
-            "basis_minutes": line.basis_minutes,
-            "basis_value": line.basis_value,
-            "paid_before": line.paid_before,
-            "share": share_text(line.share),
-            "amount": line.amount,
-            "remainder_units": line.remainder_units,
-            "entry_id": None
-            if line.kind == "deferred"
-            else entry_ids.get((line.writer_id, line.currency)),
+    for start in range(0, len(lines), 5000):
+        chunk = lines[start : start + 5000]
+        columns: dict[str, list[Any]] = {
+            "run_id": [run_id] * len(chunk),
+            "writer_id": [line.writer_id for line in chunk],
+            "stream": [stream] * len(chunk),
+            "currency": [line.currency for line in chunk],
+            "kind": [line.kind for line in chunk],
+            "basis_minutes": [line.basis_minutes for line in chunk],
+            "basis_value": [line.basis_value for line in chunk],
+            "paid_before": [line.paid_before for line in chunk],
+            "share": [share_text(line.share) for line in chunk],
+            "amount": [line.amount for line in chunk],
+            "remainder_units": [line.remainder_units for line in chunk],
+            "entry_id": [
+                None if line.kind == "deferred" else entry_ids.get((line.writer_id, line.currency))
+                for line in chunk
+            ],
         }
-        for line in lines
-    ]
-    for start in range(0, len(rows), 5000):  # one INSERT … SELECT FROM unnest on PostgreSQL
-        insert_rows_ignore(session, LINES, ["id"], rows[start : start + 5000], ["id"])
+        insert_columns_ignore(session, LINES, ["id"], columns, [])
 
 
 def _settle_deferred(

@@ -317,25 +317,49 @@ def insert_rows_ignore(
     returning: list[str],
 ) -> list[Any]:
     """Insert many rows, skipping those whose unique columns exist; returns ``returning`` of
-    the rows this call inserted. On PostgreSQL one ``INSERT … SELECT FROM unnest(…)`` with a
-    fixed text (one plan, cached by the driver whatever the batch size); elsewhere a multi-row
-    insert. Every row gives the same columns."""
+    the rows this call inserted (nothing, and no ``RETURNING``, if it is empty). On PostgreSQL
+    one ``INSERT … SELECT FROM unnest(…)`` with a fixed text (one plan, cached by the driver
+    whatever the batch size); elsewhere a multi-row insert. Every row gives the same columns."""
     if not rows:
         return []
     if is_postgres(session):
-        names = list(rows[0])
-        statement = _pg_insert_rows_ignore(
-            session.get_bind().dialect,
-            table,
-            tuple(names),
-            tuple(conflict_columns),
-            tuple(returning),
-        )
-        return list(session.execute(statement, _array_params(names, rows)))
-    statement = insert_ignore(session, table, conflict_columns).returning(
-        *[table.c[name] for name in returning]
+        columns = {name: [row[name] for row in rows] for name in rows[0]}
+        return insert_columns_ignore(session, table, conflict_columns, columns, returning)
+    statement = insert_ignore(session, table, conflict_columns)
+    if not returning:
+        session.execute(statement, rows)
+        return []
+    return list(session.execute(statement.returning(*[table.c[name] for name in returning]), rows))
+
+
+def insert_columns_ignore(
+    session: Session,
+    table: Table,
+    conflict_columns: list[str],
+    columns: dict[str, list[Any]],
+    returning: list[str],
+) -> list[Any]:
+    """``insert_rows_ignore`` given column by column (one list per column, one value per row):
+    for a caller holding thousands of rows as objects, which need not make a dict of each."""
+    names = list(columns)
+    if not names or not columns[names[0]]:
+        return []
+    if not is_postgres(session):
+        rows = [
+            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        ]
+        return insert_rows_ignore(session, table, conflict_columns, rows, returning)
+    from legato_pay.store.arrays import literal
+
+    statement = _pg_insert_rows_ignore(
+        session.get_bind().dialect,
+        table,
+        tuple(names),
+        tuple(conflict_columns),
+        tuple(returning),
     )
-    return list(session.execute(statement, rows))
+    result = session.execute(statement, {name: literal(columns[name]) for name in names})
+    return list(result) if returning else []
 
 
 # The batched statements are built once per shape: building one (type names, ``text()``'s
@@ -371,7 +395,7 @@ def _pg_insert_rows_ignore(
         f"INSERT INTO {table.name} ({', '.join(names)})"
         f" SELECT * FROM unnest({_unnest_arrays(dialect, table, names)})"
         f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
-        f" RETURNING {', '.join(returning)}"
+        + (f" RETURNING {', '.join(returning)}" if returning else "")
     )
 
 

@@ -39,6 +39,36 @@ def test_literal_accepts_subclasses_and_refuses_the_rest() -> None:
         arrays.literal([1.5])
 
 
+def _one_by_one(values: list[Any]) -> str:
+    """The literal written value by value (what the whole-column fast paths must equal)."""
+    rendered = {type(None): lambda v: "NULL", int: str, str: arrays._quoted}
+    return "{" + ",".join(rendered[type(value)](value) for value in values) + "}"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [1, -2, 3],
+        [None, 5, None],
+        ["a", "b,c", "{d}", " e "],
+        ["x", None, "y"],
+        ['a"', None],
+        ['say "hi"', "plain"],
+        ["back\\slash", "plain"],
+        ["", ""],
+        [None],
+    ],
+)
+def test_whole_column_literals_equal_value_by_value(values: list[Any]) -> None:
+    assert arrays.literal(values) == _one_by_one(values)
+    assert arrays.literal(iter(values)) == _one_by_one(values)
+    if all(value is None or isinstance(value, str) for value in values):
+        assert arrays.texts(values) == _one_by_one(values)
+        assert arrays.texts(tuple(values)) == _one_by_one(values)
+        assert arrays.texts(value for value in values) == _one_by_one(values)
+
+
 @pytest.mark.postgres
 def test_postgres_reads_the_literals_back(postgres_url: str) -> None:
     strings: list[Any] = ['say "hi" \\ bye', "", "a,b", "{x}", "NULL", " padded ", None, "ünï"]

@@ -360,3 +360,49 @@ def test_batch_helpers_round_trip_awkward_values(app: Any) -> None:
     assert sorted(tuple(row) for row in stored) == [
         (f"k{n}", text, text[::-1] or None, n) for n, text in enumerate(awkward)
     ]
+
+
+def test_column_insert_equals_row_insert_and_skips_existing_rows(app: Any) -> None:
+    """``insert_columns_ignore`` (what a revenue run inserts its lines with) stores what
+    ``insert_rows_ignore`` stores, returns nothing without ``returning`` and skips rows whose
+    unique columns exist."""
+    from sqlalchemy import select
+
+    from legato_pay.store.engine import insert_columns_ignore, insert_rows_ignore
+
+    def row(key: str, payload: str | None) -> dict[str, Any]:
+        return {
+            "provider": "paystack",
+            "event_key": key,
+            "event_type": "test",
+            "object_ref": None,
+            "payload": payload,
+            "status": "received",
+            "attempts": 0,
+            "received_at": NOW,
+        }
+
+    by_rows = [row("r1", 'a "b" \\ c'), row("r2", "")]
+    by_columns = [row("c1", 'a "b" \\ c'), row("c2", "")]
+    columns = {name: [r[name] for r in by_columns] for name in by_columns[0]}
+    assert (
+        app.run(lambda s: insert_rows_ignore(s, EVENTS, ["provider", "event_key"], by_rows, []))
+        == []
+    )
+    assert (
+        app.run(lambda s: insert_columns_ignore(s, EVENTS, ["provider", "event_key"], columns, []))
+        == []
+    )
+    again = app.run(
+        lambda s: insert_columns_ignore(s, EVENTS, ["provider", "event_key"], columns, ["id"])
+    )
+    assert again == []  # already there: skipped
+    stored = app.run(
+        lambda s: s.execute(select(EVENTS.c.event_key, EVENTS.c.payload)).all(), write=False
+    )
+    assert sorted(tuple(r) for r in stored) == [
+        ("c1", 'a "b" \\ c'),
+        ("c2", ""),
+        ("r1", 'a "b" \\ c'),
+        ("r2", ""),
+    ]
