@@ -317,16 +317,24 @@ _USER_CENTRIC_ADDED = f"""WITH {_FEES}
     SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), CAST(SUM(f.fee * uw.m) AS BIGINT)
     FROM {UW} uw JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id
     GROUP BY uw.writer_id, ut.mu"""
-#: Fees, subscribers, and the fees of subscribers with no paid minutes: an ordinary one has
-#: none recorded in the period; an exceptional one none left after the caps (not in ``UT``).
-_FEE_TOTALS = f"""WITH {_FEES}
-    SELECT CAST(COALESCE(SUM(f.fee), 0) AS BIGINT), COUNT(*),
-           CAST(COALESCE(SUM(CASE
-                WHEN x.user_id IS NOT NULL THEN CASE WHEN ut.user_id IS NULL THEN f.fee ELSE 0 END
-                WHEN COALESCE(t.minutes, 0) <= 0 THEN f.fee ELSE 0 END), 0) AS BIGINT)
-    FROM fees f LEFT JOIN {EXCEPTIONAL} x ON x.user_id = f.user_id
-    LEFT JOIN {UT} ut ON ut.user_id = f.user_id
-    LEFT JOIN engagement_user_totals t ON t.period = :period AND t.user_id = f.user_id"""
+#: Fees, subscribers, and the fees of subscribers with no paid minutes, as if every subscriber
+#: were ordinary (none recorded in the period; summed over subscription rows: a subscriber's
+#: rows share one answer); then, for the exceptional ones, the difference their real answer
+#: makes (no minutes left after the caps: not in ``UT``).
+_FEE_TOTALS = """SELECT CAST(COALESCE(SUM(s.amount), 0) AS BIGINT), COUNT(DISTINCT s.user_id),
+           CAST(COALESCE(SUM(CASE WHEN COALESCE(t.minutes, 0) <= 0 THEN s.amount ELSE 0 END), 0)
+                AS BIGINT)
+    FROM subscriptions s
+    LEFT JOIN engagement_user_totals t ON t.period = s.period AND t.user_id = s.user_id
+    WHERE s.period = :period AND s.currency = :currency"""
+_EXCEPTIONAL_UNENGAGED = f"""SELECT CAST(COALESCE(SUM(
+        CASE WHEN ut.user_id IS NULL THEN s.amount ELSE 0 END
+        - CASE WHEN COALESCE(t.minutes, 0) <= 0 THEN s.amount ELSE 0 END), 0) AS BIGINT)
+    FROM {EXCEPTIONAL} x
+    JOIN subscriptions s ON s.user_id = x.user_id AND s.period = :period
+        AND s.currency = :currency
+    LEFT JOIN {UT} ut ON ut.user_id = x.user_id
+    LEFT JOIN engagement_user_totals t ON t.period = :period AND t.user_id = x.user_id"""
 
 
 def pool_basis(
@@ -356,6 +364,7 @@ def pool_basis(
         if model != "pro-rata":
             basis.by_total.setdefault(writer, {})[total] = weighted
     fees, subscribers, unengaged = session.execute(text(_FEE_TOTALS), params).one()
+    unengaged += session.execute(text(_EXCEPTIONAL_UNENGAGED), params).scalar_one()
     basis.fees, basis.subscribers, basis.unengaged_fees = (
         int(fees),
         int(subscribers),

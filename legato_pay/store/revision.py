@@ -2,4 +2,4 @@
 (``store/lightread``) can check it without importing SQLAlchemy or Alembic."""
 
 #: Alembic head revision; a test checks it against the migration scripts.
-HEAD_REVISION = "0026_engagement_totals"
+HEAD_REVISION = "0027_accounts_fillfactor"
