@@ -3,13 +3,15 @@
     .venv/bin/python bench/revenue_run.py --url postgresql+psycopg://postgres@127.0.0.1:5432/x
     .venv/bin/python bench/revenue_run.py --url … --rows 100000 --rows 1000000  # flatness
 
-For each size: a fresh database (``<name>_bench``, dropped and created), 10,000 writers with one
-chapter each, 100,000 subscribers paying into the 2026-01 USD pool, N engagement rows (generated
-in SQL). Then, in a process of its own, ``revenue run --period 2026-01`` (the library call the
-command makes) with its wall time and peak memory (``ru_maxrss``); and the raw baseline: one
-``INSERT … SELECT`` computing the same per-writer pro-rata amounts (floors; no ledger, no
-remainders, no caps) into a scratch table. Prints one JSON line per size; the target is
-run ≤ 3 × raw and peak memory under 300 MB, flat across sizes.
+For each size: a fresh database (``<name>_bench_template``, dropped and created), 10,000 writers
+with one chapter each, 100,000 subscribers paying into the 2026-01 USD pool, N engagement rows
+(generated in SQL). Then ``--rounds`` (3) rounds, each on a fresh copy of it (``<name>_bench``):
+in a process of its own, ``revenue run --period 2026-01`` (the library call the command makes)
+with its wall time and peak memory (``ru_maxrss``); and, before and after it, the raw baseline:
+one ``INSERT … SELECT`` computing the same per-writer pro-rata amounts (floors; no ledger, no
+remainders, no caps) into a scratch table, the faster of the two kept. Each round's ratio is
+its run over its own baseline; one JSON line per round, then one per size with the median
+round's figures. The target is run ≤ 3 × raw and peak memory under 300 MB, flat across sizes.
 
 The run reads the per-subscriber totals the engagement triggers keep (migration 0026), so part
 of its work moved to the import: each size also prints the engagement ``INSERT``'s time with
@@ -68,22 +70,26 @@ SELECT p.writer_id, (:writers_part * p.m) / t.t AS amount FROM per_writer p CROS
 """
 
 
-def fresh_database(url: str) -> str:
+def fresh_database(url: str, suffix: str = "_bench", template: str | None = None) -> str:
+    """``<name><suffix>`` dropped and created afresh (a copy of ``template`` when given)."""
     import psycopg
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
     from legato_pay.store.engine import dispose_engines
 
-    dispose_engines()  # the previous size's connections, before its database is dropped
+    dispose_engines()  # the previous round's connections, before its database is dropped
     base = make_url(url)
-    name = f"{base.database}_bench"
+    name = f"{base.database}{suffix}"
     plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(make_url(template).database))
     with psycopg.connect(plain, autocommit=True) as connection:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        connection.execute(create)
     return base.set(database=name).render_as_string(hide_password=False)
 
 
@@ -210,6 +216,7 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--writers", type=int, default=10_000)
     parser.add_argument("--model", default="pro-rata")
+    parser.add_argument("--rounds", type=int, default=3, help="runs on fresh copies (median)")
     parser.add_argument(
         "--setup-only", action="store_true", help="build the data and stop (to time runs by hand)"
     )
@@ -223,11 +230,11 @@ def main() -> int:
     results = []
     print(json.dumps({"load_average": os.getloadavg()}), flush=True)
     for rows in args.rows or [1_000_000]:
-        url = fresh_database(args.url)
+        template = fresh_database(args.url, "_bench_template")
         started = time.perf_counter()
         timings: dict[str, float] = {}
         pool = populate(
-            url,
+            template,
             rows=rows,
             subscribers=args.subscribers,
             writers=args.writers,
@@ -236,22 +243,38 @@ def main() -> int:
         )
         setup = time.perf_counter() - started
         if args.setup_only:
+            url = fresh_database(args.url, template=template)
             print(json.dumps({"database": url, **timings}), flush=True)
             continue
-        raw = raw_baseline(url, pool)
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, url, PERIOD, args.model]
-            + ([f"{args.profile}.{rows}"] if args.profile else []),
-            capture_output=True, text=True, cwd=ROOT, check=False,
-        )  # fmt: skip
-        if child.returncode:
-            print(child.stderr, file=sys.stderr)
-            return 1
-        run = json.loads(child.stdout)
-        raw_again = raw_baseline(url, pool)  # after the run, on a warm cache too
-        raw_best = min(raw, raw_again)
+        rounds = []
+        for number in range(args.rounds):
+            url = fresh_database(args.url, template=template)  # the same data, never run
+            raw = raw_baseline(url, pool)
+            profile = [f"{args.profile}.{rows}.{number}"] if args.profile else []
+            child = subprocess.run(
+                [sys.executable, "-c", CHILD, url, PERIOD, args.model, *profile],
+                capture_output=True, text=True, cwd=ROOT, check=False,
+            )  # fmt: skip
+            if child.returncode:
+                print(child.stderr, file=sys.stderr)
+                return 1
+            run = json.loads(child.stdout)
+            raw_best = min(raw, raw_baseline(url, pool))  # again after the run, on a warm cache
+            rounds.append(
+                {
+                    "run_s": run["wall_s"],
+                    "raw_s": round(raw_best, 3),
+                    "ratio": round(run["wall_s"] / raw_best, 2),
+                    "peak_mb": run["peak_mb"],
+                    "lines": run["lines"],
+                    "load": round(os.getloadavg()[0], 2),
+                }
+            )
+            print(json.dumps({"round": number, **rounds[-1]}), flush=True)
+        fresh_database(args.url, template=template)  # copies dropped: the template is free
         params = data_params(rows, args.subscribers, args.writers, args.heavy_percent)
-        timings["insert_plain_s"] = round(insert_without_triggers(url, params), 2)
+        timings["insert_plain_s"] = round(insert_without_triggers(template, params), 2)
+        middle = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
         result = {
             "rows": rows,
             "subscribers": args.subscribers,
@@ -260,11 +283,12 @@ def main() -> int:
             "heavy_percent": args.heavy_percent,
             **timings,
             "setup_s": round(setup, 1),
-            "run_s": run["wall_s"],
-            "raw_s": round(raw_best, 3),
-            "ratio": round(run["wall_s"] / raw_best, 2),
-            "peak_mb": run["peak_mb"],
-            "lines": run["lines"],
+            "run_s": middle["run_s"],
+            "raw_s": middle["raw_s"],
+            "ratio": middle["ratio"],  # the median round's
+            "ratios": [r["ratio"] for r in rounds],
+            "peak_mb": max(r["peak_mb"] for r in rounds),
+            "lines": middle["lines"],
         }
         results.append(result)
         print(json.dumps(result), flush=True)

@@ -287,9 +287,12 @@ _FEES = """fees AS (
 #: The pass over everyone's counted rows (subscribers of the pool's currency): minutes per
 #: writer (pro-rata), or per writer and subscriber total from the triggers' totals with the
 #: fee-weighted sum (user-centric). Only plain tables: PostgreSQL runs it in parallel.
-_PRO_RATA_PASS = f"""WITH {_FEES}
-    SELECT e.writer_id, 0, CAST(SUM(e.minutes) AS BIGINT), 0
-    FROM engagement e JOIN fees f ON f.user_id = e.user_id WHERE {_COUNTED}
+_PAYS = """EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = {user}
+        AND s.period = :period AND s.currency = :currency)"""
+# pro-rata needs only whether a subscriber pays (a semi-join: no per-subscriber fee sums built
+# in every parallel worker)
+_PRO_RATA_PASS = f"""SELECT e.writer_id, 0, CAST(SUM(e.minutes) AS BIGINT), 0
+    FROM engagement e WHERE {_COUNTED} AND {_PAYS.format(user="e.user_id")}
     GROUP BY e.writer_id"""
 _USER_CENTRIC_PASS = f"""WITH {_FEES}, payers AS (
         SELECT f.user_id, f.fee, t.minutes AS um FROM fees f
@@ -301,13 +304,11 @@ _USER_CENTRIC_PASS = f"""WITH {_FEES}, payers AS (
     GROUP BY e.writer_id, p.um"""
 #: What that pass counted for the exceptional subscribers (their raw minutes, grouped alike),
 #: to take back; and their paid minutes, to add.
-_PRO_RATA_TAKEN = f"""WITH {_FEES}
-    SELECT c.writer_id, 0, CAST(SUM(c.raw) AS BIGINT), 0
-    FROM {CAPPED} c JOIN fees f ON f.user_id = c.user_id GROUP BY c.writer_id"""
-_PRO_RATA_ADDED = f"""WITH {_FEES}
-    SELECT c.writer_id, 0, CAST(SUM(c.paid) AS BIGINT), 0
-    FROM {CAPPED} c JOIN users w ON w.id = c.writer_id JOIN fees f ON f.user_id = c.user_id
-    WHERE c.paid > 0 GROUP BY c.writer_id"""
+_PRO_RATA_TAKEN = f"""SELECT c.writer_id, 0, CAST(SUM(c.raw) AS BIGINT), 0
+    FROM {CAPPED} c WHERE {_PAYS.format(user="c.user_id")} GROUP BY c.writer_id"""
+_PRO_RATA_ADDED = f"""SELECT c.writer_id, 0, CAST(SUM(c.paid) AS BIGINT), 0
+    FROM {CAPPED} c JOIN users w ON w.id = c.writer_id
+    WHERE c.paid > 0 AND {_PAYS.format(user="c.user_id")} GROUP BY c.writer_id"""
 _USER_CENTRIC_TAKEN = f"""WITH {_FEES}
     SELECT c.writer_id, t.minutes, CAST(SUM(c.raw) AS BIGINT), CAST(SUM(f.fee * c.raw) AS BIGINT)
     FROM {CAPPED} c JOIN fees f ON f.user_id = c.user_id
@@ -321,12 +322,15 @@ _USER_CENTRIC_ADDED = f"""WITH {_FEES}
 #: were ordinary (none recorded in the period; summed over subscription rows: a subscriber's
 #: rows share one answer); then, for the exceptional ones, the difference their real answer
 #: makes (no minutes left after the caps: not in ``UT``).
-_FEE_TOTALS = """SELECT CAST(COALESCE(SUM(s.amount), 0) AS BIGINT), COUNT(DISTINCT s.user_id),
+_FEE_TOTALS = """SELECT CAST(COALESCE(SUM(s.amount), 0) AS BIGINT),
            CAST(COALESCE(SUM(CASE WHEN COALESCE(t.minutes, 0) <= 0 THEN s.amount ELSE 0 END), 0)
                 AS BIGINT)
     FROM subscriptions s
     LEFT JOIN engagement_user_totals t ON t.period = s.period AND t.user_id = s.user_id
     WHERE s.period = :period AND s.currency = :currency"""
+# apart: COUNT(DISTINCT) sorts (by collation) where a GROUP BY hashes
+_SUBSCRIBERS = """SELECT COUNT(*) FROM (SELECT s.user_id FROM subscriptions s
+    WHERE s.period = :period AND s.currency = :currency GROUP BY s.user_id) g"""
 _EXCEPTIONAL_UNENGAGED = f"""SELECT CAST(COALESCE(SUM(
         CASE WHEN ut.user_id IS NULL THEN s.amount ELSE 0 END
         - CASE WHEN COALESCE(t.minutes, 0) <= 0 THEN s.amount ELSE 0 END), 0) AS BIGINT)
@@ -363,8 +367,9 @@ def pool_basis(
         basis.minutes[writer] = basis.minutes.get(writer, 0) + minutes
         if model != "pro-rata":
             basis.by_total.setdefault(writer, {})[total] = weighted
-    fees, subscribers, unengaged = session.execute(text(_FEE_TOTALS), params).one()
+    fees, unengaged = session.execute(text(_FEE_TOTALS), params).one()
     unengaged += session.execute(text(_EXCEPTIONAL_UNENGAGED), params).scalar_one()
+    subscribers = session.execute(text(_SUBSCRIBERS), params).scalar_one()
     basis.fees, basis.subscribers, basis.unengaged_fees = (
         int(fees),
         int(subscribers),

@@ -43,7 +43,7 @@ from legato_pay.revenue.plan import RunPlan, hold, plan_run
 from legato_pay.revenue.pool import Line
 from legato_pay.revenue.views import RunView, run_by_period, run_view
 from legato_pay.store.dialect import is_postgres
-from legato_pay.store.engine import insert_columns_ignore
+from legato_pay.store.engine import insert_columns
 from legato_pay.store.locks import REVENUE_RUN, sqlite_file_claim, try_advisory_xact_lock
 from legato_pay.store.tables import LINES, RUNS
 
@@ -374,7 +374,7 @@ def _insert_lines(
                 for line in chunk
             ],
         }
-        insert_columns_ignore(session, LINES, ["id"], columns, [])
+        insert_columns(session, LINES, columns)
 
 
 def _settle_deferred(

@@ -362,6 +362,25 @@ def insert_columns_ignore(
     return list(result) if returning else []
 
 
+def insert_columns(session: Session, table: Table, columns: dict[str, list[Any]]) -> None:
+    """New rows given column by column, for rows that cannot exist yet (fresh ids): a plain
+    ``INSERT`` (on PostgreSQL one ``INSERT … SELECT FROM unnest``), without the speculative
+    insertion an ``ON CONFLICT`` clause costs every row."""
+    names = list(columns)
+    if not names or not columns[names[0]]:
+        return
+    if not is_postgres(session):
+        rows = [
+            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        ]
+        session.execute(table.insert(), rows)
+        return
+    from legato_pay.store.arrays import literal
+
+    statement = _pg_insert_columns(session.get_bind().dialect, table, tuple(names))
+    session.execute(statement, {name: literal(columns[name]) for name in names})
+
+
 # The batched statements are built once per shape: building one (type names, ``text()``'s
 # parse of its parameters) cost as much Python time as running it.
 
@@ -396,6 +415,14 @@ def _pg_insert_rows_ignore(
         f" SELECT * FROM unnest({_unnest_arrays(dialect, table, names)})"
         f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
         + (f" RETURNING {', '.join(returning)}" if returning else "")
+    )
+
+
+@lru_cache(maxsize=64)
+def _pg_insert_columns(dialect: Any, table: Any, names: tuple[str, ...]) -> Any:
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(names)})"
+        f" SELECT * FROM unnest({_unnest_arrays(dialect, table, names)})"
     )
 
 
