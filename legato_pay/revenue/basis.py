@@ -57,7 +57,7 @@ class Basis:
     currency: str
     minutes: dict[str, int] = field(default_factory=dict)  # writer -> counted minutes
     by_total: dict[str, dict[int, int]] = field(default_factory=dict)  # writer -> {M_u: Σfee·m}
-    unengaged_fees: int = 0  # fees of subscribers with no counted minutes
+    unengaged_fees: int = 0  # fees of subscribers with no counted minutes (user-centric only)
     fees: int = 0  # every subscriber's fees in the period
     subscribers: int = 0
 
@@ -201,7 +201,7 @@ def materialize(
     *,
     model: str = "user-centric",
     reference: bool = False,
-) -> None:
+) -> bool:
     """Find the exceptional subscribers and compute steps 1 to 4 for them into temporary tables
     (dropped at commit on PostgreSQL, and before the next run on either); ``pool_basis`` reads
     those. PostgreSQL gets the memory for its hash aggregates not to spill, and no JIT
@@ -256,6 +256,7 @@ def materialize(
             "GROUP BY c.user_id, c.writer_id",
         )
     create(UT, f"SELECT c.user_id, CAST(SUM(c.paid) AS BIGINT) AS mu {paid} GROUP BY c.user_id")
+    return any_exceptional
 
 
 def _window_params(win: Window) -> dict[str, Any]:
@@ -318,19 +319,20 @@ _USER_CENTRIC_ADDED = f"""WITH {_FEES}
     SELECT uw.writer_id, ut.mu, CAST(SUM(uw.m) AS BIGINT), CAST(SUM(f.fee * uw.m) AS BIGINT)
     FROM {UW} uw JOIN fees f ON f.user_id = uw.user_id JOIN {UT} ut ON ut.user_id = uw.user_id
     GROUP BY uw.writer_id, ut.mu"""
-#: Fees, subscribers, and the fees of subscribers with no paid minutes, as if every subscriber
-#: were ordinary (none recorded in the period; summed over subscription rows: a subscriber's
-#: rows share one answer); then, for the exceptional ones, the difference their real answer
-#: makes (no minutes left after the caps: not in ``UT``).
-_FEE_TOTALS = """SELECT CAST(COALESCE(SUM(s.amount), 0) AS BIGINT),
+#: The fees of subscribers with no paid minutes (user-centric), as if every subscriber were
+#: ordinary (none recorded in the period; summed over subscription rows: a subscriber's rows
+#: share one answer); then, for the exceptional ones, the difference their real answer makes
+#: (no minutes left after the caps: not in ``UT``).
+_UNENGAGED = """SELECT
            CAST(COALESCE(SUM(CASE WHEN COALESCE(t.minutes, 0) <= 0 THEN s.amount ELSE 0 END), 0)
                 AS BIGINT)
     FROM subscriptions s
     LEFT JOIN engagement_user_totals t ON t.period = s.period AND t.user_id = s.user_id
     WHERE s.period = :period AND s.currency = :currency"""
-# apart: COUNT(DISTINCT) sorts (by collation) where a GROUP BY hashes
-_SUBSCRIBERS = """SELECT COUNT(*) FROM (SELECT s.user_id FROM subscriptions s
-    WHERE s.period = :period AND s.currency = :currency GROUP BY s.user_id) g"""
+#: Subscribers and their fees (a hashed GROUP BY: COUNT(DISTINCT) would sort by collation).
+_SUBSCRIBERS = """SELECT COUNT(*), CAST(COALESCE(SUM(g.fee), 0) AS BIGINT) FROM (
+        SELECT s.user_id, SUM(s.amount) AS fee FROM subscriptions s
+        WHERE s.period = :period AND s.currency = :currency GROUP BY s.user_id) g"""
 _EXCEPTIONAL_UNENGAGED = f"""SELECT CAST(COALESCE(SUM(
         CASE WHEN ut.user_id IS NULL THEN s.amount ELSE 0 END
         - CASE WHEN COALESCE(t.minutes, 0) <= 0 THEN s.amount ELSE 0 END), 0) AS BIGINT)
@@ -342,18 +344,28 @@ _EXCEPTIONAL_UNENGAGED = f"""SELECT CAST(COALESCE(SUM(
 
 
 def pool_basis(
-    session: Session, win: Window, currency: str, *, model: str = "user-centric"
+    session: Session,
+    win: Window,
+    currency: str,
+    *,
+    model: str = "user-centric",
+    exceptional: bool = True,
 ) -> Basis:
     """Minutes per writer, fees, and (``user-centric`` only) the fee-weighted sums per writer
     and subscriber total: the pass over everyone, minus what it counted for the exceptional
     subscribers, plus their paid minutes (``materialize`` first). Each (writer, total) sum is
     kept only while minutes remain in it, so it holds exactly the subscribers the plain
-    algorithm would group there."""
+    algorithm would group there. ``exceptional``: whether ``materialize`` found any (without,
+    there is nothing to take back or add). The fees of subscribers with no paid minutes only
+    weigh under user-centric: pro-rata does not compute them."""
     params = {**_window_params(win), "currency": currency}
-    if model == "pro-rata":
-        statements = ((_PRO_RATA_PASS, 1), (_PRO_RATA_TAKEN, -1), (_PRO_RATA_ADDED, 1))
-    else:
-        statements = ((_USER_CENTRIC_PASS, 1), (_USER_CENTRIC_TAKEN, -1), (_USER_CENTRIC_ADDED, 1))
+    statements: list[tuple[str, int]] = (
+        [(_PRO_RATA_PASS, 1), (_PRO_RATA_TAKEN, -1), (_PRO_RATA_ADDED, 1)]
+        if model == "pro-rata"
+        else [(_USER_CENTRIC_PASS, 1), (_USER_CENTRIC_TAKEN, -1), (_USER_CENTRIC_ADDED, 1)]
+    )
+    if not exceptional:
+        statements = statements[:1]
     sums: dict[tuple[str, int], list[int]] = {}  # (writer, subscriber total) -> [minutes, Σfee·m]
     for sql, sign in statements:
         for writer, total, minutes, weighted in session.execute(text(sql), params):
@@ -367,14 +379,13 @@ def pool_basis(
         basis.minutes[writer] = basis.minutes.get(writer, 0) + minutes
         if model != "pro-rata":
             basis.by_total.setdefault(writer, {})[total] = weighted
-    fees, unengaged = session.execute(text(_FEE_TOTALS), params).one()
-    unengaged += session.execute(text(_EXCEPTIONAL_UNENGAGED), params).scalar_one()
-    subscribers = session.execute(text(_SUBSCRIBERS), params).scalar_one()
-    basis.fees, basis.subscribers, basis.unengaged_fees = (
-        int(fees),
-        int(subscribers),
-        int(unengaged),
-    )
+    subscribers, fees = session.execute(text(_SUBSCRIBERS), params).one()
+    basis.subscribers, basis.fees = int(subscribers), int(fees)
+    if model != "pro-rata":
+        unengaged = session.execute(text(_UNENGAGED), params).scalar_one()
+        if exceptional:
+            unengaged += session.execute(text(_EXCEPTIONAL_UNENGAGED), params).scalar_one()
+        basis.unengaged_fees = int(unengaged)
     return basis
 
 

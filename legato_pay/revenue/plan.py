@@ -116,9 +116,9 @@ def _plan_pool(
     plan = RunPlan(period, POOL_STREAM, model, percents, watermark=win.watermark)
     pools = pool_currencies(session, period)
     balances = _balances(session, [code for code, _ in pools])
-    basis_sql.materialize(session, settings, win, model=model)
+    exceptional = basis_sql.materialize(session, settings, win, model=model)
     for code, currency in pools:
-        basis = basis_sql.pool_basis(session, win, currency, model=model)
+        basis = basis_sql.pool_basis(session, win, currency, model=model, exceptional=exceptional)
         plan.pools.append(
             split_pool(
                 basis,

@@ -79,9 +79,13 @@ def _everything(session: Any, settings: Any, *, reference: bool) -> dict[str, An
     win = basis_sql.window(session, PERIOD)
     found: dict[str, Any] = {}
     for model in ("pro-rata", "user-centric"):
-        basis_sql.materialize(session, settings, win, model=model, reference=reference)
+        exceptional = basis_sql.materialize(
+            session, settings, win, model=model, reference=reference
+        )
         for currency in ("USD", "CAD"):
-            found[f"{model}:{currency}"] = basis_sql.pool_basis(session, win, currency, model=model)
+            found[f"{model}:{currency}"] = basis_sql.pool_basis(
+                session, win, currency, model=model, exceptional=exceptional
+            )
         found[f"{model}:suspects"] = basis_sql.suspects(session)
         found[f"{model}:unattributed"] = basis_sql.unattributed(session)
     found["late"] = basis_sql.late_minutes(session, win)
