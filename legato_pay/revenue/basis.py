@@ -368,7 +368,7 @@ def pool_basis(
         statements = statements[:1]
     sums: dict[tuple[str, int], list[int]] = {}  # (writer, subscriber total) -> [minutes, Σfee·m]
     for sql, sign in statements:
-        for writer, total, minutes, weighted in session.execute(text(sql), params):
+        for writer, total, minutes, weighted in session.execute(text(sql), params).all():
             found = sums.setdefault((str(writer), int(total)), [0, 0])
             found[0] += sign * int(minutes)
             found[1] += sign * int(weighted)
