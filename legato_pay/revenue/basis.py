@@ -89,12 +89,13 @@ def _day(session: Session) -> str:
     return "substr(e.recorded_at, 1, 10)"
 
 
-_COUNTED = """e.id <= :watermark AND (
-            e.period = :period
-            OR (e.id > :late_after AND e.period < :period
-                AND e.period IN (SELECT r.period FROM revenue_runs r
-                                 WHERE r.stream = 'subscription'))
-        )"""
+#: Step 1's two halves, over ``engagement e``: the period's rows up to the watermark, and the
+#: late rows (earlier periods already run, recorded after that run). Each reads its own index
+#: (``(period, user_id)`` or ``(period, writer_id)``; ``(period, id)``) when queried apart.
+_PERIOD_ROWS = "e.period = :period AND e.id <= :watermark"
+_LATE_ROWS = """e.id <= :watermark AND e.id > :late_after AND e.period < :period
+        AND e.period IN (SELECT r.period FROM revenue_runs r WHERE r.stream = 'subscription')"""
+_COUNTED = f"(({_PERIOD_ROWS}) OR ({_LATE_ROWS}))"
 
 
 #: The subscribers computed in detail (see the module doc): one ``user_id`` per row.
@@ -107,15 +108,13 @@ def _exceptional_sql(reference: bool) -> str:
     a counted row). Each part reads an index or the trigger-kept totals, not the whole table."""
     if reference:
         return f"SELECT DISTINCT e.user_id FROM engagement e WHERE {_COUNTED}"
-    return """SELECT t.user_id FROM engagement_user_totals t
+    return f"""SELECT t.user_id FROM engagement_user_totals t
         WHERE t.period = :period AND t.minutes > :heavy
     UNION
-    SELECT e.user_id FROM engagement e
-        WHERE e.id <= :watermark AND e.id > :late_after AND e.period < :period
-          AND e.period IN (SELECT r.period FROM revenue_runs r WHERE r.stream = 'subscription')
+    SELECT e.user_id FROM engagement e WHERE {_LATE_ROWS}
     UNION
     SELECT e.user_id FROM engagement e
-        WHERE e.period = :period AND e.id <= :watermark AND e.writer_id IN (
+        WHERE {_PERIOD_ROWS} AND e.writer_id IN (
             SELECT w.writer_id FROM engagement_writer_totals w
             WHERE w.period = :period AND w.writer_id NOT IN (SELECT id FROM users))"""
 
@@ -124,11 +123,10 @@ def _counted_rows_of(users: str) -> str:
     """Step 1's rows of the subscribers in ``users`` (a table of ``user_id``): the period's, then
     the late ones (the two halves of ``_COUNTED``, apart so each reads its index)."""
     return f"""(SELECT e.* FROM engagement e JOIN {users} u ON u.user_id = e.user_id
-            WHERE e.period = :period AND e.id <= :watermark
+            WHERE {_PERIOD_ROWS}
         UNION ALL
         SELECT e.* FROM engagement e JOIN {users} u ON u.user_id = e.user_id
-            WHERE e.id <= :watermark AND e.id > :late_after AND e.period < :period
-              AND e.period IN (SELECT r.period FROM revenue_runs r WHERE r.stream = 'subscription'))"""
+            WHERE {_LATE_ROWS})"""
 
 
 def _raw_sql(any_exceptional: bool) -> str:
@@ -433,10 +431,9 @@ def late_minutes(session: Session, win: Window) -> int:
     return int(
         session.execute(
             text(
-                "SELECT CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM engagement "
-                "WHERE id <= :watermark AND id > :late_after AND period < :period AND period IN "
-                "(SELECT period FROM revenue_runs WHERE stream = 'subscription')"
+                "SELECT CAST(COALESCE(SUM(e.minutes), 0) AS BIGINT) FROM engagement e "
+                f"WHERE {_LATE_ROWS}"
             ),
-            {"watermark": win.watermark, "late_after": win.late_after, "period": win.period},
+            _window_params(win),
         ).scalar_one()
     )

@@ -345,10 +345,7 @@ def insert_columns_ignore(
     if not names or not columns[names[0]]:
         return []
     if not is_postgres(session):
-        rows = [
-            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
-        ]
-        return insert_rows_ignore(session, table, conflict_columns, rows, returning)
+        return insert_rows_ignore(session, table, conflict_columns, _rows(columns), returning)
     from legato_pay.store.arrays import literal
 
     statement = _pg_insert_rows_ignore(
@@ -370,15 +367,18 @@ def insert_columns(session: Session, table: Table, columns: dict[str, list[Any]]
     if not names or not columns[names[0]]:
         return
     if not is_postgres(session):
-        rows = [
-            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
-        ]
-        session.execute(table.insert(), rows)
+        session.execute(table.insert(), _rows(columns))
         return
     from legato_pay.store.arrays import literal
 
     statement = _pg_insert_columns(session.get_bind().dialect, table, tuple(names))
     session.execute(statement, {name: literal(columns[name]) for name in names})
+
+
+def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Columns of values as one dict per row (for SQLite's executemany)."""
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 # The batched statements are built once per shape: building one (type names, ``text()``'s
